@@ -1,0 +1,58 @@
+// `gantry server` and `gantry db migrate`: the commands that run the server side. They load server
+// modules lazily, so API-client commands stay fast and never touch the store.
+import type { Command } from 'commander';
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('server')
+    .description('Run the Gantry server: API, docs, engine. Starts an embedded PostgreSQL in <data-dir>/pg unless DATABASE_URL is set.')
+    .option('--port <port>', 'HTTP port (env GANTRY_PORT, default 8080)')
+    .option('--host <host>', 'address to listen on (env GANTRY_HOST, default 0.0.0.0)')
+    .option('--data-dir <dir>', 'data directory (env GANTRY_DATA_DIR, default ./.gantry)')
+    .option('--database-url <url>', 'external PostgreSQL ≥ 14 (env DATABASE_URL); default: embedded')
+    .option('--log-level <level>', 'trace|debug|info|warn|error (env GANTRY_LOG_LEVEL, default info)')
+    .addHelpText('after', '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n')
+    .action(async (opts: { port?: string; host?: string; dataDir?: string; databaseUrl?: string; logLevel?: string }) => {
+      const { runServer } = await import('../server.js');
+      const server = await runServer(opts);
+      const stop = (signal: string) => {
+        process.stderr.write(`received ${signal}, shutting down\n`);
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`shutdown failed: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  const db = program.command('db').description('Database administration');
+  db.command('migrate')
+    .description('Apply pending schema migrations without starting the server (uses DATABASE_URL, or the embedded store in --data-dir).')
+    .option('--data-dir <dir>', 'data directory of the embedded store (env GANTRY_DATA_DIR, default ./.gantry)')
+    .option('--database-url <url>', 'external PostgreSQL (env DATABASE_URL)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { dataDir?: string; databaseUrl?: string; json?: boolean }) => {
+      const { loadServerConfig } = await import('../core/config.js');
+      const { migrate } = await import('../store/migrate.js');
+      const cfg = loadServerConfig(opts);
+      let url = cfg.databaseUrl;
+      let stop: (() => Promise<void>) | undefined;
+      if (!url) {
+        const { startEmbedded } = await import('../store/embedded.js');
+        const store = await startEmbedded({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
+        url = store.connectionString;
+        stop = store.stop;
+      }
+      try {
+        const result = await migrate(url);
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(result.applied.length ? `applied migrations ${result.applied.join(', ')}; schema version ${result.current}\n` : `schema is current (version ${result.current})\n`);
+      } finally {
+        await stop?.();
+      }
+    });
+}

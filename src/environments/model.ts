@@ -1,0 +1,45 @@
+// Environments: schemas for requests and responses (the single source of validation, OpenAPI and types).
+import { z } from 'zod';
+import { nameSchema } from '../tenancy/model.js';
+import { freezeWindows } from './freeze.js';
+
+export const environmentConfig = z.strictObject({
+  requirePreviousEnvironment: z
+    .boolean()
+    .optional()
+    .describe('Promoting here needs a successful deployment of the same release in the previous environment (default true).'),
+  gates: z.array(z.string().min(1).max(100)).max(50).optional().describe('Gates that apply to promotions into this environment.'),
+  promotionTemplate: z.string().min(1).max(100).optional().describe('Workflow template a promotion here runs (default: the built-in standard promotion).'),
+  autoRollback: z.boolean().optional().describe('Roll back automatically when a deployment fails.'),
+  targetSelector: z.record(z.string(), z.string()).optional().describe('Only targets with these labels receive deployments.'),
+});
+
+export const environment = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  displayName: z.string(),
+  orderIndex: z.number().int(),
+  config: environmentConfig,
+  freezeWindows,
+  requiredApprovals: z.number().int(),
+  requireSod: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Environment = z.infer<typeof environment>;
+
+export const environmentCreate = z.strictObject({
+  name: nameSchema,
+  displayName: z.string().max(200).optional(),
+  orderIndex: z.number().int().min(0).max(10_000).optional().describe('Promotion order; default: after the last environment.'),
+  config: environmentConfig.optional(),
+  freezeWindows: freezeWindows.optional(),
+  requiredApprovals: z.number().int().min(0).max(100).optional(),
+  requireSod: z.boolean().optional(),
+});
+
+export const environmentUpdate = environmentCreate.partial();
+
+export const envRef = z.strictObject({
+  ref: z.string().min(1).max(100).describe('Environment id or name'),
+});

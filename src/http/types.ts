@@ -1,0 +1,48 @@
+// Shared types for route modules: the Zod-typed Fastify instance and the dependencies every domain gets.
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Clock } from '../core/clock.js';
+import type { Db } from '../store/db.js';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface Deps {
+  db: Db;
+  clock: Clock;
+}
+
+export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface AuthContext {
+  tenantId: string;
+  tenantName: string;
+  userId: string;
+  username: string;
+  roles: Role[];
+  tokenId: string;
+  isPlatformAdmin: boolean;
+}
+
+/** Who may call a route: any authenticated caller of the tenant, or one of the listed roles (admin always may). */
+export type Access = 'public' | 'any' | Role[];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | undefined;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+/** The common read/write access sets, so routes say what they mean. */
+export const READ: Access = 'any';
+export const ADMIN: Access = ['admin'];
+export const RELEASE_WRITE: Access = ['admin', 'release_manager'];

@@ -1,0 +1,131 @@
+// Wires the domains into one Fastify app, and runs the server process (store, migrations, bootstrap, HTTP).
+import { randomUUID } from 'node:crypto';
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { type Clock, systemClock } from './core/clock.js';
+import { loadServerConfig, type ServerFlags } from './core/config.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { environmentRoutes } from './environments/routes.js';
+import { observabilityRoutes } from './http/observability.js';
+import { errorHandler, sendProblem, toProblem } from './http/problem.js';
+import type { App, Deps } from './http/types.js';
+import { createPool, type Db } from './store/db.js';
+import { startEmbedded } from './store/embedded.js';
+import { migrate } from './store/migrate.js';
+import { registerAuth } from './tenancy/auth.js';
+import { tenancyRoutes } from './tenancy/routes.js';
+import { bootstrap } from './tenancy/service.js';
+import { NotFoundError } from './core/errors.js';
+
+export const VERSION = '0.1.0';
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface BuildOptions {
+  db: Db;
+  clock?: Clock;
+  logger?: Logger | false;
+}
+
+export async function buildApp(opts: BuildOptions): Promise<App> {
+  // pino's Logger is a FastifyBaseLogger; typing it as the base keeps App one type for all route modules.
+  const logging = opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false };
+  const app = Fastify({
+    ...logging,
+    bodyLimit: BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Gantry API', version: VERSION, description: 'Release orchestration for Docker and Compose estates.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
+  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock };
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))));
+  registerAuth(app, deps);
+
+  observabilityRoutes(app, deps);
+  tenancyRoutes(app, deps);
+  environmentRoutes(app, deps);
+
+  app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+export interface RunningServer {
+  app: App;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the store (embedded unless DATABASE_URL), migrates, bootstraps and listens. */
+export async function runServer(flags: ServerFlags = {}): Promise<RunningServer> {
+  const cfg = loadServerConfig(flags);
+  const log = createLogger(cfg.logLevel);
+  let connectionString = cfg.databaseUrl;
+  let embedded: { stop(): Promise<void> } | undefined;
+  if (!connectionString) {
+    const t0 = Date.now();
+    const store = await startEmbedded({
+      dataDir: cfg.dataDir,
+      port: cfg.embeddedPgPort,
+      onLog: (line) => log.debug({ component: 'postgres' }, line),
+    });
+    embedded = store;
+    connectionString = store.connectionString;
+    log.info({ dataDir: cfg.dataDir, ms: Date.now() - t0 }, 'embedded PostgreSQL started');
+  }
+  const stopEmbedded = async () => {
+    if (embedded) await embedded.stop().catch((err: unknown) => log.error({ err }, 'stopping embedded PostgreSQL failed'));
+  };
+  try {
+    const result = await migrate(connectionString);
+    log.info({ applied: result.applied, schemaVersion: result.current }, 'database migrated');
+  } catch (err) {
+    await stopEmbedded();
+    throw err;
+  }
+  const db = createPool(connectionString);
+  const boot = await bootstrap(db, cfg.bootstrapToken);
+  if (boot.created && boot.token) {
+    const tokenFile = path.join(cfg.dataDir, 'admin.token');
+    await writeFile(tokenFile, `${boot.token}\n`, { mode: 0o600 });
+    await chmod(tokenFile, 0o600);
+    // Printed once, on first start only, so the operator can copy it.
+    process.stderr.write(`\nGantry bootstrapped tenant "default" and user "admin".\nAdmin token (also in ${tokenFile}, mode 0600):\n  ${boot.token}\n\n`);
+  }
+  const app = await buildApp({ db, logger: log });
+  const address = await app.listen({ host: cfg.host, port: cfg.port });
+  log.info({ address, version: VERSION }, 'gantry server listening');
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await app.close();
+      await db.end();
+      await stopEmbedded();
+    })();
+    return closing;
+  };
+  return { app, url: address, close };
+}

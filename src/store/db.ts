@@ -1,0 +1,51 @@
+// The pg pool and the two transaction scopes: tenant-scoped (row-level security on) and system.
+import pg from 'pg';
+
+export type Db = pg.Pool;
+export type Tx = pg.PoolClient;
+
+// Return int8/numeric as JS numbers where they fit; timestamps stay Date.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export function createPool(connectionString: string, max = 20): Db {
+  const pool = new pg.Pool({ connectionString, max, application_name: 'gantry' });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return pool;
+}
+
+async function inTransaction<T>(db: Db, setup: (tx: Tx) => Promise<void>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await setup(client);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Runs fn in a transaction as the gantry_app role with gantry.tenant_id set, so row-level
+ * security limits every statement to that tenant even if a query forgets its tenant filter.
+ */
+export function withTenant<T>(db: Db, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(
+    db,
+    async (tx) => {
+      await tx.query('SET LOCAL ROLE gantry_app');
+      await tx.query(`SELECT set_config('gantry.tenant_id', $1, true)`, [tenantId]);
+    },
+    fn,
+  );
+}
+
+/** A transaction as the schema owner: bootstrap, token lookup, cross-tenant schedulers. */
+export function withSystem<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(db, async () => {}, fn);
+}

@@ -1,0 +1,43 @@
+// Authentication and role checks for every /api/v1 route; a route without a declared access level fails at start-up.
+import type { FastifyRequest } from 'fastify';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import type { Access, App, AuthContext, Deps } from '../http/types.js';
+import { authenticate } from './service.js';
+
+export function registerAuth(app: App, deps: Deps): void {
+  app.decorateRequest('auth', undefined);
+
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/v1/') || route.url === '/api/v1/openapi.json') return;
+    const access = route.config?.access;
+    if (!access) throw new Error(`route ${route.method} ${route.url} declares no access level`);
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const access = req.routeOptions.config?.access;
+    if (!access || access === 'public') return;
+    const header = req.headers.authorization;
+    const m = header?.match(/^Bearer\s+(\S+)$/i);
+    if (!m?.[1]) throw new UnauthorizedError();
+    const auth = await authenticate(deps.db, m[1], deps.clock.now());
+    req.auth = auth;
+    req.log = req.log.child({ tenant: auth.tenantName, user: auth.username });
+    checkAccess(auth, access);
+  });
+}
+
+export function checkAccess(auth: AuthContext, access: Access): void {
+  if (access === 'public' || access === 'any') return;
+  if (auth.roles.includes('admin')) return;
+  if (!access.some((r) => auth.roles.includes(r))) {
+    throw new ForbiddenError(
+      `This needs one of the roles ${['admin', ...access].join(', ')}; you have ${auth.roles.join(', ') || 'none'} in tenant "${auth.tenantName}".`,
+    );
+  }
+}
+
+/** The caller of an authenticated route; routes with access other than 'public' always have one. */
+export function caller(req: FastifyRequest): AuthContext {
+  if (!req.auth) throw new UnauthorizedError();
+  return req.auth;
+}

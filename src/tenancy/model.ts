@@ -1,0 +1,69 @@
+// Tenants, users, role bindings and API tokens: schemas that validate requests and describe responses.
+import { z } from 'zod';
+import { ROLES } from '../http/types.js';
+
+export const nameSchema = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit');
+export const idParam = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
+export const roleSchema = z.enum(ROLES);
+
+export const tenant = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  displayName: z.string(),
+  createdAt: z.string(),
+});
+export const tenantCreate = z.strictObject({
+  name: nameSchema,
+  displayName: z.string().max(200).optional(),
+  admin: z
+    .strictObject({ username: nameSchema, displayName: z.string().max(200).optional() })
+    .describe('The first admin of the new tenant; a token for them is returned once.'),
+});
+export const tenantCreated = z.object({ tenant, adminToken: z.string() });
+
+export const user = z.object({
+  id: z.uuid(),
+  username: z.string(),
+  displayName: z.string(),
+  email: z.string().nullable(),
+  roles: z.array(roleSchema),
+  createdAt: z.string(),
+});
+export const userCreate = z.strictObject({
+  username: nameSchema,
+  displayName: z.string().max(200).optional(),
+  email: z.email().max(320).optional(),
+  roles: z.array(roleSchema).min(1).max(5),
+});
+export const userUpdate = z.strictObject({
+  displayName: z.string().max(200).optional(),
+  email: z.email().max(320).nullable().optional(),
+  roles: z.array(roleSchema).min(1).max(5).optional(),
+});
+
+export const token = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  userId: z.uuid(),
+  username: z.string(),
+  prefix: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+});
+export const tokenCreate = z.strictObject({
+  name: z.string().min(1).max(100),
+  userId: z.uuid().optional().describe('Admins may create a token for another user of the tenant; default: yourself.'),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+});
+export const tokenCreated = z.object({ token, secret: z.string().describe('Shown once; only its hash is stored.') });
+
+export const whoami = z.object({
+  tenant: z.object({ id: z.uuid(), name: z.string() }),
+  user: z.object({ id: z.uuid(), username: z.string() }),
+  roles: z.array(roleSchema),
+  isPlatformAdmin: z.boolean(),
+});
