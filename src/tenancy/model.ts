@@ -4,7 +4,10 @@ import { ROLES } from '../http/types.js';
 
 export const nameSchema = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit');
+  .regex(
+    /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/,
+    'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit',
+  );
 export const idParam = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
 export const roleSchema = z.enum(ROLES);
 

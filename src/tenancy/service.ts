@@ -2,8 +2,8 @@
 import type { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import { generateToken, hashToken, tokenDisplayPrefix } from '../core/tokens.js';
-import { type Db, type Tx, withSystem } from '../store/db.js';
 import type { AuthContext, Role } from '../http/types.js';
+import { type Db, type Tx, withSystem } from '../store/db.js';
 import type { token, tokenCreate, user, userCreate, userUpdate } from './model.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -22,9 +22,7 @@ export async function bootstrap(db: Db, presetToken?: string): Promise<Bootstrap
     await tx.query('SELECT pg_advisory_xact_lock(0x67616e75)');
     const existing = await tx.query('SELECT 1 FROM tenants LIMIT 1');
     if (existing.rowCount) return { created: false };
-    const t = await tx.query<{ id: string }>(
-      `INSERT INTO tenants (name, display_name) VALUES ('default', 'Default') RETURNING id`,
-    );
+    const t = await tx.query<{ id: string }>(`INSERT INTO tenants (name, display_name) VALUES ('default', 'Default') RETURNING id`);
     const u = await tx.query<{ id: string }>(
       `INSERT INTO users (username, display_name, is_platform_admin) VALUES ('admin', 'Administrator', true) RETURNING id`,
     );
@@ -51,8 +49,16 @@ async function insertToken(tx: Tx, tenantId: string, userId: string, name: strin
 /** Resolves a bearer token to who is calling and in which tenant; 401 for anything not valid now. */
 export async function authenticate(db: Db, secret: string, now: Date): Promise<AuthContext> {
   const r = await db.query<{
-    id: string; tenant_id: string; tenant_name: string; user_id: string; username: string;
-    is_platform_admin: boolean; roles: Role[] | null; expires_at: Date | null; revoked_at: Date | null; disabled_at: Date | null;
+    id: string;
+    tenant_id: string;
+    tenant_name: string;
+    user_id: string;
+    username: string;
+    is_platform_admin: boolean;
+    roles: Role[] | null;
+    expires_at: Date | null;
+    revoked_at: Date | null;
+    disabled_at: Date | null;
   }>(
     `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.user_id, u.username, u.is_platform_admin,
             k.expires_at, k.revoked_at, u.disabled_at,
@@ -65,11 +71,15 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
   const row = r.rows[0];
   if (!row) throw new UnauthorizedError('The API token is not known. Create one with `gantry token create` or log in again.');
   if (row.revoked_at) throw new UnauthorizedError('The API token was revoked. Create a new one with `gantry token create`.');
-  if (row.expires_at && row.expires_at <= now) throw new UnauthorizedError('The API token has expired. Create a new one with `gantry token create`.');
+  if (row.expires_at && row.expires_at <= now)
+    throw new UnauthorizedError('The API token has expired. Create a new one with `gantry token create`.');
   if (row.disabled_at) throw new UnauthorizedError('The user of this token is disabled.');
   // last_used_at is advisory: updated at most once a minute to keep reads cheap.
   void db
-    .query(`UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`, [row.id, now])
+    .query(
+      `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+      [row.id, now],
+    )
     .catch(() => {});
   return {
     tenantId: row.tenant_id,
@@ -84,15 +94,23 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
 
 // Tenants -------------------------------------------------------------------------------
 
-export interface TenantRow { id: string; name: string; display_name: string; created_at: Date }
+export interface TenantRow {
+  id: string;
+  name: string;
+  display_name: string;
+  created_at: Date;
+}
 export const tenantOut = (r: TenantRow) => ({ id: r.id, name: r.name, displayName: r.display_name, createdAt: r.created_at.toISOString() });
 
-export async function createTenant(db: Db, input: { name: string; displayName?: string | undefined; admin: { username: string; displayName?: string | undefined } }) {
+export async function createTenant(
+  db: Db,
+  input: { name: string; displayName?: string | undefined; admin: { username: string; displayName?: string | undefined } },
+) {
   return withSystem(db, async (tx) => {
-    const t = await tx.query<TenantRow>(
-      'INSERT INTO tenants (name, display_name) VALUES ($1, $2) RETURNING *',
-      [input.name, input.displayName ?? ''],
-    );
+    const t = await tx.query<TenantRow>('INSERT INTO tenants (name, display_name) VALUES ($1, $2) RETURNING *', [
+      input.name,
+      input.displayName ?? '',
+    ]);
     const tenantRow = t.rows[0]!;
     const u = await tx.query<{ id: string }>(
       `INSERT INTO users (username, display_name) VALUES ($1, $2)
@@ -109,19 +127,32 @@ export async function createTenant(db: Db, input: { name: string; displayName?: 
 
 // Users ---------------------------------------------------------------------------------
 
-interface UserRow { id: string; username: string; display_name: string; email: string | null; created_at: Date; roles: Role[] }
+interface UserRow {
+  id: string;
+  username: string;
+  display_name: string;
+  email: string | null;
+  created_at: Date;
+  roles: Role[];
+}
 const userOut = (r: UserRow): z.infer<typeof user> => ({
-  id: r.id, username: r.username, displayName: r.display_name, email: r.email, roles: r.roles, createdAt: r.created_at.toISOString(),
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  email: r.email,
+  roles: r.roles,
+  createdAt: r.created_at.toISOString(),
 });
 const USER_SELECT = `SELECT u.id, u.username, u.display_name, u.email, u.created_at,
   array_agg(rb.role ORDER BY rb.role) AS roles
   FROM users u JOIN role_bindings rb ON rb.user_id = u.id AND rb.tenant_id = $1`;
 
 export async function listUsers(tx: Tx, tenantId: string, limit: number, after: string | undefined) {
-  const r = await tx.query<UserRow>(
-    `${USER_SELECT} WHERE ($2::uuid IS NULL OR u.id > $2::uuid) GROUP BY u.id ORDER BY u.id LIMIT $3`,
-    [tenantId, after ?? null, limit + 1],
-  );
+  const r = await tx.query<UserRow>(`${USER_SELECT} WHERE ($2::uuid IS NULL OR u.id > $2::uuid) GROUP BY u.id ORDER BY u.id LIMIT $3`, [
+    tenantId,
+    after ?? null,
+    limit + 1,
+  ]);
   return r.rows;
 }
 export { userOut };
@@ -142,7 +173,12 @@ export async function addUser(db: Db, tenantId: string, input: z.infer<typeof us
     );
     const id = u.rows[0]!.id;
     const bound = await tx.query('SELECT 1 FROM role_bindings WHERE tenant_id = $1 AND user_id = $2', [tenantId, id]);
-    if (bound.rowCount) throw new ConflictError(`User "${input.username}" is already a member of this tenant; change their roles with PATCH /users/{id}.`, 'already_exists', [{ path: 'body.username', message: 'already a member' }]);
+    if (bound.rowCount)
+      throw new ConflictError(
+        `User "${input.username}" is already a member of this tenant; change their roles with PATCH /users/{id}.`,
+        'already_exists',
+        [{ path: 'body.username', message: 'already a member' }],
+      );
     await setRoles(tx, tenantId, id, input.roles);
     return id;
   });
@@ -151,10 +187,11 @@ export async function addUser(db: Db, tenantId: string, input: z.infer<typeof us
 
 async function setRoles(tx: Tx, tenantId: string, userId: string, roles: Role[]) {
   await tx.query('DELETE FROM role_bindings WHERE tenant_id = $1 AND user_id = $2 AND NOT (role = ANY($3))', [tenantId, userId, roles]);
-  await tx.query(
-    `INSERT INTO role_bindings (tenant_id, user_id, role) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
-    [tenantId, userId, roles],
-  );
+  await tx.query(`INSERT INTO role_bindings (tenant_id, user_id, role) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, [
+    tenantId,
+    userId,
+    roles,
+  ]);
 }
 
 export async function updateUser(tx: Tx, auth: AuthContext, id: string, input: z.infer<typeof userUpdate>) {
@@ -176,18 +213,35 @@ export async function removeUser(tx: Tx, auth: AuthContext, id: string) {
   await getUser(tx, auth.tenantId, id);
   if (id === auth.userId) throw new ConflictError('You cannot remove yourself from the tenant.', 'self_removal');
   await tx.query('DELETE FROM role_bindings WHERE tenant_id = $1 AND user_id = $2', [auth.tenantId, id]);
-  await tx.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [auth.tenantId, id]);
+  await tx.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [
+    auth.tenantId,
+    id,
+  ]);
 }
 
 // Tokens --------------------------------------------------------------------------------
 
 interface TokenRow {
-  id: string; name: string; user_id: string; username: string; token_prefix: string;
-  created_at: Date; expires_at: Date | null; revoked_at: Date | null; last_used_at: Date | null;
+  id: string;
+  name: string;
+  user_id: string;
+  username: string;
+  token_prefix: string;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
 }
 export const tokenOut = (r: TokenRow): z.infer<typeof token> => ({
-  id: r.id, name: r.name, userId: r.user_id, username: r.username, prefix: r.token_prefix,
-  createdAt: r.created_at.toISOString(), expiresAt: iso(r.expires_at), revokedAt: iso(r.revoked_at), lastUsedAt: iso(r.last_used_at),
+  id: r.id,
+  name: r.name,
+  userId: r.user_id,
+  username: r.username,
+  prefix: r.token_prefix,
+  createdAt: r.created_at.toISOString(),
+  expiresAt: iso(r.expires_at),
+  revokedAt: iso(r.revoked_at),
+  lastUsedAt: iso(r.last_used_at),
 });
 
 const isAdmin = (auth: AuthContext) => auth.roles.includes('admin');
