@@ -13,7 +13,8 @@ export function registerAuth(app: App, deps: Deps): void {
     if (!access) throw new Error(`route ${route.method} ${route.url} declares no access level`);
   });
 
-  app.addHook('preHandler', async (req) => {
+  // onRequest: refuse before the body is parsed or validated, so strangers learn nothing from 400s.
+  app.addHook('onRequest', async (req) => {
     const access = req.routeOptions.config?.access;
     if (!access || access === 'public') return;
     const header = req.headers.authorization;
