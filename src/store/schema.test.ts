@@ -11,7 +11,7 @@ interface SpecField {
 }
 
 /** Parses the spec's entity tables: an entity name, a description line, then "| Field | Type | Description |". */
-export function parseSpec(text: string): SpecField[] {
+function parseSpec(text: string): SpecField[] {
   const lines = text.split('\n').map((l) => l.trim());
   const fields: SpecField[] = [];
   let table: string | undefined;
