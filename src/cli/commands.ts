@@ -1,7 +1,23 @@
 // Registers every CLI command group.
 import type { Command } from 'commander';
+import { registerAgentCommands } from './agent-commands.js';
+import { registerAuthCommands } from './auth-commands.js';
+import { registerComponentCommands } from './component-commands.js';
+import { registerEnvCommands } from './env-commands.js';
+import { registerIntegrationCommands } from './integration-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerTargetCommands } from './target-commands.js';
+import { registerTokenCommands } from './token-commands.js';
+import { registerUserCommands } from './user-commands.js';
 
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
+  registerAuthCommands(program);
+  registerEnvCommands(program);
+  registerTargetCommands(program);
+  registerComponentCommands(program);
+  registerIntegrationCommands(program);
+  registerAgentCommands(program);
+  registerTokenCommands(program);
+  registerUserCommands(program);
 }

@@ -1,7 +1,7 @@
 // The gantry command line: parses arguments and dispatches to command modules.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.js';
-import { exitWithError } from './output.js';
+import { EXIT, exitWithError } from './output.js';
 
 const program = new Command();
 program
@@ -9,7 +9,13 @@ program
   .description('Gantry — digest-pinned releases, gated promotions and signed evidence for Docker and Compose estates.')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
-  .configureHelp({ sortSubcommands: true });
+  .configureHelp({ sortSubcommands: true })
+  // Set before registering commands so every subcommand inherits it: usage errors (unknown option,
+  // missing argument) exit with the "invalid input" code instead of commander's generic 1.
+  .exitOverride();
 registerCommands(program);
 
-program.parseAsync(process.argv).catch(exitWithError);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT.invalid);
+  exitWithError(err);
+});

@@ -1,19 +1,36 @@
 // CLI output: human tables by default, JSON with --json; errors to stderr with a non-zero exit code.
 import Table from 'cli-table3';
 
+/** Stable exit codes; scripts rely on them (docs/cli.md). */
+export const EXIT = {
+  other: 1,
+  invalid: 2,
+  auth: 3,
+  notFound: 4,
+  conflict: 5,
+  unavailable: 6,
+} as const;
+
+/** An error the CLI explains itself: printed as `error: <message>` plus detail lines, never as a stack trace. */
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode: number = EXIT.other,
+    readonly details: string[] = [],
   ) {
     super(message);
   }
 }
 
-export function exitWithError(err: unknown): never {
+export function formatError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`error: ${msg}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : 1);
+  const details = err instanceof CliError ? err.details.map((d) => `  ${d}\n`).join('') : '';
+  return `error: ${msg}\n${details}`;
+}
+
+export function exitWithError(err: unknown): never {
+  process.stderr.write(formatError(err));
+  process.exit(err instanceof CliError ? err.exitCode : EXIT.other);
 }
 
 export function printJson(value: unknown): void {
@@ -56,6 +73,23 @@ export function printTable<T>(rows: T[], columns: Column<T>[]): void {
       .map((l) => l.trimEnd().replace(/^ /, ''))
       .join('\n')}\n`,
   );
+}
+
+/** One resource as a two-column field/value listing, for `get` commands. */
+export function printRecord(obj: Record<string, unknown>): void {
+  printTable(
+    Object.entries(obj).map(([field, value]) => ({ field, value })),
+    [
+      ['FIELD', (r) => r.field],
+      ['VALUE', (r) => r.value],
+    ],
+  );
+}
+
+/** Shortens a cell for wide values (JSON objects) in list tables; `get` and --json show them whole. */
+export function clip(v: unknown, max = 60): string {
+  const s = cell(v);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
 function cell(v: unknown): string {

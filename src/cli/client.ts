@@ -1,0 +1,149 @@
+// HTTP client for the Gantry API: bearer auth, JSON bodies, cursor pagination, and problem documents
+// (RFC 9457) turned into CliErrors with stable exit codes.
+import type { Connection } from './config.js';
+import { CliError, EXIT } from './output.js';
+
+const USER_AGENT = 'gantry-cli/0.1.0';
+const TIMEOUT_MS = 60_000;
+
+export function exitCodeForStatus(status: number): number {
+  if (status === 400 || status === 413 || status === 415 || status === 422) return EXIT.invalid;
+  if (status === 401 || status === 403) return EXIT.auth;
+  if (status === 404) return EXIT.notFound;
+  if (status === 409) return EXIT.conflict;
+  if (status >= 500) return EXIT.unavailable;
+  return EXIT.other;
+}
+
+interface ProblemField {
+  path: string;
+  message: string;
+}
+
+/** A non-2xx answer from the API. */
+export class ApiError extends CliError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly fields: ProblemField[],
+    details: string[],
+  ) {
+    super(detail, exitCodeForStatus(status), details);
+  }
+}
+
+const START_HINT =
+  'start one with `npm start` (in a Gantry checkout) or `gantry server`, or point the CLI at another one with --server, GANTRY_SERVER or `gantry login`';
+
+/** Builds the error for a failed response; exported so the mapping is unit-testable without a server. */
+export function apiErrorOf(status: number, statusText: string, body: unknown, conn: Connection, url: string, requestId?: string | null) {
+  const p = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const detail = typeof p.detail === 'string' && p.detail ? p.detail : `HTTP ${status} ${statusText} from ${url}`;
+  const code = typeof p.code === 'string' ? p.code : `http_${status}`;
+  const fields = Array.isArray(p.errors)
+    ? p.errors
+        .filter((e): e is ProblemField => typeof e === 'object' && e !== null && typeof (e as ProblemField).path === 'string')
+        .map((e) => ({ path: e.path, message: String(e.message ?? 'invalid') }))
+    : [];
+  const details = fields.map((f) => `${f.path}: ${f.message}`);
+  if (status === 401) details.push(`token: ${conn.tokenSource}; server: ${conn.server}`);
+  if (status >= 500) {
+    details.push(`the server at ${conn.server} failed${requestId ? ` (request id ${requestId}; its log has the details)` : ''}`);
+  }
+  return new ApiError(status, code, detail, fields, details);
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+}
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export class ApiClient {
+  constructor(
+    readonly conn: Connection,
+    private readonly fetchImpl: FetchLike = (input, init) => fetch(input, init),
+  ) {}
+
+  async request<T>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
+    const url = new URL(`${this.conn.server}/api/v1${apiPath}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json', 'user-agent': USER_AGENT };
+    if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url.toString(), {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw unreachable(this.conn, err);
+    }
+    const text = await res.text();
+    let body: unknown;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+    }
+    if (!res.ok) throw apiErrorOf(res.status, res.statusText, body, this.conn, url.toString(), res.headers.get('x-request-id'));
+    if (text && body === undefined) {
+      throw new CliError(`${url} answered with something other than JSON; is ${this.conn.server} a Gantry server?`, EXIT.unavailable);
+    }
+    return body as T;
+  }
+
+  get<T>(apiPath: string, query?: RequestOptions['query']): Promise<T> {
+    return this.request<T>('GET', apiPath, query ? { query } : {});
+  }
+  post<T>(apiPath: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', apiPath, { body });
+  }
+  patch<T>(apiPath: string, body: unknown): Promise<T> {
+    return this.request<T>('PATCH', apiPath, { body });
+  }
+  delete<T = void>(apiPath: string): Promise<T> {
+    return this.request<T>('DELETE', apiPath);
+  }
+
+  /** Fetches every page of a list, following nextCursor, so `list` commands never truncate silently. */
+  async listAll<T>(apiPath: string, query: RequestOptions['query'] = {}): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.get<Page<T>>(apiPath, { ...query, limit: 500, cursor });
+      items.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return items;
+  }
+}
+
+/** Path segment for an id-or-name reference. */
+export function ref(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function unreachable(conn: Connection, err: unknown): CliError {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const why =
+    e.name === 'TimeoutError'
+      ? `no answer within ${TIMEOUT_MS / 1000} s`
+      : (e.cause?.code ?? e.cause?.message ?? e.message ?? 'connection failed');
+  return new CliError(`cannot reach the Gantry server at ${conn.server} (${why})`, EXIT.unavailable, [
+    `server from: ${conn.serverSource}`,
+    START_HINT,
+  ]);
+}
