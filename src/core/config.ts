@@ -9,6 +9,9 @@ export interface ServerConfig {
   bootstrapToken: string | undefined;
   logLevel: string;
   embeddedPgPort: number;
+  /** Run the workflow engine in this process (GANTRY_ENGINE=off for API-only replicas). */
+  engine: boolean;
+  engineConcurrency: number;
 }
 
 export interface ServerFlags {
@@ -31,6 +34,12 @@ export function parsePort(value: string | number, what: string): number {
   return n;
 }
 
+function parseCount(value: string | number, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`${what} must be a whole number from 1 to 1000, got "${value}".`);
+  return n;
+}
+
 export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   return {
     host: flags.host ?? env.GANTRY_HOST ?? '0.0.0.0',
@@ -40,5 +49,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     bootstrapToken: env.GANTRY_BOOTSTRAP_TOKEN || undefined,
     logLevel: flags.logLevel ?? env.GANTRY_LOG_LEVEL ?? 'info',
     embeddedPgPort: parsePort(env.GANTRY_EMBEDDED_PG_PORT ?? 0, 'GANTRY_EMBEDDED_PG_PORT'),
+    engine: env.GANTRY_ENGINE !== 'off',
+    engineConcurrency: parseCount(env.GANTRY_ENGINE_CONCURRENCY ?? 10, 'GANTRY_ENGINE_CONCURRENCY'),
   };
 }

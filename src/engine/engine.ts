@@ -1,0 +1,372 @@
+// The workflow scheduler: claims runnable steps with FOR UPDATE SKIP LOCKED and a lease, executes them,
+// and commits each outcome with the run row locked. LISTEN/NOTIFY wakes idle schedulers; a periodic
+// sweep re-queues steps whose lease expired (their server died) and wakes timers.
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pg from 'pg';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { type Db, type Tx, withSystem } from '../store/db.js';
+import { evalCondition, resolveConfig } from '../workflows/expressions.js';
+import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
+import type { StepContext, StepRegistry, StepResult } from './registry.js';
+import { advance, backoffMs, CANCEL_CHANNEL, endRun, exprContext, insertStep, latestSteps, lockRun, STEPS_CHANNEL } from './transitions.js';
+
+export interface EngineOptions {
+  db: Db;
+  connectionString: string;
+  registry: StepRegistry;
+  logger: Logger;
+  clock?: Clock;
+  /** Steps executed at once by this server. */
+  concurrency?: number;
+  leaseSeconds?: number;
+  /** How often to look for due timers and expired leases, and to poll when no NOTIFY arrives. */
+  pollMs?: number;
+  instanceId?: string;
+}
+
+interface Outcome {
+  result: StepResult<Record<string, unknown>>;
+  input: Record<string, unknown>;
+  errorKind?: 'error' | 'timeout' | 'invalid_input';
+}
+
+export class Engine {
+  readonly instanceId: string;
+  private readonly db: Db;
+  private readonly opts: Required<Pick<EngineOptions, 'concurrency' | 'leaseSeconds' | 'pollMs'>> & EngineOptions;
+  private readonly clock: Clock;
+  private readonly templates = new Map<string, TemplateRow>();
+  private readonly inflight = new Map<string, { runId: string; abort: AbortController }>();
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private pumping = false;
+  private wakeAgain = false;
+  private lastSweep = 0;
+  /** Steps this engine executed (for metrics and tests). */
+  executed = 0;
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  constructor(opts: EngineOptions) {
+    this.opts = { concurrency: 10, leaseSeconds: 30, pollMs: 500, ...opts };
+    this.db = opts.db;
+    this.clock = opts.clock ?? systemClock;
+    this.instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.listener = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'gantry-engine-listen' });
+    this.listener.on('error', (err) => this.opts.logger.warn({ err }, 'engine listener connection lost'));
+    await this.listener.connect();
+    this.listener.on('notification', (n) => {
+      if (n.channel === CANCEL_CHANNEL && n.payload) this.abortRun(n.payload);
+      else this.wake();
+    });
+    await this.listener.query(`LISTEN ${STEPS_CHANNEL}`);
+    await this.listener.query(`LISTEN ${CANCEL_CHANNEL}`);
+    this.timer = setInterval(() => this.wake(), this.opts.pollMs);
+    this.wake();
+  }
+
+  /** Stops claiming; waits for in-flight steps to finish (their leases would otherwise expire). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    const deadline = Date.now() + 10_000;
+    while (this.inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.listener?.end().catch(() => {});
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pump()
+      .catch((err: unknown) => this.opts.logger.error({ err }, 'engine pump failed'))
+      .finally(() => {
+        this.pumping = false;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep >= this.opts.pollMs) {
+      this.lastSweep = now;
+      await this.sweep();
+    }
+    while (this.running) {
+      const free = this.opts.concurrency - this.inflight.size;
+      if (free <= 0) return;
+      const claimed = await this.claim(free);
+      for (const step of claimed) {
+        const abort = new AbortController();
+        this.inflight.set(step.id, { runId: step.workflow_run_id, abort });
+        void this.runStep(step, abort)
+          .catch((err: unknown) => this.opts.logger.error({ err, step: step.id }, 'step handling failed'))
+          .finally(() => {
+            this.inflight.delete(step.id);
+            this.wake();
+          });
+      }
+      if (claimed.length < free) return;
+    }
+  }
+
+  private async claim(limit: number): Promise<StepRow[]> {
+    const r = await this.db.query<StepRow>(
+      `WITH c AS (
+         SELECT id FROM step_runs WHERE status = 'pending' AND run_after <= now()
+          ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT $2)
+       UPDATE step_runs s SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
+              started_at = coalesce(s.started_at, now())
+         FROM c WHERE s.id = c.id RETURNING s.*`,
+      [this.instanceId, limit, this.opts.leaseSeconds],
+    );
+    return r.rows;
+  }
+
+  /** Wakes due timers and re-queues steps whose lease expired (as a new attempt, not counted as a failure). */
+  async sweep(): Promise<void> {
+    const due = await this.db.query(
+      `UPDATE step_runs SET status = 'pending', run_after = now(), wake_at = NULL
+        WHERE status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= now() RETURNING id`,
+    );
+    const expired = await this.db.query<{ id: string; workflow_run_id: string }>(
+      `SELECT id, workflow_run_id FROM step_runs WHERE status = 'running' AND lease_expires_at < now() LIMIT 100`,
+    );
+    for (const s of expired.rows) {
+      await withSystem(this.db, async (tx) => {
+        const run = await lockRun(tx, s.workflow_run_id);
+        const r = await tx.query<StepRow>(
+          `UPDATE step_runs SET status = 'failed', error_kind = 'lease_expired', completed_at = now(), lease_expires_at = NULL,
+                  error = 'lease expired: the server running this attempt stopped answering'
+            WHERE id = $1 AND status = 'running' AND lease_expires_at < now() RETURNING *`,
+          [s.id],
+        );
+        const step = r.rows[0];
+        if (run && step && run.status === 'running') {
+          await insertStep(tx, run, step.node_id, step.attempt_number + 1);
+          await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+          this.opts.logger.warn({ run: run.id, node: step.node_id, owner: step.lease_owner }, 'step lease expired; re-queued');
+        }
+      });
+    }
+    if ((due.rowCount ?? 0) > 0 && this.running) this.wakeAgain = true;
+  }
+
+  private abortRun(runId: string): void {
+    for (const f of this.inflight.values()) if (f.runId === runId) f.abort.abort(new Error('run cancelled'));
+  }
+
+  async template(id: string, db: Tx | Db = this.db): Promise<TemplateRow> {
+    const cached = this.templates.get(id);
+    if (cached) return cached;
+    const r = await db.query<TemplateRow>('SELECT * FROM workflow_templates WHERE id = $1', [id]);
+    const t = r.rows[0];
+    if (!t) throw new Error(`workflow template ${id} not found`);
+    this.templates.set(id, t); // template versions are immutable, so caching is safe
+    return t;
+  }
+
+  private async runStep(step: StepRow, abort: AbortController): Promise<void> {
+    const logs: string[] = [];
+    const log = (line: string) => logs.push(`${this.clock.now().toISOString()} ${line}`);
+    const runR = await this.db.query<RunRow>('SELECT * FROM workflow_runs WHERE id = $1', [step.workflow_run_id]);
+    const run = runR.rows[0]!;
+    const template = await this.template(run.template_id);
+    const node = template.nodes.find((n) => n.id === step.node_id);
+    const renew = setInterval(
+      () => {
+        void this.db
+          .query(
+            `UPDATE step_runs SET lease_expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+            [step.id, this.instanceId, this.opts.leaseSeconds],
+          )
+          .catch(() => {});
+      },
+      (this.opts.leaseSeconds * 1000) / 3,
+    );
+    let outcome: Outcome | 'skipped';
+    try {
+      outcome = node
+        ? await this.execute(run, node, step, abort, log)
+        : { result: { status: 'failed', error: `node "${step.node_id}" is not in the template`, retryable: false }, input: {} };
+    } finally {
+      clearInterval(renew);
+    }
+    this.executed++;
+    await withSystem(this.db, (tx) => this.complete(tx, run.id, template, step, outcome, logs));
+  }
+
+  private async execute(
+    run: RunRow,
+    node: TemplateRow['nodes'][number],
+    step: StepRow,
+    abort: AbortController,
+    log: (line: string) => void,
+  ): Promise<Outcome | 'skipped'> {
+    const steps = await latestSteps(this.db as unknown as Tx, run.id);
+    const ctx = exprContext(run, steps);
+    let input: Record<string, unknown>;
+    try {
+      if (node.when && !evalCondition(node.when, ctx)) {
+        log(`condition "${node.when}" is false: skipped`);
+        return 'skipped';
+      }
+      input = (resolveConfig(node.config ?? {}, ctx) ?? {}) as Record<string, unknown>;
+    } catch (err) {
+      return {
+        result: { status: 'failed', error: `expression failed: ${(err as Error).message}`, retryable: false },
+        input: {},
+        errorKind: 'invalid_input',
+      };
+    }
+    const type = this.opts.registry.get(node.type);
+    if (!type)
+      return {
+        result: { status: 'failed', error: `unknown step type "${node.type}"`, retryable: false },
+        input,
+        errorKind: 'invalid_input',
+      };
+    const parsed = type.inputSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const msg = `input of node "${node.id}" is invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`;
+      return { result: { status: 'failed', error: msg, retryable: false }, input, errorKind: 'invalid_input' };
+    }
+    const stepCtx: StepContext<unknown> = {
+      tenantId: run.tenant_id,
+      runId: run.id,
+      stepRunId: step.id,
+      nodeId: node.id,
+      attempt: step.attempt_number,
+      input: parsed.data,
+      runInputs: run.inputs,
+      events: step.resume_events,
+      signal: abort.signal,
+      now: () => this.clock.now(),
+      log,
+      logger: this.opts.logger,
+      effect: (name, apply) => this.effect(run, step, name, apply),
+    };
+    const timeoutMs = (node.timeoutSeconds ?? 3600) * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        abort.abort(new Error('timeout'));
+        resolve({ result: { status: 'failed', error: `timed out after ${node.timeoutSeconds ?? 3600}s` }, input, errorKind: 'timeout' });
+      }, timeoutMs);
+    });
+    try {
+      const work = type.execute(stepCtx).then(
+        (result): Outcome => ({ result, input }),
+        (err: unknown): Outcome => ({
+          result: { status: 'failed', error: (err as Error)?.message ?? String(err) },
+          input,
+          errorKind: 'error',
+        }),
+      );
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async effect<T>(run: RunRow, step: StepRow, name: string, apply: (key: string) => Promise<T>): Promise<T> {
+    const key = `${run.id}:${step.node_id}:${name}`;
+    const done = await this.db.query<{ result: T }>('SELECT result FROM step_effects WHERE idempotency_key = $1', [key]);
+    if (done.rows[0]) return done.rows[0].result;
+    const result = await apply(key);
+    await this.db.query(
+      `INSERT INTO step_effects (idempotency_key, tenant_id, workflow_run_id, step_run_id, result, applied_by)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
+      [key, run.tenant_id, run.id, step.id, JSON.stringify(result ?? null), this.instanceId],
+    );
+    return result;
+  }
+
+  /** Commits a step's outcome, unless this server lost the lease or the run was cancelled meanwhile. */
+  private async complete(
+    tx: Tx,
+    runId: string,
+    template: TemplateRow,
+    step: StepRow,
+    outcome: Outcome | 'skipped',
+    logs: string[],
+  ): Promise<void> {
+    const run = await lockRun(tx, runId);
+    const text = logs.length ? `${logs.join('\n')}\n` : '';
+    const mine = `id = $1 AND status = 'running' AND lease_owner = $2`;
+    const succeeded = outcome !== 'skipped' && outcome.result.status === 'succeeded' ? outcome.result : undefined;
+    if (outcome === 'skipped' || succeeded) {
+      const outputs = succeeded?.outputs ?? {};
+      const r = await tx.query(
+        `UPDATE step_runs SET status = $3, outputs = $4, inputs = $5, logs = logs || $6, completed_at = now(), lease_expires_at = NULL
+          WHERE ${mine}`,
+        [
+          step.id,
+          this.instanceId,
+          outcome === 'skipped' ? 'skipped' : 'succeeded',
+          JSON.stringify(outputs),
+          JSON.stringify(outcome === 'skipped' ? {} : outcome.input),
+          text,
+        ],
+      );
+      if (r.rowCount && run?.status === 'running') await advance(tx, run, template);
+      return;
+    }
+    const res = outcome.result;
+    if (res.status === 'succeeded') return; // handled above; narrows the type
+    if (res.status === 'waiting') {
+      // An event that arrived while this attempt ran re-queues it at once instead of parking it.
+      await tx.query(
+        `UPDATE step_runs SET status = CASE WHEN jsonb_array_length(resume_events) > $6 THEN 'pending' ELSE 'waiting' END,
+                run_after = now(), wake_at = $3, inputs = $4, logs = logs || $5, lease_expires_at = NULL WHERE ${mine}`,
+        [
+          step.id,
+          this.instanceId,
+          res.until ?? null,
+          JSON.stringify(outcome.input),
+          `${text}waiting: ${res.reason}\n`,
+          step.resume_events.length,
+        ],
+      );
+      return;
+    }
+    const r = await tx.query(
+      `UPDATE step_runs SET status = 'failed', error = $3, error_kind = $4, inputs = $5, logs = logs || $6, completed_at = now(), lease_expires_at = NULL
+        WHERE ${mine}`,
+      [step.id, this.instanceId, res.error, outcome.errorKind ?? 'error', JSON.stringify(outcome.input), `${text}failed: ${res.error}\n`],
+    );
+    if (!r.rowCount || run?.status !== 'running') return;
+    const node = template.nodes.find((n) => n.id === step.node_id);
+    const failures = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND status = 'failed' AND error_kind IS DISTINCT FROM 'lease_expired'`,
+      [runId, step.node_id],
+    );
+    const used = failures.rows[0]!.n;
+    const max = node?.retry?.maxAttempts ?? 1;
+    if (res.retryable !== false && used < max) {
+      const delay = backoffMs(used, node?.retry?.backoff);
+      await insertStep(tx, run, step.node_id, step.attempt_number + 1, delay);
+      await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+      return;
+    }
+    await endRun(tx, runId, 'failed', `node "${step.node_id}" failed after ${used} attempt(s): ${res.error}`);
+  }
+}

@@ -1,0 +1,106 @@
+// State transitions of runs and steps, each inside the caller's transaction with the run row locked,
+// so concurrent completions of a join's parents cannot both miss (or both create) the join.
+import type { Tx } from '../store/db.js';
+import { type ExprContext, evalExpr } from '../workflows/expressions.js';
+import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
+
+export const STEPS_CHANNEL = 'gantry_steps';
+export const CANCEL_CHANNEL = 'gantry_cancel';
+const TERMINAL_OK = new Set(['succeeded', 'skipped']);
+const UNFINISHED = new Set(['pending', 'running', 'waiting']);
+
+export async function lockRun(tx: Tx, runId: string): Promise<RunRow | undefined> {
+  const r = await tx.query<RunRow>('SELECT * FROM workflow_runs WHERE id = $1 FOR UPDATE', [runId]);
+  return r.rows[0];
+}
+
+/** The latest attempt of every node that has started, keyed by node id. */
+export async function latestSteps(tx: Tx, runId: string): Promise<Map<string, StepRow>> {
+  const r = await tx.query<StepRow>(
+    `SELECT DISTINCT ON (node_id) * FROM step_runs WHERE workflow_run_id = $1 ORDER BY node_id, attempt_number DESC`,
+    [runId],
+  );
+  return new Map(r.rows.map((s) => [s.node_id, s]));
+}
+
+export function exprContext(run: Pick<RunRow, 'id' | 'inputs'>, steps: Map<string, StepRow>): ExprContext {
+  const ctx: ExprContext = { inputs: run.inputs, steps: {}, run: { id: run.id } };
+  for (const [id, s] of steps) ctx.steps[id] = { status: s.status, outputs: s.outputs };
+  return ctx;
+}
+
+/** Queues an attempt of a node; the delay (backoff) counts on the database clock, like the claim query. */
+export async function insertStep(
+  tx: Tx,
+  run: Pick<RunRow, 'id' | 'tenant_id'>,
+  nodeId: string,
+  attempt: number,
+  delayMs = 0,
+): Promise<boolean> {
+  const r = await tx.query(
+    `INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number, run_after)
+     VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000))
+     ON CONFLICT (workflow_run_id, node_id, attempt_number) DO NOTHING`,
+    [run.tenant_id, run.id, nodeId, attempt, delayMs],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * After a node finished well: create every child whose parents all finished well, then finish the
+ * run if nothing is left. Returns true when new steps were queued.
+ */
+export async function advance(tx: Tx, run: RunRow, template: TemplateRow): Promise<boolean> {
+  const steps = await latestSteps(tx, run.id);
+  let queued = false;
+  for (const node of template.nodes) {
+    if (steps.has(node.id)) continue;
+    const parents = template.edges.filter((e) => e.to === node.id).map((e) => e.from);
+    if (parents.every((p) => TERMINAL_OK.has(steps.get(p)?.status ?? ''))) {
+      queued = (await insertStep(tx, run, node.id, 1)) || queued;
+    }
+  }
+  if (!queued && template.nodes.every((n) => TERMINAL_OK.has(steps.get(n.id)?.status ?? ''))) {
+    const ctx = exprContext(run, steps);
+    const outputs: Record<string, unknown> = {};
+    let error: string | null = null;
+    for (const [name, expr] of Object.entries(template.outputs)) {
+      try {
+        outputs[name] = evalExpr(expr, ctx);
+      } catch (err) {
+        error = `output "${name}" could not be computed: ${(err as Error).message}`;
+      }
+    }
+    await tx.query(`UPDATE workflow_runs SET status = $2, outputs = $3, error = $4, completed_at = now() WHERE id = $1`, [
+      run.id,
+      error ? 'failed' : 'succeeded',
+      JSON.stringify(outputs),
+      error,
+    ]);
+  }
+  if (queued) await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+  return queued;
+}
+
+/** Ends a run as failed or cancelled and cancels its unfinished steps. */
+export async function endRun(tx: Tx, runId: string, status: 'failed' | 'cancelled', error: string | null): Promise<void> {
+  await tx.query(`UPDATE workflow_runs SET status = $2, error = $3, completed_at = now() WHERE id = $1`, [runId, status, error]);
+  await tx.query(
+    `UPDATE step_runs SET status = 'cancelled', error_kind = 'cancelled', completed_at = now(), lease_expires_at = NULL,
+            error = coalesce(error, $2)
+      WHERE workflow_run_id = $1 AND status IN ('pending', 'waiting', 'running')`,
+    [runId, status === 'cancelled' ? 'run cancelled' : 'run failed'],
+  );
+  await tx.query(`SELECT pg_notify($1, $2)`, [CANCEL_CHANNEL, runId]);
+}
+
+export function isUnfinished(status: string): boolean {
+  return UNFINISHED.has(status);
+}
+
+export function backoffMs(attempt: number, policy: { initialSeconds?: number; factor?: number; maxSeconds?: number } | undefined): number {
+  const initial = policy?.initialSeconds ?? 1;
+  const factor = policy?.factor ?? 2;
+  const max = policy?.maxSeconds ?? 300;
+  return Math.min(max, initial * factor ** (attempt - 1)) * 1000;
+}
