@@ -1,0 +1,44 @@
+// Agents: reads within a tenant transaction.
+import { NotFoundError } from '../core/errors.js';
+import { UUID_RE } from '../environments/service.js';
+import { afterOf, toPage } from '../http/pagination.js';
+import type { Tx } from '../store/db.js';
+import type { Agent } from './model.js';
+
+interface AgentRow {
+  id: string;
+  name: string;
+  version: string;
+  capabilities: Record<string, unknown>;
+  status: Agent['status'];
+  last_heartbeat: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+}
+
+const agentOut = (r: AgentRow): Agent => ({
+  id: r.id,
+  name: r.name,
+  version: r.version,
+  capabilities: r.capabilities,
+  status: r.status,
+  lastHeartbeat: r.last_heartbeat?.toISOString() ?? null,
+  revokedAt: r.revoked_at?.toISOString() ?? null,
+  createdAt: r.created_at.toISOString(),
+});
+
+/** Finds an agent by id or name; 404 when it does not exist in this tenant. */
+export async function getAgent(tx: Tx, ref: string): Promise<Agent> {
+  const byId = UUID_RE.test(ref);
+  const r = await tx.query<AgentRow>(`SELECT * FROM agents WHERE ${byId ? 'id = $1::uuid' : 'name = $1'}`, [ref]);
+  if (!r.rows[0]) throw new NotFoundError('Agent', ref);
+  return agentOut(r.rows[0]);
+}
+
+export async function listAgents(tx: Tx, limit: number, cursor: string | undefined) {
+  const r = await tx.query<AgentRow>('SELECT * FROM agents WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2', [
+    afterOf(cursor) ?? null,
+    limit + 1,
+  ]);
+  return toPage(r.rows, limit, (row) => [row.id], agentOut);
+}

@@ -1,0 +1,68 @@
+// HTTP routes for integrations (registries, secret stores, webhooks).
+import { pageOf, pageQuery } from '../http/pagination.js';
+import { ADMIN, type App, type Deps, READ } from '../http/types.js';
+import { withTenant } from '../store/db.js';
+import { caller } from '../tenancy/auth.js';
+import * as m from './model.js';
+import * as svc from './service.js';
+
+export function integrationRoutes(app: App, { db }: Deps): void {
+  const tags = ['integrations'];
+  app.get(
+    '/api/v1/integrations',
+    {
+      config: { access: READ },
+      schema: { tags, summary: 'List integrations', querystring: pageQuery, response: { 200: pageOf(m.integration) } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listIntegrations(tx, req.query.limit, req.query.cursor)),
+  );
+
+  app.get(
+    '/api/v1/integrations/:ref',
+    {
+      config: { access: READ },
+      schema: { tags, summary: 'Get an integration by id or name', params: m.integrationRef, response: { 200: m.integration } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getIntegration(tx, req.params.ref)),
+  );
+
+  app.post(
+    '/api/v1/integrations',
+    {
+      config: { access: ADMIN },
+      schema: { tags, summary: 'Create an integration', body: m.integrationCreate, response: { 201: m.integration } },
+    },
+    async (req, reply) => {
+      const a = caller(req);
+      const created = await withTenant(db, a.tenantId, (tx) => svc.createIntegration(tx, a.tenantId, req.body));
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.patch(
+    '/api/v1/integrations/:ref',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags,
+        summary: 'Change an integration (its type cannot change)',
+        params: m.integrationRef,
+        body: m.integrationUpdate,
+        response: { 200: m.integration },
+      },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body)),
+  );
+
+  app.delete(
+    '/api/v1/integrations/:ref',
+    {
+      config: { access: ADMIN },
+      schema: { tags, summary: 'Delete an integration (refused while components use it)', params: m.integrationRef },
+    },
+    async (req, reply) => {
+      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteIntegration(tx, req.params.ref));
+      return reply.status(204).send();
+    },
+  );
+}
