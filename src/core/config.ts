@@ -12,6 +12,7 @@ export interface ServerConfig {
   /** Run the workflow engine in this process (GANTRY_ENGINE=off for API-only replicas). */
   engine: boolean;
   engineConcurrency: number;
+  engineLeaseSeconds: number;
 }
 
 export interface ServerFlags {
@@ -51,5 +52,6 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     embeddedPgPort: parsePort(env.GANTRY_EMBEDDED_PG_PORT ?? 0, 'GANTRY_EMBEDDED_PG_PORT'),
     engine: env.GANTRY_ENGINE !== 'off',
     engineConcurrency: parseCount(env.GANTRY_ENGINE_CONCURRENCY ?? 10, 'GANTRY_ENGINE_CONCURRENCY'),
+    engineLeaseSeconds: parseCount(env.GANTRY_ENGINE_LEASE_SECONDS ?? 30, 'GANTRY_ENGINE_LEASE_SECONDS'),
   };
 }
