@@ -1,6 +1,6 @@
 // Wires the domains into one Fastify app, and runs the server process (store, migrations, bootstrap, HTTP).
 import { randomUUID } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -12,18 +12,21 @@ import { type Clock, systemClock } from './core/clock.js';
 import { loadServerConfig, type ServerFlags } from './core/config.js';
 import { NotFoundError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { builtinRegistry } from './engine/builtins.js';
+import { Engine } from './engine/engine.js';
+import type { StepRegistry } from './engine/registry.js';
 import { environmentRoutes } from './environments/routes.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import type { App, Deps } from './http/types.js';
 import { integrationRoutes } from './integrations/routes.js';
 import { createPool, type Db } from './store/db.js';
-import { startEmbedded } from './store/embedded.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
 import { tenancyRoutes } from './tenancy/routes.js';
 import { bootstrap } from './tenancy/service.js';
+import { workflowRoutes } from './workflows/routes.js';
 
 export const VERSION = '0.1.0';
 export const BODY_LIMIT = 1024 * 1024;
@@ -32,6 +35,7 @@ export interface BuildOptions {
   db: Db;
   clock?: Clock;
   logger?: Logger | false;
+  registry?: StepRegistry;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -78,6 +82,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   agentRoutes(app, deps);
   componentRoutes(app, deps);
   integrationRoutes(app, deps);
+  workflowRoutes(app, deps, opts.registry ?? builtinRegistry());
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -97,6 +102,8 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   let embedded: { stop(): Promise<void> } | undefined;
   if (!connectionString) {
     const t0 = Date.now();
+    // Loaded only when used: the package installs process exit hooks as soon as it is imported.
+    const { startEmbedded } = await import('./store/embedded.js');
     const store = await startEmbedded({
       dataDir: cfg.dataDir,
       port: cfg.embeddedPgPort,
@@ -120,6 +127,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   const boot = await bootstrap(db, cfg.bootstrapToken);
   if (boot.created && boot.token) {
     const tokenFile = path.join(cfg.dataDir, 'admin.token');
+    await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
     await writeFile(tokenFile, `${boot.token}\n`, { mode: 0o600 });
     await chmod(tokenFile, 0o600);
     // Printed once, on first start only, so the operator can copy it.
@@ -127,13 +135,26 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       `\nGantry bootstrapped tenant "default" and user "admin".\nAdmin token (also in ${tokenFile}, mode 0600):\n  ${boot.token}\n\n`,
     );
   }
-  const app = await buildApp({ db, logger: log });
+  const registry = builtinRegistry();
+  const app = await buildApp({ db, logger: log, registry });
+  const engine = cfg.engine
+    ? new Engine({
+        db,
+        connectionString,
+        registry,
+        logger: log.child({ component: 'engine' }),
+        concurrency: cfg.engineConcurrency,
+        leaseSeconds: cfg.engineLeaseSeconds,
+      })
+    : undefined;
+  await engine?.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
-  log.info({ address, version: VERSION }, 'gantry server listening');
+  log.info({ address, version: VERSION, engine: engine?.instanceId ?? 'off' }, 'gantry server listening');
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       await app.close();
+      await engine?.stop();
       await db.end();
       await stopEmbedded();
     })();

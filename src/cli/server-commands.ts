@@ -28,6 +28,10 @@ export function registerServerCommands(program: Command): void {
           },
         );
       };
+      // Our shutdown stops the embedded PostgreSQL itself; the package's own exit hook would race it
+      // and end the process with 143 before the HTTP server and engine have drained.
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });

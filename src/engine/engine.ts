@@ -64,7 +64,9 @@ export class Engine {
   async start(): Promise<void> {
     this.running = true;
     this.listener = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'gantry-engine-listen' });
-    this.listener.on('error', (err) => this.opts.logger.warn({ err }, 'engine listener connection lost'));
+    this.listener.on('error', (err) => {
+      if (this.running) this.opts.logger.warn({ err }, 'engine listener connection lost; polling continues');
+    });
     await this.listener.connect();
     this.listener.on('notification', (n) => {
       if (n.channel === CANCEL_CHANNEL && n.payload) this.abortRun(n.payload);

@@ -6,6 +6,7 @@ import type { AuthContext, Role } from '../http/types.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import type { token, tokenCreate, user, userCreate, userUpdate } from './model.js';
 
+const BOOTSTRAP_LOCK = 0x67616e75;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 export interface BootstrapResult {
@@ -19,7 +20,8 @@ export interface BootstrapResult {
  */
 export async function bootstrap(db: Db, presetToken?: string): Promise<BootstrapResult> {
   return withSystem(db, async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(0x67616e75)');
+    // Key as a parameter: hex integer literals in SQL need PostgreSQL 16, and we support 14+.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
     const existing = await tx.query('SELECT 1 FROM tenants LIMIT 1');
     if (existing.rowCount) return { created: false };
     const t = await tx.query<{ id: string }>(`INSERT INTO tenants (name, display_name) VALUES ('default', 'Default') RETURNING id`);
