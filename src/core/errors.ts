@@ -54,3 +54,13 @@ export class ConfigError extends GantryError {
     super('config_invalid', 500, message);
   }
 }
+
+/**
+ * An upstream system (a registry, a webhook) failed or did not answer: not the client's mistake, and not
+ * a bug in Gantry either, so 502 (bad or no answer) or 504 (timed out) rather than 500.
+ */
+export class UpstreamError extends GantryError {
+  constructor(message: string, code = 'upstream_unavailable', status: 502 | 504 = 502) {
+    super(code, status, message);
+  }
+}
