@@ -45,6 +45,20 @@ function regexSource(check?: (re: RegExp) => string | undefined) {
 /** Capture groups of a compiled regex: an alternation with the empty string always matches, exposing them all. */
 const captureGroups = (re: RegExp): number => new RegExp(`${re.source}|`).exec('')!.length - 1;
 
+const channel = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, "_" or "-", starting with a letter, ≤ 32 characters');
+
+/** Which channel a semantic version lands in; defaults: releases → the component's defaultChannel, prereleases → "beta". */
+const channelMapping = z.strictObject({
+  release: channel.optional().describe('Channel of versions without a prerelease part (default: defaultChannel).'),
+  prerelease: channel.optional().describe('Channel of prereleases such as 1.1.0-beta.1 (default: "beta").'),
+  byPrerelease: z
+    .record(z.string().regex(/^[0-9A-Za-z-]{1,64}$/, 'must be a prerelease identifier such as "rc"'), channel)
+    .optional()
+    .describe('Channel per first prerelease identifier, e.g. {"rc": "candidate"}.'),
+});
+
 export const versioningStrategy = z.strictObject({
   type: z.enum(['semver', 'date', 'sequential', 'manual']),
   tagPattern: regexSource().optional().describe('Only tags matching this JS regular expression are versions.'),
@@ -53,11 +67,8 @@ export const versioningStrategy = z.strictObject({
   )
     .optional()
     .describe('A JS regular expression whose one capture group is the version inside the tag.'),
+  channels: channelMapping.optional(),
 });
-
-const channel = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, "_" or "-", starting with a letter, ≤ 32 characters');
 
 export const component = z.object({
   id: z.uuid(),
@@ -69,8 +80,18 @@ export const component = z.object({
     type: z.enum(['semver', 'date', 'sequential', 'manual']),
     tagPattern: z.string().optional(),
     semverExtract: z.string().optional(),
+    channels: z
+      .object({
+        release: z.string().optional(),
+        prerelease: z.string().optional(),
+        byPrerelease: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
   }),
   defaultChannel: z.string(),
+  lastSyncedAt: z.string().nullable().describe('When the version map was last synced from the registry.'),
+  syncError: z.string().nullable().describe('Why the last sync failed; null after a successful one.'),
+  nextSyncAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

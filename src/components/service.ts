@@ -5,7 +5,7 @@ import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { Component, ComponentCreate, ComponentUpdate } from './model.js';
 
-interface ComponentRow {
+export interface ComponentRow {
   id: string;
   name: string;
   display_name: string;
@@ -13,11 +13,14 @@ interface ComponentRow {
   registry_integration_id: string | null;
   versioning_strategy: Component['versioningStrategy'];
   default_channel: string;
+  last_synced_at: Date | null;
+  sync_error: string | null;
+  next_sync_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const componentOut = (r: ComponentRow): Component => ({
+export const componentOut = (r: ComponentRow): Component => ({
   id: r.id,
   name: r.name,
   displayName: r.display_name,
@@ -25,6 +28,9 @@ const componentOut = (r: ComponentRow): Component => ({
   registryIntegrationId: r.registry_integration_id,
   versioningStrategy: r.versioning_strategy,
   defaultChannel: r.default_channel,
+  lastSyncedAt: r.last_synced_at?.toISOString() ?? null,
+  syncError: r.sync_error,
+  nextSyncAt: r.next_sync_at?.toISOString() ?? null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

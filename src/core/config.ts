@@ -13,6 +13,8 @@ export interface ServerConfig {
   engine: boolean;
   engineConcurrency: number;
   engineLeaseSeconds: number;
+  /** Seconds between registry syncs of each component; 0 turns the sync scheduler off. */
+  syncIntervalSeconds: number;
 }
 
 export interface ServerFlags {
@@ -53,5 +55,16 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     engine: env.GANTRY_ENGINE !== 'off',
     engineConcurrency: parseCount(env.GANTRY_ENGINE_CONCURRENCY ?? 10, 'GANTRY_ENGINE_CONCURRENCY'),
     engineLeaseSeconds: parseCount(env.GANTRY_ENGINE_LEASE_SECONDS ?? 30, 'GANTRY_ENGINE_LEASE_SECONDS'),
+    syncIntervalSeconds: syncIntervalSeconds(env),
   };
+}
+
+/** GANTRY_SYNC_INTERVAL_SECONDS: how often each component's version map is re-synced (default 300; 0 = off). */
+export function syncIntervalSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.GANTRY_SYNC_INTERVAL_SECONDS ?? '300';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400) {
+    throw new Error(`GANTRY_SYNC_INTERVAL_SECONDS must be a whole number of seconds from 0 (off) to 86400, got "${raw}".`);
+  }
+  return n;
 }

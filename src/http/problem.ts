@@ -25,7 +25,9 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 function problem(status: number, code: string, detail: string, fields?: ProblemField[]): Problem {
@@ -123,6 +125,9 @@ export function toProblem(err: unknown): Problem {
         return problem(404, 'not_found', 'The resource was not found in this tenant.');
       case 'GT001':
         return problem(409, 'append_only', 'This record is append-only and cannot be changed or deleted.');
+      case 'GT002':
+        // raised by the releases immutability trigger (000020_releases.sql); its message names the rule
+        return problem(409, 'release_immutable', (err as PgError & { message?: string }).message ?? 'This release is immutable.');
     }
   }
   const fe = err as FastifyError;
