@@ -8,6 +8,8 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { agentRoutes } from './agents/routes.js';
 import { componentRoutes } from './components/routes.js';
+import { SyncScheduler } from './components/scheduler.js';
+import { componentVersionRoutes } from './components/sync-routes.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { loadServerConfig, type ServerFlags } from './core/config.js';
 import { NotFoundError } from './core/errors.js';
@@ -19,7 +21,9 @@ import { environmentRoutes } from './environments/routes.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import type { App, Deps } from './http/types.js';
+import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { integrationRoutes } from './integrations/routes.js';
+import { releaseRoutes } from './releases/routes.js';
 import { createPool, type Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
@@ -82,6 +86,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   agentRoutes(app, deps);
   componentRoutes(app, deps);
   integrationRoutes(app, deps);
+  componentVersionRoutes(app, deps);
+  integrationHealthRoutes(app, deps);
+  releaseRoutes(app, deps);
   workflowRoutes(app, deps, opts.registry ?? builtinRegistry());
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
@@ -148,12 +155,20 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       })
     : undefined;
   await engine?.start();
+  const syncer = new SyncScheduler({
+    db,
+    clock: systemClock,
+    intervalSeconds: cfg.syncIntervalSeconds,
+    logger: log.child({ component: 'sync' }),
+  });
+  syncer.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info({ address, version: VERSION, engine: engine?.instanceId ?? 'off' }, 'gantry server listening');
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       await app.close();
+      await syncer.stop();
       await engine?.stop();
       await db.end();
       await stopEmbedded();
