@@ -157,7 +157,14 @@ describe('engine', () => {
 
   it('fails the run when attempts run out, naming the node', async () => {
     const id = await run({
-      nodes: [{ id: 'broken', type: 'noop', config: { fail: 'boom' }, retry: { maxAttempts: 2, backoff: { initialSeconds: 0, factor: 2, maxSeconds: 1 } } }],
+      nodes: [
+        {
+          id: 'broken',
+          type: 'noop',
+          config: { fail: 'boom' },
+          retry: { maxAttempts: 2, backoff: { initialSeconds: 0, factor: 2, maxSeconds: 1 } },
+        },
+      ],
     });
     const r = await waitFor(id);
     expect(r.status).toBe('failed');

@@ -3,16 +3,28 @@
 // sweep re-queues steps whose lease expired (their server died) and wakes timers.
 
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
-import { evalCondition, resolveConfig } from '../workflows/expressions.js';
+import { evalCondition, expressionsIn, resolveConfig } from '../workflows/expressions.js';
 import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
 import type { StepContext, StepRegistry, StepResult } from './registry.js';
-import { advance, backoffMs, CANCEL_CHANNEL, endRun, exprContext, insertStep, latestSteps, lockRun, STEPS_CHANNEL } from './transitions.js';
+import {
+  advanceRuns,
+  backoffMs,
+  CANCEL_CHANNEL,
+  endRun,
+  exprContext,
+  insertStep,
+  latestSteps,
+  lockRun,
+  type RunFinished,
+  STEPS_CHANNEL,
+} from './transitions.js';
 
 export interface EngineOptions {
   db: Db;
@@ -28,6 +40,24 @@ export interface EngineOptions {
   instanceId?: string;
 }
 
+/** Claim queries in flight at once per engine. */
+const CLAIMERS = 3;
+/** Completion transactions in flight at once per engine (runs are locked in id order, so they cannot deadlock). */
+const FLUSHERS = 3;
+
+type ClaimedStep = StepRow & { run_template_id: string; run_inputs: Record<string, unknown> };
+type RunRef = Pick<RunRow, 'id' | 'tenant_id' | 'template_id' | 'inputs'>;
+
+interface Completion {
+  runId: string;
+  template: TemplateRow;
+  step: StepRow;
+  outcome: Outcome | 'skipped';
+  logs: string[];
+  done: () => void;
+  failed: (err: unknown) => void;
+}
+
 interface Outcome {
   result: StepResult<Record<string, unknown>>;
   input: Record<string, unknown>;
@@ -41,12 +71,18 @@ export class Engine {
   private readonly clock: Clock;
   private readonly templates = new Map<string, TemplateRow>();
   private readonly inflight = new Map<string, { runId: string; abort: AbortController }>();
+  private readonly completions: Completion[] = [];
+  private flushing = 0;
+  private flushScheduled = false;
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private pumping = false;
-  private wakeAgain = false;
+  private claimsOutstanding = 0;
+  private reserved = 0;
+  private sweeping = false;
   private lastSweep = 0;
+  /** Emits 'run:finished' (RunFinished) after the commit that ended a run. */
+  readonly events = new EventEmitter<{ 'run:finished': [RunFinished] }>();
   /** Steps this engine executed (for metrics and tests). */
   executed = 0;
 
@@ -83,60 +119,78 @@ export class Engine {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     const deadline = Date.now() + 10_000;
-    while (this.inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.inflight.size > 0 || this.completions.length > 0 || this.flushing > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await this.listener?.end().catch(() => {});
   }
 
   wake(): void {
     if (!this.running) return;
-    if (this.pumping) {
-      this.wakeAgain = true;
-      return;
+    if (!this.sweeping && Date.now() - this.lastSweep >= this.opts.pollMs) {
+      this.lastSweep = Date.now();
+      this.sweeping = true;
+      void this.sweep()
+        .catch((err: unknown) => this.opts.logger.error({ err }, 'engine sweep failed'))
+        .finally(() => {
+          this.sweeping = false;
+        });
     }
-    this.pumping = true;
-    void this.pump()
-      .catch((err: unknown) => this.opts.logger.error({ err }, 'engine pump failed'))
+    this.fill();
+  }
+
+  /**
+   * Issues claims for the free slots, several at once: a claim is a durable commit, and concurrent
+   * claims share WAL flushes (group commit) instead of queueing behind each other.
+   */
+  private fill(): void {
+    while (this.running && this.claimsOutstanding < CLAIMERS) {
+      const free = this.opts.concurrency - this.inflight.size - this.reserved;
+      // Backpressure: do not run further ahead of the commits than one more round of steps.
+      if (free <= 0 || this.completions.length >= this.opts.concurrency) return;
+      const want = Math.ceil(free / (CLAIMERS - this.claimsOutstanding));
+      this.claimsOutstanding++;
+      this.reserved += want;
+      void this.claim(want)
+        .then((claimed) => {
+          for (const step of claimed) this.launch(step);
+          return claimed.length === want;
+        })
+        .catch((err: unknown) => {
+          this.opts.logger.error({ err }, 'claiming steps failed');
+          return false;
+        })
+        .then((full) => {
+          this.claimsOutstanding--;
+          this.reserved -= want;
+          if (full) this.fill(); // more may be waiting
+        });
+    }
+  }
+
+  private launch(step: ClaimedStep): void {
+    const abort = new AbortController();
+    this.inflight.set(step.id, { runId: step.workflow_run_id, abort });
+    void this.runStep(step, abort)
+      .catch((err: unknown) => this.opts.logger.error({ err, step: step.id }, 'step handling failed'))
       .finally(() => {
-        this.pumping = false;
-        if (this.wakeAgain) {
-          this.wakeAgain = false;
-          this.wake();
-        }
+        this.inflight.delete(step.id);
+        this.wake();
       });
   }
 
-  private async pump(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastSweep >= this.opts.pollMs) {
-      this.lastSweep = now;
-      await this.sweep();
-    }
-    while (this.running) {
-      const free = this.opts.concurrency - this.inflight.size;
-      if (free <= 0) return;
-      const claimed = await this.claim(free);
-      for (const step of claimed) {
-        const abort = new AbortController();
-        this.inflight.set(step.id, { runId: step.workflow_run_id, abort });
-        void this.runStep(step, abort)
-          .catch((err: unknown) => this.opts.logger.error({ err, step: step.id }, 'step handling failed'))
-          .finally(() => {
-            this.inflight.delete(step.id);
-            this.wake();
-          });
-      }
-      if (claimed.length < free) return;
-    }
-  }
-
-  private async claim(limit: number): Promise<StepRow[]> {
-    const r = await this.db.query<StepRow>(
+  /** Claims due steps with a lease; returns them with the run fields execution needs, in one round trip. */
+  private async claim(limit: number): Promise<ClaimedStep[]> {
+    const r = await this.db.query<ClaimedStep>(
       `WITH c AS (
          SELECT id FROM step_runs WHERE status = 'pending' AND run_after <= now()
-          ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT $2)
-       UPDATE step_runs s SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
-              started_at = coalesce(s.started_at, now())
-         FROM c WHERE s.id = c.id RETURNING s.*`,
+          ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT $2),
+       u AS (
+         UPDATE step_runs s SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
+                started_at = coalesce(s.started_at, now())
+           FROM c WHERE s.id = c.id RETURNING s.*)
+       SELECT u.*, r.template_id AS run_template_id, r.inputs AS run_inputs
+         FROM u JOIN workflow_runs r ON r.id = u.workflow_run_id`,
       [this.instanceId, limit, this.opts.leaseSeconds],
     );
     return r.rows;
@@ -168,7 +222,7 @@ export class Engine {
         }
       });
     }
-    if ((due.rowCount ?? 0) > 0 && this.running) this.wakeAgain = true;
+    if ((due.rowCount ?? 0) > 0) this.fill();
   }
 
   private abortRun(runId: string): void {
@@ -185,11 +239,10 @@ export class Engine {
     return t;
   }
 
-  private async runStep(step: StepRow, abort: AbortController): Promise<void> {
+  private async runStep(step: ClaimedStep, abort: AbortController): Promise<void> {
     const logs: string[] = [];
     const log = (line: string) => logs.push(`${this.clock.now().toISOString()} ${line}`);
-    const runR = await this.db.query<RunRow>('SELECT * FROM workflow_runs WHERE id = $1', [step.workflow_run_id]);
-    const run = runR.rows[0]!;
+    const run: RunRef = { id: step.workflow_run_id, tenant_id: step.tenant_id, template_id: step.run_template_id, inputs: step.run_inputs };
     const template = await this.template(run.template_id);
     const node = template.nodes.find((n) => n.id === step.node_id);
     const renew = setInterval(
@@ -212,17 +265,63 @@ export class Engine {
       clearInterval(renew);
     }
     this.executed++;
-    await withSystem(this.db, (tx) => this.complete(tx, run.id, template, step, outcome, logs));
+    // The slot is free once the step has run: the next claim overlaps this step's commit.
+    this.inflight.delete(step.id);
+    this.wake();
+    await new Promise<void>((done, failed) => {
+      this.completions.push({ runId: run.id, template, step, outcome, logs, done, failed });
+      this.flush();
+    });
+  }
+
+  /**
+   * Commits finished steps in batches: while one transaction commits, newly finished steps queue for
+   * the next, so one durable commit serves many steps under load (group commit). Runs are locked in
+   * id order so two servers' batches cannot deadlock. If a batch fails, its steps are retried one by one.
+   */
+  private flush(): void {
+    if (this.flushScheduled || this.flushing >= FLUSHERS || this.completions.length === 0) return;
+    this.flushScheduled = true;
+    // Start on the next turn of the event loop, so steps finishing in this one join the batch.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushNow();
+    });
+  }
+
+  private flushNow(): void {
+    if (this.completions.length === 0) return;
+    this.flushing++;
+    const batch = this.completions.splice(0, 100).sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+    void (async () => {
+      try {
+        const finished = await withSystem(this.db, (tx) => this.completeBatch(tx, batch));
+        for (const c of batch) c.done();
+        for (const f of finished) this.events.emit('run:finished', f);
+      } catch {
+        for (const c of batch) {
+          await withSystem(this.db, (tx) => this.complete(tx, c.runId, c.template, c.step, c.outcome, c.logs)).then((finished) => {
+            for (const f of finished) this.events.emit('run:finished', f);
+            c.done();
+          }, c.failed);
+        }
+      } finally {
+        this.flushing--;
+        this.flush();
+      }
+    })();
   }
 
   private async execute(
-    run: RunRow,
+    run: RunRef,
     node: TemplateRow['nodes'][number],
     step: StepRow,
     abort: AbortController,
     log: (line: string) => void,
   ): Promise<Outcome | 'skipped'> {
-    const steps = await latestSteps(this.db as unknown as Tx, run.id);
+    // Upstream state is read only when an expression needs it (most nodes have none).
+    const needsContext = node.when !== undefined || expressionsIn(node.config ?? {}).length > 0;
+    const steps = needsContext ? await latestSteps(this.db as unknown as Tx, run.id) : new Map<string, StepRow>();
     const ctx = exprContext(run, steps);
     let input: Record<string, unknown>;
     try {
@@ -289,7 +388,7 @@ export class Engine {
     }
   }
 
-  private async effect<T>(run: RunRow, step: StepRow, name: string, apply: (key: string) => Promise<T>): Promise<T> {
+  private async effect<T>(run: RunRef, step: StepRow, name: string, apply: (key: string) => Promise<T>): Promise<T> {
     const key = `${run.id}:${step.node_id}:${name}`;
     const done = await this.db.query<{ result: T }>('SELECT result FROM step_effects WHERE idempotency_key = $1', [key]);
     if (done.rows[0]) return done.rows[0].result;
@@ -302,6 +401,50 @@ export class Engine {
     return result;
   }
 
+  /**
+   * Commits a batch of outcomes in one transaction: runs locked in id order; failures and waits one by
+   * one (rare); successes and skips with one UPDATE, then the runs advance together.
+   */
+  private async completeBatch(tx: Tx, batch: Completion[]): Promise<RunFinished[]> {
+    const runIds = [...new Set(batch.map((c) => c.runId))].sort();
+    const lock = () => tx.query<RunRow>('SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [runIds]);
+    let runs = (await lock()).rows;
+    const isOk = (c: Completion) => c.outcome === 'skipped' || c.outcome.result.status === 'succeeded';
+    const others = batch.filter((c) => !isOk(c));
+    const finished: RunFinished[] = [];
+    for (const c of others) finished.push(...(await this.complete(tx, c.runId, c.template, c.step, c.outcome, c.logs)));
+    if (others.length) runs = (await lock()).rows; // a failure may have ended a run
+    const ok = batch.filter(isOk);
+    if (ok.length === 0) return finished;
+    const rows = ok.map((c) => {
+      const res = c.outcome === 'skipped' ? undefined : c.outcome.result;
+      return {
+        id: c.step.id,
+        status: c.outcome === 'skipped' ? 'skipped' : 'succeeded',
+        outputs: res?.status === 'succeeded' ? res.outputs : {},
+        inputs: c.outcome === 'skipped' ? {} : c.outcome.input,
+        logs: c.logs.length ? `${c.logs.join('\n')}\n` : '',
+      };
+    });
+    const updated = await tx.query<{ workflow_run_id: string }>(
+      `UPDATE step_runs s SET status = v.status, outputs = v.outputs, inputs = v.inputs, logs = s.logs || v.logs,
+              completed_at = now(), lease_expires_at = NULL
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, inputs jsonb, logs text)
+        WHERE s.id = v.id AND s.status = 'running' AND s.lease_owner = $2 RETURNING s.workflow_run_id`,
+      [JSON.stringify(rows), this.instanceId],
+    );
+    const touched = new Set(updated.rows.map((r) => r.workflow_run_id));
+    const templates = new Map(batch.map((c) => [c.runId, c.template]));
+    finished.push(
+      ...(await advanceRuns(
+        tx,
+        runs.filter((r) => r.status === 'running' && touched.has(r.id)),
+        (r) => templates.get(r.id)!,
+      )),
+    );
+    return finished;
+  }
+
   /** Commits a step's outcome, unless this server lost the lease or the run was cancelled meanwhile. */
   private async complete(
     tx: Tx,
@@ -310,7 +453,7 @@ export class Engine {
     step: StepRow,
     outcome: Outcome | 'skipped',
     logs: string[],
-  ): Promise<void> {
+  ): Promise<RunFinished[]> {
     const run = await lockRun(tx, runId);
     const text = logs.length ? `${logs.join('\n')}\n` : '';
     const mine = `id = $1 AND status = 'running' AND lease_owner = $2`;
@@ -329,11 +472,10 @@ export class Engine {
           text,
         ],
       );
-      if (r.rowCount && run?.status === 'running') await advance(tx, run, template);
-      return;
+      return r.rowCount && run?.status === 'running' ? advanceRuns(tx, [run], () => template) : [];
     }
     const res = outcome.result;
-    if (res.status === 'succeeded') return; // handled above; narrows the type
+    if (res.status === 'succeeded') return []; // handled above; narrows the type
     if (res.status === 'waiting') {
       // An event that arrived while this attempt ran re-queues it at once instead of parking it.
       await tx.query(
@@ -348,14 +490,14 @@ export class Engine {
           step.resume_events.length,
         ],
       );
-      return;
+      return [];
     }
     const r = await tx.query(
       `UPDATE step_runs SET status = 'failed', error = $3, error_kind = $4, inputs = $5, logs = logs || $6, completed_at = now(), lease_expires_at = NULL
         WHERE ${mine}`,
       [step.id, this.instanceId, res.error, outcome.errorKind ?? 'error', JSON.stringify(outcome.input), `${text}failed: ${res.error}\n`],
     );
-    if (!r.rowCount || run?.status !== 'running') return;
+    if (!r.rowCount || run?.status !== 'running') return [];
     const node = template.nodes.find((n) => n.id === step.node_id);
     const failures = await tx.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND status = 'failed' AND error_kind IS DISTINCT FROM 'lease_expired'`,
@@ -367,8 +509,9 @@ export class Engine {
       const delay = backoffMs(used, node?.retry?.backoff);
       await insertStep(tx, run, step.node_id, step.attempt_number + 1, delay);
       await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
-      return;
+      return [];
     }
     await endRun(tx, runId, 'failed', `node "${step.node_id}" failed after ${used} attempt(s): ${res.error}`);
+    return [{ runId, status: 'failed' }];
   }
 }

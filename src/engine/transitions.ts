@@ -46,40 +46,77 @@ export async function insertStep(
   return (r.rowCount ?? 0) > 0;
 }
 
-/**
- * After a node finished well: create every child whose parents all finished well, then finish the
- * run if nothing is left. Returns true when new steps were queued.
- */
-export async function advance(tx: Tx, run: RunRow, template: TemplateRow): Promise<boolean> {
-  const steps = await latestSteps(tx, run.id);
-  let queued = false;
+/** What advancing a run decided: nodes to queue, or the run's final state. */
+interface Advance {
+  queue: string[];
+  finish?: { status: 'succeeded' | 'failed'; outputs: Record<string, unknown>; error: string | null };
+}
+
+/** Pure decision for one run from the latest attempt of each node. */
+export function decideAdvance(run: Pick<RunRow, 'id' | 'inputs'>, template: TemplateRow, steps: Map<string, StepRow>): Advance {
+  const queue: string[] = [];
   for (const node of template.nodes) {
     if (steps.has(node.id)) continue;
     const parents = template.edges.filter((e) => e.to === node.id).map((e) => e.from);
-    if (parents.every((p) => TERMINAL_OK.has(steps.get(p)?.status ?? ''))) {
-      queued = (await insertStep(tx, run, node.id, 1)) || queued;
+    if (parents.every((p) => TERMINAL_OK.has(steps.get(p)?.status ?? ''))) queue.push(node.id);
+  }
+  if (queue.length > 0 || !template.nodes.every((n) => TERMINAL_OK.has(steps.get(n.id)?.status ?? ''))) return { queue };
+  const ctx = exprContext(run, steps);
+  const outputs: Record<string, unknown> = {};
+  let error: string | null = null;
+  for (const [name, expr] of Object.entries(template.outputs)) {
+    try {
+      outputs[name] = evalExpr(expr, ctx);
+    } catch (err) {
+      error = `output "${name}" could not be computed: ${(err as Error).message}`;
     }
   }
-  if (!queued && template.nodes.every((n) => TERMINAL_OK.has(steps.get(n.id)?.status ?? ''))) {
-    const ctx = exprContext(run, steps);
-    const outputs: Record<string, unknown> = {};
-    let error: string | null = null;
-    for (const [name, expr] of Object.entries(template.outputs)) {
-      try {
-        outputs[name] = evalExpr(expr, ctx);
-      } catch (err) {
-        error = `output "${name}" could not be computed: ${(err as Error).message}`;
-      }
-    }
-    await tx.query(`UPDATE workflow_runs SET status = $2, outputs = $3, error = $4, completed_at = now() WHERE id = $1`, [
-      run.id,
-      error ? 'failed' : 'succeeded',
-      JSON.stringify(outputs),
-      error,
-    ]);
+  return { queue, finish: { status: error ? 'failed' : 'succeeded', outputs, error } };
+}
+
+/**
+ * After nodes finished well: for each (locked, running) run, queue every node whose parents all
+ * finished well, or finish the run when nothing is left. Set-based, so a batch of runs costs a few
+ * statements, not a few per run. Returns the runs it finished.
+ */
+export interface RunFinished {
+  runId: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+}
+
+export async function advanceRuns(tx: Tx, runs: RunRow[], templateOf: (run: RunRow) => TemplateRow): Promise<RunFinished[]> {
+  if (runs.length === 0) return [];
+  const latest = await tx.query<StepRow>(
+    `SELECT DISTINCT ON (workflow_run_id, node_id) * FROM step_runs WHERE workflow_run_id = ANY($1::uuid[])
+      ORDER BY workflow_run_id, node_id, attempt_number DESC`,
+    [runs.map((r) => r.id)],
+  );
+  const byRun = new Map<string, Map<string, StepRow>>(runs.map((r) => [r.id, new Map()]));
+  for (const s of latest.rows) byRun.get(s.workflow_run_id)?.set(s.node_id, s);
+  const inserts: { tenant_id: string; workflow_run_id: string; node_id: string }[] = [];
+  const finishes: { id: string; status: string; outputs: Record<string, unknown>; error: string | null }[] = [];
+  for (const run of runs) {
+    const d = decideAdvance(run, templateOf(run), byRun.get(run.id) ?? new Map());
+    for (const nodeId of d.queue) inserts.push({ tenant_id: run.tenant_id, workflow_run_id: run.id, node_id: nodeId });
+    if (d.finish) finishes.push({ id: run.id, ...d.finish });
   }
-  if (queued) await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
-  return queued;
+  if (inserts.length) {
+    await tx.query(
+      `INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number)
+       SELECT tenant_id, workflow_run_id, node_id, 1 FROM jsonb_to_recordset($1::jsonb) AS v(tenant_id uuid, workflow_run_id uuid, node_id text)
+       ON CONFLICT (workflow_run_id, node_id, attempt_number) DO NOTHING`,
+      [JSON.stringify(inserts)],
+    );
+    await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+  }
+  if (finishes.length) {
+    await tx.query(
+      `UPDATE workflow_runs r SET status = v.status, outputs = v.outputs, error = v.error, completed_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, error text) WHERE r.id = v.id`,
+      [JSON.stringify(finishes)],
+    );
+  }
+  return finishes.map((f) => ({ runId: f.id, status: f.status as RunFinished['status'] }));
 }
 
 /** Ends a run as failed or cancelled and cancels its unfinished steps. */

@@ -15,12 +15,13 @@ ALTER TABLE step_runs
 CREATE INDEX step_runs_runnable ON step_runs (run_after, id) WHERE status = 'pending';
 CREATE INDEX step_runs_timers ON step_runs (wake_at) WHERE status = 'waiting' AND wake_at IS NOT NULL;
 CREATE INDEX step_runs_leases ON step_runs (lease_expires_at) WHERE status = 'running';
-CREATE INDEX step_runs_by_run ON step_runs (workflow_run_id, node_id, attempt_number DESC);
 
 ALTER TABLE workflow_runs
   ADD COLUMN error      text,
   ADD COLUMN created_by uuid REFERENCES users (id);
-CREATE INDEX workflow_runs_status ON workflow_runs (tenant_id, status, id);
+-- No index on status: status changes then stay HOT updates (room left by the fillfactor).
+CREATE INDEX workflow_runs_tenant ON workflow_runs (tenant_id, id);
+ALTER TABLE workflow_runs SET (fillfactor = 80);
 
 -- Side effects of a step carry an idempotency key (run, node, effect name): a retried or re-leased
 -- attempt finds the recorded result instead of applying the effect again.
