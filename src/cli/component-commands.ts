@@ -24,6 +24,27 @@ interface Component {
   updatedAt: string;
 }
 
+interface SyncResult {
+  component: string;
+  registry: string;
+  repository: string;
+  tags: number;
+  added: number;
+  moved: number;
+  removed: number;
+  unchanged: number;
+  skipped: { tag: string; reason: string }[];
+}
+
+interface VersionMap {
+  tag: string;
+  digest: string;
+  semver: string | null;
+  channel: string | null;
+  current: boolean;
+  supersededAt: string | null;
+}
+
 interface ComponentOpts extends ApiOpts {
   image?: string;
   /** A name, or false for --no-registry. */
@@ -146,6 +167,41 @@ export function registerComponentCommands(program: Command): void {
         '--display-name, --image, --registry/--no-registry, --strategy, --tag-pattern, --semver-extract, --default-channel',
       );
       emit(opts, await client.patch<Component>(`/components/${ref(name)}`, b), printComponent);
+    });
+
+  apiCommand(component, 'sync <name>', "Sync the component's version map from its registry now", ['gantry component sync api']).action(
+    async (name: string, opts: ApiOpts) => {
+      const r = await clientFor(opts).post<SyncResult>(`/components/${ref(name)}/sync-versions`, {});
+      emit(opts, r, (v) => {
+        process.stdout.write(
+          `synced ${v.component} from ${v.registry} (${v.repository}): ${v.tags} tag(s); ${v.added} added, ${v.moved} moved, ${v.removed} removed, ${v.unchanged} unchanged\n`,
+        );
+        for (const s of v.skipped) process.stdout.write(`  skipped ${s.tag}: ${s.reason}\n`);
+      });
+    },
+  );
+
+  apiCommand(component, 'versions <name>', 'List the versions (tag → digest) of a component, newest first', [
+    'gantry component versions api',
+    'gantry component versions api --channel stable',
+    'gantry component versions api --history',
+  ])
+    .option('--channel <channel>', 'only this channel')
+    .option('--history', 'include superseded mappings (tags that moved or were removed)')
+    .action(async (name: string, opts: ApiOpts & { channel?: string; history?: boolean }) => {
+      const items = await clientFor(opts).listAll<VersionMap>(
+        `/components/${ref(name)}/versions`,
+        defined({ channel: opts.channel, history: opts.history ? 'true' : undefined }),
+      );
+      emit(opts, items, (rows) =>
+        printTable(rows, [
+          ['TAG', (v) => v.tag],
+          ['SEMVER', (v) => v.semver],
+          ['CHANNEL', (v) => v.channel],
+          ['DIGEST', (v) => v.digest],
+          ['CURRENT', (v) => (v.current ? 'yes' : `no (until ${v.supersededAt})`)],
+        ]),
+      );
     });
 
   apiCommand(component, 'delete <name>', 'Delete a component', ['gantry component delete api']).action(

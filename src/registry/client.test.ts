@@ -84,7 +84,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
       insecure: true,
       credential: { kind: 'basic', username: 'ci', password: 'wrong-pw' },
     });
-    const err = await wrong.resolve('demo/api', '1.0.0').catch((e: unknown) => e as Error & { code: string; status: number });
+    const err = (await wrong.resolve('demo/api', '1.0.0').catch((e: unknown) => e)) as Error & { code: string; status: number };
     expect(err).toMatchObject({ code: 'registry_auth_failed', status: 422 });
     expect(err.message).toMatch(/refused the configured credentials/);
     expect(err.message).not.toMatch(/wrong-pw/);
