@@ -10,6 +10,7 @@ import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 import { registerUserCommands } from './user-commands.js';
+import { registerWorkflowCommands } from './workflow-commands.js';
 
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerAgentCommands(program);
   registerTokenCommands(program);
   registerUserCommands(program);
+  registerWorkflowCommands(program);
 }
