@@ -120,11 +120,9 @@ describe('gantry CLI against a real server', () => {
     );
     expect(created).toMatchObject({ name: 'prod', displayName: 'Production', requiredApprovals: 2, requireSod: true, orderIndex: 1 });
 
-    const [table, list, updated] = await Promise.all([
-      gantry(['env', 'list']),
-      gantry(['env', 'list', '--json']),
-      gantry(['env', 'update', 'prod', '--no-require-sod', '--config', '{"autoRollback":true}', '--json']),
-    ]);
+    // The listings run together; the update only after them, so they see the state before it.
+    const [table, list] = await Promise.all([gantry(['env', 'list']), gantry(['env', 'list', '--json'])]);
+    const updated = await gantry(['env', 'update', 'prod', '--no-require-sod', '--config', '{"autoRollback":true}', '--json']);
     const lines = ok(table).stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ORDER\s+NAME\s+DISPLAY NAME\s+APPROVALS\s+SOD\s+FREEZE WINDOWS$/);
     expect(lines[2]).toMatch(/^1\s+prod\s+Production\s+2\s+yes\s+weekend$/);
