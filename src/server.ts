@@ -18,6 +18,8 @@ import { builtinRegistry } from './engine/builtins.js';
 import { Engine } from './engine/engine.js';
 import type { StepRegistry } from './engine/registry.js';
 import { environmentRoutes } from './environments/routes.js';
+import { evidenceRoutes } from './evidence/routes.js';
+import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import type { App, Deps } from './http/types.js';
@@ -40,6 +42,8 @@ export interface BuildOptions {
   clock?: Clock;
   logger?: Logger | false;
   registry?: StepRegistry;
+  /** Evidence signing key; an ephemeral one when absent (tests). */
+  signer?: Signer;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -72,7 +76,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
-  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock };
+  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner() };
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
@@ -90,6 +94,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   integrationHealthRoutes(app, deps);
   releaseRoutes(app, deps);
   workflowRoutes(app, deps, opts.registry ?? builtinRegistry());
+  evidenceRoutes(app, deps);
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -143,7 +148,9 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     );
   }
   const registry = builtinRegistry();
-  const app = await buildApp({ db, logger: log, registry });
+  const { signer, created: keyCreated, source: keySource } = await loadSigner({ dataDir: cfg.dataDir });
+  log.info({ keyId: signer.keyId, source: keySource, created: keyCreated }, 'evidence signing key loaded');
+  const app = await buildApp({ db, logger: log, registry, signer });
   const engine = cfg.engine
     ? new Engine({
         db,

@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Clock } from '../core/clock.js';
+import type { Signer } from '../evidence/signer.js';
 import type { Db } from '../store/db.js';
 
 export type App = FastifyInstance<
@@ -15,6 +16,8 @@ export type App = FastifyInstance<
 export interface Deps {
   db: Db;
   clock: Clock;
+  /** Signs evidence packets; buildApp always sets it (an ephemeral key in tests). */
+  signer?: Signer;
 }
 
 export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;

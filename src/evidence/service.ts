@@ -1,0 +1,146 @@
+// Appending signed packets to a tenant's evidence chain, and finding reusable ones. Runs inside the
+// caller's transaction, so a state change and the evidence for it commit together or not at all.
+import { ValidationError } from '../core/errors.js';
+import type { Tx } from '../store/db.js';
+import { buildEnvelope, canonicalJson, contentHashOf, PACKET_SCHEMA, type PacketHeader, type PacketType } from './format.js';
+import type { EvidencePacketOut } from './model.js';
+import type { Signer } from './signer.js';
+
+export type { EvidencePacketOut } from './model.js';
+export type { Signer } from './signer.js';
+
+export interface AppendInput {
+  tenantId: string;
+  promotionId: string | null;
+  packetType: PacketType;
+  /** What the packet says (release, environment: {id, name}, promotion: {id}, actors, decision…). */
+  content: Record<string, unknown>;
+  /** Callers' key for "same digests, same gate inputs": findReusable looks packets up by it. */
+  reuseKey?: string;
+}
+
+export interface PacketRow {
+  id: string;
+  tenant_id: string;
+  promotion_id: string | null;
+  packet_type: PacketType;
+  seq: number;
+  content: Record<string, unknown>;
+  content_hash: string;
+  signature: string;
+  signer_key_ref: string;
+  previous_hash: string | null;
+  reuse_key: string | null;
+  created_at: Date;
+}
+
+export const PACKET_COLUMNS =
+  'id, tenant_id, promotion_id, packet_type, seq, content, content_hash, signature, signer_key_ref, previous_hash, reuse_key, created_at';
+
+export function toPacket(r: PacketRow): EvidencePacketOut {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    promotionId: r.promotion_id,
+    packetType: r.packet_type,
+    sequence: r.seq,
+    content: r.content,
+    contentHash: r.content_hash,
+    signature: r.signature,
+    signerKeyRef: r.signer_key_ref,
+    previousHash: r.previous_hash,
+    reuseKey: r.reuse_key,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+/**
+ * Registers the signer's public key (idempotent), so every packet's key is in signing_keys before the
+ * packet references it. Cheap enough per append, and it means no start-up ordering to get wrong.
+ */
+export async function registerKey(tx: Tx, signer: Signer): Promise<void> {
+  await tx.query(`INSERT INTO signing_keys (key_id, public_key_pem) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING`, [
+    signer.keyId,
+    signer.publicKeyPem,
+  ]);
+}
+
+/**
+ * Appends one packet to the tenant's chain. A transaction-scoped advisory lock per tenant serialises
+ * appends across all server replicas, so each packet links to the one committed before it and the chain
+ * never forks (the unique (tenant_id, seq) and (tenant_id, previous_hash) indexes back this up). The lock
+ * is held until the caller commits: append late in a transaction, after the slow work.
+ */
+export async function appendPacket(tx: Tx, signer: Signer, input: AppendInput): Promise<EvidencePacketOut> {
+  if (Object.hasOwn(input.content, 'packet')) {
+    throw new ValidationError('Evidence content must not set "packet": the evidence service writes that signed header.');
+  }
+  await registerKey(tx, signer);
+  // Two-key form: its own lock space, apart from the single-bigint locks (migrations) used elsewhere.
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('gantry.evidence'), hashtext($1))`, [input.tenantId]);
+  // Read after the lock: in READ COMMITTED each statement sees what committed before it started.
+  // greatest() skips NULL, so an empty chain still gets a time; later packets never go back in time.
+  const last = await tx.query<{ seq: number | null; content_hash: string | null; now: Date }>(
+    `SELECT p.seq, p.content_hash, greatest(date_trunc('milliseconds', clock_timestamp()), p.created_at) AS now
+       FROM (SELECT 1) one
+       LEFT JOIN LATERAL (SELECT seq, content_hash, created_at FROM evidence_packets
+                           WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1) p ON true`,
+    [input.tenantId],
+  );
+  // One row always: the LEFT JOIN yields NULLs for a tenant's first packet.
+  const prev = last.rows[0]!;
+  const createdAt = prev.now;
+  const header: PacketHeader = {
+    schema: PACKET_SCHEMA,
+    type: input.packetType,
+    tenantId: input.tenantId,
+    promotionId: input.promotionId,
+    sequence: (prev.seq ?? 0) + 1,
+    previousHash: prev.content_hash,
+    createdAt: createdAt.toISOString(),
+  };
+  let canonical: string;
+  try {
+    canonical = canonicalJson({ ...input.content, packet: header });
+  } catch (err) {
+    throw new ValidationError(`Evidence content cannot be written as canonical JSON: ${(err as Error).message}`);
+  }
+  const envelope = buildEnvelope(canonical, signer.keyId, (data) => signer.sign(data));
+  const inserted = await tx.query<PacketRow>(
+    `INSERT INTO evidence_packets
+       (tenant_id, promotion_id, packet_type, seq, content, content_hash, signature, signer_key_ref, previous_hash, reuse_key, created_at)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11)
+     RETURNING ${PACKET_COLUMNS}`,
+    [
+      input.tenantId,
+      input.promotionId,
+      input.packetType,
+      header.sequence,
+      canonical,
+      contentHashOf(canonical),
+      JSON.stringify(envelope),
+      signer.keyId,
+      header.previousHash,
+      input.reuseKey ?? null,
+      createdAt,
+    ],
+  );
+  return toPacket(inserted.rows[0]!);
+}
+
+/** The latest packet of this type recorded under reuseKey, if any: the caller references it instead of appending. */
+export async function findReusable(
+  tx: Tx,
+  tenantId: string,
+  packetType: PacketType,
+  reuseKey: string,
+): Promise<EvidencePacketOut | undefined> {
+  const r = await tx.query<PacketRow>(
+    `SELECT ${PACKET_COLUMNS} FROM evidence_packets
+      WHERE tenant_id = $1 AND packet_type = $2 AND reuse_key = $3
+      ORDER BY seq DESC LIMIT 1`,
+    [tenantId, packetType, reuseKey],
+  );
+  const row = r.rows[0];
+  return row ? toPacket(row) : undefined;
+}
