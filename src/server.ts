@@ -17,6 +17,9 @@ import { createLogger, type Logger } from './core/logger.js';
 import { builtinRegistry } from './engine/builtins.js';
 import { Engine } from './engine/engine.js';
 import type { StepRegistry } from './engine/registry.js';
+import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { promotionRoutes } from './promotions/routes.js';
+import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
@@ -42,6 +45,7 @@ export interface BuildOptions {
   clock?: Clock;
   logger?: Logger | false;
   registry?: StepRegistry;
+  gates?: GateRegistry;
   /** Evidence signing key; an ephemeral one when absent (tests). */
   signer?: Signer;
 }
@@ -93,11 +97,20 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   componentVersionRoutes(app, deps);
   integrationHealthRoutes(app, deps);
   releaseRoutes(app, deps);
-  workflowRoutes(app, deps, opts.registry ?? builtinRegistry());
+  const gates = opts.gates ?? builtinGates();
+  workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
+  promotionRoutes(app, deps, gates);
   evidenceRoutes(app, deps);
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** The step types of this server: built-ins plus the promotion steps (which need the store, signer and gates). */
+export function buildRegistry(deps: PromotionStepDeps): StepRegistry {
+  const registry = builtinRegistry();
+  registerPromotionSteps(registry, deps);
+  return registry;
 }
 
 export interface RunningServer {
@@ -147,10 +160,11 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       `\nGantry bootstrapped tenant "default" and user "admin".\nAdmin token (also in ${tokenFile}, mode 0600):\n  ${boot.token}\n\n`,
     );
   }
-  const registry = builtinRegistry();
   const { signer, created: keyCreated, source: keySource } = await loadSigner({ dataDir: cfg.dataDir });
   log.info({ keyId: signer.keyId, source: keySource, created: keyCreated }, 'evidence signing key loaded');
-  const app = await buildApp({ db, logger: log, registry, signer });
+  const gates = builtinGates();
+  const registry = buildRegistry({ db, clock: systemClock, signer, gates });
+  const app = await buildApp({ db, logger: log, registry, signer, gates });
   const engine = cfg.engine
     ? new Engine({
         db,

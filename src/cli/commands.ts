@@ -5,6 +5,7 @@ import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
+import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerTargetCommands(program);
   registerComponentCommands(program);
   registerReleaseCommands(program);
+  registerPromoteCommands(program);
   registerIntegrationCommands(program);
   registerAgentCommands(program);
   registerTokenCommands(program);

@@ -32,8 +32,8 @@ export class UnauthorizedError extends GantryError {
 }
 
 export class ForbiddenError extends GantryError {
-  constructor(message: string) {
-    super('forbidden', 403, message);
+  constructor(message: string, code = 'forbidden') {
+    super(code, 403, message);
   }
 }
 

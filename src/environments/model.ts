@@ -8,7 +8,18 @@ export const environmentConfig = z.strictObject({
     .boolean()
     .optional()
     .describe('Promoting here needs a successful deployment of the same release in the previous environment (default true).'),
-  gates: z.array(z.string().min(1).max(100)).max(50).optional().describe('Gates that apply to promotions into this environment.'),
+  gates: z
+    .array(z.union([z.string().min(1).max(100), z.strictObject({ id: z.string().min(1).max(100), config: z.unknown().optional() })]))
+    .max(50)
+    .optional()
+    .describe(
+      'Gates that apply to promotions into this environment: ids, or {id, config}. Default: environment_order, release_status, approvals, separation_of_duties, freeze_window.',
+    ),
+  overrideRoles: z
+    .array(z.enum(['admin', 'release_manager', 'approver', 'deployer']))
+    .max(4)
+    .optional()
+    .describe('Roles that may override a gate in an emergency (default: admin).'),
   promotionTemplate: z
     .string()
     .min(1)

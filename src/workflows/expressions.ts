@@ -22,8 +22,9 @@ export function toJson(value: unknown): unknown {
   return value;
 }
 
-export function evalExpr(expr: string, ctx: ExprContext): unknown {
-  return toJson(evaluate(expr, ctx as unknown as Record<string, unknown>));
+/** Evaluates CEL over any object context (workflow expressions, promotion policies). */
+export function evalExpr(expr: string, ctx: object): unknown {
+  return toJson(evaluate(expr, ctx as Record<string, unknown>));
 }
 
 /** Returns the syntax error of an expression, or undefined when it parses. */
@@ -36,7 +37,7 @@ export function syntaxError(expr: string): string | undefined {
   }
 }
 
-export function evalCondition(expr: string, ctx: ExprContext): boolean {
+export function evalCondition(expr: string, ctx: object): boolean {
   const v = evalExpr(expr, ctx);
   if (typeof v !== 'boolean') throw new Error(`condition "${expr}" gave ${JSON.stringify(v)}, not a boolean`);
   return v;

@@ -1,0 +1,68 @@
+// Freeze-window gate: a promotion waits while a recurring (RRULE in a time zone, with a duration) or
+// one-off window covers now; an active emergency override for this gate lets it pass.
+import rrulePkg from 'rrule';
+import type { FreezeWindow } from '../environments/freeze.js';
+import type { Gate, PromotionContext } from './types.js';
+
+const { rrulestr } = rrulePkg;
+
+export interface ActiveWindow {
+  name: string;
+  start: Date;
+  end: Date;
+  reason: string | undefined;
+}
+
+/** Occurrences are computed from a fixed local midnight, so BYHOUR-only rules start on the hour. */
+const DTSTART = '20000101T000000';
+
+export function activeWindows(windows: FreezeWindow[], now: Date): ActiveWindow[] {
+  const active: ActiveWindow[] = [];
+  for (const w of windows) {
+    if (w.kind === 'one_off') {
+      const start = new Date(w.start);
+      const end = new Date(w.end);
+      if (start <= now && now < end) active.push({ name: w.name, start, end, reason: w.reason });
+      continue;
+    }
+    const rule = w.rrule.replace(/^RRULE:/, '');
+    const r = rrulestr(`DTSTART;TZID=${w.timezone}:${DTSTART}\nRRULE:${rule}`);
+    const start = r.before(now, true);
+    if (!start) continue;
+    const end = new Date(start.getTime() + w.durationMinutes * 60_000);
+    if (now < end) active.push({ name: w.name, start, end, reason: w.reason });
+  }
+  return active;
+}
+
+export const freezeWindowGate: Gate = {
+  id: 'freeze_window',
+  description: 'Waits while a freeze window of the target environment covers now; an emergency override lets it pass.',
+  async evaluate(ctx: PromotionContext) {
+    const now = new Date(ctx.now);
+    const active = activeWindows(ctx.environment.freezeWindows as FreezeWindow[], now);
+    const inputs = {
+      windows: ctx.environment.freezeWindows.length,
+      active: active.map((w) => ({ name: w.name, start: w.start.toISOString(), end: w.end.toISOString() })),
+      now: ctx.now,
+    };
+    if (active.length === 0) return { status: 'pass', reason: 'no freeze window is active', inputs };
+    const override = ctx.overrides.find((o) => o.gate === 'freeze_window' && new Date(o.expiresAt) > now);
+    // The freeze ends when the last overlapping window ends.
+    const end = new Date(Math.max(...active.map((w) => w.end.getTime())));
+    const names = active.map((w) => `"${w.name}"`).join(', ');
+    if (override) {
+      return {
+        status: 'pass',
+        reason: `freeze window ${names} overridden by ${override.by.username} until ${override.expiresAt}: ${override.reason}`,
+        inputs: { ...inputs, override: { by: override.by.username, reason: override.reason, expiresAt: override.expiresAt } },
+      };
+    }
+    return {
+      status: 'pending',
+      reason: `freeze window ${names} is active until ${end.toISOString()}; the promotion continues then (or after an emergency override)`,
+      inputs,
+      retryAt: end.toISOString(),
+    };
+  },
+};

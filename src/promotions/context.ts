@@ -1,0 +1,143 @@
+// Builds the PromotionContext every gate sees, from the promotion's rows, in one tenant transaction.
+
+import { getEnvironment } from '../environments/service.js';
+import type { Actor, ComponentPin, PromotionContext } from '../gates/types.js';
+import type { Release } from '../releases/model.js';
+import { getRelease } from '../releases/service.js';
+import type { Tx } from '../store/db.js';
+
+export interface PromotionRow {
+  id: string;
+  tenant_id: string;
+  release_id: string;
+  source_environment_id: string | null;
+  target_environment_id: string;
+  status: string;
+  decision_record: Record<string, unknown>;
+  workflow_run_id: string | null;
+  reason: string;
+  requested_by: string;
+  requested_at: Date;
+  updated_at: Date;
+  blocked_reason: string | null;
+  next_evaluation_at: Date | null;
+  completed_at: Date | null;
+}
+
+async function actor(tx: Tx, id: string | null): Promise<Actor | null> {
+  if (!id) return null;
+  // users are visible to the tenant role only when bound to the tenant; fall back to the id.
+  const r = await tx.query<{ username: string }>('SELECT username FROM users WHERE id = $1', [id]);
+  return { id, username: r.rows[0]?.username ?? id };
+}
+
+/** The environment just before `orderIndex` in promotion order, or null for the first. */
+export async function previousEnvironment(tx: Tx, orderIndex: number): Promise<{ id: string; name: string } | null> {
+  const r = await tx.query<{ id: string; name: string }>(
+    'SELECT id, name FROM environments WHERE order_index < $1 ORDER BY order_index DESC, id DESC LIMIT 1',
+    [orderIndex],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** Whether a release reached an environment: a promotion there finished deployed, or a deployment there succeeded. */
+export async function releaseDeployedIn(tx: Tx, releaseId: string, environmentId: string): Promise<boolean> {
+  const r = await tx.query(
+    `SELECT 1 FROM promotions WHERE release_id = $1 AND target_environment_id = $2 AND status = 'deployed'
+     UNION ALL
+     SELECT 1 FROM deployment_jobs WHERE release_id = $1 AND environment_id = $2 AND status = 'succeeded' AND rollback_of IS NULL
+     LIMIT 1`,
+    [releaseId, environmentId],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+export function pins(release: Release): ComponentPin[] {
+  return release.components.map((c) => ({
+    component: c.component,
+    imageRepository: c.imageRepository,
+    tag: c.tag,
+    semver: c.semver,
+    digest: c.digest ?? '',
+  }));
+}
+
+export interface ContextInput {
+  tenantId: string;
+  promotion: { id: string; reason: string; requestedBy: string; requestedAt: Date };
+  releaseRef: string;
+  environmentRef: string;
+  now: Date;
+}
+
+export async function buildContext(tx: Tx, input: ContextInput): Promise<PromotionContext> {
+  const release = await getRelease(tx, input.releaseRef);
+  const env = await getEnvironment(tx, input.environmentRef);
+  const prev = await previousEnvironment(tx, env.orderIndex);
+  const approvals = await tx.query<{
+    approver_id: string;
+    username: string;
+    action: 'approved' | 'rejected';
+    comment: string;
+    approved_at: Date;
+  }>(
+    `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at FROM approvals a JOIN users u ON u.id = a.approver_id
+      WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
+    [input.promotion.id],
+  );
+  const overrides = await tx.query<{ gate: string; created_by: string; username: string; reason: string; expires_at: Date }>(
+    `SELECT o.gate, o.created_by, u.username, o.reason, o.expires_at FROM gate_overrides o JOIN users u ON u.id = o.created_by
+      WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
+    [input.promotion.id, input.now],
+  );
+  return {
+    tenantId: input.tenantId,
+    promotion: {
+      id: input.promotion.id,
+      reason: input.promotion.reason,
+      requestedBy: (await actor(tx, input.promotion.requestedBy))!,
+      requestedAt: input.promotion.requestedAt.toISOString(),
+    },
+    release: {
+      id: release.id,
+      name: release.name,
+      status: release.status,
+      createdBy: await actor(tx, release.createdBy),
+      components: pins(release),
+      sourceRef: release.sourceRef,
+    },
+    environment: {
+      id: env.id,
+      name: env.name,
+      orderIndex: env.orderIndex,
+      config: env.config as Record<string, unknown>,
+      freezeWindows: env.freezeWindows,
+      requiredApprovals: env.requiredApprovals,
+      requireSod: env.requireSod,
+    },
+    previousEnvironment: prev ? { ...prev, releaseDeployed: await releaseDeployedIn(tx, release.id, prev.id) } : null,
+    approvals: approvals.rows.map((a) => ({
+      approver: { id: a.approver_id, username: a.username },
+      action: a.action,
+      comment: a.comment,
+      at: a.approved_at.toISOString(),
+    })),
+    overrides: overrides.rows.map((o) => ({
+      gate: o.gate,
+      by: { id: o.created_by, username: o.username },
+      reason: o.reason,
+      expiresAt: o.expires_at.toISOString(),
+    })),
+    now: input.now.toISOString(),
+  };
+}
+
+export function contextFor(tenantId: string, p: PromotionRow, now: Date): ContextInput {
+  return {
+    tenantId,
+    promotion: { id: p.id, reason: p.reason, requestedBy: p.requested_by, requestedAt: p.requested_at },
+    releaseRef: p.release_id,
+    environmentRef: p.target_environment_id,
+    now,
+  };
+}

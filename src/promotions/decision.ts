@@ -1,0 +1,118 @@
+// Recording what gates decided: the promotion's status, blocking reason and decision record, and for a
+// final decision (approved or rejected) the signed release_decision packet, in one transaction.
+import { createHash } from 'node:crypto';
+import { appendPacket, findReusable } from '../evidence/service.js';
+import type { GateResult, PromotionContext } from '../gates/types.js';
+import type { Deps } from '../http/types.js';
+import type { Tx } from '../store/db.js';
+
+export type Signer = NonNullable<Deps['signer']>;
+
+export function decisionRecord(ctx: PromotionContext, gates: GateResult[], extra: Record<string, unknown> = {}) {
+  return {
+    evaluatedAt: ctx.now,
+    release: { id: ctx.release.id, name: ctx.release.name, components: ctx.release.components, sourceRef: ctx.release.sourceRef },
+    environment: { id: ctx.environment.id, name: ctx.environment.name },
+    requestedBy: ctx.promotion.requestedBy,
+    requestedAt: ctx.promotion.requestedAt,
+    gates,
+    approvals: ctx.approvals,
+    overrides: ctx.overrides,
+    policyVersions: Object.fromEntries(gates.filter((g) => g.policyVersion).map((g) => [g.gate, g.policyVersion])),
+    ...extra,
+  };
+}
+
+/** The same digests, environment, outcome and gate inputs give the same key, so evidence can be reused by reference. */
+function reuseKey(ctx: PromotionContext, outcome: string, gates: GateResult[]): string {
+  const stable = {
+    environment: ctx.environment.id,
+    outcome,
+    digests: ctx.release.components.map((c) => `${c.component}@${c.digest}`).sort(),
+    gates: gates.map((g) => {
+      const { now: _now, ...inputs } = g.inputs;
+      return [g.gate, g.status, g.policyVersion ?? null, JSON.stringify(inputs, Object.keys(inputs).sort())];
+    }),
+    approvers: ctx.approvals.map((a) => `${a.approver.id}:${a.action}`).sort(),
+    requester: ctx.promotion.requestedBy.id,
+  };
+  return `sha256:${createHash('sha256').update(JSON.stringify(stable)).digest('hex')}`;
+}
+
+/** Saves a non-final evaluation: the promotion waits (pending or awaiting_approval) with its reason. */
+export async function recordWaiting(
+  tx: Tx,
+  ctx: PromotionContext,
+  gates: GateResult[],
+  status: 'pending' | 'awaiting_approval',
+  nextEvaluationAt: Date | null,
+): Promise<boolean> {
+  const blocking = gates.filter((g) => g.status !== 'pass').map((g) => `${g.gate}: ${g.reason}`);
+  const r = await tx.query(
+    `UPDATE promotions SET status = $2, blocked_reason = $3, next_evaluation_at = $4, decision_record = $5
+      WHERE id = $1 AND status IN ('pending', 'awaiting_approval')`,
+    [ctx.promotion.id, status, blocking.join('; ') || null, nextEvaluationAt, JSON.stringify(decisionRecord(ctx, gates))],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * Records a final decision with its release_decision packet (or a reference to an identical earlier
+ * one). Returns false when the promotion already left the deciding states (someone else decided).
+ */
+export async function recordDecision(
+  tx: Tx,
+  signer: Signer,
+  ctx: PromotionContext,
+  gates: GateResult[],
+  outcome: 'approved' | 'rejected',
+  why: string,
+): Promise<boolean> {
+  const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
+  if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
+  const key = reuseKey(ctx, outcome, gates);
+  const approvers = ctx.approvals.filter((a) => a.action === 'approved').map((a) => a.approver);
+  const content = {
+    promotion: {
+      id: ctx.promotion.id,
+      reason: ctx.promotion.reason,
+      requestedBy: ctx.promotion.requestedBy,
+      requestedAt: ctx.promotion.requestedAt,
+    },
+    release: { id: ctx.release.id, name: ctx.release.name, components: ctx.release.components, sourceRef: ctx.release.sourceRef },
+    environment: { id: ctx.environment.id, name: ctx.environment.name },
+    actors: { requester: ctx.promotion.requestedBy, releaseCreator: ctx.release.createdBy, approvers },
+    decision: {
+      outcome,
+      why,
+      gates,
+      approvals: ctx.approvals,
+      overrides: ctx.overrides,
+      policyVersions: Object.fromEntries(gates.filter((g) => g.policyVersion).map((g) => [g.gate, g.policyVersion])),
+    },
+    decidedAt: ctx.now,
+  };
+  const reused = await findReusable(tx, ctx.tenantId, 'release_decision', key);
+  const packet =
+    reused ??
+    (await appendPacket(tx, signer, {
+      tenantId: ctx.tenantId,
+      promotionId: ctx.promotion.id,
+      packetType: 'release_decision',
+      content,
+      reuseKey: key,
+    }));
+  const record = decisionRecord(ctx, gates, {
+    outcome,
+    why,
+    decidedAt: ctx.now,
+    evidence: { packetId: packet.id, contentHash: packet.contentHash, reused: Boolean(reused) },
+  });
+  await tx.query(
+    `UPDATE promotions SET status = $2, decision_record = $3, blocked_reason = $4, next_evaluation_at = NULL,
+            completed_at = CASE WHEN $2 = 'rejected' THEN now() ELSE completed_at END
+      WHERE id = $1`,
+    [ctx.promotion.id, outcome, JSON.stringify(record), outcome === 'rejected' ? why : null],
+  );
+  return true;
+}

@@ -1,0 +1,309 @@
+// Promotions: request (starting the environment's promotion workflow), preview, read, approve, reject,
+// cancel and emergency overrides. Every state change is one transaction with its evidence.
+import type { z } from 'zod';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { endRun } from '../engine/transitions.js';
+import { getEnvironment } from '../environments/service.js';
+import { appendPacket } from '../evidence/service.js';
+import { evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
+import { afterOf, toPage } from '../http/pagination.js';
+import type { AuthContext, Role } from '../http/types.js';
+import { getRelease } from '../releases/service.js';
+import type { Tx } from '../store/db.js';
+import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
+import { buildContext, contextFor, type PromotionRow, previousEnvironment } from './context.js';
+import { recordDecision, type Signer } from './decision.js';
+import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
+
+const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.name AS target_name, u.username AS requester
+  FROM promotions p JOIN releases r ON r.id = p.release_id JOIN environments te ON te.id = p.target_environment_id
+  LEFT JOIN environments se ON se.id = p.source_environment_id JOIN users u ON u.id = p.requested_by`;
+
+type Row = PromotionRow & { release_name: string; source_name: string | null; target_name: string; requester: string };
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export const promotionOut = (r: Row): Promotion => ({
+  id: r.id,
+  releaseId: r.release_id,
+  releaseName: r.release_name,
+  sourceEnvironmentId: r.source_environment_id,
+  sourceEnvironmentName: r.source_name,
+  targetEnvironmentId: r.target_environment_id,
+  targetEnvironmentName: r.target_name,
+  status: r.status as Promotion['status'],
+  reason: r.reason,
+  blockedReason: r.blocked_reason,
+  nextEvaluationAt: iso(r.next_evaluation_at),
+  decisionRecord: r.decision_record,
+  workflowRunId: r.workflow_run_id,
+  requestedBy: { id: r.requested_by, username: r.requester },
+  requestedAt: r.requested_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  completedAt: iso(r.completed_at),
+});
+
+async function row(tx: Tx, id: string, lock = false): Promise<Row> {
+  const r = await tx.query<Row>(`${SELECT} WHERE p.id = $1${lock ? ' FOR UPDATE OF p' : ''}`, [id]);
+  if (!r.rows[0]) throw new NotFoundError('Promotion', id);
+  return r.rows[0];
+}
+
+export async function getPromotion(tx: Tx, id: string) {
+  const p = promotionOut(await row(tx, id));
+  const a = await tx.query<{
+    id: string;
+    approver_id: string;
+    username: string;
+    action: 'approved' | 'rejected';
+    comment: string;
+    approved_at: Date;
+  }>(
+    `SELECT a.*, u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
+    [id],
+  );
+  return {
+    ...p,
+    approvals: a.rows.map((x) => ({
+      id: x.id,
+      approver: { id: x.approver_id, username: x.username },
+      action: x.action,
+      comment: x.comment,
+      approvedAt: x.approved_at.toISOString(),
+    })),
+  };
+}
+
+export async function listPromotions(tx: Tx, q: z.infer<typeof promotionListQuery>) {
+  const env = q.environment ? (await getEnvironment(tx, q.environment)).id : null;
+  const rel = q.release ? (await getRelease(tx, q.release)).id : null;
+  const r = await tx.query<Row>(
+    `${SELECT} WHERE ($1::uuid IS NULL OR p.id < $1::uuid) AND ($2::text IS NULL OR p.status = $2)
+       AND ($3::uuid IS NULL OR p.target_environment_id = $3) AND ($4::uuid IS NULL OR p.release_id = $4)
+     ORDER BY p.id DESC LIMIT $5`,
+    [afterOf(q.cursor) ?? null, q.status ?? null, env, rel, q.limit + 1],
+  );
+  return toPage(r.rows, q.limit, (x) => [x.id], promotionOut);
+}
+
+/** Creates the promotion and starts its workflow run in one transaction. */
+export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<typeof promotionCreate>) {
+  const release = await getRelease(tx, input.releaseId);
+  const env = await getEnvironment(tx, input.targetEnvironmentId);
+  const source = await previousEnvironment(tx, env.orderIndex);
+  const busy = await tx.query<{ id: string }>(
+    `SELECT id FROM promotions WHERE release_id = $1 AND target_environment_id = $2 AND status IN ('pending', 'awaiting_approval', 'approved', 'deploying')`,
+    [release.id, env.id],
+  );
+  if (busy.rows[0]) {
+    throw new ConflictError(
+      `Release ${release.name} is already being promoted to "${env.name}" (promotion ${busy.rows[0].id}).`,
+      'promotion_in_progress',
+    );
+  }
+  const ins = await tx.query<{ id: string }>(
+    `INSERT INTO promotions (tenant_id, release_id, source_environment_id, target_environment_id, reason, requested_by)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+    [auth.tenantId, release.id, source?.id ?? null, env.id, input.reason, auth.userId],
+  );
+  const id = ins.rows[0]!.id;
+  const template = typeof env.config.promotionTemplate === 'string' ? env.config.promotionTemplate : 'standard-promotion';
+  const run = await startRun(
+    tx,
+    auth.tenantId,
+    auth.userId,
+    { template, inputs: { promotionId: id, releaseId: release.id, environmentId: env.id } },
+    { promotionId: id },
+  );
+  await tx.query('UPDATE promotions SET workflow_run_id = $2 WHERE id = $1', [id, run.id]);
+  return getPromotion(tx, id);
+}
+
+/** Evaluates the gates for a would-be promotion without writing anything (dry run). */
+export async function previewPromotion(
+  tx: Tx,
+  auth: AuthContext,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  input: { releaseId: string; targetEnvironmentId: string },
+) {
+  const release = await getRelease(tx, input.releaseId);
+  const env = await getEnvironment(tx, input.targetEnvironmentId);
+  const source = await previousEnvironment(tx, env.orderIndex);
+  const ctx = await buildContext(tx, {
+    tenantId: auth.tenantId,
+    promotion: { id: '00000000-0000-7000-8000-000000000000', reason: 'preview', requestedBy: auth.userId, requestedAt: deps.clock.now() },
+    releaseRef: release.id,
+    environmentRef: env.id,
+    now: deps.clock.now(),
+  });
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  return {
+    release: { id: release.id, name: release.name },
+    sourceEnvironment: source,
+    targetEnvironment: { id: env.id, name: env.name },
+    gates: results,
+    wouldPass: results.every(
+      (g) => g.status === 'pass' || (g.status === 'pending' && ['approvals', 'separation_of_duties'].includes(g.gate)),
+    ),
+  };
+}
+
+/** Wakes the node of the promotion's run that waits on people or overrides; fine if none waits yet. */
+async function nudge(tx: Tx, runId: string | null, event: string, payload: Record<string, unknown>) {
+  if (!runId) return;
+  for (const node of ['wait_for_approvals', 'evaluate_gates']) {
+    try {
+      await tx.query('SAVEPOINT nudge');
+      await deliverEvent(tx, runId, node, { event, payload });
+      await tx.query('RELEASE SAVEPOINT nudge');
+    } catch (err) {
+      await tx.query('ROLLBACK TO SAVEPOINT nudge');
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+}
+
+export async function approve(tx: Tx, auth: AuthContext, id: string, comment: string) {
+  const p = await row(tx, id, true);
+  if (!['pending', 'awaiting_approval'].includes(p.status))
+    throw new ConflictError(`The promotion is ${p.status}; approvals are closed.`, 'promotion_decided');
+  const env = await getEnvironment(tx, p.target_environment_id);
+  if (env.requireSod) {
+    const release = await getRelease(tx, p.release_id);
+    if (auth.userId === p.requested_by) {
+      throw new ForbiddenError(
+        `Separation of duties in "${env.name}": you requested this promotion, so someone else must approve it.`,
+        'separation_of_duties',
+      );
+    }
+    if (auth.userId === release.createdBy) {
+      throw new ForbiddenError(
+        `Separation of duties in "${env.name}": you created release ${release.name}, so someone else must approve it.`,
+        'separation_of_duties',
+      );
+    }
+  }
+  const done = await tx.query(
+    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, 'approved', $4)
+     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
+    [auth.tenantId, id, auth.userId, comment],
+  );
+  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+  await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
+  return getPromotion(tx, id);
+}
+
+export async function reject(
+  tx: Tx,
+  auth: AuthContext,
+  signer: Signer,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  id: string,
+  comment: string,
+) {
+  const p = await row(tx, id, true);
+  if (!['pending', 'awaiting_approval'].includes(p.status))
+    throw new ConflictError(`The promotion is ${p.status}; it can no longer be rejected.`, 'promotion_decided');
+  const done = await tx.query(
+    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, 'rejected', $4)
+     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
+    [auth.tenantId, id, auth.userId, comment],
+  );
+  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  await recordDecision(tx, signer, ctx, results, 'rejected', `rejected by ${auth.username}: ${comment}`);
+  if (p.workflow_run_id) await endRun(tx, p.workflow_run_id, 'cancelled', `promotion rejected by ${auth.username}`);
+  return getPromotion(tx, id);
+}
+
+export async function cancelPromotion(tx: Tx, id: string) {
+  const p = await row(tx, id, true);
+  if (!ACTIVE_STATUSES.has(p.status) || p.status === 'deploying') {
+    throw new ConflictError(
+      `The promotion is ${p.status} and cannot be cancelled${p.status === 'deploying' ? ' while it deploys; cancel the deployment' : ''}.`,
+      'promotion_not_cancellable',
+    );
+  }
+  if (p.workflow_run_id) await cancelRun(tx, p.workflow_run_id);
+  else await tx.query(`UPDATE promotions SET status = 'cancelled', completed_at = now() WHERE id = $1`, [id]);
+  return getPromotion(tx, id);
+}
+
+export async function overrideGate(
+  tx: Tx,
+  auth: AuthContext,
+  signer: Signer,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  id: string,
+  body: z.infer<typeof overrideBody>,
+) {
+  const p = await row(tx, id, true);
+  if (!['pending', 'awaiting_approval'].includes(p.status))
+    throw new ConflictError(`The promotion is ${p.status}; there is nothing to override.`, 'promotion_decided');
+  const env = await getEnvironment(tx, p.target_environment_id);
+  const allowed = (env.config.overrideRoles as Role[] | undefined) ?? ['admin'];
+  if (!auth.roles.some((r) => r === 'admin' || allowed.includes(r))) {
+    throw new ForbiddenError(`Overriding a gate in "${env.name}" needs one of the roles ${['admin', ...allowed].join(', ')}.`);
+  }
+  if (['approvals', 'separation_of_duties'].includes(body.gate)) {
+    throw new ValidationError(`The ${body.gate} gate cannot be overridden; it needs people.`, [
+      { path: 'body.gate', message: 'not overridable' },
+    ]);
+  }
+  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  const before = (await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps, (g) => g === body.gate))[0];
+  if (!before)
+    throw new ValidationError(`Gate "${body.gate}" does not apply to "${env.name}".`, [
+      { path: 'body.gate', message: 'not configured for this environment' },
+    ]);
+  const expiresAt = new Date(deps.clock.now().getTime() + body.expiresInMinutes * 60_000);
+  const packet = await appendPacket(tx, signer, {
+    tenantId: auth.tenantId,
+    promotionId: id,
+    packetType: 'gate_override',
+    content: {
+      promotion: { id, reason: p.reason },
+      release: { id: ctx.release.id, name: ctx.release.name, components: ctx.release.components },
+      environment: { id: env.id, name: env.name },
+      override: {
+        gate: body.gate,
+        by: { id: auth.userId, username: auth.username },
+        roles: auth.roles,
+        reason: body.reason,
+        expiresAt: expiresAt.toISOString(),
+      },
+      gateBefore: before,
+      at: deps.clock.now().toISOString(),
+    },
+  });
+  const r = await tx.query<{ id: string; created_at: Date }>(
+    `INSERT INTO gate_overrides (tenant_id, promotion_id, gate, reason, created_by, expires_at, evidence_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
+    [auth.tenantId, id, body.gate, body.reason, auth.userId, expiresAt, packet.id],
+  );
+  await nudge(tx, p.workflow_run_id, 'override', { gate: body.gate, by: auth.username });
+  return {
+    id: r.rows[0]!.id,
+    gate: body.gate,
+    reason: body.reason,
+    expiresAt: expiresAt.toISOString(),
+    createdBy: auth.username,
+    evidenceId: packet.id,
+  };
+}
+
+export async function promotionGates(tx: Tx, id: string) {
+  const p = await row(tx, id);
+  const record = p.decision_record as { gates?: unknown[]; evaluatedAt?: string };
+  return {
+    promotionId: p.id,
+    status: p.status as Promotion['status'],
+    blockedReason: p.blocked_reason,
+    nextEvaluationAt: iso(p.next_evaluation_at),
+    evaluatedAt: record.evaluatedAt ?? null,
+    gates: (record.gates ?? []) as never[],
+  };
+}

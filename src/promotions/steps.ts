@@ -1,0 +1,139 @@
+// Step types of the standard promotion template: evaluate gates, wait for approvals (and any gate
+// that is still pending), verify the deployment, and complete the promotion.
+import { z } from 'zod';
+import type { Clock } from '../core/clock.js';
+import type { StepRegistry, StepResult, StepType } from '../engine/registry.js';
+import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
+import type { GateResult } from '../gates/types.js';
+import { type Db, withTenant } from '../store/db.js';
+import { buildContext, contextFor, type PromotionRow } from './context.js';
+import { recordDecision, recordWaiting, type Signer } from './decision.js';
+
+export interface PromotionStepDeps {
+  db: Db;
+  clock: Clock;
+  signer: Signer;
+  gates: GateRegistry;
+  /** How soon a pending gate without its own retry time is evaluated again. */
+  recheckSeconds?: number;
+}
+
+const input = z.strictObject({ promotionId: z.uuid() });
+type Input = z.infer<typeof input>;
+const gatesOut = z.object({ gates: z.array(z.record(z.string(), z.unknown())) });
+
+function nextCheck(gates: GateResult[], now: Date, recheckSeconds: number): Date {
+  const times = gates.filter((g) => g.status === 'pending' && g.retryAt).map((g) => Date.parse(g.retryAt!));
+  const fallback = now.getTime() + recheckSeconds * 1000;
+  return new Date(Math.min(fallback, ...times.map((t) => Math.max(t, now.getTime() + 1000))));
+}
+
+async function loadPromotion(db: Db, tenantId: string, id: string): Promise<PromotionRow> {
+  const r = await withTenant(db, tenantId, (tx) => tx.query<PromotionRow>('SELECT * FROM promotions WHERE id = $1', [id]));
+  if (!r.rows[0]) throw new Error(`promotion ${id} not found`);
+  return r.rows[0];
+}
+
+/**
+ * Evaluates gates and records the outcome. `final` decides the promotion when every gate passes;
+ * otherwise passing means only that the first phase is through.
+ */
+async function evaluate(
+  deps: PromotionStepDeps,
+  ctx: { tenantId: string; input: Input; now(): Date; log(l: string): void },
+  final: boolean,
+): Promise<StepResult<{ gates: Record<string, unknown>[] }>> {
+  const p = await loadPromotion(deps.db, ctx.tenantId, ctx.input.promotionId);
+  if (!['pending', 'awaiting_approval'].includes(p.status)) {
+    if (p.status === 'rejected' || p.status === 'cancelled')
+      return { status: 'failed', error: `promotion is ${p.status}`, retryable: false };
+    return { status: 'succeeded', outputs: { gates: (p.decision_record.gates as Record<string, unknown>[]) ?? [] } };
+  }
+  const now = ctx.now();
+  return withTenant(deps.db, ctx.tenantId, async (tx) => {
+    const pc = await buildContext(tx, contextFor(ctx.tenantId, p, now));
+    const refs = gateRefs(pc.environment.config);
+    const gates = await evaluateGates(deps.gates, refs, pc, deps, final ? () => true : (id) => !APPROVAL_GATES.has(id));
+    for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
+    const failed = gates.filter((g) => g.status === 'fail');
+    if (failed.length) {
+      const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
+      await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
+      return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false };
+    }
+    const pending = gates.filter((g) => g.status === 'pending');
+    if (pending.length) {
+      const onlyPeople = pending.every((g) => APPROVAL_GATES.has(g.gate));
+      const next = onlyPeople ? null : nextCheck(pending, now, deps.recheckSeconds ?? 30);
+      await recordWaiting(tx, pc, gates, onlyPeople ? 'awaiting_approval' : 'pending', next);
+      const reason = pending.map((g) => `${g.gate}: ${g.reason}`).join('; ');
+      return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };
+    }
+    if (final) {
+      await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
+    } else {
+      const needsPeople = pc.environment.requiredApprovals > 0;
+      await recordWaiting(tx, pc, gates, needsPeople ? 'awaiting_approval' : 'pending', null);
+    }
+    return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
+  });
+}
+
+export function promotionSteps(deps: PromotionStepDeps): StepType<any, any>[] {
+  const gatesStep: StepType<Input, z.infer<typeof gatesOut>> = {
+    type: 'promotion_gates',
+    description: 'Evaluates the environment’s gates except approvals; waits while one is pending (e.g. a freeze window).',
+    inputSchema: input,
+    outputSchema: gatesOut,
+    execute: (ctx) => evaluate(deps, ctx, false),
+  };
+  const approvalStep: StepType<Input, z.infer<typeof gatesOut>> = {
+    type: 'promotion_approval',
+    description: 'Waits for the required approvals, evaluates every gate again and records the decision with its evidence.',
+    inputSchema: input,
+    outputSchema: gatesOut,
+    execute: (ctx) => evaluate(deps, ctx, true),
+  };
+  const verifyStep: StepType<Input & { deploy?: unknown }, { verified: boolean; targets: number }> = {
+    type: 'promotion_verify',
+    description: 'Checks that every task of the promotion’s deployment succeeded.',
+    inputSchema: input.extend({ deploy: z.unknown().optional() }),
+    outputSchema: z.object({ verified: z.boolean(), targets: z.number() }),
+    async execute(ctx) {
+      const r = await withTenant(deps.db, ctx.tenantId, (tx) =>
+        tx.query<{ total: number; ok: number }>(
+          `SELECT count(t.*)::int AS total, count(t.*) FILTER (WHERE t.status IN ('succeeded', 'skipped'))::int AS ok
+             FROM deployment_jobs j JOIN deployment_tasks t ON t.job_id = j.id
+            WHERE j.promotion_id = $1 AND j.rollback_of IS NULL AND j.status = 'succeeded'`,
+          [ctx.input.promotionId],
+        ),
+      );
+      const { total, ok } = r.rows[0] ?? { total: 0, ok: 0 };
+      ctx.log(`${ok} of ${total} deployment tasks succeeded`);
+      if (ok !== total) return { status: 'failed', error: `${total - ok} of ${total} targets did not deploy`, retryable: false };
+      return { status: 'succeeded', outputs: { verified: true, targets: total } };
+    },
+  };
+  const completeStep: StepType<Input, { status: string }> = {
+    type: 'promotion_complete',
+    description: 'Marks the promotion deployed and the release deployed.',
+    inputSchema: input,
+    outputSchema: z.object({ status: z.string() }),
+    async execute(ctx) {
+      await withTenant(deps.db, ctx.tenantId, async (tx) => {
+        const r = await tx.query<{ release_id: string }>(
+          `UPDATE promotions SET status = 'deployed', completed_at = now(), blocked_reason = NULL
+            WHERE id = $1 AND status IN ('approved', 'deploying') RETURNING release_id`,
+          [ctx.input.promotionId],
+        );
+        if (r.rows[0]) await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [r.rows[0].release_id]);
+      });
+      return { status: 'succeeded', outputs: { status: 'deployed' } };
+    },
+  };
+  return [gatesStep, approvalStep, verifyStep, completeStep];
+}
+
+export function registerPromotionSteps(registry: StepRegistry, deps: PromotionStepDeps): void {
+  for (const s of promotionSteps(deps)) registry.register(s);
+}
