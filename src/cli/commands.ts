@@ -4,6 +4,7 @@ import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
 import { registerEnvCommands } from './env-commands.js';
+import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerTokenCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);
+  registerEvidenceCommands(program);
 }

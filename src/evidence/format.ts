@@ -3,6 +3,7 @@
 // (the one documented exception to "the CLI imports no domain code").
 import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { z } from 'zod';
 
 /** DSSE payload type of every Gantry evidence packet. */
 export const PAYLOAD_TYPE = 'application/vnd.gantry.evidence+json';
@@ -10,6 +11,7 @@ export const PAYLOAD_TYPE = 'application/vnd.gantry.evidence+json';
 export const PACKET_SCHEMA = 'gantry.evidence/v1';
 export const PACKET_TYPES = ['release_decision', 'deployment', 'rollback', 'gate_override'] as const;
 export type PacketType = (typeof PACKET_TYPES)[number];
+export const packetType = z.enum(PACKET_TYPES);
 
 /**
  * The header inside every packet's content (reserved member `packet`). It is signed with the rest, so
@@ -109,4 +111,225 @@ export function parseEnvelope(text: string): DsseEnvelope | undefined {
 export function verifyEnvelopeSignature(env: DsseEnvelope, sig: DsseSignature, key: KeyObject): boolean {
   const payload = Buffer.from(env.payload, 'base64');
   return edVerify(null, pae(env.payloadType, payload), key, Buffer.from(sig.sig, 'base64'));
+}
+
+// Packets and bundles: the API's response schemas and what the offline verifier parses, one source.
+
+export const evidencePacket = z.object({
+  id: z.uuid(),
+  tenantId: z.uuid(),
+  promotionId: z.uuid().nullable(),
+  packetType,
+  sequence: z.number().int().describe("Position in the tenant's chain, from 1."),
+  // any-shaped JSON: each packet type has its own content; `content.packet` is the signed header.
+  content: z.record(z.string(), z.unknown()),
+  contentHash: z.string().describe('"sha256:<hex>" of the RFC 8785 canonical content.'),
+  signature: z.string().describe('DSSE envelope (JSON) with the Ed25519 signature over the canonical content.'),
+  signerKeyRef: z.string().describe('Key id of the signing key, "ed25519:<16 hex>"; see /evidence/keys.'),
+  previousHash: z.string().nullable().describe("content_hash of the tenant's previous packet; null for the first."),
+  reuseKey: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+export const BUNDLE_FORMAT = 'gantry.evidence-bundle/v1';
+
+export const chainLink = z.object({ sequence: z.number().int(), contentHash: z.string(), previousHash: z.string().nullable() });
+
+export const evidenceBundle = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  exportedAt: z.string(),
+  tenant: z.object({ id: z.uuid(), name: z.string() }),
+  filter: z.record(z.string(), z.string()),
+  packets: z.array(evidencePacket),
+  keys: z.array(z.object({ keyid: z.string(), publicKeyPem: z.string(), createdAt: z.string(), retiredAt: z.string().nullable() })),
+  chain: z.object({
+    scope: z
+      .enum(['chain', 'subset'])
+      .describe('chain: every packet from fromSequence to toSequence is included; subset: a filtered selection.'),
+    fromSequence: z.number().int().nullable(),
+    toSequence: z.number().int().nullable(),
+    anchorHash: z.string().nullable().describe('previous_hash of the first packet: what the bundle links back to (null: the chain start).'),
+    headSequence: z.number().int().nullable().describe("The tenant's latest packet at export time."),
+    headHash: z.string().nullable(),
+    links: z
+      .array(chainLink)
+      .describe('For a subset: every link from fromSequence to toSequence, so gaps between included packets can be bridged.'),
+  }),
+});
+export type EvidenceBundle = z.infer<typeof evidenceBundle>;
+export type BundlePacket = z.infer<typeof evidencePacket>;
+export type Bundle = z.infer<typeof evidenceBundle>;
+
+// Verification --------------------------------------------------------------------------------
+
+export type CheckName = 'content_hash' | 'header' | 'envelope' | 'signature' | 'order' | 'chain' | 'key';
+
+/** One failed check, naming the packet (index in the bundle, id, type, sequence) and what is wrong. */
+export interface VerifyFailure {
+  index: number;
+  id: string;
+  packetType: string;
+  sequence: number;
+  check: CheckName;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  packets: number;
+  /** Key ids that verified at least one packet. */
+  keysUsed: string[];
+  failures: VerifyFailure[];
+}
+
+/** The input is not a bundle at all (exit 2 in the CLI), as opposed to a bundle that fails checks (exit 1). */
+export class BundleFormatError extends Error {}
+
+export function parseBundle(value: unknown): Bundle {
+  const r = evidenceBundle.safeParse(value);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new BundleFormatError(
+      `not a ${BUNDLE_FORMAT} bundle: ${first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid'}`,
+    );
+  }
+  return r.data;
+}
+
+/**
+ * Verifies a bundle offline: each packet's content hash, signed header, DSSE envelope and Ed25519
+ * signature (against the bundle's keys, or only `trustedKeys` when given), the bundle order, and chain
+ * continuity: consecutive sequences must link by hash; for a subset, gaps must be bridged by the chain
+ * index; for a whole-chain bundle, gaps are removed packets. Every failure is reported, not just the first.
+ */
+export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyReport {
+  const failures: VerifyFailure[] = [];
+  const keys = new Map<string, KeyObject>();
+  for (const pem of trustedKeys ?? bundle.keys.map((k) => k.publicKeyPem)) {
+    try {
+      const k = publicKeyFromPem(pem);
+      keys.set(k.keyId, k.key);
+    } catch (err) {
+      failures.push({
+        index: -1,
+        id: '',
+        packetType: '',
+        sequence: 0,
+        check: 'key',
+        message: `a public key is unusable: ${(err as Error).message}`,
+      });
+    }
+  }
+  const used = new Set<string>();
+  const hashes: string[] = [];
+  const bySequence = new Map(bundle.packets.map((p, i) => [p.sequence, i]));
+  const links = new Map(bundle.chain.links.map((l) => [l.sequence, l]));
+  // The packet with the highest sequence so far: an out-of-order packet is reported once, and the ones
+  // after it are still checked against the right predecessor.
+  let latest: number | undefined;
+  for (const [index, p] of bundle.packets.entries()) {
+    const fail = (check: CheckName, message: string) =>
+      failures.push({ index, id: p.id, packetType: p.packetType, sequence: p.sequence, check, message });
+    const canonical = canonicalJson(p.content);
+    const hash = contentHashOf(canonical);
+    hashes.push(hash);
+    if (hash !== p.contentHash) fail('content_hash', `content hashes to ${hash}, but the packet says ${p.contentHash}`);
+    const headerProblem = checkHeader(p, bundle.tenant.id);
+    if (headerProblem) fail('header', headerProblem);
+    const env = parseEnvelope(p.signature);
+    if (!env) {
+      fail('envelope', 'the signature is not a DSSE envelope');
+      checkLink(bundle, index, latest, hashes, bySequence, links, fail);
+      if (latest === undefined || p.sequence > bundle.packets[latest]!.sequence) latest = index;
+      continue;
+    }
+    if (env.payloadType !== PAYLOAD_TYPE) fail('envelope', `payload type is ${env.payloadType}, expected ${PAYLOAD_TYPE}`);
+    if (!Buffer.from(env.payload, 'base64').equals(Buffer.from(canonical, 'utf8'))) {
+      fail('envelope', 'the signed payload is not the canonical content of this packet');
+    }
+    const sig = env.signatures.find((s) => s.keyid === p.signerKeyRef);
+    const key = sig && keys.get(sig.keyid);
+    if (!sig) fail('signature', `no signature by ${p.signerKeyRef}, the packet's signer`);
+    else if (!key) fail('signature', `signed by ${sig.keyid}, which is not among the ${trustedKeys ? 'given' : "bundle's"} keys`);
+    else if (!verifyEnvelopeSignature(env, sig, key)) fail('signature', `the Ed25519 signature by ${sig.keyid} does not verify`);
+    else used.add(sig.keyid);
+    checkLink(bundle, index, latest, hashes, bySequence, links, fail);
+    if (latest === undefined || p.sequence > bundle.packets[latest]!.sequence) latest = index;
+  }
+  const last = bundle.packets[bundle.packets.length - 1];
+  // A whole-chain bundle promises every packet in its range: a missing tail is a removed packet too.
+  if (last && bundle.chain.scope === 'chain' && bundle.chain.toSequence !== null && last.sequence < bundle.chain.toSequence) {
+    failures.push({
+      index: bundle.packets.length - 1,
+      id: last.id,
+      packetType: last.packetType,
+      sequence: last.sequence,
+      check: 'chain',
+      message: `the bundle covers sequences up to ${bundle.chain.toSequence}, but ends at ${last.sequence}: later packets are missing`,
+    });
+  }
+  return { ok: failures.length === 0, packets: bundle.packets.length, keysUsed: [...used].sort(), failures };
+}
+
+function checkHeader(p: BundlePacket, tenantId: string): string | undefined {
+  const h = p.content.packet as Partial<PacketHeader> | undefined;
+  if (typeof h !== 'object' || h === null) return 'content has no signed "packet" header';
+  const want: [keyof PacketHeader, unknown][] = [
+    ['schema', PACKET_SCHEMA],
+    ['type', p.packetType],
+    ['tenantId', tenantId],
+    ['promotionId', p.promotionId],
+    ['sequence', p.sequence],
+    ['previousHash', p.previousHash],
+    ['createdAt', p.createdAt],
+  ];
+  const bad = want.filter(([k, v]) => h[k] !== v).map(([k, v]) => `${k} is ${JSON.stringify(h[k])}, the row says ${JSON.stringify(v)}`);
+  if (p.tenantId !== tenantId) bad.push(`the packet belongs to tenant ${p.tenantId}, not the bundle's ${tenantId}`);
+  return bad.length ? `signed header disagrees: ${bad.join('; ')}` : undefined;
+}
+
+function checkLink(
+  bundle: Bundle,
+  index: number,
+  beforeIndex: number | undefined,
+  hashes: string[],
+  bySequence: Map<number, number>,
+  links: Map<number, z.infer<typeof chainLink>>,
+  fail: (check: CheckName, message: string) => void,
+): void {
+  const p = bundle.packets[index]!;
+  const link = links.get(p.sequence);
+  if (link && link.contentHash !== hashes[index]) fail('chain', `the chain index lists ${link.contentHash} at sequence ${p.sequence}`);
+  if (beforeIndex === undefined) {
+    if (p.previousHash !== bundle.chain.anchorHash)
+      fail('chain', `links to ${p.previousHash}, but the bundle's anchor is ${bundle.chain.anchorHash}`);
+    if ((p.sequence === 1) !== (p.previousHash === null)) fail('chain', 'only the first packet of a chain may have no previous hash');
+    return;
+  }
+  const before = bundle.packets[beforeIndex]!;
+  if (p.sequence <= before.sequence) {
+    fail('order', `sequence ${p.sequence} comes after sequence ${before.sequence} (index ${beforeIndex}): packets are out of chain order`);
+    return;
+  }
+  let expected = hashes[beforeIndex]!;
+  for (let s = before.sequence + 1; s < p.sequence; s++) {
+    const elsewhere = bySequence.get(s);
+    if (elsewhere !== undefined) {
+      fail('order', `sequence ${s} belongs before this packet but is at index ${elsewhere}: out of chain order`);
+      return;
+    }
+    const bridge = links.get(s);
+    if (bundle.chain.scope === 'chain' || !bridge) {
+      fail('chain', `the packet with sequence ${s} is missing between index ${beforeIndex} (sequence ${before.sequence}) and this one`);
+      return;
+    }
+    if (bridge.previousHash !== expected) {
+      fail('chain', `the chain index does not link sequence ${s} to sequence ${s - 1}`);
+      return;
+    }
+    expected = bridge.contentHash;
+  }
+  if (p.previousHash !== expected) {
+    fail('chain', `previous_hash ${p.previousHash} is not ${expected}, the hash of the packet before it (sequence ${p.sequence - 1})`);
+  }
 }

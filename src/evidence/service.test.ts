@@ -53,7 +53,7 @@ describe('evidence service', () => {
       ),
     );
     expect(rows.rows.map((r) => r.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
-    rows.rows.forEach((r, i) => expect(r.previous_hash).toBe(i === 0 ? null : rows.rows[i - 1]!.content_hash));
+    for (const [i, r] of rows.rows.entries()) expect(r.previous_hash).toBe(i === 0 ? null : rows.rows[i - 1]!.content_hash);
   });
 
   it('keeps one chain per tenant', async () => {
@@ -65,7 +65,7 @@ describe('evidence service', () => {
   });
 
   it('finds a reusable packet by its reuse key, only for the same type and tenant', async () => {
-    const key = 'sha256:' + 'ab'.repeat(32);
+    const key = `sha256:${'ab'.repeat(32)}`;
     const first = await withTenant(t.db, tenantA, async (tx) => {
       expect(await findReusable(tx, tenantA, 'release_decision', key)).toBeUndefined();
       return appendPacket(tx, signer, {
