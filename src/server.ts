@@ -28,6 +28,12 @@ import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { integrationRoutes } from './integrations/routes.js';
+import { IntegrationHealthScheduler, integrationCheckSeconds } from './integrations/health-scheduler.js';
+import { flushNotifications } from './integrations/notify.js';
+import { attachPluginGates } from './plugins/gates.js';
+import { PluginHost } from './plugins/host.js';
+import { pluginRoutes } from './plugins/routes.js';
+import { attachPluginSteps } from './plugins/steps.js';
 import { releaseRoutes } from './releases/routes.js';
 import { createPool, type Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -48,6 +54,8 @@ export interface BuildOptions {
   gates?: GateRegistry;
   /** Evidence signing key; an ephemeral one when absent (tests). */
   signer?: Signer;
+  /** The plugin host; one without a cache directory of its own when absent (tests). */
+  plugins?: PluginHost;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -101,6 +109,13 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
   promotionRoutes(app, deps, gates);
   evidenceRoutes(app, deps);
+  const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
+  attachPluginGates(gates, plugins);
+  if (!opts.plugins) {
+    await plugins.refresh();
+    app.addHook('onClose', () => plugins.close());
+  }
+  pluginRoutes(app, deps, plugins);
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -164,7 +179,17 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   log.info({ keyId: signer.keyId, source: keySource, created: keyCreated }, 'evidence signing key loaded');
   const gates = builtinGates();
   const registry = buildRegistry({ db, clock: systemClock, signer, gates });
-  const app = await buildApp({ db, logger: log, registry, signer, gates });
+  const plugins = new PluginHost({ db, cacheDir: path.join(cfg.dataDir, 'plugins'), logger: log.child({ component: 'plugins' }) });
+  attachPluginSteps(registry, plugins);
+  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins });
+  plugins.startRefreshing();
+  const healthChecks = new IntegrationHealthScheduler({
+    db,
+    clock: systemClock,
+    intervalSeconds: integrationCheckSeconds(),
+    logger: log.child({ component: 'integration-health' }),
+  });
+  healthChecks.start();
   const engine = cfg.engine
     ? new Engine({
         db,
@@ -190,6 +215,9 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     closing ??= (async () => {
       await app.close();
       await syncer.stop();
+      await healthChecks.stop();
+      await flushNotifications();
+      await plugins.close();
       await engine?.stop();
       await db.end();
       await stopEmbedded();

@@ -6,6 +6,7 @@ import { registerComponentCommands } from './component-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
+import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -27,5 +28,6 @@ export function registerCommands(program: Command): void {
   registerTokenCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);
+  registerPluginCommands(program);
   registerEvidenceCommands(program);
 }

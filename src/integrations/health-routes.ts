@@ -1,10 +1,9 @@
-// POST /integrations/{id}/check: probes an oci_registry integration (GET /v2/ with its credentials)
-// and records the outcome as the integration's health_status.
-import { GantryError } from '../core/errors.js';
+// POST /integrations/{id}/check: probes an integration now (registry GET /v2/, Vault token lookup,
+// webhook reachability, credential resolution) and records the outcome as its health_status.
 import { ADMIN, type App, type Deps } from '../http/types.js';
-import { recordHealth, registryClientFor } from '../registry/connect.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
+import { checkIntegration, setHealth } from './health.js';
 import { integration, integrationRef } from './model.js';
 import { getIntegration } from './service.js';
 
@@ -16,7 +15,10 @@ export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
       schema: {
         tags: ['integrations'],
         summary: 'Check an integration now and record its health',
-        description: 'For oci_registry: GET /v2/ with the configured credentials. The answer is the integration with its new healthStatus.',
+        description:
+          'oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; ' +
+          'notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; ' +
+          'an unhealthy integration is the answer, not an error.',
         params: integrationRef,
         response: { 200: integration },
       },
@@ -24,23 +26,9 @@ export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
     async (req) => {
       const tenantId = caller(req).tenantId;
       const current = await withTenant(db, tenantId, (tx) => getIntegration(tx, req.params.ref));
-      if (current.typeId !== 'oci_registry') {
-        throw new GantryError(
-          'not_checkable',
-          422,
-          `Integration "${current.name}" is of type ${current.typeId}; only oci_registry integrations can be checked yet.`,
-        );
-      }
-      let failure: unknown;
-      try {
-        await (await registryClientFor(current)).ping();
-      } catch (err) {
-        // An unhealthy registry is the answer of the check, not an error of this request.
-        if (!(err instanceof GantryError)) throw err;
-        failure = err;
-      }
+      const outcome = await checkIntegration(db, tenantId, current);
       return withTenant(db, tenantId, async (tx) => {
-        await recordHealth(tx, current.id, failure, clock.now());
+        if (outcome) await setHealth(tx, current.id, outcome, clock.now());
         return getIntegration(tx, current.id);
       });
     },

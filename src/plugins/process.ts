@@ -1,0 +1,176 @@
+// One running plugin: a child process (child_process.fork) with its own heap limit and a bare
+// environment, and the calls in flight to it. A crash or a timed-out call ends the process; the host
+// starts a fresh one on the next call.
+import { type ChildProcess, fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GantryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { clip, type PluginCall, type Provides, type RunnerMessage } from './rpc.js';
+
+/** A plugin call that did not produce an answer: the plugin crashed, timed out, failed to load or threw. */
+export class PluginError extends GantryError {
+  constructor(
+    readonly pluginId: string,
+    readonly kind: 'crashed' | 'timed_out' | 'load_failed' | 'failed' | 'unavailable',
+    message: string,
+  ) {
+    super(`plugin_${kind}`, 502, message);
+  }
+}
+
+const here = fileURLToPath(import.meta.url);
+const fromSource = here.endsWith('.ts');
+const RUNNER = path.join(path.dirname(here), fromSource ? 'runner.ts' : 'runner.js');
+
+/** Node flags for the child: the TypeScript loader when the server itself runs from source. */
+function loaderArgs(): string[] {
+  if (!fromSource) return [];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface PluginProcessOptions {
+  pluginId: string;
+  entry: string;
+  cwd: string;
+  memoryMb: number;
+  startTimeoutMs?: number;
+  logger?: Logger | undefined;
+}
+
+export class PluginProcess {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private lastOutput: string[] = [];
+  private ended = false;
+  provides: Provides | undefined;
+
+  constructor(private readonly opts: PluginProcessOptions) {}
+
+  get alive(): boolean {
+    return !this.ended;
+  }
+
+  /** Forks the runner and waits for the entrypoint to load; rejects with load_failed and the reason. */
+  start(): Promise<Provides> {
+    const { pluginId } = this.opts;
+    // Only what a Node program needs: the server's environment holds DATABASE_URL and secrets.
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GANTRY_PLUGIN_ID: pluginId, NODE_ENV: 'production' };
+    if (process.env.TZ) env.TZ = process.env.TZ;
+    const child = fork(RUNNER, [this.opts.entry], {
+      cwd: this.opts.cwd,
+      env,
+      execArgv: [...loaderArgs(), `--max-old-space-size=${this.opts.memoryMb}`],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.child = child;
+    const remember = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        this.lastOutput = [...this.lastOutput.slice(-4), line];
+        this.opts.logger?.info({ plugin: pluginId, stream, line: clip(line, 1000) }, 'plugin output');
+      }
+    };
+    child.stdout?.on('data', remember('stdout'));
+    child.stderr?.on('data', remember('stderr'));
+    return new Promise<Provides>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new PluginError(pluginId, 'load_failed', `plugin ${pluginId} did not start within ${this.startTimeout()} ms`));
+        this.kill();
+      }, this.startTimeout());
+      child.on('message', (raw: unknown) => {
+        const m = raw as RunnerMessage;
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          this.provides = m.provides;
+          resolve(m.provides);
+        } else if (m.type === 'load_failed') {
+          clearTimeout(timer);
+          reject(new PluginError(pluginId, 'load_failed', `plugin ${pluginId} failed to load its entrypoint: ${m.error}`));
+        } else if (m.type === 'response') {
+          const p = this.pending.get(m.id);
+          if (!p) return;
+          this.pending.delete(m.id);
+          clearTimeout(p.timer);
+          if (m.ok) p.resolve(m.result);
+          else p.reject(new PluginError(pluginId, 'failed', `plugin ${pluginId} failed: ${m.error}`));
+        }
+      });
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new PluginError(pluginId, 'load_failed', `plugin ${pluginId} could not be started: ${err.message}`));
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        this.ended = true;
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        const last = this.lastOutput.length ? ` (last output: ${clip(this.lastOutput.join(' | '), 200)})` : '';
+        const err = new PluginError(pluginId, 'crashed', `plugin ${pluginId} crashed: its process ${how}${last}`);
+        reject(err);
+        for (const [id, p] of this.pending) {
+          clearTimeout(p.timer);
+          p.reject(err);
+          this.pending.delete(id);
+        }
+      });
+    });
+  }
+
+  private startTimeout(): number {
+    return this.opts.startTimeoutMs ?? 15_000;
+  }
+
+  /** One call with its own time limit; a plugin that overruns is killed so it cannot hold the next caller too. */
+  call(call: PluginCall, timeoutMs: number): Promise<unknown> {
+    const { pluginId } = this.opts;
+    const child = this.child;
+    if (!child || this.ended || !child.connected) {
+      return Promise.reject(new PluginError(pluginId, 'crashed', `plugin ${pluginId} crashed: its process is not running`));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new PluginError(
+            pluginId,
+            'timed_out',
+            `plugin ${pluginId} timed out: ${call.kind} "${call.name}" gave no answer within ${timeoutMs} ms`,
+          ),
+        );
+        this.kill();
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      child.send({ id, call }, (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new PluginError(pluginId, 'crashed', `plugin ${pluginId} crashed: ${err.message}`));
+      });
+    });
+  }
+
+  kill(): void {
+    if (this.child && !this.ended) this.child.kill('SIGKILL');
+  }
+
+  /** Stops the process and waits for it to be gone. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || this.ended) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 2_000);
+    await gone;
+    clearTimeout(t);
+  }
+}

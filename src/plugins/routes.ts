@@ -1,0 +1,173 @@
+// HTTP routes for plugins (global: platform admins install, enable and disable) and plugin instances
+// (per tenant: tenant admins configure and enable a plugin for their tenant).
+import { z } from 'zod';
+import { ForbiddenError } from '../core/errors.js';
+import { ADMIN, type App, type AuthContext, type Deps, READ } from '../http/types.js';
+import { withSystem, withTenant } from '../store/db.js';
+import { caller } from '../tenancy/auth.js';
+import { MAX_ARCHIVE_BYTES } from './archive.js';
+import type { PluginHost } from './host.js';
+import * as m from './model.js';
+import * as svc from './service.js';
+
+function platformAdmin(a: AuthContext, what: string): void {
+  if (!a.isPlatformAdmin) {
+    throw new ForbiddenError(
+      `Plugins are shared by every tenant: only a platform admin may ${what} them. Tenant admins configure plugin instances.`,
+    );
+  }
+}
+
+export function pluginRoutes(app: App, { db }: Deps, host: PluginHost): void {
+  const tags = ['plugins'];
+  const list = z.object({ items: z.array(m.plugin), nextCursor: z.null() });
+
+  app.get(
+    '/api/v1/plugins',
+    { config: { access: READ }, schema: { tags, summary: 'List installed plugins with their status', response: { 200: list } } },
+    async () => ({ items: (await withSystem(db, svc.listPlugins)).map(svc.pluginOut), nextCursor: null }),
+  );
+
+  app.get(
+    '/api/v1/plugins/:id',
+    { config: { access: READ }, schema: { tags, summary: 'Get a plugin by id or UUID', params: m.pluginRef, response: { 200: m.plugin } } },
+    async (req) => svc.pluginOut(await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id))),
+  );
+
+  app.post(
+    '/api/v1/plugins',
+    {
+      config: { access: ADMIN },
+      // base64 of the largest accepted archive, plus the JSON around it
+      bodyLimit: Math.ceil((MAX_ARCHIVE_BYTES * 4) / 3) + 4096,
+      schema: {
+        tags,
+        summary: 'Install (or upgrade) a plugin from an uploaded package',
+        description:
+          'The package is a .tgz with gantry-plugin.json at its root (or under package/, as npm pack makes it), sent base64-encoded. ' +
+          'It is stored in the database so every replica loads the same code. Platform admins only.',
+        body: m.pluginInstall,
+        response: { 201: m.plugin },
+      },
+    },
+    async (req, reply) => {
+      const a = caller(req);
+      platformAdmin(a, 'install');
+      const bytes = Buffer.from(req.body.archive, 'base64');
+      const { row, previousStatus } = await withSystem(db, (tx) => svc.installPlugin(tx, bytes, a.username));
+      // An upgrade of an active plugin stays active on the new code (or fails with the reason).
+      const out = req.body.enable || previousStatus === 'active' ? await host.activate(row.plugin_id) : row;
+      if (out === row) {
+        await host.stop(row.plugin_id);
+        await host.refresh();
+      }
+      req.log.info({ plugin: row.plugin_id, version: row.version, status: out.status }, 'plugin installed');
+      return reply.status(201).send(svc.pluginOut(out));
+    },
+  );
+
+  app.post(
+    '/api/v1/plugins/:id/enable',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags,
+        summary: 'Activate a plugin: start it and check it implements its manifest',
+        description: 'The answer is the plugin with status active, or failed and the reason. Platform admins only.',
+        params: m.pluginRef,
+        response: { 200: m.plugin },
+      },
+    },
+    async (req) => {
+      platformAdmin(caller(req), 'enable');
+      const row = await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id));
+      return svc.pluginOut(await host.activate(row.plugin_id));
+    },
+  );
+
+  app.post(
+    '/api/v1/plugins/:id/disable',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags,
+        summary: 'Disable a plugin everywhere (its gates then fail with that reason)',
+        params: m.pluginRef,
+        response: { 200: m.plugin },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      platformAdmin(a, 'disable');
+      const row = await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id));
+      return svc.pluginOut(await host.deactivate(row.plugin_id, `disabled by ${a.username}`));
+    },
+  );
+
+  const itags = ['plugins'];
+  const instanceRef = z.strictObject({ pluginId: z.string().min(1).max(128).describe('Plugin id or UUID.') });
+
+  app.get(
+    '/api/v1/plugin-instances',
+    {
+      config: { access: READ },
+      schema: {
+        tags: itags,
+        summary: 'This tenant’s plugin instances',
+        response: { 200: z.object({ items: z.array(m.pluginInstance), nextCursor: z.null() }) },
+      },
+    },
+    async (req) => ({ items: await withTenant(db, caller(req).tenantId, svc.listInstances), nextCursor: null }),
+  );
+
+  app.post(
+    '/api/v1/plugin-instances',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: itags,
+        summary: 'Set a plugin up for this tenant',
+        description: 'The config is validated against the plugin manifest’s configSchema. One instance per plugin and tenant.',
+        body: m.instanceUpsert,
+        response: { 201: m.pluginInstance },
+      },
+    },
+    async (req, reply) => {
+      const a = caller(req);
+      return reply.status(201).send(await withTenant(db, a.tenantId, (tx) => svc.createInstance(tx, a.tenantId, req.body)));
+    },
+  );
+
+  app.get(
+    '/api/v1/plugin-instances/:pluginId',
+    {
+      config: { access: READ },
+      schema: { tags: itags, summary: 'This tenant’s instance of a plugin', params: instanceRef, response: { 200: m.pluginInstance } },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getInstance(tx, req.params.pluginId)),
+  );
+
+  app.patch(
+    '/api/v1/plugin-instances/:pluginId',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: itags,
+        summary: 'Change this tenant’s plugin config or enable/disable it',
+        params: instanceRef,
+        body: m.instanceUpdate,
+        response: { 200: m.pluginInstance },
+      },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateInstance(tx, req.params.pluginId, req.body)),
+  );
+
+  app.delete(
+    '/api/v1/plugin-instances/:pluginId',
+    { config: { access: ADMIN }, schema: { tags: itags, summary: 'Remove this tenant’s instance of a plugin', params: instanceRef } },
+    async (req, reply) => {
+      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteInstance(tx, req.params.pluginId));
+      return reply.status(204).send();
+    },
+  );
+}
