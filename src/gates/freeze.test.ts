@@ -1,0 +1,80 @@
+// Freeze windows: recurring rules in a time zone with a duration, one-off windows, overrides.
+import { describe, expect, it } from 'vitest';
+import type { FreezeWindow } from '../environments/freeze.js';
+import { activeWindows, freezeWindowGate } from './freeze.js';
+import type { PromotionContext } from './types.js';
+
+const friday: FreezeWindow = {
+  kind: 'recurring',
+  name: 'weekend',
+  rrule: 'FREQ=WEEKLY;BYDAY=FR;BYHOUR=18',
+  timezone: 'Europe/Berlin',
+  durationMinutes: 64 * 60,
+};
+
+describe('activeWindows', () => {
+  it('follows the time zone: Friday 18:00 in Berlin is 17:00 UTC in winter and 16:00 UTC in summer', () => {
+    expect(activeWindows([friday], new Date('2026-11-27T16:59:00Z'))).toEqual([]);
+    expect(activeWindows([friday], new Date('2026-11-27T17:00:00Z'))[0]?.end.toISOString()).toBe('2026-11-30T09:00:00.000Z');
+    expect(activeWindows([friday], new Date('2026-07-03T15:59:00Z'))).toEqual([]);
+    expect(activeWindows([friday], new Date('2026-07-03T16:00:00Z'))[0]?.start.toISOString()).toBe('2026-07-03T16:00:00.000Z');
+    expect(activeWindows([friday], new Date('2026-11-30T09:00:00Z'))).toEqual([]);
+  });
+
+  it('handles one-off windows and a yearly window', () => {
+    const xmas: FreezeWindow = {
+      kind: 'recurring',
+      name: 'xmas',
+      rrule: 'FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=20',
+      timezone: 'UTC',
+      durationMinutes: 14 * 24 * 60,
+    };
+    expect(activeWindows([xmas], new Date('2027-01-02T00:00:00Z'))[0]?.end.toISOString()).toBe('2027-01-03T00:00:00.000Z');
+    expect(activeWindows([xmas], new Date('2027-01-04T00:00:00Z'))).toEqual([]);
+    const once: FreezeWindow = { kind: 'one_off', name: 'migration', start: '2026-12-01T00:00:00Z', end: '2026-12-02T00:00:00Z' };
+    expect(activeWindows([once], new Date('2026-12-01T12:00:00Z')).map((w) => w.name)).toEqual(['migration']);
+    expect(activeWindows([once], new Date('2026-12-02T00:00:00Z'))).toEqual([]);
+  });
+
+  it('keeps the phase of a rule with INTERVAL=2', () => {
+    // Every other Monday counted from 2000-01-03 (a Monday): 2026-11-23 is one of them, 2026-11-30 is not.
+    const biweekly: FreezeWindow = {
+      kind: 'recurring',
+      name: 'biweekly',
+      rrule: 'FREQ=WEEKLY;INTERVAL=2;BYDAY=MO',
+      timezone: 'UTC',
+      durationMinutes: 60,
+    };
+    const a = activeWindows([biweekly], new Date('2026-11-23T00:30:00Z')).length;
+    const b = activeWindows([biweekly], new Date('2026-11-30T00:30:00Z')).length;
+    expect(a + b).toBe(1);
+  });
+});
+
+describe('freeze window gate', () => {
+  const ctx = (now: string, overrides: PromotionContext['overrides'] = []) =>
+    ({ environment: { freezeWindows: [friday] }, overrides, now }) as unknown as PromotionContext;
+
+  it('is pending during a freeze, says when it ends, and passes with an active override', async () => {
+    const during = await freezeWindowGate.evaluate(ctx('2026-11-28T10:00:00Z'), undefined, {} as never);
+    expect(during.status).toBe('pending');
+    expect(during.reason).toBe(
+      'freeze window "weekend" is active until 2026-11-30T09:00:00.000Z; the promotion continues then (or after an emergency override)',
+    );
+    expect(during.retryAt).toBe('2026-11-30T09:00:00.000Z');
+    const by = { id: 'u1', username: 'ops' };
+    const overridden = await freezeWindowGate.evaluate(
+      ctx('2026-11-28T10:00:00Z', [{ gate: 'freeze_window', by, reason: 'incident', expiresAt: '2026-11-28T11:00:00Z' }]),
+      undefined,
+      {} as never,
+    );
+    expect(overridden.status).toBe('pass');
+    const expired = await freezeWindowGate.evaluate(
+      ctx('2026-11-28T12:00:00Z', [{ gate: 'freeze_window', by, reason: 'incident', expiresAt: '2026-11-28T11:00:00Z' }]),
+      undefined,
+      {} as never,
+    );
+    expect(expired.status).toBe('pending');
+    expect((await freezeWindowGate.evaluate(ctx('2026-11-26T10:00:00Z'), undefined, {} as never)).status).toBe('pass');
+  });
+});
