@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
 import { packPlugin } from '../cli/plugin-commands.js';
+import { StepRegistry } from '../engine/registry.js';
 import type { PromotionContext } from '../gates/types.js';
 import { withSystem } from '../store/db.js';
 import { pluginGates } from './gates.js';
 import { PluginHost } from './host.js';
 import { listPlugins } from './service.js';
+import { registerPluginSteps } from './steps.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/plugins/', import.meta.url));
 let t: TestApp;
@@ -201,5 +203,33 @@ describe('plugins', () => {
     );
     expect(res).toMatchObject({ status: 'fail', reason: 'plugin acme-crashy is disabled (disabled by admin)' });
     expect((await t.call('POST', '/api/v1/plugins/acme-crashy/enable', {})).body.status).toBe('active');
+  });
+
+  it('registers plugin step types into the StepRegistry through the same interface as built-ins', async () => {
+    const registry = new StepRegistry();
+    const rows = await withSystem(t.db, listPlugins);
+    registerPluginSteps(registry, host, rows);
+    registerPluginSteps(registry, host, rows); // refreshes do not register twice
+    const step = registry.get('plugin.acme-window.check-window');
+    expect(step?.description).toMatch(/change window open/);
+    const tenantId = (await t.db.query(`SELECT id FROM tenants WHERE name = 'default'`)).rows[0].id;
+    const ctx = {
+      tenantId,
+      runId: 'r',
+      stepRunId: 's',
+      nodeId: 'n',
+      attempt: 1,
+      input: { days: ['wed'] },
+      runInputs: {},
+      events: [],
+      signal: new AbortController().signal,
+      now: () => new Date('2026-03-04T10:00:00Z'),
+      log: () => {},
+      logger: undefined as never,
+      effect: async <T>(_n: string, apply: (k: string) => Promise<T>) => apply('k'),
+    };
+    expect(await step!.execute(ctx)).toEqual({ status: 'succeeded', outputs: { open: true, nextOpening: null } });
+    const bad = await step!.execute({ ...ctx, input: { days: 'wed' } });
+    expect(bad).toMatchObject({ status: 'failed', error: 'Invalid input.days: must be array' });
   });
 });

@@ -22,3 +22,14 @@ export const gates = {
     };
   },
 };
+
+/** The same window as a workflow step type (plugin.acme-window.check-window): reports, never blocks. */
+export const stepTypes = {
+  async 'check-window'({ input, instanceConfig, context }) {
+    const timeZone = instanceConfig.timeZone ?? 'UTC';
+    const window = { days: input.days ?? ['mon', 'tue', 'wed', 'thu', 'fri'], fromHour: input.fromHour ?? 9, toHour: input.toHour ?? 17 };
+    const now = new Date(context.now);
+    const open = inWindow(now, window, timeZone);
+    return { status: 'succeeded', outputs: { open, nextOpening: open ? null : (nextOpening(now, window, timeZone)?.toISOString() ?? null) } };
+  },
+};

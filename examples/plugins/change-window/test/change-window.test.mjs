@@ -30,5 +30,12 @@ test('reads hours in the tenant time zone', async () => {
 test('the manifest declares the gate the module exports', async () => {
   const manifest = JSON.parse(await readFile(new URL('../gantry-plugin.json', import.meta.url), 'utf8'));
   assert.deepEqual(manifest.contributes.gates.map((g) => g.name), Object.keys(gates));
+  assert.deepEqual(manifest.contributes.stepTypes.map((s) => s.name), ['check-window']);
   assert.equal(manifest.apiVersion, '1');
+});
+
+test('the step type reports whether the window is open', async () => {
+  const { stepTypes } = await import('../index.mjs');
+  const r = await stepTypes['check-window']({ input: { days: ['wed'] }, instanceConfig: {}, context: { now: '2026-03-04T20:00:00Z' } });
+  assert.deepEqual(r, { status: 'succeeded', outputs: { open: false, nextOpening: '2026-03-11T09:00:00.000Z' } });
 });
