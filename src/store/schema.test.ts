@@ -147,9 +147,10 @@ describe('schema against spec/entities.md', () => {
   it('makes evidence packets append-only', async () => {
     const tenant = await t.db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('evidence-check') RETURNING id`);
     const hash = `sha256:${'a'.repeat(64)}`;
+    await t.db.query(`INSERT INTO signing_keys (key_id, public_key_pem) VALUES ('ed25519:0123456789abcdef', 'pem')`);
     const p = await t.db.query<{ id: string }>(
-      `INSERT INTO evidence_packets (tenant_id, packet_type, content, content_hash, signature, signer_key_ref)
-       VALUES ($1, 'deployment', '{}', $2, 'sig', 'key-1') RETURNING id`,
+      `INSERT INTO evidence_packets (tenant_id, packet_type, seq, content, content_hash, signature, signer_key_ref)
+       VALUES ($1, 'deployment', 1, '{}', $2, 'sig', 'ed25519:0123456789abcdef') RETURNING id`,
       [tenant.rows[0]!.id, hash],
     );
     await expect(t.db.query(`UPDATE evidence_packets SET signature = 'x' WHERE id = $1`, [p.rows[0]!.id])).rejects.toThrow(/append-only/);
