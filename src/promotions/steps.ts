@@ -72,8 +72,8 @@ async function evaluate(
     if (final) {
       await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
     } else {
-      const needsPeople = pc.environment.requiredApprovals > 0;
-      await recordWaiting(tx, pc, gates, needsPeople ? 'awaiting_approval' : 'pending', null);
+      // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.
+      await recordWaiting(tx, pc, gates, 'pending', null);
     }
     return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
   });
