@@ -147,7 +147,12 @@ describe('promotion through dev → staging → prod', () => {
       f.call('carol', 'POST', `/api/v1/promotions/${again}/approve`, {}),
     ]);
     expect(both.map((x) => x.status)).toEqual([200, 200]);
-    await f.waitFor(again, ['deployed']);
+    const deployed = await f.waitFor(again, ['deployed']);
+    // The promotion is marked deployed inside the last step; wait for the run itself to finish.
+    for (let i = 0; i < 200; i++) {
+      if ((await f.call('admin', 'GET', `/api/v1/workflow-runs/${deployed.workflowRunId}`)).body.status === 'succeeded') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const decisions = await f.db.query(
       `SELECT count(*)::int AS n FROM evidence_packets WHERE promotion_id = $1 AND packet_type = 'release_decision'`,
       [again],
