@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { agentProtocolRoutes } from './agents/protocol-routes.js';
 import { agentRoutes } from './agents/routes.js';
 import { componentRoutes } from './components/routes.js';
 import { SyncScheduler } from './components/scheduler.js';
@@ -20,6 +21,12 @@ import type { StepRegistry } from './engine/registry.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
+import { deploymentHandoff } from './deployments/handoff.js';
+import { deploymentRoutes } from './deployments/routes.js';
+import { DeploymentScheduler } from './deployments/scheduler.js';
+import { type DeploymentSettings, loadDeploymentSettings } from './deployments/settings.js';
+import { SshRunner } from './deployments/ssh-runner.js';
+import { driftRoutes } from './drift/routes.js';
 import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
@@ -51,6 +58,8 @@ export interface BuildOptions {
   clock?: Clock;
   logger?: Logger | false;
   registry?: StepRegistry;
+  /** Agent protocol and scheduler timings (default: from the environment). */
+  deploymentSettings?: DeploymentSettings;
   gates?: GateRegistry;
   /** Evidence signing key; an ephemeral one when absent (tests). */
   signer?: Signer;
@@ -105,6 +114,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   componentVersionRoutes(app, deps);
   integrationHealthRoutes(app, deps);
   releaseRoutes(app, deps);
+  agentProtocolRoutes(app, deps, opts.deploymentSettings ?? loadDeploymentSettings());
+  deploymentRoutes(app, deps);
+  driftRoutes(app, deps);
   const gates = opts.gates ?? builtinGates();
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
   promotionRoutes(app, deps, gates);
@@ -123,7 +135,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
 /** The step types of this server: built-ins plus the promotion steps (which need the store, signer and gates). */
 export function buildRegistry(deps: PromotionStepDeps): StepRegistry {
-  const registry = builtinRegistry();
+  const registry = builtinRegistry({ deploy: deploymentHandoff(deps.db) });
   registerPromotionSteps(registry, deps);
   return registry;
 }
@@ -208,6 +220,23 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     logger: log.child({ component: 'sync' }),
   });
   syncer.start();
+  const deploymentSettings = loadDeploymentSettings();
+  const sshRunner = new SshRunner({
+    db,
+    clock: systemClock,
+    settings: deploymentSettings,
+    progress: { signer },
+    logger: log.child({ component: 'ssh-runner' }),
+  });
+  const deployments = new DeploymentScheduler({
+    db,
+    clock: systemClock,
+    settings: deploymentSettings,
+    progress: { signer },
+    logger: log.child({ component: 'deployments' }),
+    hooks: [sshRunner],
+  });
+  deployments.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info({ address, version: VERSION, engine: engine?.instanceId ?? 'off' }, 'gantry server listening');
   let closing: Promise<void> | undefined;
@@ -215,6 +244,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     closing ??= (async () => {
       await app.close();
       await syncer.stop();
+      await deployments.stop();
       await healthChecks.stop();
       await flushNotifications();
       await plugins.close();

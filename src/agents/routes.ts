@@ -1,12 +1,13 @@
-// HTTP routes for agents (read-only until agent registration lands).
+// HTTP routes for agents as operators see them: list, get, join tokens, revocation.
 import { pageOf, pageQuery } from '../http/pagination.js';
-import { type App, type Deps, READ } from '../http/types.js';
+import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
+import { createJoinToken } from './credentials.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
-export function agentRoutes(app: App, { db }: Deps): void {
+export function agentRoutes(app: App, { db, clock }: Deps): void {
   const tags = ['agents'];
   app.get(
     '/api/v1/agents',
@@ -24,5 +25,37 @@ export function agentRoutes(app: App, { db }: Deps): void {
       schema: { tags, summary: 'Get an agent by id or name', params: m.agentRef, response: { 200: m.agent } },
     },
     async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getAgent(tx, req.params.ref)),
+  );
+
+  app.post(
+    '/api/v1/agents/tokens',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags,
+        summary: 'Create a one-time join token for a new agent',
+        body: m.joinTokenCreate,
+        response: { 201: m.joinTokenCreated },
+      },
+    },
+    async (req, reply) => {
+      const a = caller(req);
+      const t = await withTenant(db, a.tenantId, (tx) => createJoinToken(tx, a.tenantId, a.userId, req.body, clock.now()));
+      return reply.status(201).send(t);
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/revoke',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags,
+        summary: 'Revoke an agent: its credentials stop working and its tasks are re-queued',
+        params: m.agentRef,
+        response: { 200: m.agent },
+      },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.revokeAgent(tx, req.params.ref, clock.now())),
   );
 }

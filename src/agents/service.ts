@@ -1,4 +1,4 @@
-// Agents: reads within a tenant transaction.
+// Agents: reads within a tenant transaction, and revocation.
 import { NotFoundError } from '../core/errors.js';
 import { UUID_RE } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
@@ -10,6 +10,9 @@ interface AgentRow {
   name: string;
   version: string;
   capabilities: Record<string, unknown>;
+  labels: Record<string, string>;
+  resources: Record<string, unknown>;
+  status_reason: string | null;
   status: Agent['status'];
   last_heartbeat: Date | null;
   revoked_at: Date | null;
@@ -21,6 +24,9 @@ const agentOut = (r: AgentRow): Agent => ({
   name: r.name,
   version: r.version,
   capabilities: r.capabilities,
+  labels: r.labels,
+  resources: r.resources,
+  statusReason: r.status_reason,
   status: r.status,
   lastHeartbeat: r.last_heartbeat?.toISOString() ?? null,
   revokedAt: r.revoked_at?.toISOString() ?? null,
@@ -41,4 +47,20 @@ export async function listAgents(tx: Tx, limit: number, cursor: string | undefin
     limit + 1,
   ]);
   return toPage(r.rows, limit, (row) => [row.id], agentOut);
+}
+
+/** Revokes an agent: its credentials stop working at once and its leased tasks return to the queue. */
+export async function revokeAgent(tx: Tx, ref: string, now: Date): Promise<Agent> {
+  const a = await getAgent(tx, ref);
+  await tx.query(`UPDATE agents SET revoked_at = coalesce(revoked_at, $2), status = 'offline', session_id = NULL WHERE id = $1`, [
+    a.id,
+    now,
+  ]);
+  await tx.query('UPDATE agent_credentials SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL', [a.id, now]);
+  await tx.query(
+    `UPDATE deployment_tasks SET status = 'pending', agent_id = NULL, lease_owner = NULL, lease_expires_at = NULL
+      WHERE agent_id = $1 AND status IN ('assigned', 'running')`,
+    [a.id],
+  );
+  return getAgent(tx, a.id);
 }

@@ -1,8 +1,12 @@
-// `gantry agent list|get`: the deployment agents registered with this tenant and their liveness.
+// `gantry agent list|get|token create|revoke` (API commands) and `gantry agent run|rotate` (the agent
+// process itself, loaded lazily from src/agent/, which talks to the server over HTTP only).
+
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { type ApiOpts, apiCommand, clientFor, emit } from './api-command.js';
+import { type ApiOpts, apiCommand, clientFor, collect, emit, parseIntOption } from './api-command.js';
 import { ref } from './client.js';
-import { clip, printRecord, printTable } from './output.js';
+import { CliError, clip, EXIT, printRecord, printTable } from './output.js';
 
 interface Agent {
   id: string;
@@ -38,4 +42,104 @@ export function registerAgentCommands(program: Command): void {
       emit(opts, await clientFor(opts).get<Agent>(`/agents/${ref(name)}`), (a) => printRecord({ ...a }));
     },
   );
+
+  const token = agent.command('token').description('One-time join tokens for new agents');
+  apiCommand(token, 'create', 'Create a single-use join token (shown once)', [
+    'gantry agent token create',
+    'gantry agent token create --expires-in 600 --label site=berlin',
+  ])
+    .option('--expires-in <seconds>', 'how long the token can be used (default 3600)')
+    .option('--description <text>', 'what the token is for')
+    .option('--label <key=value>', 'label for the agent that registers with it (repeatable)', collect)
+    .action(async (opts: ApiOpts & { expiresIn?: string; description?: string; label?: string[] }) => {
+      const labels = Object.fromEntries((opts.label ?? []).map((l) => l.split('=', 2) as [string, string]));
+      const body = {
+        ...(opts.expiresIn ? { expiresInSeconds: parseIntOption(opts.expiresIn, '--expires-in') } : {}),
+        ...(opts.description ? { description: opts.description } : {}),
+        ...(opts.label ? { labels } : {}),
+      };
+      const t = await clientFor(opts).post<{ id: string; token: string; expiresAt: string }>('/agents/tokens', body);
+      emit(opts, t, (x) =>
+        process.stdout.write(`${x.token}\n(single use, expires ${x.expiresAt}; run: gantry agent run --server URL --join-token TOKEN)\n`),
+      );
+    });
+
+  apiCommand(agent, 'revoke <name>', 'Revoke an agent: its credential stops working and its tasks are re-queued', [
+    'gantry agent revoke edge-1',
+  ]).action(async (name: string, opts: ApiOpts) => {
+    emit(opts, await clientFor(opts).post<Agent>(`/agents/${ref(name)}/revoke`, {}), (a) => printRecord({ ...a }));
+  });
+
+  const stateOption = '--state-dir <dir>';
+  const stateHelp = 'where the agent keeps its credential (mode 0600) and stickers (env GANTRY_AGENT_DIR, default ~/.gantry-agent)';
+  const stateDir = (o: { stateDir?: string }) =>
+    path.resolve(o.stateDir ?? process.env.GANTRY_AGENT_DIR ?? path.join(os.homedir(), '.gantry-agent'));
+
+  agent
+    .command('run')
+    .description('Run the deployment agent: register (first time), heartbeat, lease and execute tasks. Outbound connections only.')
+    .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER); for TLS with a private CA set NODE_EXTRA_CA_CERTS')
+    .option('--join-token <token>', 'one-time join token (gantry agent token create); needed only the first time')
+    .option('--name <name>', 'agent name (default: host name)')
+    .option(stateOption, stateHelp)
+    .option('--executor <type>', 'target type to serve: docker_host, compose_host (repeatable; default both)', collect)
+    .option('--noop', 'serve the listed target types with the noop executor (benchmarks, dry runs)')
+    .option('--concurrency <n>', 'tasks run at once (default 4)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential\n',
+    )
+    .action(
+      async (o: {
+        server?: string;
+        joinToken?: string;
+        name?: string;
+        stateDir?: string;
+        executor?: string[];
+        noop?: boolean;
+        concurrency?: string;
+      }) => {
+        const server = o.server ?? process.env.GANTRY_SERVER;
+        if (!server) throw new CliError('--server (or GANTRY_SERVER) is required', EXIT.invalid);
+        const { Agent } = await import('../agent/agent.js');
+        const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+        const a = new Agent({
+          server,
+          joinToken: o.joinToken ?? process.env.GANTRY_JOIN_TOKEN,
+          name:
+            o.name ??
+            os
+              .hostname()
+              .toLowerCase()
+              .replace(/[^a-z0-9._-]/g, '-'),
+          stateDir: stateDir(o),
+          executors: o.executor ?? ['docker_host', 'compose_host'],
+          noop: Boolean(o.noop),
+          concurrency: o.concurrency ? parseIntOption(o.concurrency, '--concurrency') : 4,
+          log,
+        });
+        await a.start();
+        log(`agent ${a.agentId} running against ${server}`);
+        const stop = (signal: string) => {
+          log(`received ${signal}; finishing tasks in flight`);
+          void a.stop().then(() => process.exit(0));
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      },
+    );
+
+  agent
+    .command('rotate')
+    .description("Rotate this host's agent credential (run beside the agent; the old credential stops working at once)")
+    .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER)')
+    .option(stateOption, stateHelp)
+    .action(async (o: { server?: string; stateDir?: string }) => {
+      const server = o.server ?? process.env.GANTRY_SERVER;
+      if (!server) throw new CliError('--server (or GANTRY_SERVER) is required', EXIT.invalid);
+      const { Agent } = await import('../agent/agent.js');
+      const a = new Agent({ server, name: 'rotate', stateDir: stateDir(o), executors: [], noop: true, concurrency: 1, log: () => {} });
+      await a.rotate();
+      process.stdout.write(`rotated the credential of agent ${a.agentId}\n`);
+    });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
+import { registerDeployCommands } from './deploy-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerPromoteCommands(program);
   registerIntegrationCommands(program);
   registerAgentCommands(program);
+  registerDeployCommands(program);
   registerTokenCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);

@@ -1,9 +1,10 @@
 // The registry of built-in step types; plugins register theirs through the same interface.
 import { StepRegistry } from './registry.js';
 import { noopStep, setOutputsStep, timerStep } from './steps/basic.js';
-import { approvalWaitStep, deployStep, gateEvaluationStep, httpCallStep, notifyStep } from './steps/external.js';
+import { approvalWaitStep, createDeployStep, type DeployHandoff, gateEvaluationStep, httpCallStep, notifyStep } from './steps/external.js';
 
-export function builtinRegistry(): StepRegistry {
+/** `deploy` hands over to the deployments domain when the server passes it one (server.ts). */
+export function builtinRegistry(opts: { deploy?: DeployHandoff } = {}): StepRegistry {
   return new StepRegistry()
     .register(noopStep)
     .register(setOutputsStep)
@@ -11,6 +12,6 @@ export function builtinRegistry(): StepRegistry {
     .register(httpCallStep)
     .register(notifyStep)
     .register(approvalWaitStep)
-    .register(deployStep)
+    .register(createDeployStep(opts.deploy))
     .register(gateEvaluationStep);
 }

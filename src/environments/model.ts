@@ -1,5 +1,6 @@
 // Environments: schemas for requests and responses (the single source of validation, OpenAPI and types).
 import { z } from 'zod';
+import { STRATEGIES, strategyConfig } from '../deployments/protocol.js';
 import { nameSchema } from '../tenancy/model.js';
 import { freezeWindows } from './freeze.js';
 
@@ -28,6 +29,10 @@ export const environmentConfig = z.strictObject({
     .describe('Workflow template a promotion here runs (default: the built-in standard promotion).'),
   autoRollback: z.boolean().optional().describe('Roll back automatically when a deployment fails.'),
   targetSelector: z.record(z.string(), z.string()).optional().describe('Only targets with these labels receive deployments.'),
+  deployment: strategyConfig
+    .extend({ strategy: z.enum(STRATEGIES).optional().describe('Default strategy of deployments here (default all_at_once).') })
+    .optional()
+    .describe('How deployments into this environment run: strategy, batches, health checks, services (docs/deployments.md).'),
 });
 
 export const environment = z.object({

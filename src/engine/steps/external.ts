@@ -101,24 +101,42 @@ export const approvalWaitStep: StepType<{ required: number; promotionId?: string
   },
 };
 
-/** Hands over to the deployment subsystem and waits for its `deployment_finished` event. */
-export const deployStep: StepType<
-  { promotionId?: string | undefined; environmentId?: string | undefined },
-  { jobId: string | null; outcome: string }
-> = {
-  type: 'deploy',
-  description: 'Waits for the deployment of this promotion to finish (event deployment_finished {status, jobId}).',
-  inputSchema: z.strictObject({ promotionId: z.string().optional(), environmentId: z.string().optional() }),
-  outputSchema: z.object({ jobId: z.string().nullable(), outcome: z.string() }),
-  async execute(ctx) {
-    const done = ctx.events.find((e) => e.event === 'deployment_finished');
-    if (!done) return { status: 'waiting', reason: 'deployment in progress' };
-    const outcome = String(done.payload.status ?? 'unknown');
-    const jobId = typeof done.payload.jobId === 'string' ? done.payload.jobId : null;
-    if (outcome !== 'succeeded') return { status: 'failed', error: `deployment ${jobId ?? ''} ended ${outcome}`, retryable: false };
-    return { status: 'succeeded', outputs: { jobId, outcome } };
-  },
-};
+/** Creates the deployment job of a promotion; implemented by the deployments domain and wired in server.ts. */
+export interface DeployHandoff {
+  createJob(tenantId: string, input: { promotionId: string; environmentId?: string | undefined }): Promise<{ jobId: string }>;
+}
+
+type DeployInput = { promotionId?: string | undefined; environmentId?: string | undefined };
+
+/**
+ * Hands over to the deployment subsystem and waits for its `deployment_finished` event. The first
+ * execution creates the job through ctx.effect, so a retried or re-leased attempt never creates a second.
+ */
+export function createDeployStep(handoff?: DeployHandoff): StepType<DeployInput, { jobId: string | null; outcome: string }> {
+  return {
+    type: 'deploy',
+    description: 'Creates the deployment job of the promotion and waits for it to finish (event deployment_finished {status, jobId}).',
+    inputSchema: z.strictObject({ promotionId: z.string().optional(), environmentId: z.string().optional() }),
+    outputSchema: z.object({ jobId: z.string().nullable(), outcome: z.string() }),
+    async execute(ctx) {
+      const done = ctx.events.find((e) => e.event === 'deployment_finished');
+      if (!done) {
+        const { promotionId, environmentId } = ctx.input;
+        if (!handoff || !promotionId) return { status: 'waiting', reason: 'deployment in progress' };
+        const { jobId } = await ctx.effect('job', () => handoff.createJob(ctx.tenantId, { promotionId, environmentId }));
+        ctx.log(`deployment job ${jobId}`);
+        return { status: 'waiting', reason: `deployment ${jobId} in progress` };
+      }
+      const outcome = String(done.payload.status ?? 'unknown');
+      const jobId = typeof done.payload.jobId === 'string' ? done.payload.jobId : null;
+      if (outcome !== 'succeeded') return { status: 'failed', error: `deployment ${jobId ?? ''} ended ${outcome}`, retryable: false };
+      return { status: 'succeeded', outputs: { jobId, outcome } };
+    },
+  };
+}
+
+/** The deploy step without a deployment subsystem (tests of the engine alone): it only waits. */
+export const deployStep = createDeployStep();
 
 const gateInput = z.strictObject({
   promotionId: z.string().optional(),

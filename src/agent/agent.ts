@@ -1,0 +1,222 @@
+// The agent process (`gantry agent run`): registers once with a join token (credential stored 0600 in its
+// state dir), heartbeats, leases tasks, runs them with its executors, streams logs, reports outcomes, and
+// observes its targets for drift checks. Outbound HTTP(S) only; talks to the server and nothing else of it.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { AgentTask } from '../deployments/protocol.js';
+import { AgentClient, AgentHttpError } from './client.js';
+import { ComposeExecutor } from './executors/compose.js';
+import { DockerExecutor } from './executors/docker.js';
+import { NoopExecutor } from './executors/noop.js';
+import { type Executor, type ObserveTarget, TaskFailure } from './executors/types.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  server: string;
+  joinToken?: string | undefined;
+  name: string;
+  stateDir: string;
+  /** Target types to serve; with noop, every listed type is served by the noop executor. */
+  executors: string[];
+  noop: boolean;
+  concurrency: number;
+  log: (msg: string) => void;
+}
+
+interface Stored {
+  server: string;
+  agentId: string;
+  tenantId: string;
+  name: string;
+  credential: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function credentialFile(stateDir: string): string {
+  return path.join(stateDir, 'agent.json');
+}
+
+/** Writes the credential with mode 0600 (and the directory 0700): nobody else on the host may read it. */
+export async function storeCredential(stateDir: string, s: Stored): Promise<void> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = credentialFile(stateDir);
+  await writeFile(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+export class Agent {
+  private client: AgentClient;
+  private stored: Stored | undefined;
+  private readonly sessionId = randomBytes(12).toString('hex');
+  private readonly executors = new Map<string, Executor>();
+  private readonly inflight = new Set<Promise<void>>();
+  private running = false;
+  private heartbeatSeconds = 10;
+  private pollSeconds = 2;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.client = new AgentClient(opts.server, undefined);
+    for (const type of opts.executors) {
+      if (opts.noop) this.executors.set(type, new NoopExecutor());
+      else if (type === 'docker_host') this.executors.set(type, new DockerExecutor(opts.stateDir));
+      else if (type === 'compose_host') this.executors.set(type, new ComposeExecutor());
+      else throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
+    }
+  }
+
+  get agentId(): string | undefined {
+    return this.stored?.agentId;
+  }
+
+  /** Loads the stored credential, or registers with the join token and stores it. */
+  async identify(): Promise<void> {
+    try {
+      this.stored = JSON.parse(await readFile(credentialFile(this.opts.stateDir), 'utf8')) as Stored;
+    } catch {
+      if (!this.opts.joinToken)
+        throw new Error(`no credential in ${credentialFile(this.opts.stateDir)}; pass --join-token (gantry agent token create)`);
+      const r = await this.client.post<Stored & { heartbeatInterval: number; taskPollInterval: number }>(
+        '/agents/register',
+        { name: this.opts.name, version: AGENT_VERSION, capabilities: { executors: this.opts.executors } },
+        { 'x-agent-token': this.opts.joinToken },
+      );
+      this.stored = { server: this.opts.server, agentId: r.agentId, tenantId: r.tenantId, name: r.name, credential: r.credential };
+      await storeCredential(this.opts.stateDir, this.stored);
+      this.opts.log(`registered as ${r.name} (${r.agentId}); credential stored in ${credentialFile(this.opts.stateDir)}`);
+    }
+    this.client.setCredential(this.stored.credential);
+  }
+
+  /** Replaces the credential with a fresh one; the old one stops working at once. */
+  async rotate(): Promise<void> {
+    await this.identify();
+    const r = await this.client.post<{ credential: string }>(`/agents/${this.stored!.agentId}/rotate`, {});
+    this.stored = { ...this.stored!, credential: r.credential };
+    await storeCredential(this.opts.stateDir, this.stored);
+    this.client.setCredential(r.credential);
+  }
+
+  async start(): Promise<void> {
+    await this.identify();
+    this.running = true;
+    await this.heartbeat(); // first: a new session returns the tasks a crashed predecessor held
+    const beat = () => {
+      this.heartbeatTimer = setTimeout(() => {
+        void this.heartbeat()
+          .catch((err: unknown) => this.opts.log(`heartbeat failed: ${(err as Error).message}`))
+          .finally(() => {
+            if (this.running) beat();
+          });
+      }, this.heartbeatSeconds * 1000);
+    };
+    beat();
+    void this.pollLoop();
+  }
+
+  /** Stops leasing and waits (bounded) for the tasks in flight to report. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.running = false;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const id = this.stored!.agentId;
+    const engines: Record<string, string> = {};
+    for (const e of new Set(this.executors.values())) Object.assign(engines, await e.info().catch(() => ({})));
+    const r = await this.client.post<{ heartbeatInterval: number; taskPollInterval: number; observe: ObserveTarget[] }>(
+      `/agents/${id}/heartbeat`,
+      {
+        sessionId: this.sessionId,
+        version: AGENT_VERSION,
+        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop },
+        resources: {
+          loadavg: os.loadavg()[0],
+          rssBytes: process.memoryUsage().rss,
+          freeMemBytes: os.freemem(),
+          inflight: this.inflight.size,
+        },
+      },
+    );
+    this.heartbeatSeconds = r.heartbeatInterval;
+    this.pollSeconds = r.taskPollInterval;
+    if (r.observe.length) await this.observe(r.observe);
+  }
+
+  private async observe(targets: ObserveTarget[]): Promise<void> {
+    const observations = [];
+    for (const t of targets) {
+      const e = this.executors.get(t.type);
+      if (e) observations.push(await e.observe(t));
+    }
+    if (observations.length) await this.client.post(`/agents/${this.stored!.agentId}/observations`, { observations });
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (this.running) {
+      const free = this.opts.concurrency - this.inflight.size;
+      let got = 0;
+      if (free > 0) {
+        try {
+          const r = await this.client.post<{ tasks: AgentTask[] }>(`/agents/${this.stored!.agentId}/tasks/lease`, { max: free });
+          got = r.tasks.length;
+          for (const t of r.tasks) {
+            const p = this.runTask(t).finally(() => this.inflight.delete(p));
+            this.inflight.add(p);
+          }
+        } catch (err) {
+          this.opts.log(`lease failed: ${(err as Error).message}`);
+        }
+      }
+      if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
+    }
+  }
+
+  /** Runs one task: start (committed before touching the target), execute with streamed logs, report. */
+  private async runTask(task: AgentTask): Promise<void> {
+    const base = `/agents/${this.stored!.agentId}/tasks/${task.taskId}`;
+    const pending: { seq: number; at: string; line: string }[] = [];
+    let seq = 0;
+    const log = (line: string) => pending.push({ seq: seq++, at: new Date().toISOString(), line });
+    const abort = new AbortController();
+    const flush = async () => {
+      const lines = pending.splice(0, pending.length);
+      try {
+        await this.client.post(`${base}/logs`, { attempt: task.attempt, lines });
+      } catch (err) {
+        if (err instanceof AgentHttpError && err.code === 'lease_lost') abort.abort(new Error('lease lost'));
+        else pending.unshift(...lines); // resent next time; (attempt, seq) makes that idempotent
+      }
+    };
+    // Flushing renews the lease, so it also runs when there is nothing to say.
+    const timer = setInterval(() => void flush(), 1000);
+    try {
+      await this.client.post(`${base}/start`, { attempt: task.attempt });
+      log(
+        `attempt ${task.attempt} on ${os.hostname()} (agent ${this.opts.name}): ${task.mode} ${task.release.name} to ${task.target.name}`,
+      );
+      const executor = this.executors.get(task.target.type);
+      let result: Awaited<ReturnType<Executor['execute']>>;
+      try {
+        if (!executor) throw new TaskFailure(`this agent has no executor for ${task.target.type}`);
+        result = await executor.execute(task, log, abort.signal);
+      } catch (err) {
+        result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
+      }
+      log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
+      clearInterval(timer);
+      await flush();
+      await this.client.post(`${base}/report`, { attempt: task.attempt, ...result });
+    } catch (err) {
+      if (err instanceof AgentHttpError && err.code === 'lease_lost') this.opts.log(`task ${task.taskId}: lease lost; dropped`);
+      else this.opts.log(`task ${task.taskId} failed to run: ${(err as Error).message}`);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}

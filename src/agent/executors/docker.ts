@@ -1,0 +1,149 @@
+// docker_host executor: Docker Engine API (also podman's compatible API). Pull by digest, replace each
+// component's container (gantry.* labels), verify health, write the version sticker; blue_green starts the
+// new colour beside the old, switches the router file, then stops the old colour.
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type Docker from 'dockerode';
+import {
+  type AgentTask,
+  canonicalJson,
+  containerName,
+  expandTemplate,
+  type Observation,
+  sha256Of,
+  stickerFor,
+} from '../../deployments/protocol.js';
+import { waitHealthy } from '../health.js';
+import { connectEngine, observeContainer, probeMeans, pull, removeContainer, replaceContainer } from './engine.js';
+import { type ComponentPlan, planComponents } from './spec.js';
+import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
+
+const run = promisify(execFile);
+
+/** Where stickers of docker_host targets live: the target has no deploy directory of its own. */
+export function stickerPath(stateDir: string, targetName: string): string {
+  return path.join(stateDir, 'targets', targetName, 'gantry.version.json');
+}
+
+export async function writeAtomic(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, content, { mode: 0o644 });
+  await rename(tmp, file);
+}
+
+export async function readSticker(file: string): Promise<Observation['sticker']> {
+  try {
+    const content = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    return { content, contentHash: sha256Of(canonicalJson(content)) };
+  } catch {
+    return null;
+  }
+}
+
+/** Verifies every component; the first unhealthy one fails the task with its reason. */
+export async function verifyAll(docker: Docker, dockerHost: string, plans: ComponentPlan[], log: TaskLog, signal: AbortSignal) {
+  const health: Record<string, unknown> = {};
+  for (const p of plans) {
+    const out = await waitHealthy(p.health, p.port, probeMeans(docker, dockerHost, p.containerName), log, p.containerName, signal);
+    health[p.component.name] = out;
+    if (!out.ok) return { ok: false as const, health, error: `${p.component.name} on ${p.containerName} is unhealthy: ${out.detail}` };
+  }
+  return { ok: true as const, health };
+}
+
+function routerFile(task: AgentTask, plans: ComponentPlan[]): string {
+  const router = task.config.router!;
+  if (router.type === 'nginx') {
+    return plans
+      .map(
+        (p) => `upstream gantry_${task.target.name.replace(/[^a-z0-9]/g, '_')}_${p.component.name} {\n  server 127.0.0.1:${p.port};\n}\n`,
+      )
+      .join('');
+  }
+  const services = plans.map(
+    (p) =>
+      `    ${task.target.name}-${p.component.name}:\n      loadBalancer:\n        servers:\n          - url: "http://127.0.0.1:${p.port}"\n`,
+  );
+  return `http:\n  services:\n${services.join('')}`;
+}
+
+export class DockerExecutor implements Executor {
+  constructor(private readonly stateDir: string) {}
+
+  async info(): Promise<Record<string, string>> {
+    return {};
+  }
+
+  async execute(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult> {
+    const dockerHost = String(task.target.connection.dockerHost);
+    const docker = connectEngine(dockerHost);
+    const sticker = stickerFor(task, new Date());
+    const writtenAt = String(sticker.content.writtenAt);
+    if (task.strategy === 'blue_green' && task.mode === 'deploy') return this.blueGreen(task, docker, dockerHost, sticker, log, signal);
+    const plans = planComponents(task, sticker.contentHash, writtenAt);
+    for (const p of plans) await pull(docker, p.ref, log);
+    for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
+    const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
+    const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
+    const artifacts = [{ name: `container-spec.${task.target.name}.json`, mediaType: 'application/json', content: canonicalJson(plans) }];
+    if (!verdict.ok) return { status: 'failed', error: verdict.error, artifacts, observed, health: verdict.health };
+    await writeAtomic(stickerPath(this.stateDir, task.target.name), `${JSON.stringify(sticker.content, null, 2)}\n`);
+    log(`sticker ${sticker.contentHash} written`);
+    return { status: 'succeeded', sticker, artifacts, observed, health: verdict.health };
+  }
+
+  private async blueGreen(
+    task: AgentTask,
+    docker: Docker,
+    dockerHost: string,
+    sticker: ReturnType<typeof stickerFor>,
+    log: TaskLog,
+    signal: AbortSignal,
+  ): Promise<ExecResult> {
+    if (!task.config.router) return { status: 'failed', error: 'blue_green needs strategyConfig.router', artifacts: [], observed: [] };
+    const first = task.components[0]!;
+    const blue = await observeContainer(docker, first.name, first.image, [containerName(task.target.name, first.name, 'blue')]);
+    const color = blue.running ? 'green' : 'blue';
+    const old = color === 'blue' ? 'green' : 'blue';
+    log(`blue_green: starting the ${color} set beside ${old}`);
+    const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt), color);
+    for (const p of plans) await pull(docker, p.ref, log);
+    for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
+    const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
+    const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
+    const file = routerFile(task, plans);
+    const artifacts = [{ name: `router.${task.target.name}.${task.config.router.type}`, mediaType: 'text/plain', content: file }];
+    if (!verdict.ok) {
+      for (const p of plans) await removeContainer(docker, p.containerName, log); // the old set keeps serving
+      return { status: 'failed', error: verdict.error, artifacts, observed, health: verdict.health };
+    }
+    const routerPath = expandTemplate(task.config.router.path, { task, color });
+    await writeAtomic(routerPath, file);
+    log(`router ${routerPath} switched to ${color}`);
+    if (task.config.router.reloadCommand?.length) {
+      const [cmd, ...args] = task.config.router.reloadCommand;
+      await run(cmd!, args);
+      log(`router reloaded (${task.config.router.reloadCommand.join(' ')})`);
+    }
+    for (const c of task.components) await removeContainer(docker, containerName(task.target.name, c.name, old), log);
+    await writeAtomic(stickerPath(this.stateDir, task.target.name), `${JSON.stringify(sticker.content, null, 2)}\n`);
+    return { status: 'succeeded', sticker, artifacts, observed, health: { ...verdict.health, color } };
+  }
+
+  async observe(t: ObserveTarget): Promise<Observation> {
+    try {
+      const docker = connectEngine(String(t.connection.dockerHost));
+      const components = [];
+      for (const c of t.components) {
+        const names = ['', 'blue', 'green'].map((color) => containerName(t.name, c.name, color || undefined));
+        components.push(await observeContainer(docker, c.name, c.image, names));
+      }
+      return { targetId: t.targetId, components, sticker: await readSticker(stickerPath(this.stateDir, t.name)) };
+    } catch (err) {
+      return { targetId: t.targetId, components: [], sticker: null, error: `cannot observe: ${(err as Error).message}` };
+    }
+  }
+}

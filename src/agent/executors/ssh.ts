@@ -1,0 +1,228 @@
+// ssh_host executor (agentless): connects with the target's key (ssh2) and runs the same steps as the
+// docker_host executor with the remote docker CLI: pull by digest, replace the container under its
+// deterministic name, health through an SSH tunnel, sticker in ~/.gantry/targets/<name>/.
+import { createHash } from 'node:crypto';
+import { Client, type ClientChannel } from 'ssh2';
+import {
+  type AgentTask,
+  canonicalJson,
+  containerName,
+  type Observation,
+  type ObservedComponent,
+  sha256Of,
+  stickerFor,
+} from '../../deployments/protocol.js';
+import { type ProbeMeans, waitHealthy } from '../health.js';
+import { type ComponentPlan, planComponents } from './spec.js';
+import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './types.js';
+
+export interface SshConnection {
+  host: string;
+  port?: number;
+  user: string;
+  dockerHost?: string;
+  hostKeyFingerprint?: string;
+}
+
+/** POSIX shell quoting: every argument becomes one word on the remote side. */
+export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export class SshSession {
+  private constructor(private readonly c: Client) {}
+
+  static connect(conn: SshConnection, privateKey: string, timeoutMs = 15_000): Promise<SshSession> {
+    return new Promise((resolve, reject) => {
+      const c = new Client();
+      c.once('ready', () => resolve(new SshSession(c)));
+      c.once('error', (err) => reject(new TaskFailure(`ssh ${conn.user}@${conn.host}:${conn.port ?? 22}: ${err.message}`)));
+      c.connect({
+        host: conn.host,
+        port: conn.port ?? 22,
+        username: conn.user,
+        privateKey,
+        readyTimeout: timeoutMs,
+        ...(conn.hostKeyFingerprint
+          ? {
+              hostVerifier: (key: Buffer) =>
+                `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}` ===
+                conn.hostKeyFingerprint!.replace(/=+$/, ''),
+            }
+          : {}),
+      });
+    });
+  }
+
+  /** Runs a command; resolves with its exit code and output (stdin optional). */
+  run(cmd: string, stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      this.c.exec(cmd, (err, stream) => {
+        if (err) return reject(err);
+        let stdout = '';
+        let stderr = '';
+        stream.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        stream.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        stream.on('close', (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
+        stream.end(stdin ?? '');
+      });
+    });
+  }
+
+  async must(cmd: string, log?: TaskLog, stdin?: string): Promise<string> {
+    const r = await this.run(cmd, stdin);
+    if (r.code !== 0) throw new TaskFailure(`remote command failed (${r.code}): ${cmd.slice(0, 200)}: ${r.stderr.trim().slice(-1000)}`);
+    if (log) for (const line of r.stdout.split('\n').filter(Boolean).slice(-20)) log(line);
+    return r.stdout;
+  }
+
+  /** A TCP channel to 127.0.0.1:port as seen from the remote host (for health probes). */
+  tunnel(port: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) =>
+      this.c.forwardOut('127.0.0.1', 0, '127.0.0.1', port, (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
+  }
+
+  close(): void {
+    this.c.end();
+  }
+}
+
+function dockerCmd(conn: SshConnection): string {
+  return conn.dockerHost ? `docker -H ${sq(conn.dockerHost)}` : 'docker';
+}
+
+const stickerDir = (name: string) => `"$HOME"/.gantry/targets/${sq(name)}`;
+
+async function observeOne(s: SshSession, docker: string, component: string, image: string, names: string[]): Promise<ObservedComponent> {
+  for (const name of names) {
+    const r = await s.run(`${docker} inspect --type container ${sq(name)}`);
+    if (r.code !== 0) continue;
+    // any: docker inspect JSON, read field by field
+    const c = (JSON.parse(r.stdout) as any[])[0];
+    const img = await s.run(`${docker} image inspect --format '{{json .RepoDigests}}' ${sq(c.Image)}`);
+    const digests: string[] = img.code === 0 ? (JSON.parse(img.stdout) ?? []) : [];
+    const match = digests.find((d) => d.startsWith(`${image}@`));
+    return {
+      component,
+      containerName: name,
+      containerId: c.Id,
+      image: c.Config.Image,
+      digest: match ? match.slice(image.length + 1) : null,
+      running: Boolean(c.State.Running),
+      labels: c.Config.Labels ?? {},
+    };
+  }
+  return { component, containerName: names[0]!, containerId: null, image: null, digest: null, running: false, labels: {} };
+}
+
+export class SshExecutor implements Executor {
+  /** resolveKey turns the target's credentialRef into the private key (server-side secret store). */
+  constructor(private readonly resolveKey: (credentialRef: string) => Promise<string>) {}
+
+  async info(): Promise<Record<string, string>> {
+    return {};
+  }
+
+  private async session(connection: Record<string, unknown>): Promise<{ s: SshSession; conn: SshConnection }> {
+    const conn = connection as unknown as SshConnection & { credentialRef: string };
+    const key = await this.resolveKey(conn.credentialRef);
+    return { s: await SshSession.connect(conn, key), conn };
+  }
+
+  async execute(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult> {
+    const { s, conn } = await this.session(task.target.connection);
+    try {
+      const docker = dockerCmd(conn);
+      log(`connected to ${conn.user}@${conn.host}:${conn.port ?? 22}`);
+      const sticker = stickerFor(task, new Date());
+      const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
+      for (const p of plans) {
+        log(`pulling ${p.ref}`);
+        await s.must(`${docker} pull -q ${sq(p.ref)}`, log);
+      }
+      for (const p of plans) await this.replace(s, docker, p, task.jobId, log);
+      const health: Record<string, unknown> = {};
+      for (const p of plans) {
+        const out = await waitHealthy(p.health, p.port, this.means(s, docker, p.containerName), log, p.containerName, signal);
+        health[p.component.name] = out;
+        if (!out.ok) {
+          const observed = await Promise.all(
+            plans.map((x) => observeOne(s, docker, x.component.name, x.component.image, [x.containerName])),
+          );
+          return { status: 'failed', error: `${p.component.name} is unhealthy: ${out.detail}`, artifacts: [], observed, health };
+        }
+      }
+      await s.must(
+        `mkdir -p ${stickerDir(task.target.name)} && cat > ${stickerDir(task.target.name)}/gantry.version.json`,
+        undefined,
+        `${JSON.stringify(sticker.content, null, 2)}\n`,
+      );
+      log(`sticker ${sticker.contentHash} written`);
+      const observed = await Promise.all(plans.map((p) => observeOne(s, docker, p.component.name, p.component.image, [p.containerName])));
+      const artifacts = [{ name: `container-spec.${task.target.name}.json`, mediaType: 'application/json', content: canonicalJson(plans) }];
+      return { status: 'succeeded', sticker, artifacts, observed, health };
+    } finally {
+      s.close();
+    }
+  }
+
+  /** Same rule as the engine executor: keep a container already running this digest for this job, else replace it. */
+  private async replace(s: SshSession, docker: string, p: ComponentPlan, jobId: string, log: TaskLog): Promise<void> {
+    const cur = await s.run(
+      `${docker} inspect --type container --format '{{index .Config.Labels "gantry.digest"}} {{index .Config.Labels "gantry.job"}} {{.State.Running}}' ${sq(p.containerName)}`,
+    );
+    if (cur.code === 0 && cur.stdout.trim() === `${p.component.digest} ${jobId} true`) {
+      log(`${p.containerName}: already runs ${p.component.digest} for this job; kept`);
+      return;
+    }
+    if (cur.code === 0) await s.must(`${docker} rm -f ${sq(p.containerName)}`, log);
+    const labels = Object.entries(p.labels).map(([k, v]) => `--label ${sq(`${k}=${v}`)}`);
+    const env = p.env.map((e) => `-e ${sq(e)}`);
+    const cmd = (p.command ?? []).map(sq);
+    log(`${p.containerName}: creating from ${p.ref}`);
+    await s.must(
+      [docker, 'run -d --name', sq(p.containerName), '--network host --restart unless-stopped', ...labels, ...env, sq(p.ref), ...cmd].join(
+        ' ',
+      ),
+      log,
+    );
+  }
+
+  private means(s: SshSession, docker: string, name: string): ProbeMeans {
+    return {
+      connect: (port) => s.tunnel(port),
+      async container() {
+        const r = await s.run(
+          `${docker} inspect --type container --format '{{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' ${sq(name)}`,
+        );
+        const [running, health] = r.stdout.trim().split(' ');
+        return { running: r.code === 0 && running === 'true', health: health || null };
+      },
+    };
+  }
+
+  async observe(t: ObserveTarget): Promise<Observation> {
+    let session: SshSession | undefined;
+    try {
+      const { s, conn } = await this.session(t.connection);
+      session = s;
+      const docker = dockerCmd(conn);
+      const components = [];
+      for (const c of t.components) components.push(await observeOne(s, docker, c.name, c.image, [containerName(t.name, c.name)]));
+      const st = await s.run(`cat ${stickerDir(t.name)}/gantry.version.json`);
+      let sticker: Observation['sticker'] = null;
+      if (st.code === 0) {
+        const content = JSON.parse(st.stdout) as Record<string, unknown>;
+        sticker = { content, contentHash: sha256Of(canonicalJson(content)) };
+      }
+      return { targetId: t.targetId, components, sticker };
+    } catch (err) {
+      return { targetId: t.targetId, components: [], sticker: null, error: `cannot observe: ${(err as Error).message}` };
+    } finally {
+      session?.close();
+    }
+  }
+}

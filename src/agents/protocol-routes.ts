@@ -1,0 +1,192 @@
+// The agent protocol over HTTP: registration with a one-time join token (X-Agent-Token), and the routes an
+// agent calls with its own credential: heartbeat, credential rotation, task lease/start/logs/report, and
+// drift observations. Users' tokens do not work here and agent credentials work nowhere else.
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ForbiddenError } from '../core/errors.js';
+import { appendLogs, leaseTasks, type Runner, reportTask, startTask } from '../deployments/lease.js';
+import { agentTask, observationIn, taskReport } from '../deployments/protocol.js';
+import { signerOf } from '../deployments/routes.js';
+import type { DeploymentSettings } from '../deployments/settings.js';
+import { recordObservation } from '../drift/service.js';
+import type { App, Deps } from '../http/types.js';
+import { withSystem } from '../store/db.js';
+import { type AgentAuth, AgentTokenError, authenticateAgent, register, rotateCredential } from './credentials.js';
+import { heartbeat } from './liveness.js';
+import * as m from './model.js';
+
+const agentParam = z.strictObject({ ref: z.uuid() });
+const taskParam = z.strictObject({ ref: z.uuid(), taskId: z.uuid() });
+const attemptBody = z.strictObject({ attempt: z.number().int().min(1) });
+const logsBody = z.strictObject({
+  attempt: z.number().int().min(1),
+  lines: z.array(z.object({ seq: z.number().int().min(0), at: z.string(), line: z.string().max(10_000) })).max(1000),
+});
+const ok = z.object({ ok: z.boolean() });
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    agent: AgentAuth | undefined;
+  }
+}
+
+export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSettings): void {
+  const { db, clock } = deps;
+  const tags = ['agent protocol'];
+  app.decorateRequest('agent', undefined);
+
+  /** Authenticates the agent credential and checks the path names the same agent. */
+  const asAgent = async (req: FastifyRequest) => {
+    const auth = await authenticateAgent(db, req.headers.authorization);
+    const { ref } = req.params as { ref?: string };
+    if (ref !== auth.agentId) throw new ForbiddenError('An agent may only act as itself.');
+    req.agent = auth;
+  };
+  const agentOf = (req: FastifyRequest): AgentAuth => req.agent!;
+  const runnerOf = async (a: AgentAuth): Promise<Runner> => {
+    const r = await db.query<{ capabilities: { executors?: string[] } }>('SELECT capabilities FROM agents WHERE id = $1', [a.agentId]);
+    return {
+      agentId: a.agentId,
+      agentName: a.name,
+      tenantId: a.tenantId,
+      owner: `agent:${a.agentId}`,
+      targetTypes: r.rows[0]?.capabilities.executors ?? [],
+    };
+  };
+  const agentConfig = { access: 'public' as const };
+
+  app.post(
+    '/api/v1/agents/register',
+    {
+      config: agentConfig,
+      schema: {
+        tags,
+        summary: 'Register an agent with a one-time join token (header X-Agent-Token)',
+        headers: z.looseObject({ 'x-agent-token': z.string().min(1).max(200).optional() }),
+        body: m.registerBody,
+        response: { 201: m.registered },
+      },
+    },
+    async (req, reply) => {
+      const token = req.headers['x-agent-token'];
+      if (typeof token !== 'string' || !token) throw new AgentTokenError('Send the join token in the X-Agent-Token header.');
+      const r = await register(db, token, req.body, clock.now());
+      return reply.status(201).send({ ...r, heartbeatInterval: settings.heartbeatSeconds, taskPollInterval: settings.pollSeconds });
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/heartbeat',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: { tags, summary: 'Agent heartbeat', params: agentParam, body: m.heartbeatBody, response: { 200: m.heartbeatReply } },
+    },
+    async (req) => heartbeat(db, agentOf(req), req.body, clock.now(), settings),
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/rotate',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: {
+        tags,
+        summary: 'Rotate the agent credential (the old one stops working)',
+        params: agentParam,
+        response: { 200: m.rotated },
+      },
+    },
+    async (req) => ({ credential: await rotateCredential(db, agentOf(req), clock.now()) }),
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/lease',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: {
+        tags,
+        summary: 'Lease pending tasks this agent can run',
+        params: agentParam,
+        body: z.strictObject({ max: z.number().int().min(1).max(100).default(1) }),
+        response: { 200: z.object({ tasks: z.array(agentTask), leaseSeconds: z.number() }) },
+      },
+    },
+    async (req) => {
+      const tasks = await leaseTasks(db, await runnerOf(agentOf(req)), req.body.max, clock.now(), settings.leaseSeconds);
+      return { tasks, leaseSeconds: settings.leaseSeconds };
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/:taskId/start',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: { tags, summary: 'Mark a leased task running', params: taskParam, body: attemptBody, response: { 200: ok } },
+    },
+    async (req) => {
+      await startTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body.attempt, clock.now(), settings.leaseSeconds);
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/:taskId/logs',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: { tags, summary: 'Append log lines (renews the lease)', params: taskParam, body: logsBody, response: { 200: ok } },
+    },
+    async (req) => {
+      await appendLogs(
+        db,
+        await runnerOf(agentOf(req)),
+        req.params.taskId,
+        req.body.attempt,
+        req.body.lines,
+        clock.now(),
+        settings.leaseSeconds,
+      );
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/:taskId/report',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
+    },
+    async (req) => {
+      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps) });
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/observations',
+    {
+      config: agentConfig,
+      preHandler: asAgent,
+      schema: {
+        tags,
+        summary: 'Report what runs on targets (drift checks)',
+        params: agentParam,
+        body: z.strictObject({ observations: z.array(observationIn).max(1000) }),
+        response: { 200: z.object({ drifted: z.number() }) },
+      },
+    },
+    async (req) => {
+      const a = agentOf(req);
+      let drifted = 0;
+      for (const o of req.body.observations) {
+        const items = await withSystem(db, (tx) => recordObservation(tx, a.tenantId, o, clock.now()));
+        if (items?.length) drifted++;
+      }
+      return { drifted };
+    },
+  );
+}

@@ -1,0 +1,178 @@
+// Creating deployment jobs: resolve the release, the environment's targets (label selector) and the
+// strategy config, plan batches, and insert the job with one task per target in the caller's transaction.
+import { ConflictError, GantryError, NotFoundError } from '../core/errors.js';
+import { UUID_RE } from '../environments/service.js';
+import type { Tx } from '../store/db.js';
+import { bundleDigest, type Strategy, type StrategyConfig, strategyConfig, type TaskComponent } from './protocol.js';
+
+export interface JobInput {
+  tenantId: string;
+  releaseRef: string;
+  environmentRef: string;
+  promotionId: string | null;
+  strategy?: Strategy | undefined;
+  /** Overrides of the environment's config.deployment; validated here. */
+  strategyConfig?: Record<string, unknown> | undefined;
+  createdBy: string | null;
+  rollbackOf?: string | null;
+  /** For rollback jobs: the components each target returns to (target id → components). */
+  componentsByTarget?: Map<string, TaskComponent[]>;
+}
+
+interface TargetRow {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  current_digest: string | null;
+  current_components: { name: string; image: string; digest: string }[];
+  current_release_id: string | null;
+}
+
+/** Batch index of each of n targets (in name order) and the number of batches, per strategy. */
+export function planBatches(n: number, strategy: Strategy, cfg: Partial<StrategyConfig>): { batches: number[]; count: number } {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  if (n === 0) return { batches: [], count: 1 };
+  if (strategy === 'rolling') {
+    const size = cfg.batchSize ?? (cfg.batchPercent ? Math.max(1, Math.ceil((n * cfg.batchPercent) / 100)) : 1);
+    const batches = idx.map((i) => Math.floor(i / size));
+    return { batches, count: batches[n - 1]! + 1 };
+  }
+  if (strategy === 'canary') {
+    const waves = [...(cfg.waves ?? [10, 50, 100])].sort((a, b) => a - b);
+    if (waves[waves.length - 1] !== 100) waves.push(100);
+    // cumulative target counts per wave; every wave deploys at least one more target
+    const ends: number[] = [];
+    for (const w of waves) {
+      const end = Math.min(n, Math.max((ends[ends.length - 1] ?? 0) + 1, Math.ceil((n * w) / 100)));
+      if (end > (ends[ends.length - 1] ?? 0)) ends.push(end);
+    }
+    const batches = idx.map((i) => ends.findIndex((e) => i < e));
+    return { batches, count: ends.length };
+  }
+  return { batches: idx.map(() => 0), count: 1 };
+}
+
+async function resolveEnvironment(tx: Tx, tenantId: string, ref: string) {
+  const r = await tx.query<{ id: string; name: string }>(
+    `SELECT id, name FROM environments WHERE ${UUID_RE.test(ref) ? 'id = $1::uuid' : 'name = $1'} AND tenant_id = $2`,
+    [ref, tenantId],
+  );
+  if (!r.rows[0]) throw new NotFoundError('Environment', ref);
+  return r.rows[0];
+}
+
+/** Inserts a running job and its tasks. 409 while another job of the environment is still active. */
+export async function createJob(tx: Tx, input: JobInput): Promise<string> {
+  const rel = await tx.query<{
+    id: string;
+    name: string;
+    status: string;
+    components: { component: string; imageRepository: string; digest: string }[];
+  }>(
+    `SELECT id, name, status, components FROM releases WHERE tenant_id = $2 AND ${UUID_RE.test(input.releaseRef) ? 'id = $1::uuid' : 'name = $1'}`,
+    [input.releaseRef, input.tenantId],
+  );
+  const release = rel.rows[0];
+  if (!release) throw new NotFoundError('Release', input.releaseRef);
+  if (release.status === 'draft') {
+    throw new ConflictError(
+      `Release "${release.name}" is a draft; make it ready (gantry release ready) before deploying it.`,
+      'release_not_ready',
+    );
+  }
+  if (release.status === 'deprecated' && !input.rollbackOf) {
+    throw new ConflictError(`Release "${release.name}" is deprecated and can no longer be deployed.`, 'release_deprecated');
+  }
+  const env = await resolveEnvironment(tx, input.tenantId, input.environmentRef);
+  // Serialise job creation per environment, so two requests cannot both pass the "no active job" check.
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deploy:${env.id}`]);
+  if (input.promotionId && !input.rollbackOf) {
+    const same = await tx.query<{ id: string }>('SELECT id FROM deployment_jobs WHERE promotion_id = $1 AND rollback_of IS NULL', [
+      input.promotionId,
+    ]);
+    if (same.rows[0]) return same.rows[0].id; // the hand-over is idempotent per promotion
+  }
+  const active = await tx.query<{ id: string }>(
+    `SELECT id FROM deployment_jobs WHERE environment_id = $1 AND status IN ('pending', 'running') LIMIT 1`,
+    [env.id],
+  );
+  if (active.rows[0]) {
+    throw new ConflictError(
+      `Deployment ${active.rows[0].id} is still active in "${env.name}"; wait for it or cancel it (gantry deploy cancel).`,
+      'deployment_in_progress',
+    );
+  }
+  const envCfg = await tx.query<{
+    config: {
+      deployment?: Partial<StrategyConfig> & { strategy?: Strategy };
+      targetSelector?: Record<string, string>;
+      autoRollback?: boolean;
+    };
+  }>('SELECT config FROM environments WHERE id = $1', [env.id]);
+  const { strategy: envStrategy, ...envDeployment } = envCfg.rows[0]?.config.deployment ?? {};
+  const strategy: Strategy = input.rollbackOf ? 'all_at_once' : (input.strategy ?? envStrategy ?? 'all_at_once');
+  const cfg: StrategyConfig = strategyConfig.parse({ ...envDeployment, ...(input.strategyConfig ?? {}) });
+  const autoRollback =
+    !input.rollbackOf &&
+    (cfg.failureBehavior === 'rollback' || (cfg.failureBehavior === undefined && envCfg.rows[0]?.config.autoRollback === true));
+  const selector = envCfg.rows[0]?.config.targetSelector ?? {};
+  const targets = await tx.query<TargetRow>(
+    `SELECT id, name, labels, current_digest, current_components, current_release_id FROM targets
+      WHERE environment_id = $1 AND labels @> $2::jsonb ${input.componentsByTarget ? 'AND id = ANY($3::uuid[])' : ''} ORDER BY name`,
+    input.componentsByTarget
+      ? [env.id, JSON.stringify(selector), [...input.componentsByTarget.keys()]]
+      : [env.id, JSON.stringify(selector)],
+  );
+  if (targets.rows.length === 0) {
+    throw new GantryError(
+      'no_targets',
+      422,
+      `Environment "${env.name}" has no targets${Object.keys(selector).length ? ` with labels ${JSON.stringify(selector)}` : ''}; add one with gantry target create.`,
+    );
+  }
+  const plan = planBatches(targets.rows.length, strategy, cfg);
+  const job = await tx.query<{ id: string }>(
+    `INSERT INTO deployment_jobs (tenant_id, promotion_id, release_id, environment_id, status, strategy, strategy_config, rollback_of,
+                                  batch_count, created_by, auto_rollback, started_at)
+     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, now()) RETURNING id`,
+    [
+      input.tenantId,
+      input.promotionId,
+      release.id,
+      env.id,
+      strategy,
+      JSON.stringify(cfg),
+      input.rollbackOf ?? null,
+      plan.count,
+      input.createdBy,
+      autoRollback,
+    ],
+  );
+  const jobId = job.rows[0]!.id;
+  const rows = targets.rows.map((t, i) => {
+    const prev = new Map(t.current_components.map((c) => [c.name, c.digest]));
+    const components: TaskComponent[] =
+      input.componentsByTarget?.get(t.id) ??
+      release.components.map((c) => ({
+        name: c.component,
+        image: c.imageRepository,
+        digest: c.digest,
+        previousDigest: prev.get(c.component) ?? null,
+      }));
+    return {
+      target_id: t.id,
+      digest: bundleDigest(components),
+      previous_digest: t.current_digest,
+      previous_release_id: t.current_release_id,
+      components,
+      batch: plan.batches[i]!,
+    };
+  });
+  await tx.query(
+    `INSERT INTO deployment_tasks (tenant_id, job_id, target_id, digest, previous_digest, previous_release_id, components, batch)
+     SELECT $1, $2, x.target_id, x.digest, x.previous_digest, x.previous_release_id, x.components, x.batch
+       FROM jsonb_to_recordset($3::jsonb) AS x(target_id uuid, digest text, previous_digest text, previous_release_id uuid, components jsonb, batch int)`,
+    [input.tenantId, jobId, JSON.stringify(rows)],
+  );
+  return jobId;
+}

@@ -1,0 +1,29 @@
+// The deploy step's hand-over: creates the deployment job of a promotion (its release and target
+// environment read from the promotion row). Idempotent per promotion (create.ts), and the step wraps it
+// in ctx.effect, so a retried attempt never creates a second job.
+import { NotFoundError } from '../core/errors.js';
+import type { DeployHandoff } from '../engine/steps/external.js';
+import { type Db, withTenant } from '../store/db.js';
+import { createJob } from './create.js';
+
+export function deploymentHandoff(db: Db): DeployHandoff {
+  return {
+    createJob: (tenantId, input) =>
+      withTenant(db, tenantId, async (tx) => {
+        const p = await tx.query<{ release_id: string; target_environment_id: string; requested_by: string }>(
+          'SELECT release_id, target_environment_id, requested_by FROM promotions WHERE id = $1',
+          [input.promotionId],
+        );
+        const promotion = p.rows[0];
+        if (!promotion) throw new NotFoundError('Promotion', input.promotionId);
+        const jobId = await createJob(tx, {
+          tenantId,
+          releaseRef: promotion.release_id,
+          environmentRef: input.environmentId ?? promotion.target_environment_id,
+          promotionId: input.promotionId,
+          createdBy: promotion.requested_by,
+        });
+        return { jobId };
+      }),
+  };
+}

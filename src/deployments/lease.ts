@@ -1,0 +1,230 @@
+// Task leases: runners (agents, or a server instance for agentless ssh_host targets) lease pending tasks
+// of released batches with FOR UPDATE SKIP LOCKED, mark them running before any side effect, stream
+// logs, and report the outcome; each step is one committed transaction. Expired leases re-queue.
+import { ConflictError, ValidationError } from '../core/errors.js';
+import { type Db, type Tx, withSystem } from '../store/db.js';
+import { advanceJob, type ProgressDeps } from './progress.js';
+import { type AgentTask, bundleDigest, canonicalJson, sha256Of, type TaskReport } from './protocol.js';
+
+/** Who holds a lease: an agent of one tenant, or the server's own runner (agentId null, any tenant). */
+export interface Runner {
+  agentId: string | null;
+  agentName: string | null;
+  tenantId: string | null;
+  owner: string;
+  targetTypes: string[];
+}
+
+interface LeasedRow {
+  id: string;
+  job_id: string;
+  attempt: number;
+  lease_expires_at: Date;
+  components: AgentTask['components'];
+  strategy: AgentTask['strategy'];
+  strategy_config: AgentTask['config'];
+  rollback_of: string | null;
+  promotion_id: string | null;
+  target_id: string;
+  target_name: string;
+  target_type: AgentTask['target']['type'];
+  connection: Record<string, unknown>;
+  labels: Record<string, string>;
+  release_id: string;
+  release_name: string;
+  env_id: string;
+  env_name: string;
+}
+
+const toTask = (r: LeasedRow): AgentTask => ({
+  taskId: r.id,
+  jobId: r.job_id,
+  attempt: r.attempt,
+  mode: r.rollback_of ? 'rollback' : 'deploy',
+  strategy: r.strategy,
+  leaseExpiresAt: r.lease_expires_at.toISOString(),
+  target: { id: r.target_id, name: r.target_name, type: r.target_type, connection: r.connection, labels: r.labels },
+  release: { id: r.release_id, name: r.release_name },
+  promotionId: r.promotion_id,
+  environment: { id: r.env_id, name: r.env_name },
+  components: r.components,
+  config: r.strategy_config,
+});
+
+/**
+ * Leases up to `max` tasks the runner can execute: pending, of a running unpaused job, in a released
+ * batch, of a target type it serves, not pinned to another agent (target label `agent`), and within
+ * the job's maxConcurrent. Each lease counts an attempt.
+ */
+export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date, leaseSeconds: number): Promise<AgentTask[]> {
+  if (runner.targetTypes.length === 0) return [];
+  const r = await db.query<LeasedRow>(
+    `WITH c AS (
+       SELECT t.id FROM deployment_tasks t
+         JOIN deployment_jobs j ON j.id = t.job_id
+         JOIN targets g ON g.id = t.target_id
+        WHERE t.status = 'pending' AND j.status = 'running' AND j.paused_reason IS NULL AND t.batch <= j.current_batch
+          AND ($1::uuid IS NULL OR t.tenant_id = $1) AND g.target_type = ANY($2::text[])
+          AND (g.labels->>'agent' IS NULL OR g.labels->>'agent' = $3)
+          AND (j.strategy_config->>'maxConcurrent' IS NULL OR (SELECT count(*) FROM deployment_tasks x
+                WHERE x.job_id = j.id AND x.status IN ('assigned', 'running')) < (j.strategy_config->>'maxConcurrent')::int)
+        ORDER BY t.batch, t.id FOR UPDATE OF t SKIP LOCKED LIMIT $4),
+     u AS (
+       UPDATE deployment_tasks t SET status = 'assigned', agent_id = $5, lease_owner = $6, attempt = t.attempt + 1,
+              lease_expires_at = $7::timestamptz + make_interval(secs => $8), error = NULL
+         FROM c WHERE t.id = c.id RETURNING t.*)
+     SELECT u.id, u.job_id, u.attempt, u.lease_expires_at, u.components, j.strategy, j.strategy_config, j.rollback_of, j.promotion_id,
+            g.id AS target_id, g.name AS target_name, g.target_type, g.connection, g.labels,
+            r.id AS release_id, r.name AS release_name, e.id AS env_id, e.name AS env_name
+       FROM u JOIN deployment_jobs j ON j.id = u.job_id JOIN targets g ON g.id = u.target_id
+       JOIN releases r ON r.id = j.release_id JOIN environments e ON e.id = j.environment_id`,
+    [runner.tenantId, runner.targetTypes, runner.agentName ?? '', max, runner.agentId, runner.owner, now, leaseSeconds],
+  );
+  return r.rows.map(toTask);
+}
+
+/** Locks a task the runner holds under this attempt; 409 when the lease was lost (expired and re-queued). */
+async function held(tx: Tx, runner: Runner, taskId: string, attempt: number) {
+  const r = await tx.query<{
+    id: string;
+    job_id: string;
+    tenant_id: string;
+    target_id: string;
+    status: string;
+    components: AgentTask['components'];
+  }>(
+    `SELECT id, job_id, tenant_id, target_id, status, components FROM deployment_tasks
+      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status IN ('assigned', 'running') FOR UPDATE`,
+    [taskId, attempt, runner.owner],
+  );
+  if (!r.rows[0]) {
+    throw new ConflictError(`Task ${taskId} attempt ${attempt} is no longer leased to ${runner.owner}; drop it.`, 'lease_lost');
+  }
+  return r.rows[0];
+}
+
+/** Marks the task running (committed before the executor touches the target) and renews the lease. */
+export async function startTask(db: Db, runner: Runner, taskId: string, attempt: number, now: Date, leaseSeconds: number) {
+  await withSystem(db, async (tx) => {
+    await held(tx, runner, taskId, attempt);
+    await tx.query(
+      `UPDATE deployment_tasks SET status = 'running', started_at = coalesce(started_at, $2),
+              lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`,
+      [taskId, now, leaseSeconds],
+    );
+  });
+}
+
+/** Appends log lines (idempotent per attempt and seq) and renews the lease. */
+export async function appendLogs(
+  db: Db,
+  runner: Runner,
+  taskId: string,
+  attempt: number,
+  lines: { seq: number; at: string; line: string }[],
+  now: Date,
+  leaseSeconds: number,
+) {
+  await withSystem(db, async (tx) => {
+    const t = await held(tx, runner, taskId, attempt);
+    if (lines.length) {
+      await tx.query(
+        `INSERT INTO job_logs (tenant_id, job_id, task_id, attempt, seq, at, line)
+         SELECT $1, $2, $3, $4, x.seq, x.at, x.line FROM jsonb_to_recordset($5::jsonb) AS x(seq int, at timestamptz, line text)
+         ON CONFLICT (task_id, attempt, seq) DO NOTHING`,
+        [t.tenant_id, t.job_id, taskId, attempt, JSON.stringify(lines.map((l) => ({ ...l, line: l.line.slice(0, 8000) })))],
+      );
+    }
+    await tx.query(`UPDATE deployment_tasks SET lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`, [
+      taskId,
+      now,
+      leaseSeconds,
+    ]);
+  });
+}
+
+/**
+ * Commits a task's outcome: task row, artifacts, version sticker, the target's current digest and
+ * health, then the job's next step (progress.ts), in one transaction.
+ */
+export async function reportTask(db: Db, runner: Runner, taskId: string, report: TaskReport, deps: ProgressDeps) {
+  await withSystem(db, async (tx) => {
+    const t = await held(tx, runner, taskId, report.attempt);
+    if (report.sticker && sha256Of(canonicalJson(report.sticker.content)) !== report.sticker.contentHash) {
+      throw new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
+        { path: 'body.sticker.contentHash', message: 'mismatch' },
+      ]);
+    }
+    for (const a of report.artifacts) {
+      await tx.query(
+        `INSERT INTO deployment_artifacts (tenant_id, job_id, task_id, name, media_type, content, sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, name) DO NOTHING`,
+        [t.tenant_id, t.job_id, taskId, a.name, a.mediaType, a.content, sha256Of(a.content)],
+      );
+    }
+    await tx.query(
+      `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
+              logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
+                                 FROM job_logs WHERE task_id = $1), '')
+        WHERE id = $1`,
+      [taskId, report.status, report.error ?? null, report.health ? JSON.stringify(report.health) : null],
+    );
+    if (report.status === 'succeeded') {
+      const job = await tx.query<{ release_id: string; promotion_id: string | null }>(
+        'SELECT release_id, promotion_id FROM deployment_jobs WHERE id = $1',
+        [t.job_id],
+      );
+      const current = t.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest }));
+      await tx.query(
+        `UPDATE targets SET current_digest = $2, current_components = $3, current_release_id = $4, health_status = 'healthy',
+                drift_detected = false, drift = '[]' WHERE id = $1`,
+        [t.target_id, bundleDigest(current), JSON.stringify(current), job.rows[0]!.release_id],
+      );
+      if (report.sticker) {
+        await tx.query(
+          `INSERT INTO version_stickers (tenant_id, target_id, release_id, promotion_id, sticker_content, content_hash, job_id, task_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            t.tenant_id,
+            t.target_id,
+            job.rows[0]!.release_id,
+            job.rows[0]!.promotion_id,
+            JSON.stringify(report.sticker.content),
+            report.sticker.contentHash,
+            t.job_id,
+            taskId,
+          ],
+        );
+      }
+    } else {
+      await tx.query(`UPDATE targets SET health_status = 'unhealthy' WHERE id = $1`, [t.target_id]);
+    }
+    await advanceJob(tx, t.job_id, deps);
+  });
+}
+
+/**
+ * Returns tasks whose lease expired to the queue (attempt counted), or fails them once they used
+ * max_attempts, then lets their jobs advance. Runs from the scheduler with the injected clock.
+ */
+export async function expireLeases(db: Db, now: Date, deps: ProgressDeps): Promise<number> {
+  const r = await db.query<{ id: string; job_id: string }>(
+    `SELECT id, job_id FROM deployment_tasks WHERE status IN ('assigned', 'running') AND lease_expires_at < $1 ORDER BY id LIMIT 500`,
+    [now],
+  );
+  for (const row of r.rows) {
+    await withSystem(db, async (tx) => {
+      const u = await tx.query(
+        `UPDATE deployment_tasks SET
+            status = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END,
+            error = CASE WHEN attempt >= max_attempts THEN 'lease expired on every attempt (' || attempt || ')' ELSE 'lease expired; re-queued' END,
+            completed_at = CASE WHEN attempt >= max_attempts THEN $2::timestamptz END,
+            agent_id = NULL, lease_owner = NULL, lease_expires_at = NULL
+          WHERE id = $1 AND status IN ('assigned', 'running') AND lease_expires_at < $2`,
+        [row.id, now],
+      );
+      if (u.rowCount) await advanceJob(tx, row.job_id, deps);
+    });
+  }
+  return r.rows.length;
+}

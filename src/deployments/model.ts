@@ -1,0 +1,96 @@
+// Deployments: request/response schemas of the jobs API (jobs with their tasks, logs, artifacts).
+import { z } from 'zod';
+import { pageQuery } from '../http/pagination.js';
+import { STRATEGIES, strategyConfig, taskComponent } from './protocol.js';
+
+export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export const TASK_STATUSES = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'skipped'] as const;
+
+export const deploymentCreate = z.strictObject({
+  releaseId: z.string().min(1).max(200).describe('Release id or name.'),
+  environmentId: z.string().min(1).max(100).describe('Environment id or name.'),
+  strategy: z.enum(STRATEGIES).optional().describe("Default: the environment's config.deployment.strategy, else all_at_once."),
+  strategyConfig: strategyConfig.partial().optional().describe("Overrides the environment's config.deployment."),
+});
+export type DeploymentCreate = z.infer<typeof deploymentCreate>;
+
+export const task = z.object({
+  id: z.uuid(),
+  targetId: z.uuid(),
+  targetName: z.string(),
+  targetType: z.string(),
+  status: z.enum(TASK_STATUSES),
+  batch: z.number().int(),
+  digest: z.string(),
+  previousDigest: z.string().nullable(),
+  components: z.array(taskComponent),
+  agentId: z.string().nullable(),
+  leaseOwner: z.string().nullable(),
+  attempt: z.number().int(),
+  error: z.string().nullable(),
+  health: z.record(z.string(), z.unknown()).nullable(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+
+export const artifactRef = z.object({ name: z.string(), taskId: z.string().nullable(), sha256: z.string(), mediaType: z.string() });
+
+export const job = z.object({
+  id: z.uuid(),
+  promotionId: z.string().nullable(),
+  releaseId: z.uuid(),
+  releaseName: z.string(),
+  environmentId: z.uuid(),
+  environmentName: z.string(),
+  status: z.enum(JOB_STATUSES),
+  strategy: z.enum(STRATEGIES),
+  strategyConfig: z.record(z.string(), z.unknown()),
+  currentBatch: z.number().int(),
+  batchCount: z.number().int(),
+  pausedReason: z.string().nullable(),
+  autoRollback: z.boolean(),
+  rollbackOf: z.string().nullable(),
+  error: z.string().nullable(),
+  artifacts: z.array(artifactRef),
+  counts: z.record(z.string(), z.number()),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+export type Job = z.infer<typeof job>;
+
+export const jobDetail = job.extend({ tasks: z.array(task) });
+
+export const jobListQuery = pageQuery.extend({
+  environment: z.string().min(1).max(100).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
+});
+
+export const jobRef = z.strictObject({ id: z.uuid({ message: 'must be a deployment job id' }) });
+
+export const logLine = z.object({
+  taskId: z.string(),
+  targetName: z.string(),
+  attempt: z.number(),
+  seq: z.number(),
+  at: z.string(),
+  line: z.string(),
+});
+export const logsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0).describe('Return lines after this cursor (the `next` of the previous answer).'),
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+});
+export const logsPage = z.object({ lines: z.array(logLine), next: z.number() });
+
+export const artifactOut = artifactRef.extend({ content: z.string() });
+export const artifactParams = z.strictObject({ id: z.uuid(), name: z.string().min(1).max(200) });
+
+export const rollbackBody = z.strictObject({
+  environment: z.string().min(1).max(100).describe('Environment id or name.'),
+  to: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Release (id or name) to go back to; default: restore each target’s previous digests.'),
+});

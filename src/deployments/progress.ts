@@ -1,0 +1,201 @@
+// Job progress: after every task outcome (in the same transaction) the job's strategy decides what
+// happens next: release the next batch, pause (failure or approval between canary waves), fail and roll
+// back, or finish. Finishing writes the evidence packet, marks the release deployed and hands the
+// outcome to the promotion's workflow, all in that one transaction.
+import { GantryError } from '../core/errors.js';
+import { appendPacket, type Signer } from '../evidence/service.js';
+import type { Tx } from '../store/db.js';
+import { deliverEvent } from '../workflows/service.js';
+import { createJob } from './create.js';
+import type { StrategyConfig, TaskComponent } from './protocol.js';
+
+export interface ProgressDeps {
+  signer: Signer;
+}
+
+interface JobRow {
+  id: string;
+  tenant_id: string;
+  promotion_id: string | null;
+  release_id: string;
+  environment_id: string;
+  status: string;
+  strategy: string;
+  strategy_config: StrategyConfig;
+  current_batch: number;
+  batch_count: number;
+  paused_reason: string | null;
+  rollback_of: string | null;
+  auto_rollback: boolean;
+  created_by: string | null;
+  started_at: Date | null;
+}
+
+/** Re-evaluates a job after a task changed; locks the job row so concurrent reports advance it once. */
+export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Promise<void> {
+  const j = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
+  const job = j.rows[0];
+  if (job?.status !== 'running') return;
+  const c = await tx.query<{ batch: number; status: string; n: number }>(
+    'SELECT batch, status, count(*)::int AS n FROM deployment_tasks WHERE job_id = $1 GROUP BY batch, status',
+    [jobId],
+  );
+  const count = (pred: (r: { batch: number; status: string }) => boolean) => c.rows.filter(pred).reduce((s, r) => s + r.n, 0);
+  const inflight = count((r) => r.status === 'assigned' || r.status === 'running');
+  const failed = count((r) => r.status === 'failed');
+  const cfg = job.strategy_config;
+  const behavior = cfg.failureBehavior ?? (job.auto_rollback ? 'rollback' : 'stop');
+  if (failed > (cfg.maxFailures ?? 0) && behavior !== 'continue') {
+    if (behavior === 'pause') {
+      if (!job.paused_reason) await tx.query(`UPDATE deployment_jobs SET paused_reason = 'failure' WHERE id = $1`, [jobId]);
+      return;
+    }
+    // Stop releasing work; once the tasks in flight have reported, the job fails (and may roll back).
+    await tx.query(
+      `UPDATE deployment_tasks SET status = 'skipped', error = 'skipped: the deployment failed', completed_at = now()
+        WHERE job_id = $1 AND status = 'pending'`,
+      [jobId],
+    );
+    if (inflight === 0) await finishJob(tx, job, 'failed', `${failed} target(s) failed (at most ${cfg.maxFailures ?? 0} tolerated)`, deps);
+    return;
+  }
+  const openInBatch = count((r) => r.batch <= job.current_batch && ['pending', 'assigned', 'running'].includes(r.status));
+  if (openInBatch > 0) return;
+  if (job.current_batch + 1 < job.batch_count) {
+    const approval = job.strategy === 'canary' && cfg.approvalBetweenWaves;
+    await tx.query('UPDATE deployment_jobs SET current_batch = current_batch + 1, paused_reason = $2 WHERE id = $1', [
+      jobId,
+      approval ? 'approval' : null,
+    ]);
+    return;
+  }
+  if (failed > (cfg.maxFailures ?? 0)) await finishJob(tx, job, 'failed', `${failed} target(s) failed`, deps);
+  else await finishJob(tx, job, 'succeeded', null, deps);
+}
+
+/** Ends a job: status, evidence packet, release status, promotion hand-back and automatic rollback. */
+export async function finishJob(
+  tx: Tx,
+  job: JobRow,
+  status: 'succeeded' | 'failed' | 'cancelled',
+  error: string | null,
+  deps: ProgressDeps,
+) {
+  await tx.query(
+    `UPDATE deployment_jobs SET status = $2, error = $3, completed_at = now(), paused_reason = NULL,
+            artifacts = (SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'taskId', task_id, 'sha256', sha256, 'mediaType', media_type)
+                                        ORDER BY created_at), '[]') FROM deployment_artifacts WHERE job_id = $1)
+      WHERE id = $1`,
+    [job.id, status, error],
+  );
+  if (status === 'cancelled') {
+    await tx.query(
+      `UPDATE deployment_tasks SET status = 'skipped', error = 'cancelled', completed_at = now(), lease_expires_at = NULL
+        WHERE job_id = $1 AND status IN ('pending', 'assigned', 'running')`,
+      [job.id],
+    );
+  }
+  const content = await packetContent(tx, job.id);
+  await appendPacket(tx, deps.signer, {
+    tenantId: job.tenant_id,
+    promotionId: job.promotion_id,
+    packetType: job.rollback_of ? 'rollback' : 'deployment',
+    content,
+  });
+  if (status === 'succeeded' && !job.rollback_of) {
+    await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [job.release_id]);
+  }
+  if (job.promotion_id && !job.rollback_of) await handBack(tx, job.promotion_id, job.id, status);
+  if (status === 'failed' && job.auto_rollback && !job.rollback_of) await startRollback(tx, job.tenant_id, job.id, null);
+}
+
+/** Delivers deployment_finished to the promotion's workflow node `deploy`. */
+async function handBack(tx: Tx, promotionId: string, jobId: string, status: string): Promise<void> {
+  const p = await tx.query<{ workflow_run_id: string | null }>('SELECT workflow_run_id FROM promotions WHERE id = $1', [promotionId]);
+  const runId = p.rows[0]?.workflow_run_id;
+  if (!runId) return;
+  try {
+    await deliverEvent(tx, runId, 'deploy', { event: 'deployment_finished', payload: { status, jobId } });
+  } catch (err) {
+    // The run was cancelled or its deploy node is gone: the job's outcome stands regardless.
+    if (!(err instanceof GantryError)) throw err;
+  }
+}
+
+/**
+ * Starts a rollback job for `jobId`: every target it touched returns to its previous components
+ * (previous_digest). Targets that had nothing before are left as they are and named in the job's log.
+ */
+export async function startRollback(tx: Tx, tenantId: string, jobId: string, createdBy: string | null): Promise<string | null> {
+  const tasks = await tx.query<{ target_id: string; components: TaskComponent[]; previous_release_id: string | null }>(
+    `SELECT target_id, components, previous_release_id FROM deployment_tasks
+      WHERE job_id = $1 AND attempt > 0 AND previous_release_id IS NOT NULL AND status IN ('succeeded', 'failed', 'skipped')`,
+    [jobId],
+  );
+  const byTarget = new Map<string, TaskComponent[]>();
+  let releaseId: string | null = null;
+  for (const t of tasks.rows) {
+    const back = t.components.filter((c) => c.previousDigest).map((c) => ({ ...c, digest: c.previousDigest!, previousDigest: c.digest }));
+    if (back.length === 0) continue;
+    byTarget.set(t.target_id, back);
+    releaseId ??= t.previous_release_id;
+  }
+  if (!releaseId || byTarget.size === 0) return null;
+  const env = await tx.query<{ environment_id: string; promotion_id: string | null }>(
+    'SELECT environment_id, promotion_id FROM deployment_jobs WHERE id = $1',
+    [jobId],
+  );
+  return createJob(tx, {
+    tenantId,
+    releaseRef: releaseId,
+    environmentRef: env.rows[0]!.environment_id,
+    promotionId: env.rows[0]!.promotion_id,
+    createdBy,
+    rollbackOf: jobId,
+    componentsByTarget: byTarget,
+  });
+}
+
+/** The evidence of a job: targets, tasks, artifacts and their hashes, outcome (DESIGN §6). */
+async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unknown>> {
+  const j = await tx.query(
+    `SELECT j.id, j.status, j.strategy, j.strategy_config, j.rollback_of, j.error, j.started_at, j.completed_at, j.artifacts,
+            j.promotion_id, e.id AS env_id, e.name AS env_name, r.id AS rel_id, r.name AS rel_name, r.components AS rel_components
+       FROM deployment_jobs j JOIN environments e ON e.id = j.environment_id JOIN releases r ON r.id = j.release_id WHERE j.id = $1`,
+    [jobId],
+  );
+  const row = j.rows[0];
+  const tasks = await tx.query(
+    `SELECT t.id, t.status, t.digest, t.previous_digest, t.components, t.attempt, t.agent_id, t.lease_owner, t.error, t.batch,
+            g.id AS target_id, g.name AS target_name, g.target_type,
+            (SELECT content_hash FROM version_stickers s WHERE s.task_id = t.id ORDER BY written_at DESC LIMIT 1) AS sticker_hash
+       FROM deployment_tasks t JOIN targets g ON g.id = t.target_id WHERE t.job_id = $1 ORDER BY g.name`,
+    [jobId],
+  );
+  return {
+    kind: row.rollback_of ? 'rollback' : 'deployment',
+    job: {
+      id: row.id,
+      status: row.status,
+      strategy: row.strategy,
+      strategyConfig: row.strategy_config,
+      rollbackOf: row.rollback_of,
+      error: row.error,
+      startedAt: row.started_at?.toISOString() ?? null,
+      completedAt: row.completed_at?.toISOString() ?? null,
+    },
+    outcome: row.status,
+    release: { id: row.rel_id, name: row.rel_name, components: row.rel_components },
+    environment: { id: row.env_id, name: row.env_name },
+    promotion: row.promotion_id ? { id: row.promotion_id } : null,
+    targets: tasks.rows.map((t) => ({
+      target: { id: t.target_id, name: t.target_name, type: t.target_type },
+      task: { id: t.id, status: t.status, batch: t.batch, attempt: t.attempt, agentId: t.agent_id, runner: t.lease_owner, error: t.error },
+      digest: t.digest,
+      previousDigest: t.previous_digest,
+      components: t.components,
+      stickerHash: t.sticker_hash,
+    })),
+    artifacts: row.artifacts,
+  };
+}

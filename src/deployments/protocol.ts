@@ -1,0 +1,199 @@
+// The deployment wire protocol shared by the server and agents: strategy config (one shape for every
+// strategy, DESIGN §5), the task an agent leases, what it reports back, stickers and their hashes.
+// Pure schemas and functions: the agent imports this file and nothing else of the server.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const STRATEGIES = ['all_at_once', 'rolling', 'canary', 'blue_green'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const healthCheck = z.strictObject({
+  type: z.enum(['http', 'tcp', 'container', 'none']).default('container').describe('What proves a component healthy.'),
+  path: z.string().max(500).default('/').describe('HTTP path for type http.'),
+  port: z
+    .union([z.number().int().min(1).max(65535), z.string().max(200)])
+    .optional()
+    .describe('Port for http/tcp; a template such as "${label.port.web}" (default: the service port).'),
+  timeout: z.number().min(0.1).max(300).default(2).describe('Seconds one probe may take.'),
+  retries: z.number().int().min(0).max(1000).default(10).describe('Probes after the first before giving up.'),
+  interval: z.number().min(0).max(300).default(1).describe('Seconds between probes.'),
+});
+export type HealthCheck = z.infer<typeof healthCheck>;
+
+export const serviceSpec = z.strictObject({
+  command: z.array(z.string().max(1000)).max(100).optional().describe('Container command; strings may use templates.'),
+  env: z.record(z.string(), z.string().max(4000)).optional(),
+  port: z.string().max(200).optional().describe('The port the service listens on (template), used by http/tcp health checks.'),
+  healthCheck: healthCheck.partial().optional(),
+});
+export type ServiceSpec = z.infer<typeof serviceSpec>;
+
+export const routerConfig = z.strictObject({
+  type: z.enum(['nginx', 'traefik']).describe('File-based switch: an nginx upstream file or a Traefik file-provider config.'),
+  path: z.string().min(1).max(1000).describe('File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf).'),
+  reloadCommand: z.array(z.string()).max(20).optional().describe('Run after the switch, e.g. ["nginx","-s","reload"].'),
+});
+
+export const strategyConfig = z.strictObject({
+  maxConcurrent: z.number().int().min(1).max(100_000).optional().describe('Targets deployed at once (all_at_once).'),
+  batchSize: z.number().int().min(1).max(100_000).optional().describe('Targets per rolling batch.'),
+  batchPercent: z.number().min(1).max(100).optional().describe('Or: percent of targets per rolling batch.'),
+  maxFailures: z.number().int().min(0).max(100_000).default(0).describe('Failed targets tolerated before the job fails.'),
+  waves: z.array(z.number().min(1).max(100)).max(20).optional().describe('Canary waves as cumulative percentages, e.g. [10, 50, 100].'),
+  approvalBetweenWaves: z.boolean().default(false).describe('Canary: wait for POST /deployments/{id}/resume between waves.'),
+  verifySeconds: z.number().min(0).max(3600).default(0).describe('Canary: seconds to keep watching health after a wave.'),
+  healthCheck: healthCheck.optional(),
+  failureBehavior: z.enum(['rollback', 'continue', 'pause']).optional(),
+  router: routerConfig.optional().describe('blue_green: how traffic is switched.'),
+  services: z.record(z.string(), serviceSpec).optional().describe('Per component: command, env, port, health check.'),
+});
+export type StrategyConfig = z.infer<typeof strategyConfig>;
+
+export const taskComponent = z.object({
+  name: z.string(),
+  image: z.string().describe('Repository without tag or digest.'),
+  digest: z.string(),
+  previousDigest: z.string().nullable(),
+});
+export type TaskComponent = z.infer<typeof taskComponent>;
+
+/** What an agent receives for one leased task. */
+export const agentTask = z.object({
+  taskId: z.uuid(),
+  jobId: z.uuid(),
+  attempt: z.number().int(),
+  mode: z.enum(['deploy', 'rollback']),
+  strategy: z.enum(STRATEGIES),
+  leaseExpiresAt: z.string(),
+  target: z.object({
+    id: z.uuid(),
+    name: z.string(),
+    type: z.enum(['docker_host', 'compose_host', 'ssh_host']),
+    connection: z.record(z.string(), z.unknown()),
+    labels: z.record(z.string(), z.string()),
+  }),
+  release: z.object({ id: z.uuid(), name: z.string() }),
+  promotionId: z.string().nullable(),
+  environment: z.object({ id: z.uuid(), name: z.string() }),
+  components: z.array(taskComponent),
+  config: strategyConfig,
+});
+export type AgentTask = z.infer<typeof agentTask>;
+
+export const observedComponent = z.object({
+  component: z.string(),
+  containerName: z.string(),
+  containerId: z.string().nullable(),
+  image: z.string().nullable().describe('The image reference the container was created from.'),
+  digest: z.string().nullable().describe('The digest of the running image (from the engine), when known.'),
+  running: z.boolean(),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type ObservedComponent = z.infer<typeof observedComponent>;
+
+export const artifactIn = z.object({
+  name: z.string().min(1).max(200),
+  mediaType: z.string().max(100).default('text/plain'),
+  content: z.string().max(1_000_000),
+});
+
+export const stickerIn = z.object({ content: z.record(z.string(), z.unknown()), contentHash: z.string() });
+
+export const taskReport = z.strictObject({
+  attempt: z.number().int(),
+  status: z.enum(['succeeded', 'failed']),
+  error: z.string().max(4000).optional(),
+  sticker: stickerIn.optional(),
+  artifacts: z.array(artifactIn).max(20).default([]),
+  observed: z.array(observedComponent).max(100).default([]),
+  health: z.record(z.string(), z.unknown()).optional(),
+});
+export type TaskReport = z.infer<typeof taskReport>;
+
+export const observationIn = z.strictObject({
+  targetId: z.uuid(),
+  components: z.array(observedComponent).max(100),
+  sticker: stickerIn.nullable(),
+  error: z.string().max(4000).optional(),
+});
+export type Observation = z.infer<typeof observationIn>;
+
+/** Canonical JSON: object keys sorted, no whitespace (RFC 8785 for the values stickers hold). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export const sha256Of = (s: string | Buffer): string => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+
+/**
+ * The digest a target records for a release: the image digest when the release has one component,
+ * otherwise the SHA-256 of the sorted "name@digest" lines, so one value says what runs there.
+ */
+export function bundleDigest(components: { name: string; digest: string }[]): string {
+  if (components.length === 1) return components[0]!.digest;
+  const lines = components.map((c) => `${c.name}@${c.digest}\n`).sort();
+  return sha256Of(lines.join(''));
+}
+
+/** Deterministic container name per target and component, so a retried task replaces instead of duplicating. */
+export function containerName(targetName: string, component: string, color?: string): string {
+  return `gantry-${targetName}-${component}${color ? `-${color}` : ''}`;
+}
+
+/** The version sticker an executor writes on the target after a task (DESIGN §5). */
+export function stickerFor(task: AgentTask, writtenAt: Date): { content: Record<string, unknown>; contentHash: string } {
+  const content = {
+    schema: 'gantry.version/v1',
+    release: task.release,
+    promotion: task.promotionId,
+    environment: task.environment,
+    target: { id: task.target.id, name: task.target.name },
+    job: task.jobId,
+    components: task.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest })),
+    digest: bundleDigest(task.components),
+    writtenAt: writtenAt.toISOString(),
+  };
+  return { content, contentHash: sha256Of(canonicalJson(content)) };
+}
+
+/** The gantry.* labels every managed container carries. */
+export function containerLabels(task: AgentTask, component: TaskComponent, stickerHash: string, writtenAt: string): Record<string, string> {
+  return {
+    'gantry.managed': 'true',
+    'gantry.target': task.target.id,
+    'gantry.component': component.name,
+    'gantry.digest': component.digest,
+    'gantry.release': task.release.name,
+    'gantry.release-id': task.release.id,
+    'gantry.promotion': task.promotionId ?? '',
+    'gantry.environment': task.environment.name,
+    'gantry.job': task.jobId,
+    'gantry.written-at': writtenAt,
+    'gantry.sticker-hash': stickerHash,
+  };
+}
+
+/**
+ * Expands ${target.name}, ${target.id}, ${component}, ${color}, ${release.name} and ${label.KEY} in a
+ * string. ${color} expands first, so a label key may contain it (e.g. ${label.port.web.${color}}).
+ */
+export function expandTemplate(s: string, vars: { task: AgentTask; component?: string; color?: string }): string {
+  const first = s.replace(/\$\{color\}/g, vars.color ?? '');
+  return first.replace(/\$\{([a-zA-Z]+)(?:\.([a-z0-9._/-]+))?\}/g, (whole, head: string, rest: string | undefined) => {
+    if (head === 'target' && rest === 'name') return vars.task.target.name;
+    if (head === 'target' && rest === 'id') return vars.task.target.id;
+    if (head === 'release' && rest === 'name') return vars.task.release.name;
+    if (head === 'component' && !rest) return vars.component ?? '';
+    if (head === 'label' && rest) {
+      const v = vars.task.target.labels[rest];
+      if (v === undefined) throw new Error(`template ${whole}: target ${vars.task.target.name} has no label "${rest}"`);
+      return v;
+    }
+    throw new Error(`template ${whole} is not one Gantry knows (target.name, target.id, component, color, release.name, label.KEY)`);
+  });
+}

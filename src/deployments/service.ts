@@ -1,0 +1,164 @@
+// Deployment jobs for the API: read jobs with tasks, logs and artifacts; cancel, resume and roll back.
+import type { z } from 'zod';
+import { ConflictError, NotFoundError } from '../core/errors.js';
+import { getEnvironment } from '../environments/service.js';
+import { afterOf, toPage } from '../http/pagination.js';
+import type { Tx } from '../store/db.js';
+import { createJob } from './create.js';
+import type { Job, jobDetail, jobListQuery } from './model.js';
+import { finishJob, type ProgressDeps, startRollback } from './progress.js';
+
+const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
+       (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*)::int AS n FROM deployment_tasks
+          WHERE job_id = j.id GROUP BY status) s) AS counts
+  FROM deployment_jobs j JOIN releases r ON r.id = j.release_id JOIN environments e ON e.id = j.environment_id`;
+
+// any: a row of JOB_SELECT; every column is mapped explicitly below
+const jobOut = (r: any): Job => ({
+  id: r.id,
+  promotionId: r.promotion_id,
+  releaseId: r.release_id,
+  releaseName: r.release_name,
+  environmentId: r.environment_id,
+  environmentName: r.environment_name,
+  status: r.status,
+  strategy: r.strategy,
+  strategyConfig: r.strategy_config,
+  currentBatch: r.current_batch,
+  batchCount: r.batch_count,
+  pausedReason: r.paused_reason,
+  autoRollback: r.auto_rollback,
+  rollbackOf: r.rollback_of,
+  error: r.error,
+  artifacts: r.artifacts,
+  counts: r.counts,
+  createdAt: r.created_at.toISOString(),
+  startedAt: r.started_at?.toISOString() ?? null,
+  completedAt: r.completed_at?.toISOString() ?? null,
+});
+
+export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
+  const r = await tx.query(`${JOB_SELECT} WHERE j.id = $1`, [id]);
+  if (!r.rows[0]) throw new NotFoundError('Deployment', id);
+  const t = await tx.query(
+    `SELECT t.*, g.name AS target_name, g.target_type FROM deployment_tasks t JOIN targets g ON g.id = t.target_id
+      WHERE t.job_id = $1 ORDER BY t.batch, g.name`,
+    [id],
+  );
+  return {
+    ...jobOut(r.rows[0]),
+    tasks: t.rows.map((x) => ({
+      id: x.id,
+      targetId: x.target_id,
+      targetName: x.target_name,
+      targetType: x.target_type,
+      status: x.status,
+      batch: x.batch,
+      digest: x.digest,
+      previousDigest: x.previous_digest,
+      components: x.components,
+      agentId: x.agent_id,
+      leaseOwner: x.lease_owner,
+      attempt: x.attempt,
+      error: x.error,
+      health: x.health,
+      startedAt: x.started_at?.toISOString() ?? null,
+      completedAt: x.completed_at?.toISOString() ?? null,
+    })),
+  };
+}
+
+export async function listJobs(tx: Tx, q: z.infer<typeof jobListQuery>) {
+  const envId = q.environment ? (await getEnvironment(tx, q.environment)).id : null;
+  const r = await tx.query(
+    `${JOB_SELECT} WHERE ($1::uuid IS NULL OR j.id < $1::uuid) AND ($2::uuid IS NULL OR j.environment_id = $2)
+        AND ($3::text IS NULL OR j.status = $3) ORDER BY j.id DESC LIMIT $4`,
+    [afterOf(q.cursor) ?? null, envId, q.status ?? null, q.limit + 1],
+  );
+  return toPage(r.rows, q.limit, (row) => [row.id], jobOut);
+}
+
+/** Log lines of a job in the order they were received, after a cursor (job_logs.id). */
+export async function jobLogs(tx: Tx, id: string, after: number, limit: number) {
+  await getJob(tx, id);
+  const r = await tx.query<{ id: number; task_id: string; target_name: string; attempt: number; seq: number; at: Date; line: string }>(
+    `SELECT l.id, l.task_id, g.name AS target_name, l.attempt, l.seq, l.at, l.line FROM job_logs l
+       JOIN deployment_tasks t ON t.id = l.task_id JOIN targets g ON g.id = t.target_id
+      WHERE l.job_id = $1 AND l.id > $2 ORDER BY l.id LIMIT $3`,
+    [id, after, limit],
+  );
+  const lines = r.rows.map((l) => ({
+    taskId: l.task_id,
+    targetName: l.target_name,
+    attempt: l.attempt,
+    seq: l.seq,
+    at: l.at.toISOString(),
+    line: l.line,
+  }));
+  return { lines, next: r.rows[r.rows.length - 1]?.id ?? after };
+}
+
+export async function getArtifact(tx: Tx, id: string, name: string) {
+  const r = await tx.query(
+    `SELECT name, task_id, sha256, media_type, content FROM deployment_artifacts WHERE job_id = $1 AND (name = $2 OR id::text = $2)
+      ORDER BY created_at LIMIT 1`,
+    [id, name],
+  );
+  const a = r.rows[0];
+  if (!a) throw new NotFoundError('Artifact', `${id}/${name}`);
+  return { name: a.name, taskId: a.task_id, sha256: a.sha256, mediaType: a.media_type, content: a.content };
+}
+
+async function lockJob(tx: Tx, id: string) {
+  // any: the full deployment_jobs row, handed to finishJob as is
+  const r = await tx.query<any>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [id]);
+  if (!r.rows[0]) throw new NotFoundError('Deployment', id);
+  return r.rows[0];
+}
+
+/** Cancels a pending or running job: unfinished tasks are skipped; tasks mid-flight lose their lease. */
+export async function cancelJob(tx: Tx, id: string, deps: ProgressDeps) {
+  const job = await lockJob(tx, id);
+  if (job.status !== 'pending' && job.status !== 'running')
+    throw new ConflictError(`Deployment ${id} already ended (${job.status}).`, 'deployment_finished');
+  await finishJob(tx, job, 'cancelled', 'cancelled by request', deps);
+  return getJob(tx, id);
+}
+
+/** Resumes a job paused after a failure or waiting for approval between canary waves. */
+export async function resumeJob(tx: Tx, id: string) {
+  const job = await lockJob(tx, id);
+  if (job.status !== 'running' || !job.paused_reason) throw new ConflictError(`Deployment ${id} is not paused.`, 'deployment_not_paused');
+  await tx.query('UPDATE deployment_jobs SET paused_reason = NULL WHERE id = $1', [id]);
+  return getJob(tx, id);
+}
+
+/** Rolls a finished job back: each target it touched returns to its previous digests. */
+export async function rollbackJob(tx: Tx, tenantId: string, id: string, userId: string) {
+  const job = await lockJob(tx, id);
+  if (job.status === 'pending' || job.status === 'running')
+    throw new ConflictError(`Deployment ${id} is still ${job.status}; cancel it first.`, 'deployment_active');
+  const created = await startRollback(tx, tenantId, id, userId);
+  if (!created) throw new ConflictError(`No target of deployment ${id} has a previous release to return to.`, 'nothing_to_roll_back');
+  return getJob(tx, created);
+}
+
+/** `gantry rollback ENV [--to RELEASE]`: back to a named release, or undo the environment's latest deployment. */
+export async function rollbackEnvironment(tx: Tx, tenantId: string, envRef: string, to: string | undefined, userId: string) {
+  const env = await getEnvironment(tx, envRef);
+  const last = await tx.query<{ id: string }>(
+    `SELECT id FROM deployment_jobs WHERE environment_id = $1 AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 1`,
+    [env.id],
+  );
+  if (!last.rows[0]) throw new ConflictError(`Nothing was deployed to "${env.name}" yet.`, 'nothing_to_roll_back');
+  if (!to) return rollbackJob(tx, tenantId, last.rows[0].id, userId);
+  const id = await createJob(tx, {
+    tenantId,
+    releaseRef: to,
+    environmentRef: env.id,
+    promotionId: null,
+    createdBy: userId,
+    rollbackOf: last.rows[0].id,
+  });
+  return getJob(tx, id);
+}

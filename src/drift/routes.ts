@@ -1,0 +1,58 @@
+// HTTP routes for drift: the last verdict per target, and a request to check again now.
+import { z } from 'zod';
+import { type App, type Deps, READ } from '../http/types.js';
+import { withTenant } from '../store/db.js';
+import { caller } from '../tenancy/auth.js';
+import { listDrift, requestCheck } from './service.js';
+
+const driftItem = z.object({
+  component: z.string().nullable(),
+  field: z.enum(['container', 'running', 'digest', 'sticker', 'unobservable']),
+  expected: z.string().nullable(),
+  actual: z.string().nullable(),
+});
+const driftRow = z.object({
+  targetId: z.uuid(),
+  targetName: z.string(),
+  environmentName: z.string(),
+  targetType: z.string(),
+  driftDetected: z.boolean(),
+  drift: z.array(driftItem),
+  checkedAt: z.string().nullable(),
+  currentDigest: z.string().nullable(),
+  stickerHash: z.string().nullable(),
+});
+const envQuery = z.strictObject({ environment: z.string().min(1).max(100).optional() });
+
+export function driftRoutes(app: App, { db }: Deps): void {
+  const tags = ['drift'];
+  app.get(
+    '/api/v1/drift',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'Drift per target: running digests and sticker against the record',
+        querystring: envQuery,
+        response: { 200: z.object({ items: z.array(driftRow) }) },
+      },
+    },
+    async (req) => ({ items: await withTenant(db, caller(req).tenantId, (tx) => listDrift(tx, req.query.environment)) }),
+  );
+  app.post(
+    '/api/v1/drift/check',
+    {
+      config: { access: ['admin', 'release_manager', 'deployer'] },
+      schema: {
+        tags,
+        summary: 'Check drift at the next heartbeat instead of the next interval',
+        body: envQuery,
+        response: { 202: z.object({ requested: z.boolean() }) },
+      },
+    },
+    async (req, reply) => {
+      await withTenant(db, caller(req).tenantId, (tx) => requestCheck(tx, req.body.environment));
+      return reply.status(202).send({ requested: true });
+    },
+  );
+}
