@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GateRegistry } from '../gates/registry.js';
 import { pageOf } from '../http/pagination.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
+import { notify } from '../integrations/notify.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
 import type { Signer } from './decision.js';

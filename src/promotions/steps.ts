@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { StepRegistry, StepResult, StepType } from '../engine/registry.js';
 import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
 import type { GateResult } from '../gates/types.js';
+import { notify } from '../integrations/notify.js';
 import { type Db, withTenant } from '../store/db.js';
 import { buildContext, contextFor, type PromotionRow } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
@@ -16,6 +17,16 @@ export interface PromotionStepDeps {
   gates: GateRegistry;
   /** How soon a pending gate without its own retry time is evaluated again. */
   recheckSeconds?: number;
+}
+
+function tell(
+  deps: PromotionStepDeps,
+  tenantId: string,
+  type: 'promotion.approved' | 'promotion.rejected' | 'promotion.deployed',
+  promotionId: string,
+  data: Record<string, unknown> = {},
+) {
+  notify({ db: deps.db, clock: deps.clock }, tenantId, { type, data: { promotionId, ...data } });
 }
 
 const input = z.strictObject({ promotionId: z.uuid() });
@@ -50,33 +61,42 @@ async function evaluate(
     return { status: 'succeeded', outputs: { gates: (p.decision_record.gates as Record<string, unknown>[]) ?? [] } };
   }
   const now = ctx.now();
-  return withTenant(deps.db, ctx.tenantId, async (tx) => {
-    const pc = await buildContext(tx, contextFor(ctx.tenantId, p, now));
-    const refs = gateRefs(pc.environment.config);
-    const gates = await evaluateGates(deps.gates, refs, pc, deps, final ? () => true : (id) => !APPROVAL_GATES.has(id));
-    for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
-    const failed = gates.filter((g) => g.status === 'fail');
-    if (failed.length) {
-      const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
-      await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
-      return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false };
-    }
-    const pending = gates.filter((g) => g.status === 'pending');
-    if (pending.length) {
-      const onlyPeople = pending.every((g) => APPROVAL_GATES.has(g.gate));
-      const next = onlyPeople ? null : nextCheck(pending, now, deps.recheckSeconds ?? 30);
-      await recordWaiting(tx, pc, gates, onlyPeople ? 'awaiting_approval' : 'pending', next);
-      const reason = pending.map((g) => `${g.gate}: ${g.reason}`).join('; ');
-      return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };
-    }
-    if (final) {
-      await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
-    } else {
-      // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.
-      await recordWaiting(tx, pc, gates, 'pending', null);
-    }
-    return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
-  });
+  const result = await withTenant(
+    deps.db,
+    ctx.tenantId,
+    async (tx): Promise<StepResult<{ gates: Record<string, unknown>[] }> & { decided?: string }> => {
+      const pc = await buildContext(tx, contextFor(ctx.tenantId, p, now));
+      const refs = gateRefs(pc.environment.config);
+      const gates = await evaluateGates(deps.gates, refs, pc, deps, final ? () => true : (id) => !APPROVAL_GATES.has(id));
+      for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
+      const failed = gates.filter((g) => g.status === 'fail');
+      if (failed.length) {
+        const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
+        return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false, ...(decided ? { decided: why } : {}) };
+      }
+      const pending = gates.filter((g) => g.status === 'pending');
+      if (pending.length) {
+        const onlyPeople = pending.every((g) => APPROVAL_GATES.has(g.gate));
+        const next = onlyPeople ? null : nextCheck(pending, now, deps.recheckSeconds ?? 30);
+        await recordWaiting(tx, pc, gates, onlyPeople ? 'awaiting_approval' : 'pending', next);
+        const reason = pending.map((g) => `${g.gate}: ${g.reason}`).join('; ');
+        return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };
+      }
+      if (final) {
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
+        if (decided) return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] }, decided: 'approved' };
+      } else {
+        // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.
+        await recordWaiting(tx, pc, gates, 'pending', null);
+      }
+      return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
+    },
+  );
+  const { decided, ...step } = result;
+  if (decided === 'approved') tell(deps, ctx.tenantId, 'promotion.approved', p.id);
+  else if (decided) tell(deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: decided });
+  return step;
 }
 
 export function promotionSteps(deps: PromotionStepDeps): StepType<any, any>[] {
@@ -128,6 +148,7 @@ export function promotionSteps(deps: PromotionStepDeps): StepType<any, any>[] {
         );
         if (r.rows[0]) await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [r.rows[0].release_id]);
       });
+      tell(deps, ctx.tenantId, 'promotion.deployed', ctx.input.promotionId);
       return { status: 'succeeded', outputs: { status: 'deployed' } };
     },
   };
