@@ -2,7 +2,7 @@
 // service over HTTP (OPA's REST data API shape is accepted). Credentials come from the integration's
 // credentialRef at use and never appear in results.
 import { z } from 'zod';
-import { resolveSecret } from '../integrations/secrets.js';
+import { resolveCredential } from '../integrations/secrets.js';
 import { getIntegration } from '../integrations/service.js';
 import { withTenant } from '../store/db.js';
 import type { Gate, GateDeps, PromotionContext } from './types.js';
@@ -13,9 +13,10 @@ async function integration(deps: GateDeps, tenantId: string, name: string, typeI
   return i;
 }
 
-async function authHeaders(credentialRef: string | null): Promise<Record<string, string>> {
+/** Resolved at use, in the tenant's scope (so vault: references work); the secret never leaves the header. */
+async function authHeaders(credentialRef: string | null, deps: GateDeps, tenantId: string): Promise<Record<string, string>> {
   if (!credentialRef) return {};
-  const secret = await resolveSecret(credentialRef);
+  const secret = await resolveCredential(credentialRef, { db: deps.db, tenantId });
   return { authorization: `Bearer ${secret.replace(/^token:/, '')}` };
 }
 
@@ -44,7 +45,7 @@ export const securityVerdictGate: Gate<z.infer<typeof securityConfig>> = {
   async evaluate(ctx, config, deps) {
     const scanner = await integration(deps, ctx.tenantId, config.integration, 'scanner_webhook');
     const base = String(scanner.config.url).replace(/\/$/, '');
-    const headers = await authHeaders(scanner.credentialRef);
+    const headers = await authHeaders(scanner.credentialRef, deps, ctx.tenantId);
     const verdicts: Record<string, unknown> = {};
     const over: string[] = [];
     const missing: string[] = [];
@@ -100,7 +101,7 @@ export const webhookGate: Gate<z.infer<typeof webhookConfig>> = {
     const timeout = Number(svc.config.timeoutMs ?? 10_000);
     const res = await fetch(String(svc.config.url), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(await authHeaders(svc.credentialRef)) },
+      headers: { 'content-type': 'application/json', ...(await authHeaders(svc.credentialRef, deps, ctx.tenantId)) },
       body: JSON.stringify({ input: policyInput(ctx) }),
       signal: AbortSignal.timeout(timeout),
     });
