@@ -32,6 +32,7 @@ import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
+import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { integrationRoutes } from './integrations/routes.js';
@@ -130,6 +131,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   pluginRoutes(app, deps, plugins);
 
   app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  await uiRoutes(app);
   return app;
 }
 

@@ -1,0 +1,31 @@
+// Named response types taken from the generated schema, so pages never restate the API's shapes.
+import type { paths } from './schema';
+
+type Ok<Op> = Op extends { responses: infer R }
+  ? R extends { 200: { content: { 'application/json': infer T } } }
+    ? T
+    : R extends { 201: { content: { 'application/json': infer T } } }
+      ? T
+      : never
+  : never;
+
+/** The JSON body of the success response of `method` on `path`. */
+export type Body<P extends keyof paths, M extends keyof paths[P]> = Ok<paths[P][M]>;
+export type ItemOf<L> = L extends { items: (infer I)[] } ? I : never;
+
+export type WhoAmI = Body<'/api/v1/whoami', 'get'>;
+export type Environment = Body<'/api/v1/environments/{ref}', 'get'>;
+export type FreezeWindow = Environment['freezeWindows'][number];
+export type Target = Body<'/api/v1/targets/{ref}', 'get'>;
+export type Agent = Body<'/api/v1/agents/{ref}', 'get'>;
+export type Component = Body<'/api/v1/components/{ref}', 'get'>;
+export type ComponentVersion = ItemOf<Body<'/api/v1/components/{ref}/versions', 'get'>>;
+export type Integration = Body<'/api/v1/integrations/{ref}', 'get'>;
+export type Release = Body<'/api/v1/releases/{ref}', 'get'>;
+export type ReleaseDiff = Body<'/api/v1/releases/{ref}/diff/{other}', 'get'>;
+export type WorkflowTemplate = Body<'/api/v1/workflow-templates/{ref}', 'get'>;
+export type WorkflowRun = ItemOf<Body<'/api/v1/workflow-runs', 'get'>>;
+export type WorkflowRunDetail = Body<'/api/v1/workflow-runs/{id}', 'get'>;
+export type StepRun = WorkflowRunDetail['steps'][number];
+export type User = ItemOf<Body<'/api/v1/users', 'get'>>;
+export type Token = ItemOf<Body<'/api/v1/tokens', 'get'>>;

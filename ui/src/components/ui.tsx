@@ -1,0 +1,168 @@
+// Small shared pieces: status badges, digests, times, errors, loading states.
+import { type ReactNode, useState } from 'react';
+import { ApiError } from '../api/client';
+
+const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
+  healthy: 'ok',
+  online: 'ok',
+  pass: 'ok',
+  passed: 'ok',
+  succeeded: 'ok',
+  deployed: 'ok',
+  approved: 'ok',
+  ready: 'info',
+  verified: 'ok',
+  running: 'info',
+  deploying: 'info',
+  assigned: 'info',
+  awaiting_approval: 'warn',
+  waiting: 'warn',
+  pending: 'warn',
+  degraded: 'warn',
+  draft: '',
+  unknown: '',
+  skipped: '',
+  cancelled: '',
+  deprecated: '',
+  offline: 'bad',
+  unhealthy: 'bad',
+  fail: 'bad',
+  failed: 'bad',
+  rejected: 'bad',
+  rolled_back: 'warn',
+  drift: 'bad',
+};
+
+export function toneOf(status: string): string {
+  return TONE[status] ?? '';
+}
+
+export function Badge({ status, label }: { status: string; label?: string }) {
+  return <span className={`badge ${toneOf(status)}`}>{label ?? status.replaceAll('_', ' ')}</span>;
+}
+
+/** A digest shortened for reading, full in the title and for copying. */
+export function Digest({ value, full = false }: { value: string | null | undefined; full?: boolean }) {
+  if (!value) return <span className="muted">—</span>;
+  const short = value.startsWith('sha256:') ? `${value.slice(0, 19)}…` : value;
+  return (
+    <code className="digest" title={value}>
+      {full ? value : short}
+    </code>
+  );
+}
+
+export function Time({ at }: { at: string | null | undefined }) {
+  if (!at) return <span className="muted">—</span>;
+  const d = new Date(at);
+  return (
+    <time dateTime={at} title={d.toISOString()}>
+      {relative(d)}
+    </time>
+  );
+}
+
+export function relative(d: Date, now = Date.now()): string {
+  const s = Math.round((now - d.getTime()) / 1000);
+  const abs = Math.abs(s);
+  const suffix = s >= 0 ? 'ago' : 'from now';
+  if (abs < 45) return s >= 0 ? 'just now' : 'in a moment';
+  if (abs < 3600) return `${Math.round(abs / 60)} min ${suffix}`;
+  if (abs < 86_400) return `${Math.round(abs / 3600)} h ${suffix}`;
+  if (abs < 86_400 * 14) return `${Math.round(abs / 86_400)} d ${suffix}`;
+  return d.toLocaleDateString();
+}
+
+export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
+  if (!error) return null;
+  const err = error instanceof Error ? error : new Error(String(error));
+  const problem = err instanceof ApiError ? err.problem : undefined;
+  return (
+    <div className="alert bad" role="alert">
+      <strong>{title ?? 'Something went wrong'}</strong>
+      {problem ? ` (${problem.status} ${problem.code})` : ''}: {err.message}
+      {problem?.errors?.length ? (
+        <ul>
+          {problem.errors.map((e) => (
+            <li key={e.path}>
+              <code>{e.path}</code>: {e.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+export function Loading({ what = 'Loading' }: { what?: string }) {
+  return (
+    <p className="muted" role="status" aria-live="polite">
+      {what}…
+    </p>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="muted">{children}</p>;
+}
+
+/** "Waiting for API": a page built against the documented contract whose endpoint does not exist yet. */
+export function WaitingForApi({ endpoint }: { endpoint: string }) {
+  return (
+    <div className="alert warn" role="status">
+      <strong>Waiting for API:</strong> this server does not serve <code>{endpoint}</code> yet. The page is built against the documented
+      contract and will fill in once it lands.
+    </div>
+  );
+}
+
+export function isMissingRoute(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404 && /route/i.test(err.message);
+}
+
+/** A button that runs an async action, shows it is busy and reports a failure next to itself. */
+export function ActionButton({
+  onAction,
+  children,
+  className,
+  disabled,
+  title,
+}: {
+  onAction: () => Promise<unknown>;
+  children: ReactNode;
+  className?: string;
+  disabled?: boolean;
+  title?: string;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  return (
+    <span>
+      <button
+        type="button"
+        className={className}
+        disabled={disabled || busy}
+        title={title}
+        aria-busy={busy}
+        onClick={async () => {
+          setBusy(true);
+          setError(undefined);
+          try {
+            await onAction();
+          } catch (err) {
+            setError(err);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {children}
+      </button>
+      <ErrorBox error={error} title="Failed" />
+    </span>
+  );
+}
+
+export function Json({ value }: { value: unknown }) {
+  return <pre>{JSON.stringify(value, null, 2)}</pre>;
+}

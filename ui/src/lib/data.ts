@@ -1,0 +1,61 @@
+// Loaders shared by several pages: whole lists (all pages), and promotions that degrade gracefully when
+// the server does not serve them yet.
+import { api, raw, unwrap } from '../api/client';
+import type { Page, Promotion } from '../api/contract';
+import type { Environment, Release, Target } from '../api/types';
+import { isMissingRoute } from '../components/ui';
+import { allPages } from './useApi';
+
+export const listEnvironments = (): Promise<Environment[]> =>
+  allPages((cursor) => unwrap(api.GET('/api/v1/environments', { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } })));
+
+export const listTargets = (environment?: string): Promise<Target[]> =>
+  allPages((cursor) =>
+    unwrap(
+      api.GET('/api/v1/targets', {
+        params: { query: { limit: 500, ...(cursor ? { cursor } : {}), ...(environment ? { environment } : {}) } },
+      }),
+    ),
+  );
+
+export const listReleases = async (limit = 200): Promise<Release[]> =>
+  (await unwrap(api.GET('/api/v1/releases', { params: { query: { limit } } }))).items;
+
+/** Promotions, or `undefined` when the server has no promotions API yet. */
+export async function listPromotions(query: Record<string, string> = {}): Promise<Promotion[] | undefined> {
+  const qs = new URLSearchParams({ limit: '200', ...query });
+  try {
+    return (await raw<Page<Promotion>>('GET', `/api/v1/promotions?${qs}`)).items;
+  } catch (err) {
+    if (isMissingRoute(err)) return undefined;
+    throw err;
+  }
+}
+
+export const ACTIVE_PROMOTION = new Set(['pending', 'awaiting_approval', 'approved', 'deploying']);
+
+export interface DriftRow {
+  targetId: string;
+  targetName: string;
+  environmentName: string;
+  targetType: string;
+  driftDetected: boolean;
+  drift: { component: string | null; field: string; expected: string | null; actual: string | null }[];
+  checkedAt: string | null;
+  currentDigest: string | null;
+  stickerHash: string | null;
+}
+
+/** The drift verdict per target (GET /api/v1/drift), or `undefined` when the server has no drift API. */
+export async function listDrift(environment?: string): Promise<Map<string, DriftRow> | undefined> {
+  try {
+    const res = await raw<{ items: DriftRow[] }>(
+      'GET',
+      `/api/v1/drift${environment ? `?environment=${encodeURIComponent(environment)}` : ''}`,
+    );
+    return new Map(res.items.map((d) => [d.targetId, d]));
+  } catch (err) {
+    if (isMissingRoute(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,108 @@
+// Agents: status, last heartbeat, version and capabilities.
+import { api, unwrap } from '../api/client';
+import { Badge, ErrorBox, Json, Loading, Time } from '../components/ui';
+import { Link, useTitle } from '../lib/router';
+import { allPages, useApi } from '../lib/useApi';
+
+export function Agents() {
+  useTitle('Agents');
+  const state = useApi(
+    () => allPages((cursor) => unwrap(api.GET('/api/v1/agents', { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } }))),
+    [],
+    { pollMs: 10_000 },
+  );
+  return (
+    <>
+      <h1>Agents</h1>
+      <p className="hint">
+        Agents register with a one-time join token (<code>gantry agent --join-token …</code>) and heartbeat; they are online while
+        heartbeats arrive in time.
+      </p>
+      <ErrorBox error={state.error} />
+      {!state.data ? <Loading /> : null}
+      {state.data ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Agent</th>
+                <th scope="col">Status</th>
+                <th scope="col">Last heartbeat</th>
+                <th scope="col">Version</th>
+                <th scope="col">Capabilities</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.data.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <Link to={`/agents/${a.id}`}>{a.name}</Link>
+                  </td>
+                  <td>
+                    <Badge status={a.revokedAt ? 'cancelled' : a.status} label={a.revokedAt ? 'revoked' : a.status} />
+                  </td>
+                  <td>
+                    <Time at={a.lastHeartbeat} />
+                  </td>
+                  <td>{a.version}</td>
+                  <td className="small">{Object.keys(a.capabilities).join(', ') || '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {state.data.length === 0 ? (
+            <p className="muted" style={{ padding: '0.5rem' }}>
+              No agents registered.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+export function AgentDetail({ ref_ }: { ref_: string }) {
+  const state = useApi(() => unwrap(api.GET('/api/v1/agents/{ref}', { params: { path: { ref: ref_ } } })), [ref_], { pollMs: 10_000 });
+  useTitle(`Agent ${state.data?.name ?? ''}`);
+  if (state.error) return <ErrorBox error={state.error} />;
+  if (!state.data) return <Loading />;
+  const a = state.data;
+  return (
+    <>
+      <p className="small">
+        <Link to="/agents">Agents</Link> /
+      </p>
+      <h1>
+        {a.name} <Badge status={a.status} />
+      </h1>
+      <div className="panel">
+        <dl className="kv">
+          <dt>Id</dt>
+          <dd>
+            <code>{a.id}</code>
+          </dd>
+          <dt>Version</dt>
+          <dd>{a.version}</dd>
+          <dt>Last heartbeat</dt>
+          <dd>
+            <Time at={a.lastHeartbeat} />
+          </dd>
+          <dt>Registered</dt>
+          <dd>
+            <Time at={a.createdAt} />
+          </dd>
+          {a.revokedAt ? (
+            <>
+              <dt>Revoked</dt>
+              <dd>
+                <Time at={a.revokedAt} />
+              </dd>
+            </>
+          ) : null}
+        </dl>
+      </div>
+      <h2>Capabilities</h2>
+      <Json value={a.capabilities} />
+    </>
+  );
+}

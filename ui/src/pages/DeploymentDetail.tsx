@@ -1,0 +1,276 @@
+// A deployment job: strategy progress (batches or canary waves), one task per target, live logs
+// (polled with a cursor while the job runs), artifacts, and cancel / resume / roll back.
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { raw } from '../api/client';
+import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine, LogsPage } from '../api/contract';
+import { ActionButton, Badge, Digest, ErrorBox, isMissingRoute, Loading, Time, WaitingForApi } from '../components/ui';
+import { useSession } from '../lib/auth';
+import { Link, navigate, useTitle } from '../lib/router';
+import { useApi } from '../lib/useApi';
+
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
+function useLogs(id: string, live: boolean) {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const cursor = useRef(0);
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      try {
+        for (;;) {
+          const page = await raw<LogsPage>('GET', `/api/v1/deployments/${id}/logs?after=${cursor.current}&limit=1000`);
+          if (stop) return;
+          if (page.lines.length) setLines((ls) => [...ls, ...page.lines]);
+          cursor.current = page.next;
+          if (page.lines.length < 1000) break;
+        }
+        setError(undefined);
+      } catch (err) {
+        setError(err);
+      }
+      if (!stop && live) timer = setTimeout(tick, 1000);
+    };
+    void tick();
+    return () => {
+      stop = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [id, live]);
+  return { lines, error };
+}
+
+function Progress({ job }: { job: Detail }) {
+  const cfg = job.strategyConfig as { waves?: number[]; batchSize?: number; batchPercent?: number };
+  const batches = Array.from({ length: Math.max(1, job.batchCount) }, (_, i) => i);
+  const label = job.strategy === 'canary' ? 'Wave' : 'Batch';
+  return (
+    <ol className="steps" aria-label="Strategy progress">
+      {batches.map((b) => {
+        const tasks = job.tasks.filter((t) => t.batch === b);
+        const done = tasks.length > 0 && tasks.every((t) => FINISHED.has(t.status) || t.status === 'skipped');
+        const failed = tasks.some((t) => t.status === 'failed');
+        const status = failed ? 'failed' : done ? 'succeeded' : b === job.currentBatch && job.status === 'running' ? 'running' : 'pending';
+        const wave = job.strategy === 'canary' && cfg.waves?.[b] !== undefined ? ` (${cfg.waves[b]}%)` : '';
+        return (
+          <li key={b} className="step">
+            <Badge status={status} label={`${label} ${b + 1}${wave}: ${tasks.length} target(s)`} />
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boolean; onSelect: () => void }) {
+  return (
+    <tr aria-selected={selected}>
+      <td>
+        <Link to={`/targets/${t.targetId}`}>{t.targetName}</Link>
+        <div className="small muted">{t.targetType}</div>
+      </td>
+      <td>{t.batch + 1}</td>
+      <td>
+        <Badge status={t.status} />
+        {t.attempt > 1 ? <span className="small muted"> attempt {t.attempt}</span> : null}
+        {t.error ? (
+          <div className="small" style={{ color: 'var(--bad)' }}>
+            {t.error}
+          </div>
+        ) : null}
+      </td>
+      <td className="small">
+        {t.components.map((c) => (
+          <div key={c.name}>
+            {c.name}: <Digest value={c.previousDigest} /> → <Digest value={c.digest} />
+          </div>
+        ))}
+      </td>
+      <td>
+        <Time at={t.completedAt ?? t.startedAt} />
+      </td>
+      <td>
+        <button type="button" onClick={onSelect} aria-pressed={selected}>
+          {selected ? 'All logs' : 'Logs'}
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+export function DeploymentDetail({ id }: { id: string }) {
+  useTitle(`Deployment ${id.slice(0, 8)}`);
+  const { hasRole } = useSession();
+  const [live, setLive] = useState(true);
+  const state = useApi(
+    async () => {
+      const job = await raw<Detail>('GET', `/api/v1/deployments/${id}`);
+      setLive(!FINISHED.has(job.status));
+      return job;
+    },
+    [id],
+    { pollMs: live ? 1500 : 0 },
+  );
+  const logs = useLogs(id, live);
+  const [taskFilter, setTaskFilter] = useState<string>();
+  const [artifact, setArtifact] = useState<Artifact>();
+  const logRef = useRef<HTMLPreElement>(null);
+  const shown = useMemo(() => logs.lines.filter((l) => !taskFilter || l.taskId === taskFilter), [logs.lines, taskFilter]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll when lines arrive
+  useEffect(() => {
+    const el = logRef.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 80) el.scrollTop = el.scrollHeight;
+  }, [shown.length]);
+
+  if (isMissingRoute(state.error)) return <WaitingForApi endpoint={`GET /api/v1/deployments/${id}`} />;
+  if (state.error) return <ErrorBox error={state.error} title="Could not load the deployment" />;
+  if (!state.data) return <Loading />;
+  const job = state.data;
+  const canDeploy = hasRole('release_manager', 'deployer');
+  const act = async (action: string) => {
+    const res = await raw<Detail>('POST', `/api/v1/deployments/${id}/${action}`);
+    if (action === 'rollback') navigate(`/deployments/${res.id}`);
+    else {
+      setLive(true);
+      await state.reload();
+    }
+  };
+
+  return (
+    <>
+      <p className="small">
+        <Link to="/deployments">Deployments</Link> /
+      </p>
+      <div className="spread">
+        <h1>
+          {job.rollbackOf ? 'Rollback' : 'Deployment'} of <Link to={`/releases/${job.releaseName}`}>{job.releaseName}</Link> to{' '}
+          {job.environmentName} <Badge status={job.status} />
+        </h1>
+        {canDeploy ? (
+          <div className="row">
+            {job.pausedReason && !FINISHED.has(job.status) ? (
+              <ActionButton className="primary" onAction={() => act('resume')}>
+                {job.pausedReason === 'approval' ? 'Approve next wave' : 'Resume'}
+              </ActionButton>
+            ) : null}
+            {!FINISHED.has(job.status) ? (
+              <ActionButton className="danger" onAction={() => act('cancel')}>
+                Cancel
+              </ActionButton>
+            ) : null}
+            {FINISHED.has(job.status) && job.status !== 'cancelled' ? (
+              <ActionButton className="danger" onAction={() => act('rollback')}>
+                Roll back
+              </ActionButton>
+            ) : null}
+          </div>
+        ) : null}
+      </div>
+      {job.error ? <div className="alert bad">{job.error}</div> : null}
+      {job.pausedReason ? (
+        <div className="alert warn" role="status">
+          Paused: {job.pausedReason === 'approval' ? 'waiting for approval before the next wave' : job.pausedReason}
+        </div>
+      ) : null}
+      <div className="panel">
+        <dl className="kv">
+          <dt>Strategy</dt>
+          <dd>
+            {job.strategy.replaceAll('_', ' ')} <Progress job={job} />
+          </dd>
+          <dt>Promotion</dt>
+          <dd>
+            {job.promotionId ? <Link to={`/promotions/${job.promotionId}`}>{job.promotionId.slice(0, 8)}</Link> : '— (direct deployment)'}
+          </dd>
+          {job.rollbackOf ? (
+            <>
+              <dt>Rolls back</dt>
+              <dd>
+                <Link to={`/deployments/${job.rollbackOf}`}>{job.rollbackOf.slice(0, 8)}</Link>
+              </dd>
+            </>
+          ) : null}
+          <dt>Started</dt>
+          <dd>
+            <Time at={job.startedAt} />
+          </dd>
+          <dt>Completed</dt>
+          <dd>
+            <Time at={job.completedAt} />
+          </dd>
+          <dt>Tasks</dt>
+          <dd>
+            {Object.entries(job.counts)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', ') || '—'}
+          </dd>
+        </dl>
+      </div>
+      <h2>Targets</h2>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Target</th>
+              <th scope="col">{job.strategy === 'canary' ? 'Wave' : 'Batch'}</th>
+              <th scope="col">Status</th>
+              <th scope="col">Digests (previous → new)</th>
+              <th scope="col">Updated</th>
+              <th scope="col">
+                <span className="sr-only">Logs</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {job.tasks.map((t) => (
+              <TaskRow
+                key={t.id}
+                t={t}
+                selected={taskFilter === t.id}
+                onSelect={() => setTaskFilter(taskFilter === t.id ? undefined : t.id)}
+              />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <div className="spread">
+        <h2>
+          Logs{taskFilter ? ` of ${job.tasks.find((t) => t.id === taskFilter)?.targetName ?? ''}` : ''}{' '}
+          {live ? <Badge status="running" label="live" /> : null}
+        </h2>
+      </div>
+      <ErrorBox error={logs.error} title="Logs unavailable" />
+      <pre className="logs" ref={logRef} role="log" aria-label="Deployment logs" data-testid="deployment-logs">
+        {shown.length === 0
+          ? '(no log lines yet)'
+          : shown.map((l) => `${l.at.slice(11, 19)} ${l.targetName} #${l.attempt} ${l.line}`).join('\n')}
+      </pre>
+      <h2>Artifacts</h2>
+      {job.artifacts.length === 0 ? <p className="muted">None.</p> : null}
+      <ul className="plain">
+        {job.artifacts.map((a) => (
+          <li key={`${a.taskId}-${a.name}`}>
+            <button
+              type="button"
+              onClick={async () =>
+                setArtifact(await raw<Artifact>('GET', `/api/v1/deployments/${id}/artifacts/${encodeURIComponent(a.name)}`))
+              }
+            >
+              {a.name}
+            </button>{' '}
+            <span className="small muted">{a.mediaType}</span> <Digest value={a.sha256} />
+          </li>
+        ))}
+      </ul>
+      {artifact ? (
+        <section className="panel" aria-label={`Artifact ${artifact.name}`}>
+          <h3>
+            {artifact.name} <Digest value={artifact.sha256} full />
+          </h3>
+          <pre>{artifact.content}</pre>
+        </section>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,107 @@
+// Deployment jobs: newest first, filterable by environment and status.
+import { useState } from 'react';
+import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
+import { listEnvironments } from '../lib/data';
+import { listDeployments } from '../lib/deployments';
+import { Link, useTitle } from '../lib/router';
+import { useApi } from '../lib/useApi';
+
+const STATUSES = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'];
+
+export function Deployments() {
+  useTitle('Deployments');
+  const [env, setEnv] = useState('');
+  const [status, setStatus] = useState('');
+  const envs = useApi(listEnvironments, []);
+  const state = useApi(() => listDeployments({ ...(env ? { environment: env } : {}), ...(status ? { status } : {}) }), [env, status], {
+    pollMs: 5000,
+  });
+  return (
+    <>
+      <h1>Deployments</h1>
+      <div className="row">
+        <div className="field">
+          <label htmlFor="d-env">Environment</label>
+          <select id="d-env" value={env} onChange={(e) => setEnv(e.target.value)}>
+            <option value="">any</option>
+            {envs.data?.map((e) => (
+              <option key={e.id} value={e.name}>
+                {e.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="d-status">Status</label>
+          <select id="d-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s || 'any'}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <ErrorBox error={state.error} />
+      {state.loading && !state.data ? <Loading /> : null}
+      {!state.loading && state.data === undefined && !state.error ? <WaitingForApi endpoint="GET /api/v1/deployments" /> : null}
+      {state.data ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Job</th>
+                <th scope="col">Release → environment</th>
+                <th scope="col">Strategy</th>
+                <th scope="col">Status</th>
+                <th scope="col">Tasks</th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.data.map((j) => (
+                <tr key={j.id}>
+                  <td>
+                    <Link to={`/deployments/${j.id}`}>
+                      <code>{j.id.slice(0, 8)}</code>
+                    </Link>
+                    {j.rollbackOf ? <Badge status="rolled_back" label="rollback" /> : null}
+                  </td>
+                  <td>
+                    {j.releaseName} → {j.environmentName}
+                  </td>
+                  <td>
+                    {j.strategy.replaceAll('_', ' ')}
+                    {j.batchCount > 1 ? (
+                      <span className="small muted">
+                        {' '}
+                        · batch {Math.min(j.currentBatch + 1, j.batchCount)}/{j.batchCount}
+                      </span>
+                    ) : null}
+                  </td>
+                  <td>
+                    <Badge status={j.status} />
+                    {j.pausedReason ? <Badge status="waiting" label={`paused: ${j.pausedReason}`} /> : null}
+                  </td>
+                  <td className="small">
+                    {Object.entries(j.counts)
+                      .map(([k, v]) => `${v} ${k}`)
+                      .join(', ')}
+                  </td>
+                  <td>
+                    <Time at={j.startedAt ?? j.createdAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {state.data.length === 0 ? (
+            <p className="muted" style={{ padding: '0.5rem' }}>
+              No deployments.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,99 @@
+// Promotions: newest first, filterable by status and environment.
+import { useState } from 'react';
+import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
+import { listEnvironments, listPromotions } from '../lib/data';
+import { Link, useTitle } from '../lib/router';
+import { useApi } from '../lib/useApi';
+
+const STATUSES = [
+  '',
+  'pending',
+  'awaiting_approval',
+  'approved',
+  'deploying',
+  'deployed',
+  'rejected',
+  'cancelled',
+  'failed',
+  'rolled_back',
+];
+
+export function Promotions() {
+  useTitle('Promotions');
+  const [status, setStatus] = useState('');
+  const [env, setEnv] = useState('');
+  const envs = useApi(listEnvironments, []);
+  const state = useApi(() => listPromotions({ ...(status ? { status } : {}), ...(env ? { environment: env } : {}) }), [status, env], {
+    pollMs: 5000,
+  });
+  return (
+    <>
+      <h1>Promotions</h1>
+      <div className="row">
+        <div className="field">
+          <label htmlFor="p-status">Status</label>
+          <select id="p-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s ? s.replaceAll('_', ' ') : 'any'}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="p-env">Environment</label>
+          <select id="p-env" value={env} onChange={(e) => setEnv(e.target.value)}>
+            <option value="">any</option>
+            {envs.data?.map((e) => (
+              <option key={e.id} value={e.name}>
+                {e.name}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <ErrorBox error={state.error} />
+      {state.loading && !state.data ? <Loading /> : null}
+      {!state.loading && state.data === undefined && !state.error ? <WaitingForApi endpoint="GET /api/v1/promotions" /> : null}
+      {state.data ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Release</th>
+                <th scope="col">From → to</th>
+                <th scope="col">Status</th>
+                <th scope="col">Blocked because</th>
+                <th scope="col">Requested</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.data.map((p) => (
+                <tr key={p.id}>
+                  <td>
+                    <Link to={`/promotions/${p.id}`}>{p.releaseName}</Link>
+                  </td>
+                  <td>
+                    {p.sourceEnvironmentName ?? '—'} → {p.targetEnvironmentName}
+                  </td>
+                  <td>
+                    <Badge status={p.status} />
+                  </td>
+                  <td className="small">{p.blockedReason ?? ''}</td>
+                  <td>
+                    <Time at={p.requestedAt} /> <span className="small muted">by {p.requestedBy.username}</span>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {state.data.length === 0 ? (
+            <p className="muted" style={{ padding: '0.5rem' }}>
+              No promotions.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}

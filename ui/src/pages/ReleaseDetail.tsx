@@ -1,0 +1,205 @@
+// Release detail: components with tags, semver and digests, source ref, where it runs now, its
+// promotions, and the actions of its lifecycle (make ready, deprecate, promote).
+import { useState } from 'react';
+import { api, unwrap } from '../api/client';
+import type { Environment, Release } from '../api/types';
+import { PromoteDialog } from '../components/PromoteDialog';
+import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { useSession } from '../lib/auth';
+import { listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
+import { Link, useTitle } from '../lib/router';
+import { useApi } from '../lib/useApi';
+
+export function ReleaseDetail({ ref_ }: { ref_: string }) {
+  useTitle(`Release ${ref_}`);
+  const { hasRole } = useSession();
+  const state = useApi(async () => {
+    const release = await unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: ref_ } } }));
+    const [envs, targets, promotions, envPromotions, releases] = await Promise.all([
+      listEnvironments(),
+      listTargets(),
+      listPromotions({ release: release.id }),
+      listPromotions({ status: 'deployed' }),
+      listReleases(),
+    ]);
+    return { release, envs, targets, promotions, envPromotions, releases };
+  }, [ref_]);
+  const [promoteTo, setPromoteTo] = useState<Environment>();
+
+  if (state.error) return <ErrorBox error={state.error} title={`Could not load release ${ref_}`} />;
+  if (!state.data) return <Loading />;
+  const { release, envs, targets, promotions } = state.data;
+  // An environment runs this release when its latest deployed promotion is of it (or, where the API
+  // reports it, its targets' current release is this one).
+  const latestDeployed = new Map<string, string>();
+  for (const p of [...(state.data.envPromotions ?? [])].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))) {
+    latestDeployed.set(p.targetEnvironmentId, p.releaseId);
+  }
+  const runningIn = envs
+    .map((env) => ({
+      env,
+      targets: targets.filter(
+        (t) =>
+          t.environmentId === env.id &&
+          ((t as { currentReleaseId?: string | null }).currentReleaseId === release.id || latestDeployed.get(env.id) === release.id),
+      ),
+    }))
+    .filter((x) => x.targets.length > 0);
+  const deployedIn = new Set((promotions ?? []).filter((p) => p.status === 'deployed').map((p) => p.targetEnvironmentId));
+  const canWrite = hasRole('release_manager');
+
+  const act = async (call: Promise<{ data?: Release; error?: unknown; response: Response }>) => {
+    await unwrap(call);
+    await state.reload();
+  };
+
+  return (
+    <>
+      <p className="small">
+        <Link to="/releases">Releases</Link> /
+      </p>
+      <div className="spread">
+        <h1>
+          {release.displayName || release.name} <Badge status={release.status} />
+        </h1>
+        <div className="row">
+          {release.status === 'draft' && canWrite ? (
+            <ActionButton
+              className="primary"
+              onAction={() => act(api.POST('/api/v1/releases/{ref}/ready', { params: { path: { ref: release.id } } }))}
+            >
+              Make ready (pin digests)
+            </ActionButton>
+          ) : null}
+          {(release.status === 'ready' || release.status === 'deployed') && canWrite ? (
+            <ActionButton
+              className="danger"
+              onAction={() => act(api.POST('/api/v1/releases/{ref}/deprecate', { params: { path: { ref: release.id } } }))}
+            >
+              Deprecate
+            </ActionButton>
+          ) : null}
+        </div>
+      </div>
+      <div className="grid2">
+        <div className="panel">
+          <dl className="kv">
+            <dt>Name</dt>
+            <dd>{release.name}</dd>
+            <dt>Id</dt>
+            <dd>
+              <code>{release.id}</code>
+            </dd>
+            <dt>Created</dt>
+            <dd>
+              <Time at={release.createdAt} />
+            </dd>
+            <dt>Source</dt>
+            <dd>
+              {release.sourceRef ? (
+                <>
+                  {release.sourceRef.repository ?? ''} {release.sourceRef.branch ? <code>{release.sourceRef.branch}</code> : null}{' '}
+                  {release.sourceRef.commitSha ? <code>{release.sourceRef.commitSha}</code> : null}{' '}
+                  {release.sourceRef.ciRunUrl ? (
+                    <a href={release.sourceRef.ciRunUrl} rel="noreferrer" target="_blank">
+                      CI run
+                    </a>
+                  ) : null}
+                </>
+              ) : (
+                <span className="muted">—</span>
+              )}
+            </dd>
+          </dl>
+        </div>
+        <div className="panel">
+          <h2 style={{ marginTop: 0 }}>Where it runs now</h2>
+          {runningIn.length === 0 ? <p className="muted">Not running on any target.</p> : null}
+          <ul className="plain">
+            {runningIn.map(({ env, targets: ts }) => (
+              <li key={env.id}>
+                <strong>{env.name}</strong>: {ts.length} target(s) {deployedIn.has(env.id) ? <Badge status="deployed" /> : null}
+              </li>
+            ))}
+          </ul>
+          {release.status === 'ready' || release.status === 'deployed' ? (
+            <div className="row" style={{ marginTop: '0.5rem' }}>
+              <label htmlFor="promote-env" className="sr-only">
+                Promote to environment
+              </label>
+              <select
+                id="promote-env"
+                defaultValue=""
+                onChange={(e) => {
+                  const env = envs.find((x) => x.id === e.target.value);
+                  if (env) setPromoteTo(env);
+                  e.target.value = '';
+                }}
+              >
+                <option value="" disabled>
+                  Promote to…
+                </option>
+                {envs.map((env) => (
+                  <option key={env.id} value={env.id}>
+                    {env.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : null}
+        </div>
+      </div>
+      <h2>Components</h2>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Component</th>
+              <th scope="col">Image</th>
+              <th scope="col">Chosen by</th>
+              <th scope="col">Tag</th>
+              <th scope="col">Semver</th>
+              <th scope="col">Channel</th>
+              <th scope="col">Digest</th>
+            </tr>
+          </thead>
+          <tbody>
+            {release.components.map((c) => (
+              <tr key={c.componentId}>
+                <td>{c.component}</td>
+                <td className="small">
+                  <code>{c.imageRepository}</code>
+                </td>
+                <td className="small">
+                  {c.selector.by} <code>{c.selector.value}</code>
+                </td>
+                <td>{c.tag ?? '—'}</td>
+                <td>{c.semver ?? '—'}</td>
+                <td>{c.channel ?? '—'}</td>
+                <td>
+                  <Digest value={c.digest} full />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h2>Promotions</h2>
+      {promotions === undefined ? <p className="muted">The promotions API is not available on this server.</p> : null}
+      {promotions?.length === 0 ? <p className="muted">Not promoted yet.</p> : null}
+      {promotions?.length ? (
+        <ul className="plain">
+          {promotions.map((p) => (
+            <li key={p.id}>
+              <Link to={`/promotions/${p.id}`}>to {p.targetEnvironmentName}</Link> <Badge status={p.status} /> <Time at={p.requestedAt} />{' '}
+              by {p.requestedBy.username}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {promoteTo ? (
+        <PromoteDialog target={promoteTo} release={release} releases={state.data.releases} onClose={() => setPromoteTo(undefined)} />
+      ) : null}
+    </>
+  );
+}

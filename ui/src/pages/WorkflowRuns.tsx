@@ -1,0 +1,78 @@
+// Workflow runs: newest first, filterable by status.
+import { useState } from 'react';
+import { api, unwrap } from '../api/client';
+import { Badge, ErrorBox, Loading, Time } from '../components/ui';
+import { Link, useTitle } from '../lib/router';
+import { useApi } from '../lib/useApi';
+
+const STATUSES = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+
+export function WorkflowRuns() {
+  useTitle('Workflow runs');
+  const [status, setStatus] = useState<(typeof STATUSES)[number]>('');
+  const state = useApi(
+    () => unwrap(api.GET('/api/v1/workflow-runs', { params: { query: { limit: 100, ...(status ? { status } : {}) } } })),
+    [status],
+    { pollMs: 5000 },
+  );
+  return (
+    <>
+      <h1>Workflow runs</h1>
+      <div className="field">
+        <label htmlFor="run-status">Status</label>
+        <select id="run-status" value={status} onChange={(e) => setStatus(e.target.value as (typeof STATUSES)[number])}>
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s || 'any'}
+            </option>
+          ))}
+        </select>
+      </div>
+      <ErrorBox error={state.error} />
+      {!state.data ? <Loading /> : null}
+      {state.data ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Template</th>
+                <th scope="col">Status</th>
+                <th scope="col">Started</th>
+                <th scope="col">Completed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.data.items.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <Link to={`/workflow-runs/${r.id}`}>
+                      <code>{r.id.slice(0, 13)}…</code>
+                    </Link>
+                  </td>
+                  <td>
+                    {r.templateName} v{r.templateVersion}
+                  </td>
+                  <td>
+                    <Badge status={r.status} />
+                  </td>
+                  <td>
+                    <Time at={r.startedAt ?? r.createdAt} />
+                  </td>
+                  <td>
+                    <Time at={r.completedAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {state.data.items.length === 0 ? (
+            <p className="muted" style={{ padding: '0.5rem' }}>
+              No runs.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </>
+  );
+}
