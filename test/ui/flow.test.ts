@@ -128,7 +128,7 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.goto(`${server.base}/`);
     await expect(page.getByText('.gantry/admin.token')).toBeTruthy();
     await signIn(server.token);
-    expect(await page.getByTestId('whoami').innerText()).toContain('admin');
+    expect((await page.getByTestId('whoami').textContent()) ?? '').toContain('admin');
     const dev = page.getByTestId('env-dev');
     await dev.getByText('1.5.0').first().waitFor();
     expect(await page.locator('[data-testid="pipeline"] article').count()).toBe(3);
@@ -139,12 +139,12 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Promote 1.5.0 to staging' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByTestId('gate-environment_order').waitFor();
-    expect(await dialog.getByTestId('gate-environment_order').innerText()).toMatch(/pass/);
+    expect((await dialog.getByTestId('gate-environment_order').textContent()) ?? '').toMatch(/pass/);
     await dialog.getByLabel('Reason').fill('ship the new checkout');
     await dialog.getByRole('button', { name: 'Request promotion' }).click();
     await page.waitForURL(/\/promotions\/[0-9a-f-]+$/);
     await page.getByText('awaiting approval').first().waitFor({ timeout: 30_000 });
-    const why = await page.getByTestId('cannot-decide').innerText();
+    const why = (await page.getByTestId('cannot-decide').textContent()) ?? '';
     expect(why).toMatch(/Separation of duties in "staging": you requested this promotion/);
   });
 
@@ -158,7 +158,7 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.getByTestId('approval').first().waitFor();
     await page.getByRole('link', { name: /^deployment [0-9a-f]{8}$/ }).waitFor({ timeout: 30_000 });
     await page.getByText('deployed', { exact: true }).first().waitFor({ timeout: 60_000 });
-    expect(await page.getByTestId('approval').first().innerText()).toContain('bob');
+    expect((await page.getByTestId('approval').first().textContent()) ?? '').toContain('bob');
     await shot('promotion');
 
     await page
@@ -167,8 +167,8 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
       .click();
     await page.waitForURL(/\/deployments\//);
     const logs = page.getByTestId('deployment-logs');
-    await waitFor('deployment logs', async () => /health check: container healthy/.test(await logs.innerText()));
-    expect(await logs.innerText()).toMatch(/staging-web-1/);
+    await waitFor('deployment logs', async () => /health check: container healthy/.test((await logs.textContent()) ?? ''));
+    expect((await logs.textContent()) ?? '').toMatch(/staging-web-1/);
     await shot('deployment-logs');
   });
 
@@ -181,11 +181,11 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Verify in the browser' }).click();
     const verdict = page.getByTestId('packet-verdict');
     await verdict.waitFor();
-    expect(await verdict.innerText()).toMatch(/^Verified/);
-    expect(await verdict.innerText()).toMatch(/signature: Ed25519/);
+    expect((await verdict.textContent()) ?? '').toMatch(/^Verified/);
+    expect((await verdict.textContent()) ?? '').toMatch(/signature: Ed25519/);
     await page.getByRole('button', { name: 'Verify bundle' }).click();
     await page.getByTestId('bundle-verdict').waitFor();
-    expect(await page.getByTestId('bundle-verdict').innerText()).toMatch(/Bundle verified/);
+    expect((await page.getByTestId('bundle-verdict').textContent()) ?? '').toMatch(/Bundle verified/);
     await shot('evidence');
   });
 
