@@ -4,7 +4,7 @@
 // outcome to the promotion's workflow, all in that one transaction.
 import { GantryError } from '../core/errors.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
-import type { Tx } from '../store/db.js';
+import { type Db, type Tx, withSystem } from '../store/db.js';
 import { deliverEvent } from '../workflows/service.js';
 import { createJob } from './create.js';
 import type { StrategyConfig, TaskComponent } from './protocol.js';
@@ -31,8 +31,22 @@ interface JobRow {
   started_at: Date | null;
 }
 
-/** Re-evaluates a job after a task changed; locks the job row so concurrent reports advance it once. */
+/**
+ * Re-evaluates a job after a task changed. Most reports leave tasks open in the current batch and no
+ * failure: they return without locking the job row, so reports of one job do not queue behind each
+ * other. Otherwise the job row is locked and the decision made once. Two last reports committing at the
+ * same instant may both take the fast path; the scheduler's advanceStalled() catches that job.
+ */
 export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Promise<void> {
+  const quick = await tx.query<{ open: number; failed: number; max_failures: number }>(
+    `SELECT count(*) FILTER (WHERE t.batch <= j.current_batch AND t.status IN ('pending', 'assigned', 'running'))::int AS open,
+            count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
+            coalesce((j.strategy_config->>'maxFailures')::int, 0) AS max_failures
+       FROM deployment_jobs j JOIN deployment_tasks t ON t.job_id = j.id WHERE j.id = $1 GROUP BY j.id`,
+    [jobId],
+  );
+  const q = quick.rows[0];
+  if (q && q.open > 0 && q.failed <= q.max_failures) return;
   const j = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
   const job = j.rows[0];
   if (job?.status !== 'running') return;
@@ -198,4 +212,15 @@ async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unkn
     })),
     artifacts: row.artifacts,
   };
+}
+
+/** Safety net run by the scheduler: advances running jobs whose released batches have no open task. */
+export async function advanceStalled(db: Db, deps: ProgressDeps): Promise<void> {
+  const r = await db.query<{ id: string }>(
+    `SELECT j.id FROM deployment_jobs j WHERE j.status = 'running' AND j.paused_reason IS NULL
+        AND NOT EXISTS (SELECT 1 FROM deployment_tasks t WHERE t.job_id = j.id AND t.batch <= j.current_batch
+                          AND t.status IN ('pending', 'assigned', 'running'))
+      LIMIT 100`,
+  );
+  for (const row of r.rows) await withSystem(db, (tx) => advanceJob(tx, row.id, deps));
 }
