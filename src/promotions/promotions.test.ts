@@ -11,6 +11,7 @@ const env: Record<string, string> = {};
 let services: http.Server;
 let servicesUrl: string;
 const verdicts = new Map<string, unknown>();
+const hooks: { type?: string; event?: string }[] = [];
 
 beforeAll(async () => {
   f = await promotionFixture({
@@ -38,6 +39,11 @@ beforeAll(async () => {
     });
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
+      if (req.url === '/hook') {
+        hooks.push(JSON.parse(body));
+        res.end('{}');
+        return;
+      }
       if (req.url === '/v1/data/gantry/allow') {
         const input = JSON.parse(body).input;
         const ok = input.promotion.reason.includes('CHG-');
@@ -286,5 +292,21 @@ describe('policy, webhook and security gates', () => {
       'webhook:pass',
       'security_verdict:pass',
     ]);
+  });
+});
+
+describe('notifications', () => {
+  it('posts promotion events to a notification webhook after each change commits', async () => {
+    const hook = await f.call('admin', 'POST', '/api/v1/integrations', {
+      name: 'chat',
+      typeId: 'notification_webhook',
+      config: { url: `${servicesUrl}/hook` },
+    });
+    expect(hook.status).toBe(201);
+    await f.readyRelease('4.0.0', 'dave');
+    await f.waitFor(await promote('alice', '4.0.0', 'dev', 'notify me'), ['deployed']);
+    const seen = () => hooks.map((h) => h.type ?? h.event);
+    for (let i = 0; i < 100 && !seen().includes('promotion.deployed'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(seen()).toEqual(expect.arrayContaining(['promotion.requested', 'promotion.approved', 'promotion.deployed']));
   });
 });

@@ -46,6 +46,10 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     async (req, reply) => {
       const a = caller(req);
       const p = await withTenant(db, a.tenantId, (tx) => svc.createPromotion(tx, a, req.body));
+      notify(deps, a.tenantId, {
+        type: 'promotion.requested',
+        data: { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: p.reason },
+      });
       return reply.status(201).send(p);
     },
   );
@@ -136,7 +140,12 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (req) => {
       const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.reject(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment));
+      const p = await withTenant(db, a.tenantId, (tx) => svc.reject(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment));
+      notify(deps, a.tenantId, {
+        type: 'promotion.rejected',
+        data: { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: req.body.comment },
+      });
+      return p;
     },
   );
 
