@@ -7,6 +7,8 @@ let viewerToken: string;
 
 // Rows written as the schema owner: these tests are about the read API (agent-protocol.test.ts registers).
 async function insertAgent(tenant: string, name: string, extra: { status?: string; heartbeat?: Date; revoked?: Date } = {}) {
+  // UUIDv7 ids order by millisecond only: keep inserts a few ms apart so listing order is creation order
+  await new Promise((r) => setTimeout(r, 3));
   const r = await t.db.query(
     `INSERT INTO agents (tenant_id, name, version, capabilities, status, last_heartbeat, revoked_at)
      SELECT id, $2, '0.1.0', '{"executors":["docker","compose"]}', $3, $4, $5 FROM tenants WHERE name = $1 RETURNING id`,

@@ -35,7 +35,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
   const tags = ['agent protocol'];
   app.decorateRequest('agent', undefined);
 
-  /** Authenticates the agent credential and checks the path names the same agent. */
+  /** Authenticates the agent credential (onRequest: before the body is read, so strangers get 401, never 400) and checks the path names the same agent. */
   const asAgent = async (req: FastifyRequest) => {
     const auth = await authenticateAgent(db, req.headers.authorization);
     const { ref } = req.params as { ref?: string };
@@ -59,6 +59,11 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/register',
     {
       config: agentConfig,
+      onRequest: async (req) => {
+        if (typeof req.headers['x-agent-token'] !== 'string' || !req.headers['x-agent-token']) {
+          throw new AgentTokenError('Send the join token in the X-Agent-Token header (gantry agent token create).');
+        }
+      },
       schema: {
         tags,
         summary: 'Register an agent with a one-time join token (header X-Agent-Token)',
@@ -79,7 +84,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/heartbeat',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: { tags, summary: 'Agent heartbeat', params: agentParam, body: m.heartbeatBody, response: { 200: m.heartbeatReply } },
     },
     async (req) => heartbeat(db, agentOf(req), req.body, clock.now(), settings),
@@ -89,7 +94,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/rotate',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: {
         tags,
         summary: 'Rotate the agent credential (the old one stops working)',
@@ -104,7 +109,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/lease',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: {
         tags,
         summary: 'Lease pending tasks this agent can run',
@@ -123,7 +128,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/start',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: { tags, summary: 'Mark a leased task running', params: taskParam, body: attemptBody, response: { 200: ok } },
     },
     async (req) => {
@@ -136,7 +141,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/logs',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: { tags, summary: 'Append log lines (renews the lease)', params: taskParam, body: logsBody, response: { 200: ok } },
     },
     async (req) => {
@@ -157,7 +162,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/report',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
     },
     async (req) => {
@@ -170,7 +175,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/observations',
     {
       config: agentConfig,
-      preHandler: asAgent,
+      onRequest: asAgent,
       schema: {
         tags,
         summary: 'Report what runs on targets (drift checks)',
