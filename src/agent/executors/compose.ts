@@ -1,9 +1,10 @@
 // compose_host executor: generates compose.gantry.lock.yml (every image repo@sha256:…, gantry.* labels),
 // applies it with the configured compose command (default `docker compose`; e.g. docker-compose v1),
 // verifies health through the engine API and writes gantry.version.json in the project directory.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import type Docker from 'dockerode';
 import { stringify } from 'yaml';
 import type { AgentTask, Observation } from '../../deployments/protocol.js';
 import { containerName, stickerFor } from '../../deployments/protocol.js';
@@ -12,9 +13,9 @@ import { connectEngine, observeContainer, pull } from './engine.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './types.js';
 
-const run = promisify(execFile);
 export const LOCK_FILE = 'compose.gantry.lock.yml';
 export const STICKER_FILE = 'gantry.version.json';
+const PID_FILE = '.gantry-compose.pid';
 
 /** The lock file: one service per component, pinned by digest, on the host network. */
 export function lockFile(task: AgentTask, plans: ComponentPlan[]): string {
@@ -41,6 +42,36 @@ function projectName(task: { name: string; connection: Record<string, unknown> }
   return typeof given === 'string' && given ? given : `gantry-${task.name.replace(/[^a-z0-9_-]/g, '-')}`;
 }
 
+/**
+ * An agent killed during `up` leaves its compose process running. A retry stops that process (only if
+ * its command line names this lock file) and waits for it, so two compose runs never race on a project.
+ */
+async function waitForOrphan(pidFile: string, lockFile: string, log: TaskLog): Promise<void> {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const alive = async () => (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(lockFile);
+  if (!(await alive())) return;
+  log(`stopping compose process ${pid} of the interrupted attempt`);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 300 && (await alive()); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/**
+ * A retried task may find what an interrupted `up` left (compose v1 renames a container to
+ * "<id>_<name>" while it recreates it, and refuses to go on from there). Before a retry the project's
+ * containers for these components are removed, so `up` starts clean and never leaves a duplicate.
+ */
+async function clearInterrupted(docker: Docker, task: AgentTask, plans: ComponentPlan[], log: TaskLog): Promise<void> {
+  const names = new Set(plans.map((p) => p.containerName));
+  for (const c of await docker.listContainers({ all: true })) {
+    const name = (c.Names[0] ?? '').replace(/^\//, '');
+    const base = name.replace(/^[0-9a-f]{12}_/, '');
+    if (!names.has(base)) continue;
+    await docker.getContainer(c.Id).remove({ force: true });
+    log(`retry of ${task.target.name}: removed ${name} left by the interrupted attempt`);
+  }
+}
+
 export class ComposeExecutor implements Executor {
   async info(): Promise<Record<string, string>> {
     return {};
@@ -57,21 +88,31 @@ export class ComposeExecutor implements Executor {
     log(`wrote ${file}`);
     // Pull through the engine API first: compose v1 would otherwise pull by itself with less useful errors.
     for (const p of plans) await pull(docker, p.ref, log);
+    if (task.attempt > 1) {
+      await waitForOrphan(path.join(conn.projectDir, PID_FILE), file, log);
+      await clearInterrupted(docker, task, plans, log);
+    }
     const [cmd, ...pre] = (conn.composeCommand ?? 'docker compose').split(' ');
     const args = [...pre, '-p', projectName({ name: task.target.name, connection: conn }), '-f', file, 'up', '-d', '--remove-orphans'];
     log(`$ ${cmd} ${args.join(' ')}`);
-    try {
-      const out = await run(cmd!, args, {
-        env: { ...process.env, DOCKER_HOST: conn.dockerHost },
-        cwd: conn.projectDir,
-        signal,
-        timeout: 600_000,
-      });
-      for (const line of `${out.stdout}${out.stderr}`.split('\n').filter(Boolean)) log(line);
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new TaskFailure(`${cmd} up failed: ${(e.stderr ?? e.message).trim().slice(-2000)}`);
-    }
+    const pidFile = path.join(conn.projectDir, PID_FILE);
+    const child = spawn(cmd!, args, { env: { ...process.env, DOCKER_HOST: conn.dockerHost }, cwd: conn.projectDir, signal });
+    // Recorded so that a retry after this agent dies can wait for an orphaned compose run (waitForOrphan).
+    if (child.pid) await writeFile(pidFile, String(child.pid));
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('close', (c) => resolve(c));
+      child.once('error', () => resolve(-1));
+    });
+    await rm(pidFile, { force: true });
+    for (const line of output.split(/\r?\n/).filter(Boolean).slice(-50)) log(line);
+    if (code !== 0) throw new TaskFailure(`${cmd} up failed (exit ${code}): ${output.trim().slice(-2000)}`);
     const verdict = await verifyAll(docker, conn.dockerHost, plans, log, signal);
     const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
     const artifacts = [{ name: LOCK_FILE, mediaType: 'application/yaml', content }];
