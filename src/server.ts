@@ -15,33 +15,33 @@ import { type Clock, systemClock } from './core/clock.js';
 import { loadServerConfig, type ServerFlags } from './core/config.js';
 import { NotFoundError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { builtinRegistry } from './engine/builtins.js';
-import { Engine } from './engine/engine.js';
-import type { StepRegistry } from './engine/registry.js';
-import { builtinGates, type GateRegistry } from './gates/registry.js';
-import { promotionRoutes } from './promotions/routes.js';
-import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { deploymentHandoff } from './deployments/handoff.js';
 import { deploymentRoutes } from './deployments/routes.js';
 import { DeploymentScheduler } from './deployments/scheduler.js';
 import { type DeploymentSettings, loadDeploymentSettings } from './deployments/settings.js';
 import { SshRunner } from './deployments/ssh-runner.js';
 import { driftRoutes } from './drift/routes.js';
+import { builtinRegistry } from './engine/builtins.js';
+import { Engine } from './engine/engine.js';
+import type { StepRegistry } from './engine/registry.js';
 import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
+import { builtinGates, type GateRegistry } from './gates/registry.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
-import { integrationRoutes } from './integrations/routes.js';
 import { IntegrationHealthScheduler, integrationCheckSeconds } from './integrations/health-scheduler.js';
 import { flushNotifications } from './integrations/notify.js';
+import { integrationRoutes } from './integrations/routes.js';
 import { attachPluginGates } from './plugins/gates.js';
 import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
+import { promotionRoutes } from './promotions/routes.js';
+import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
 import { createPool, type Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -61,9 +61,9 @@ export interface BuildOptions {
   registry?: StepRegistry;
   /** Agent protocol and scheduler timings (default: from the environment). */
   deploymentSettings?: DeploymentSettings;
-  gates?: GateRegistry;
   /** Evidence signing key; an ephemeral one when absent (tests). */
   signer?: Signer;
+  gates?: GateRegistry;
   /** The plugin host; one without a cache directory of its own when absent (tests). */
   plugins?: PluginHost;
 }
@@ -120,8 +120,8 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   driftRoutes(app, deps);
   const gates = opts.gates ?? builtinGates();
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
-  promotionRoutes(app, deps, gates);
   evidenceRoutes(app, deps);
+  promotionRoutes(app, deps, gates);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {

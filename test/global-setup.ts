@@ -23,6 +23,9 @@ export function withDatabase(url: string, database: string): string {
 }
 
 export default async function setup(project: TestProject) {
+  // Processes the tests spawn (bin/gantry.js) run the sources under test, never a dist/ left from an
+  // earlier build; `npm run build` is checked on its own.
+  process.env.GANTRY_FROM_SOURCE = '1';
   let adminUrl = process.env.GANTRY_TEST_DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   let dir: string | undefined;

@@ -306,7 +306,7 @@ describe('notifications', () => {
     await f.readyRelease('4.0.0', 'dave');
     await f.waitFor(await promote('alice', '4.0.0', 'dev', 'notify me'), ['deployed']);
     const seen = () => hooks.map((h) => h.type ?? h.event);
-    for (let i = 0; i < 100 && !seen().includes('promotion.deployed'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && !seen().includes('promotion.deployed'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(seen()).toEqual(expect.arrayContaining(['promotion.requested', 'promotion.approved', 'promotion.deployed']));
   });
 });
