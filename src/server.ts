@@ -40,6 +40,7 @@ import { attachPluginGates } from './plugins/gates.js';
 import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
+import { notifyFailedPromotions } from './promotions/notify-failed.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
@@ -214,6 +215,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
         leaseSeconds: cfg.engineLeaseSeconds,
       })
     : undefined;
+  if (engine) notifyFailedPromotions(engine, db, log);
   await engine?.start();
   const syncer = new SyncScheduler({
     db,
@@ -227,14 +229,14 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer },
+    progress: { signer, db },
     logger: log.child({ component: 'ssh-runner' }),
   });
   const deployments = new DeploymentScheduler({
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer },
+    progress: { signer, db },
     logger: log.child({ component: 'deployments' }),
     hooks: [sshRunner],
   });

@@ -166,7 +166,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
     },
     async (req) => {
-      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps) });
+      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps), db });
       return { ok: true };
     },
   );

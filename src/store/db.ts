@@ -14,6 +14,18 @@ export function createPool(connectionString: string, max = 20): Db {
   return pool;
 }
 
+const commitHooks = new WeakMap<Tx, (() => void)[]>();
+
+/**
+ * Runs fn once the transaction tx commits (never if it rolls back): for effects outside the database
+ * that must not announce a change that did not happen, such as notifications. fn must not throw.
+ */
+export function afterCommit(tx: Tx, fn: () => void): void {
+  const hooks = commitHooks.get(tx);
+  if (hooks) hooks.push(fn);
+  else commitHooks.set(tx, [fn]);
+}
+
 async function inTransaction<T>(db: Db, setup: (tx: Tx) => Promise<void>, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await db.connect();
   try {
@@ -21,8 +33,12 @@ async function inTransaction<T>(db: Db, setup: (tx: Tx) => Promise<void>, fn: (t
     await setup(client);
     const result = await fn(client);
     await client.query('COMMIT');
+    const hooks = commitHooks.get(client);
+    commitHooks.delete(client);
+    for (const h of hooks ?? []) h();
     return result;
   } catch (err) {
+    commitHooks.delete(client);
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
