@@ -12,19 +12,9 @@ import type { Logger } from '../core/logger.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { evalCondition, expressionsIn, resolveConfig } from '../workflows/expressions.js';
 import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
-import type { StepContext, StepRegistry, StepResult } from './registry.js';
-import {
-  advanceRuns,
-  backoffMs,
-  CANCEL_CHANNEL,
-  endRun,
-  exprContext,
-  insertStep,
-  latestSteps,
-  lockRun,
-  type RunFinished,
-  STEPS_CHANNEL,
-} from './transitions.js';
+import { type Completion, commitOutcomes, type Outcome } from './completion.js';
+import type { StepContext, StepRegistry } from './registry.js';
+import { CANCEL_CHANNEL, exprContext, insertStep, latestSteps, lockRun, type RunFinished, STEPS_CHANNEL } from './transitions.js';
 
 export interface EngineOptions {
   db: Db;
@@ -48,20 +38,9 @@ const FLUSHERS = 3;
 type ClaimedStep = StepRow & { run_template_id: string; run_inputs: Record<string, unknown> };
 type RunRef = Pick<RunRow, 'id' | 'tenant_id' | 'template_id' | 'inputs'>;
 
-interface Completion {
-  runId: string;
-  template: TemplateRow;
-  step: StepRow;
-  outcome: Outcome | 'skipped';
-  logs: string[];
+interface Pending extends Completion {
   done: () => void;
   failed: (err: unknown) => void;
-}
-
-interface Outcome {
-  result: StepResult<Record<string, unknown>>;
-  input: Record<string, unknown>;
-  errorKind?: 'error' | 'timeout' | 'invalid_input';
 }
 
 export class Engine {
@@ -71,7 +50,7 @@ export class Engine {
   private readonly clock: Clock;
   private readonly templates = new Map<string, TemplateRow>();
   private readonly inflight = new Map<string, { runId: string; abort: AbortController }>();
-  private readonly completions: Completion[] = [];
+  private readonly completions: Pending[] = [];
   private flushing = 0;
   private flushScheduled = false;
   private listener: pg.Client | undefined;
@@ -295,12 +274,13 @@ export class Engine {
     const batch = this.completions.splice(0, 100).sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
     void (async () => {
       try {
-        const finished = await withSystem(this.db, (tx) => this.completeBatch(tx, batch));
+        const finished = await withSystem(this.db, (tx) => commitOutcomes(tx, this.instanceId, batch));
         for (const c of batch) c.done();
         for (const f of finished) this.events.emit('run:finished', f);
       } catch {
         for (const c of batch) {
-          await withSystem(this.db, (tx) => this.complete(tx, c.runId, c.template, c.step, c.outcome, c.logs)).then((finished) => {
+          // One step whose commit fails (e.g. its run row vanished) must not hold back the others.
+          await withSystem(this.db, (tx) => commitOutcomes(tx, this.instanceId, [c])).then((finished) => {
             for (const f of finished) this.events.emit('run:finished', f);
             c.done();
           }, c.failed);
@@ -399,119 +379,5 @@ export class Engine {
       [key, run.tenant_id, run.id, step.id, JSON.stringify(result ?? null), this.instanceId],
     );
     return result;
-  }
-
-  /**
-   * Commits a batch of outcomes in one transaction: runs locked in id order; failures and waits one by
-   * one (rare); successes and skips with one UPDATE, then the runs advance together.
-   */
-  private async completeBatch(tx: Tx, batch: Completion[]): Promise<RunFinished[]> {
-    const runIds = [...new Set(batch.map((c) => c.runId))].sort();
-    const lock = () => tx.query<RunRow>('SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [runIds]);
-    let runs = (await lock()).rows;
-    const isOk = (c: Completion) => c.outcome === 'skipped' || c.outcome.result.status === 'succeeded';
-    const others = batch.filter((c) => !isOk(c));
-    const finished: RunFinished[] = [];
-    for (const c of others) finished.push(...(await this.complete(tx, c.runId, c.template, c.step, c.outcome, c.logs)));
-    if (others.length) runs = (await lock()).rows; // a failure may have ended a run
-    const ok = batch.filter(isOk);
-    if (ok.length === 0) return finished;
-    const rows = ok.map((c) => {
-      const res = c.outcome === 'skipped' ? undefined : c.outcome.result;
-      return {
-        id: c.step.id,
-        status: c.outcome === 'skipped' ? 'skipped' : 'succeeded',
-        outputs: res?.status === 'succeeded' ? res.outputs : {},
-        inputs: c.outcome === 'skipped' ? {} : c.outcome.input,
-        logs: c.logs.length ? `${c.logs.join('\n')}\n` : '',
-      };
-    });
-    const updated = await tx.query<{ workflow_run_id: string }>(
-      `UPDATE step_runs s SET status = v.status, outputs = v.outputs, inputs = v.inputs, logs = s.logs || v.logs,
-              completed_at = now(), lease_expires_at = NULL
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, inputs jsonb, logs text)
-        WHERE s.id = v.id AND s.status = 'running' AND s.lease_owner = $2 RETURNING s.workflow_run_id`,
-      [JSON.stringify(rows), this.instanceId],
-    );
-    const touched = new Set(updated.rows.map((r) => r.workflow_run_id));
-    const templates = new Map(batch.map((c) => [c.runId, c.template]));
-    finished.push(
-      ...(await advanceRuns(
-        tx,
-        runs.filter((r) => r.status === 'running' && touched.has(r.id)),
-        (r) => templates.get(r.id)!,
-      )),
-    );
-    return finished;
-  }
-
-  /** Commits a step's outcome, unless this server lost the lease or the run was cancelled meanwhile. */
-  private async complete(
-    tx: Tx,
-    runId: string,
-    template: TemplateRow,
-    step: StepRow,
-    outcome: Outcome | 'skipped',
-    logs: string[],
-  ): Promise<RunFinished[]> {
-    const run = await lockRun(tx, runId);
-    const text = logs.length ? `${logs.join('\n')}\n` : '';
-    const mine = `id = $1 AND status = 'running' AND lease_owner = $2`;
-    const succeeded = outcome !== 'skipped' && outcome.result.status === 'succeeded' ? outcome.result : undefined;
-    if (outcome === 'skipped' || succeeded) {
-      const outputs = succeeded?.outputs ?? {};
-      const r = await tx.query(
-        `UPDATE step_runs SET status = $3, outputs = $4, inputs = $5, logs = logs || $6, completed_at = now(), lease_expires_at = NULL
-          WHERE ${mine}`,
-        [
-          step.id,
-          this.instanceId,
-          outcome === 'skipped' ? 'skipped' : 'succeeded',
-          JSON.stringify(outputs),
-          JSON.stringify(outcome === 'skipped' ? {} : outcome.input),
-          text,
-        ],
-      );
-      return r.rowCount && run?.status === 'running' ? advanceRuns(tx, [run], () => template) : [];
-    }
-    const res = outcome.result;
-    if (res.status === 'succeeded') return []; // handled above; narrows the type
-    if (res.status === 'waiting') {
-      // An event that arrived while this attempt ran re-queues it at once instead of parking it.
-      await tx.query(
-        `UPDATE step_runs SET status = CASE WHEN jsonb_array_length(resume_events) > $6 THEN 'pending' ELSE 'waiting' END,
-                run_after = now(), wake_at = $3, inputs = $4, logs = logs || $5, lease_expires_at = NULL WHERE ${mine}`,
-        [
-          step.id,
-          this.instanceId,
-          res.until ?? null,
-          JSON.stringify(outcome.input),
-          `${text}waiting: ${res.reason}\n`,
-          step.resume_events.length,
-        ],
-      );
-      return [];
-    }
-    const r = await tx.query(
-      `UPDATE step_runs SET status = 'failed', error = $3, error_kind = $4, inputs = $5, logs = logs || $6, completed_at = now(), lease_expires_at = NULL
-        WHERE ${mine}`,
-      [step.id, this.instanceId, res.error, outcome.errorKind ?? 'error', JSON.stringify(outcome.input), `${text}failed: ${res.error}\n`],
-    );
-    if (!r.rowCount || run?.status !== 'running') return [];
-    const node = template.nodes.find((n) => n.id === step.node_id);
-    const failures = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND status = 'failed' AND error_kind IS DISTINCT FROM 'lease_expired'`,
-      [runId, step.node_id],
-    );
-    const used = failures.rows[0]!.n;
-    const max = node?.retry?.maxAttempts ?? 1;
-    if (res.retryable !== false && used < max) {
-      const delay = backoffMs(used, node?.retry?.backoff);
-      await insertStep(tx, run, step.node_id, step.attempt_number + 1, delay);
-      await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
-      return [];
-    }
-    await endRun(tx, runId, 'failed', `node "${step.node_id}" failed after ${used} attempt(s): ${res.error}`);
-    return [{ runId, status: 'failed' }];
   }
 }
