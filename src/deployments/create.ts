@@ -110,8 +110,24 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
     };
   }>('SELECT config FROM environments WHERE id = $1', [env.id]);
   const { strategy: envStrategy, ...envDeployment } = envCfg.rows[0]?.config.deployment ?? {};
-  const strategy: Strategy = input.rollbackOf ? 'all_at_once' : (input.strategy ?? envStrategy ?? 'all_at_once');
+  // A rollback deploys all at once, except after blue_green: the coloured containers are switched back
+  // the same way (the new colour beside the old, then the router), with the rolled-back job's router
+  // when the environment names none.
+  const rolledBack = input.rollbackOf
+    ? (
+        await tx.query<{ strategy: Strategy; strategy_config: StrategyConfig }>(
+          'SELECT strategy, strategy_config FROM deployment_jobs WHERE id = $1',
+          [input.rollbackOf],
+        )
+      ).rows[0]
+    : undefined;
+  const strategy: Strategy = input.rollbackOf
+    ? rolledBack?.strategy === 'blue_green'
+      ? 'blue_green'
+      : 'all_at_once'
+    : (input.strategy ?? envStrategy ?? 'all_at_once');
   const cfg: StrategyConfig = strategyConfig.parse({ ...envDeployment, ...(input.strategyConfig ?? {}) });
+  if (strategy === 'blue_green' && !cfg.router && rolledBack?.strategy_config.router) cfg.router = rolledBack.strategy_config.router;
   const autoRollback =
     !input.rollbackOf &&
     (cfg.failureBehavior === 'rollback' || (cfg.failureBehavior === undefined && envCfg.rows[0]?.config.autoRollback === true));

@@ -2,7 +2,7 @@
 // component's container (gantry.* labels), verify health, write the version sticker; blue_green starts the
 // new colour beside the old, switches the router file, then stops the old colour.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
@@ -16,7 +16,7 @@ import {
   stickerFor,
 } from '../../deployments/protocol.js';
 import { waitHealthy } from '../health.js';
-import { connectEngine, observeContainer, probeMeans, pull, removeContainer, replaceContainer } from './engine.js';
+import { connectEngine, inspectContainer, observeContainer, probeMeans, pull, removeContainer, replaceContainer } from './engine.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 
@@ -70,6 +70,24 @@ function routerFile(task: AgentTask, plans: ComponentPlan[]): string {
   return `http:\n  services:\n${services.join('')}`;
 }
 
+/**
+ * The colour a blue_green task starts. A retried task takes the colour its job already started; otherwise
+ * the colour that is not running. When both run (a task of another job was interrupted between start
+ * and switch), the router file says which one serves, and the other one is replaced.
+ */
+async function newColor(docker: Docker, task: AgentTask, plansOf: (color: string) => ComponentPlan[]): Promise<'blue' | 'green'> {
+  const first = task.components[0]!;
+  const colors = ['blue', 'green'] as const;
+  const found = await Promise.all(colors.map((c) => inspectContainer(docker, containerName(task.target.name, first.name, c))));
+  const byJob = colors.find((_, i) => found[i]?.Config.Labels?.['gantry.job'] === task.jobId);
+  if (byJob) return byJob;
+  const [blueRuns, greenRuns] = found.map((c) => Boolean(c?.State.Running));
+  if (!(blueRuns && greenRuns)) return blueRuns ? 'green' : 'blue';
+  const router = task.config.router!;
+  const current = await readFile(expandTemplate(router.path, { task, color: 'blue' }), 'utf8').catch(() => '');
+  return current === routerFile(task, plansOf('blue')) ? 'green' : 'blue';
+}
+
 export class DockerExecutor implements Executor {
   constructor(private readonly stateDir: string) {}
 
@@ -82,7 +100,7 @@ export class DockerExecutor implements Executor {
     const docker = connectEngine(dockerHost);
     const sticker = stickerFor(task, new Date());
     const writtenAt = String(sticker.content.writtenAt);
-    if (task.strategy === 'blue_green' && task.mode === 'deploy') return this.blueGreen(task, docker, dockerHost, sticker, log, signal);
+    if (task.strategy === 'blue_green') return this.blueGreen(task, docker, dockerHost, sticker, log, signal);
     const plans = planComponents(task, sticker.contentHash, writtenAt);
     for (const p of plans) await pull(docker, p.ref, log);
     for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
@@ -103,33 +121,53 @@ export class DockerExecutor implements Executor {
     log: TaskLog,
     signal: AbortSignal,
   ): Promise<ExecResult> {
-    if (!task.config.router) return { status: 'failed', error: 'blue_green needs strategyConfig.router', artifacts: [], observed: [] };
-    const first = task.components[0]!;
-    const blue = await observeContainer(docker, first.name, first.image, [containerName(task.target.name, first.name, 'blue')]);
-    const color = blue.running ? 'green' : 'blue';
+    const router = task.config.router;
+    if (!router) return { status: 'failed', error: 'blue_green needs strategyConfig.router', artifacts: [], observed: [] };
+    const writtenAt = String(sticker.content.writtenAt);
+    const color = await newColor(docker, task, (c) => planComponents(task, sticker.contentHash, writtenAt, c));
     const old = color === 'blue' ? 'green' : 'blue';
     log(`blue_green: starting the ${color} set beside ${old}`);
-    const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt), color);
+    const plans = planComponents(task, sticker.contentHash, writtenAt, color);
+    const removeNew = async () => {
+      for (const p of plans) await removeContainer(docker, p.containerName, log); // the old set keeps serving
+    };
     for (const p of plans) await pull(docker, p.ref, log);
     for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
     const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
     const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
     const file = routerFile(task, plans);
-    const artifacts = [{ name: `router.${task.target.name}.${task.config.router.type}`, mediaType: 'text/plain', content: file }];
+    const artifacts = [{ name: `router.${task.target.name}.${router.type}`, mediaType: 'text/plain', content: file }];
     if (!verdict.ok) {
-      for (const p of plans) await removeContainer(docker, p.containerName, log); // the old set keeps serving
+      await removeNew();
       return { status: 'failed', error: verdict.error, artifacts, observed, health: verdict.health };
     }
-    const routerPath = expandTemplate(task.config.router.path, { task, color });
+    const routerPath = expandTemplate(router.path, { task, color });
+    const previous = await readFile(routerPath, 'utf8').catch(() => null);
     await writeAtomic(routerPath, file);
     log(`router ${routerPath} switched to ${color}`);
-    if (task.config.router.reloadCommand?.length) {
-      const [cmd, ...args] = task.config.router.reloadCommand;
-      await run(cmd!, args);
-      log(`router reloaded (${task.config.router.reloadCommand.join(' ')})`);
+    if (router.reloadCommand?.length) {
+      const [cmd, ...args] = router.reloadCommand;
+      try {
+        await run(cmd!, args);
+      } catch (err) {
+        // The proxy did not take the new file: put the previous one back and keep the old set serving.
+        if (previous === null) await rm(routerPath, { force: true });
+        else await writeAtomic(routerPath, previous);
+        log(`router reload failed; ${routerPath} restored, ${old} keeps serving`);
+        await removeNew();
+        const detail = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
+        return { status: 'failed', error: `router reload (${router.reloadCommand.join(' ')}) failed: ${detail}`, artifacts, observed };
+      }
+      log(`router reloaded (${router.reloadCommand.join(' ')})`);
     }
-    for (const c of task.components) await removeContainer(docker, containerName(task.target.name, c.name, old), log);
+    // The old set: the other colour, and an uncoloured container left by another strategy.
+    for (const c of task.components) {
+      for (const name of [containerName(task.target.name, c.name, old), containerName(task.target.name, c.name)]) {
+        await removeContainer(docker, name, log);
+      }
+    }
     await writeAtomic(stickerPath(this.stateDir, task.target.name), `${JSON.stringify(sticker.content, null, 2)}\n`);
+    log(`sticker ${sticker.contentHash} written`);
     return { status: 'succeeded', sticker, artifacts, observed, health: { ...verdict.health, color } };
   }
 
