@@ -89,6 +89,15 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
     const res = await fetch(`http://127.0.0.1:${nginxPort}${p}`, { signal: AbortSignal.timeout(3_000) });
     return { status: res.status, text: await res.text() };
   };
+  /** nginx -s reload returns before the new workers take over: polls (bounded) until nginx serves `text`. */
+  const servedVia = async (text: string) => {
+    let through = await viaNginx('/VERSION');
+    for (let i = 0; i < 30 && through.text !== text; i++) {
+      await sleep(100);
+      through = await viaNginx('/VERSION');
+    }
+    return through;
+  };
   /** GET a colour's port directly (null when nothing listens). */
   const direct = async (port: number, p: string) => {
     try {
@@ -228,7 +237,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-blue`, webRepo())).toBe(digests.a);
       expect(await inspect(`gantry-${TARGET}-web-green`)).toBeNull();
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.blue));
-      expect(await viaNginx('/VERSION')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
+      expect(await servedVia('demo/web:1.0\n')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
       expect((await target()).currentDigest).toBe(digests.a);
       expect(JSON.parse(await readFile(stickerFile(), 'utf8'))).toMatchObject({ release: { name: 'A' }, digest: digests.a });
       const artifact = await call('GET', `/api/v1/deployments/${job.id}/artifacts/router.${TARGET}.nginx`);
@@ -288,13 +297,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect((await inspect(`gantry-${TARGET}-web-green`))?.State.Running).toBe(true);
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-green`, webRepo())).toBe(digests.b);
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.green));
-      // nginx -s reload returns before the new workers take over: poll briefly
-      let through = await viaNginx('/VERSION');
-      for (let i = 0; i < 20 && through.text !== 'demo/web:2.0\n'; i++) {
-        await sleep(100);
-        through = await viaNginx('/VERSION');
-      }
-      expect(through).toEqual({ status: 200, text: 'demo/web:2.0\n' });
+      expect(await servedVia('demo/web:2.0\n')).toEqual({ status: 200, text: 'demo/web:2.0\n' });
 
       const t = await target();
       expect(t.currentDigest).toBe(digests.b);
@@ -382,12 +385,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect(await inspect(`gantry-${TARGET}-web-green`)).toBeNull();
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-blue`, webRepo())).toBe(digests.a);
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.blue));
-      let through = await viaNginx('/VERSION');
-      for (let i = 0; i < 20 && through.text !== 'demo/web:1.0\n'; i++) {
-        await sleep(100);
-        through = await viaNginx('/VERSION');
-      }
-      expect(through).toEqual({ status: 200, text: 'demo/web:1.0\n' });
+      expect(await servedVia('demo/web:1.0\n')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
       expect((await target()).currentDigest).toBe(digests.a);
       const names = (await dk.docker.listContainers({ all: true })).map((c) => c.Names[0]!.replace(/^\//, ''));
       expect(names).toEqual([`gantry-${TARGET}-web-blue`]);
