@@ -65,26 +65,6 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   return data as T;
 }
 
-/**
- * For endpoints that the generated schema does not have yet (documented contract, see src/api/contract.ts):
- * the same auth and error handling, typed by the caller.
- */
-export async function raw<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (res.status === 401 && getToken()) window.dispatchEvent(new Event('gantry:unauthorized'));
-  if (!res.ok) throw new ApiError(toProblem(res.status, parsed));
-  return parsed as T;
-}
-
 /** Downloads a response body as a file (e.g. an evidence bundle). */
 export async function download(url: string, filename: string): Promise<Blob> {
   const res = await fetch(url, { headers: authHeaders() });

@@ -29,3 +29,23 @@ export type WorkflowRunDetail = Body<'/api/v1/workflow-runs/{id}', 'get'>;
 export type StepRun = WorkflowRunDetail['steps'][number];
 export type User = ItemOf<Body<'/api/v1/users', 'get'>>;
 export type Token = ItemOf<Body<'/api/v1/tokens', 'get'>>;
+
+/** The query parameters of `GET path`. */
+export type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
+
+export type Promotion = ItemOf<Body<'/api/v1/promotions', 'get'>>;
+export type PromotionStatus = Promotion['status'];
+export type PromotionDetail = Body<'/api/v1/promotions/{id}', 'get'>;
+export type PromotionPreview = Body<'/api/v1/promotions/preview', 'post'>;
+export type PromotionGates = Body<'/api/v1/promotions/{id}/gates', 'get'>;
+export type GateResult = PromotionGates['gates'][number];
+export type EvidencePacket = Body<'/api/v1/evidence/{id}', 'get'>;
+export type SigningKey = ItemOf<Body<'/api/v1/evidence/keys', 'get'>>;
+export type EvidenceBundle = Body<'/api/v1/evidence/export', 'get'>;
+export type DeploymentJob = ItemOf<Body<'/api/v1/deployments', 'get'>>;
+export type DeploymentStatus = DeploymentJob['status'];
+export type DeploymentDetail = Body<'/api/v1/deployments/{id}', 'get'>;
+export type DeploymentTask = DeploymentDetail['tasks'][number];
+export type LogLine = Body<'/api/v1/deployments/{id}/logs', 'get'>['lines'][number];
+export type Artifact = Body<'/api/v1/deployments/{id}/artifacts/{name}', 'get'>;
+export type DriftRow = ItemOf<Body<'/api/v1/drift', 'get'>>;

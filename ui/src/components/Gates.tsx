@@ -1,5 +1,5 @@
 // Gate results: status, reason, what would unblock a gate that does not pass, and the inputs it saw.
-import type { GateResult } from '../api/contract';
+import type { GateResult } from '../api/types';
 import { Badge, Time } from './ui';
 
 const UNBLOCK: Record<string, string> = {

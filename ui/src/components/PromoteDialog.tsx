@@ -1,8 +1,7 @@
 // Promote a release to an environment: pick the release, preview its gates (a dry run), give a reason.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { raw } from '../api/client';
-import type { PromotionDetail, PromotionPreview } from '../api/contract';
-import type { Environment, Release } from '../api/types';
+import { api, unwrap } from '../api/client';
+import type { Environment, PromotionPreview, Release } from '../api/types';
 import { navigate } from '../lib/router';
 import { GateList } from './Gates';
 import { ErrorBox, isMissingRoute, Loading, WaitingForApi } from './ui';
@@ -36,7 +35,7 @@ export function PromoteDialog({
     let live = true;
     setPreview(undefined);
     setPreviewError(undefined);
-    raw<PromotionPreview>('POST', '/api/v1/promotions/preview', { releaseId, targetEnvironmentId: target.id })
+    unwrap(api.POST('/api/v1/promotions/preview', { body: { releaseId, targetEnvironmentId: target.id } }))
       .then((p) => live && setPreview(p))
       .catch((err) => live && setPreviewError(err));
     return () => {
@@ -49,7 +48,7 @@ export function PromoteDialog({
     setBusy(true);
     setSubmitError(undefined);
     try {
-      const p = await raw<PromotionDetail>('POST', '/api/v1/promotions', { releaseId, targetEnvironmentId: target.id, reason });
+      const p = await unwrap(api.POST('/api/v1/promotions', { body: { releaseId, targetEnvironmentId: target.id, reason } }));
       ref.current?.close();
       navigate(`/promotions/${p.id}`);
     } catch (err) {

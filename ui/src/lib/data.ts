@@ -1,8 +1,7 @@
 // Loaders shared by several pages: whole lists (all pages), and promotions that degrade gracefully when
 // the server does not serve them yet.
-import { api, raw, unwrap } from '../api/client';
-import type { Page, Promotion } from '../api/contract';
-import type { Environment, Release, Target } from '../api/types';
+import { api, unwrap } from '../api/client';
+import type { DriftRow, Environment, Promotion, Query, Release, Target } from '../api/types';
 import { isMissingRoute } from '../components/ui';
 import { allPages } from './useApi';
 
@@ -22,10 +21,9 @@ export const listReleases = async (limit = 200): Promise<Release[]> =>
   (await unwrap(api.GET('/api/v1/releases', { params: { query: { limit } } }))).items;
 
 /** Promotions, or `undefined` when the server has no promotions API yet. */
-export async function listPromotions(query: Record<string, string> = {}): Promise<Promotion[] | undefined> {
-  const qs = new URLSearchParams({ limit: '200', ...query });
+export async function listPromotions(query: Omit<Query<'/api/v1/promotions'>, 'limit' | 'cursor'> = {}): Promise<Promotion[] | undefined> {
   try {
-    return (await raw<Page<Promotion>>('GET', `/api/v1/promotions?${qs}`)).items;
+    return (await unwrap(api.GET('/api/v1/promotions', { params: { query: { limit: 200, ...query } } }))).items;
   } catch (err) {
     if (isMissingRoute(err)) return undefined;
     throw err;
@@ -34,25 +32,10 @@ export async function listPromotions(query: Record<string, string> = {}): Promis
 
 export const ACTIVE_PROMOTION = new Set(['pending', 'awaiting_approval', 'approved', 'deploying']);
 
-export interface DriftRow {
-  targetId: string;
-  targetName: string;
-  environmentName: string;
-  targetType: string;
-  driftDetected: boolean;
-  drift: { component: string | null; field: string; expected: string | null; actual: string | null }[];
-  checkedAt: string | null;
-  currentDigest: string | null;
-  stickerHash: string | null;
-}
-
 /** The drift verdict per target (GET /api/v1/drift), or `undefined` when the server has no drift API. */
 export async function listDrift(environment?: string): Promise<Map<string, DriftRow> | undefined> {
   try {
-    const res = await raw<{ items: DriftRow[] }>(
-      'GET',
-      `/api/v1/drift${environment ? `?environment=${encodeURIComponent(environment)}` : ''}`,
-    );
+    const res = await unwrap(api.GET('/api/v1/drift', { params: { query: environment ? { environment } : {} } }));
     return new Map(res.items.map((d) => [d.targetId, d]));
   } catch (err) {
     if (isMissingRoute(err)) return undefined;

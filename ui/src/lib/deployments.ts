@@ -1,16 +1,15 @@
 // Deployments and evidence lists that degrade gracefully while those APIs are landing.
-import { raw } from '../api/client';
-import type { DeploymentJob, EvidencePacket, Page } from '../api/contract';
+import { api, unwrap } from '../api/client';
+import type { DeploymentJob, EvidencePacket, Query } from '../api/types';
 import { isMissingRoute } from '../components/ui';
 
 /** Deployment jobs, newest first; `promotion` is filtered here (the list takes environment and status). */
 export async function listDeployments(
-  query: { environment?: string; status?: string; promotion?: string } = {},
+  query: Omit<Query<'/api/v1/deployments'>, 'limit' | 'cursor'> & { promotion?: string } = {},
 ): Promise<DeploymentJob[] | undefined> {
   const { promotion, ...rest } = query;
-  const qs = new URLSearchParams({ limit: '200', ...rest });
   try {
-    const page = await raw<Page<DeploymentJob>>('GET', `/api/v1/deployments?${qs}`);
+    const page = await unwrap(api.GET('/api/v1/deployments', { params: { query: { limit: 200, ...rest } } }));
     return page.items.filter((j) => !promotion || j.promotionId === promotion);
   } catch (err) {
     if (isMissingRoute(err)) return undefined;
@@ -18,10 +17,9 @@ export async function listDeployments(
   }
 }
 
-export async function listEvidence(query: Record<string, string> = {}): Promise<EvidencePacket[] | undefined> {
-  const qs = new URLSearchParams({ limit: '200', ...query });
+export async function listEvidence(query: Omit<Query<'/api/v1/evidence'>, 'limit' | 'cursor'> = {}): Promise<EvidencePacket[] | undefined> {
   try {
-    return (await raw<Page<EvidencePacket>>('GET', `/api/v1/evidence?${qs}`)).items;
+    return (await unwrap(api.GET('/api/v1/evidence', { params: { query: { limit: 200, ...query } } }))).items;
   } catch (err) {
     if (isMissingRoute(err)) return undefined;
     throw err;

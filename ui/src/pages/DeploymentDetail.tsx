@@ -1,8 +1,8 @@
 // A deployment job: strategy progress (batches or canary waves), one task per target, live logs
 // (polled with a cursor while the job runs), artifacts, and cancel / resume / roll back.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { raw } from '../api/client';
-import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine, LogsPage } from '../api/contract';
+import { api, unwrap } from '../api/client';
+import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
 import { ActionButton, Badge, Digest, ErrorBox, isMissingRoute, Loading, Time, WaitingForApi } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
@@ -20,7 +20,9 @@ function useLogs(id: string, live: boolean) {
     const tick = async () => {
       try {
         for (;;) {
-          const page = await raw<LogsPage>('GET', `/api/v1/deployments/${id}/logs?after=${cursor.current}&limit=1000`);
+          const page = await unwrap(
+            api.GET('/api/v1/deployments/{id}/logs', { params: { path: { id }, query: { after: cursor.current, limit: 1000 } } }),
+          );
           if (stop) return;
           if (page.lines.length) setLines((ls) => [...ls, ...page.lines]);
           cursor.current = page.next;
@@ -105,7 +107,7 @@ export function DeploymentDetail({ id }: { id: string }) {
   const [live, setLive] = useState(true);
   const state = useApi(
     async () => {
-      const job = await raw<Detail>('GET', `/api/v1/deployments/${id}`);
+      const job = await unwrap(api.GET('/api/v1/deployments/{id}', { params: { path: { id } } }));
       setLive(!FINISHED.has(job.status));
       return job;
     },
@@ -128,10 +130,15 @@ export function DeploymentDetail({ id }: { id: string }) {
   if (!state.data) return <Loading />;
   const job = state.data;
   const canDeploy = hasRole('release_manager', 'deployer');
-  const act = async (action: string) => {
-    const res = await raw<Detail>('POST', `/api/v1/deployments/${id}/${action}`);
-    if (action === 'rollback') navigate(`/deployments/${res.id}`);
-    else {
+  const act = async (action: 'cancel' | 'resume' | 'rollback') => {
+    const params = { params: { path: { id } } };
+    if (action === 'rollback') {
+      const res = await unwrap(api.POST('/api/v1/deployments/{id}/rollback', params));
+      navigate(`/deployments/${res.id}`);
+    } else {
+      await unwrap(
+        action === 'cancel' ? api.POST('/api/v1/deployments/{id}/cancel', params) : api.POST('/api/v1/deployments/{id}/resume', params),
+      );
       setLive(true);
       await state.reload();
     }
@@ -254,7 +261,7 @@ export function DeploymentDetail({ id }: { id: string }) {
             <button
               type="button"
               onClick={async () =>
-                setArtifact(await raw<Artifact>('GET', `/api/v1/deployments/${id}/artifacts/${encodeURIComponent(a.name)}`))
+                setArtifact(await unwrap(api.GET('/api/v1/deployments/{id}/artifacts/{name}', { params: { path: { id, name: a.name } } })))
               }
             >
               {a.name}

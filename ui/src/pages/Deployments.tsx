@@ -1,17 +1,18 @@
 // Deployment jobs: newest first, filterable by environment and status.
 import { useState } from 'react';
+import type { DeploymentStatus } from '../api/types';
 import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { listDeployments } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'];
+const STATUSES: (DeploymentStatus | '')[] = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
 export function Deployments() {
   useTitle('Deployments');
   const [env, setEnv] = useState('');
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState<DeploymentStatus | ''>('');
   const envs = useApi(listEnvironments, []);
   const state = useApi(() => listDeployments({ ...(env ? { environment: env } : {}), ...(status ? { status } : {}) }), [env, status], {
     pollMs: 5000,
@@ -33,7 +34,7 @@ export function Deployments() {
         </div>
         <div className="field">
           <label htmlFor="d-status">Status</label>
-          <select id="d-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <select id="d-status" value={status} onChange={(e) => setStatus(e.target.value as DeploymentStatus | '')}>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
                 {s || 'any'}

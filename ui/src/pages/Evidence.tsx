@@ -1,8 +1,8 @@
 // Evidence: packets by promotion or environment; a packet viewer (content, hash, signature, chain link)
 // that verifies in the browser; export bundles, and verify a bundle (downloaded or picked from disk).
 import { type FormEvent, useState } from 'react';
-import { download, raw } from '../api/client';
-import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/contract';
+import { api, download, unwrap } from '../api/client';
+import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/types';
 import { Badge, Digest, ErrorBox, isMissingRoute, Loading, Time, WaitingForApi } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { Link, navigate, useLocation, useTitle } from '../lib/router';
@@ -42,7 +42,7 @@ function PacketViewer({ packet, all, keys }: { packet: EvidencePacket; all: Evid
       // The previous packet may be outside this filter; fetch the chain link when it is.
       let prev: { contentHash: string } | null | undefined = packet.sequence === 1 ? null : previous;
       if (prev === undefined && packet.previousHash) {
-        const page = await raw<{ items: EvidencePacket[] }>('GET', '/api/v1/evidence?limit=500');
+        const page = await unwrap(api.GET('/api/v1/evidence', { params: { query: { limit: 500 } } }));
         prev = page.items.find((p) => p.sequence === packet.sequence - 1);
       }
       setVerdict(await verifyPacket(packet, keys, prev));
@@ -152,17 +152,14 @@ export function Evidence() {
   const promotion = query.get('promotion') ?? '';
   const environment = query.get('environment') ?? '';
   const selectedId = query.get('packet') ?? '';
+  const filter = { ...(promotion ? { promotion } : {}), ...(environment ? { environment } : {}) };
   const envs = useApi(listEnvironments, []);
   const state = useApi(async () => {
-    const qs = filterQuery(promotion, environment);
     const [packets, keys] = await Promise.all([
       allPages((cursor) =>
-        raw<{ items: EvidencePacket[]; nextCursor: string | null }>(
-          'GET',
-          `/api/v1/evidence?limit=500&${qs}${cursor ? `&cursor=${cursor}` : ''}`,
-        ),
+        unwrap(api.GET('/api/v1/evidence', { params: { query: { limit: 500, ...filter, ...(cursor ? { cursor } : {}) } } })),
       ),
-      raw<{ items: SigningKey[] }>('GET', '/api/v1/evidence/keys'),
+      unwrap(api.GET('/api/v1/evidence/keys')),
     ]);
     return { packets, keys: keys.items };
   }, [promotion, environment]);
@@ -175,7 +172,7 @@ export function Evidence() {
     setBundleError(undefined);
     setBundleVerdict(undefined);
     try {
-      setBundleVerdict(await verifyBundle(bundle ?? (await raw<EvidenceBundle>('GET', exportUrl))));
+      setBundleVerdict(await verifyBundle(bundle ?? (await unwrap(api.GET('/api/v1/evidence/export', { params: { query: filter } })))));
     } catch (err) {
       setBundleError(err);
     }

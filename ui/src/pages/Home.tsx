@@ -1,8 +1,7 @@
 // Home: the pipeline. Environments in promotion order as columns, each with the release it runs, its
 // digests, target health, drift and pending promotions, and a promote action with a gate preview.
 import { useMemo, useState } from 'react';
-import type { Promotion } from '../api/contract';
-import type { Environment, Release, Target } from '../api/types';
+import type { Environment, Promotion, Release, Target } from '../api/types';
 import { PromoteDialog } from '../components/PromoteDialog';
 import { Badge, Digest, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
 import { ACTIVE_PROMOTION, listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';

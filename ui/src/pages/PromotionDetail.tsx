@@ -1,9 +1,8 @@
 // A promotion: gate results with reasons and what would unblock them, approvals with comments,
 // approve/reject (with the reason you cannot, e.g. separation of duties), cancel, and a timeline.
 import { useState } from 'react';
-import { api, raw, unwrap } from '../api/client';
-import type { DeploymentJob, PromotionDetail as Detail, EvidencePacket, PromotionGates } from '../api/contract';
-import type { Environment, Release, WhoAmI } from '../api/types';
+import { api, unwrap } from '../api/client';
+import type { DeploymentJob, PromotionDetail as Detail, Environment, EvidencePacket, PromotionGates, Release, WhoAmI } from '../api/types';
 import { GateList } from '../components/Gates';
 import { ActionButton, Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
@@ -71,9 +70,9 @@ export function PromotionDetail({ id }: { id: string }) {
   const [final, setFinal] = useState(false);
   const state = useApi(
     async () => {
-      const p = await raw<Detail>('GET', `/api/v1/promotions/${id}`);
+      const p = await unwrap(api.GET('/api/v1/promotions/{id}', { params: { path: { id } } }));
       const [gates, env, release, jobs, packets] = await Promise.all([
-        raw<PromotionGates>('GET', `/api/v1/promotions/${id}/gates`).catch(() => undefined),
+        unwrap(api.GET('/api/v1/promotions/{id}/gates', { params: { path: { id } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/environments/{ref}', { params: { path: { ref: p.targetEnvironmentId } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: p.releaseId } } })).catch(() => undefined),
         listDeployments({ promotion: id }).catch(() => undefined),
@@ -92,7 +91,8 @@ export function PromotionDetail({ id }: { id: string }) {
   const { p, gates, env, release, jobs, packets } = state.data;
   const cannot = whyNot(p, env, release, me, hasRole('approver'));
   const decide = async (action: 'approve' | 'reject') => {
-    await raw('POST', `/api/v1/promotions/${id}/${action}`, { comment });
+    const req = { params: { path: { id } }, body: { comment } };
+    await unwrap(action === 'approve' ? api.POST('/api/v1/promotions/{id}/approve', req) : api.POST('/api/v1/promotions/{id}/reject', req));
     setComment('');
     await state.reload();
   };
@@ -110,7 +110,7 @@ export function PromotionDetail({ id }: { id: string }) {
           <ActionButton
             className="danger"
             onAction={async () => {
-              await raw('POST', `/api/v1/promotions/${id}/cancel`);
+              await unwrap(api.POST('/api/v1/promotions/{id}/cancel', { params: { path: { id } } }));
               await state.reload();
             }}
           >

@@ -1,11 +1,12 @@
 // Promotions: newest first, filterable by status and environment.
 import { useState } from 'react';
+import type { PromotionStatus } from '../api/types';
 import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
 import { listEnvironments, listPromotions } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES = [
+const STATUSES: (PromotionStatus | '')[] = [
   '',
   'pending',
   'awaiting_approval',
@@ -20,7 +21,7 @@ const STATUSES = [
 
 export function Promotions() {
   useTitle('Promotions');
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState<PromotionStatus | ''>('');
   const [env, setEnv] = useState('');
   const envs = useApi(listEnvironments, []);
   const state = useApi(() => listPromotions({ ...(status ? { status } : {}), ...(env ? { environment: env } : {}) }), [status, env], {
@@ -32,7 +33,7 @@ export function Promotions() {
       <div className="row">
         <div className="field">
           <label htmlFor="p-status">Status</label>
-          <select id="p-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <select id="p-status" value={status} onChange={(e) => setStatus(e.target.value as PromotionStatus | '')}>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
                 {s ? s.replaceAll('_', ' ') : 'any'}

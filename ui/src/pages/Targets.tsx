@@ -1,10 +1,10 @@
 // Targets: health, current digest, drift against the environment's release; detail with connection and labels.
 import { useMemo, useState } from 'react';
-import { api, raw, unwrap } from '../api/client';
-import type { Release } from '../api/types';
+import { api, unwrap } from '../api/client';
+import type { DriftRow, Release } from '../api/types';
 import { ActionButton, Badge, Digest, ErrorBox, Json, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
-import { type DriftRow, listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
+import { listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
 import { Link, useLocation, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
@@ -222,7 +222,7 @@ function DriftDetail({ verdict, environment, onChecked }: { verdict: DriftRow; e
       {hasRole('release_manager', 'deployer') ? (
         <ActionButton
           onAction={async () => {
-            await raw('POST', '/api/v1/drift/check', { environment });
+            await unwrap(api.POST('/api/v1/drift/check', { body: { environment } }));
             await onChecked();
           }}
         >
