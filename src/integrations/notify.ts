@@ -1,6 +1,8 @@
 // Notifications on promotion and deployment events through notification_webhook integrations (generic
-// JSON or Slack-compatible payloads, filtered by each integration's `events`). Delivery happens after
-// the caller has returned and never fails it: errors become the integration's health.
+// JSON or Slack-compatible payloads, filtered by each integration's `events`) and through the sinks
+// registered for the database (plugin notification channels, src/plugins/notify.ts). Delivery happens
+// after the caller has returned and never fails it: errors become the integration's health, or are
+// logged by the sink as that delivery's failure.
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -36,6 +38,27 @@ export interface NotifyDeps {
 const TIMEOUT_MS = 10_000;
 const RETRIES_MS = [1_000, 5_000];
 const inFlight = new Set<Promise<void>>();
+
+/**
+ * Another way out for events besides notification_webhook integrations: the plugin host registers one
+ * for its database so plugin notification channels receive every event (src/plugins/notify.ts). A sink
+ * handles its own failures; one that throws anyway is only logged here.
+ */
+export type NotificationSink = (tenantId: string, event: NotificationEvent, at: Date) => Promise<void>;
+const sinks = new WeakMap<Db, Set<NotificationSink>>();
+
+/** Registers a sink for events of tenants in `db`; returns the function that removes it. */
+export function addNotificationSink(db: Db, sink: NotificationSink): () => void {
+  let set = sinks.get(db);
+  if (!set) {
+    set = new Set();
+    sinks.set(db, set);
+  }
+  set.add(sink);
+  return () => {
+    sinks.get(db)?.delete(sink);
+  };
+}
 
 /** True when an integration's `events` (exact names or prefixes ending in "*") include this event; no list = all. */
 export function wants(events: unknown, type: string): boolean {
@@ -113,8 +136,19 @@ async function deliver(
 }
 
 async function run(deps: NotifyDeps, tenantId: string, event: NotificationEvent): Promise<void> {
+  const at = (deps.clock ?? systemClock).now();
+  // Each way out on its own: a webhook lookup that fails does not keep the event from plugin channels.
+  const outcomes = await Promise.allSettled([
+    webhooks(deps, tenantId, event, at),
+    ...[...(sinks.get(deps.db) ?? [])].map((sink) => sink(tenantId, event, at)),
+  ]);
+  for (const o of outcomes) {
+    if (o.status === 'rejected') deps.logger?.warn({ event: event.type, err: (o.reason as Error).message }, 'notifications failed');
+  }
+}
+
+async function webhooks(deps: NotifyDeps, tenantId: string, event: NotificationEvent, at: Date): Promise<void> {
   const clock = deps.clock ?? systemClock;
-  const at = clock.now();
   const { hooks, tenantName } = await withTenant(deps.db, tenantId, async (tx) => {
     const t = await tx.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [tenantId]);
     const h = await tx.query<Hook>(
@@ -146,9 +180,11 @@ async function run(deps: NotifyDeps, tenantId: string, event: NotificationEvent)
 }
 
 /**
- * Sends `event` to every notification_webhook integration of the tenant that wants it. Call it after
+ * Sends `event` to every notification_webhook integration of the tenant that wants it, and to every
+ * registered sink (the notification channels of the tenant's plugin instances). Call it after
  * the transaction that made the change has committed: it returns at once, delivers in the background
- * (retrying twice), and never throws; a failed delivery marks that integration unhealthy with the reason.
+ * (webhooks retry twice), and never throws; a failed delivery marks that integration unhealthy with the reason
+ * (a plugin channel's failure is logged by src/plugins/notify.ts).
  */
 export function notify(deps: NotifyDeps, tenantId: string, event: NotificationEvent): void {
   const p: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
