@@ -12,7 +12,7 @@ import { componentRoutes } from './components/routes.js';
 import { SyncScheduler } from './components/scheduler.js';
 import { componentVersionRoutes } from './components/sync-routes.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { loadServerConfig, type ServerFlags } from './core/config.js';
+import { type HttpsOptions, loadHttpsOptions, loadServerConfig, type ServerFlags } from './core/config.js';
 import { NotFoundError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { deploymentHandoff } from './deployments/handoff.js';
@@ -67,6 +67,8 @@ export interface BuildOptions {
   gates?: GateRegistry;
   /** The plugin host; one without a cache directory of its own when absent (tests). */
   plugins?: PluginHost;
+  /** Serve HTTPS (Fastify's `https`); with requestCert the agent protocol requires a verified client certificate. */
+  https?: HttpsOptions;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -74,6 +76,8 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const logging = opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false };
   const app = Fastify({
     ...logging,
+    // Typed as plain HTTP: the routes see the same request objects either way.
+    ...((opts.https ? { https: opts.https } : {}) as object),
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -116,7 +120,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   componentVersionRoutes(app, deps);
   integrationHealthRoutes(app, deps);
   releaseRoutes(app, deps);
-  agentProtocolRoutes(app, deps, opts.deploymentSettings ?? loadDeploymentSettings());
+  agentProtocolRoutes(app, deps, opts.deploymentSettings ?? loadDeploymentSettings(), {
+    requireClientCert: Boolean(opts.https?.requestCert),
+  });
   deploymentRoutes(app, deps);
   driftRoutes(app, deps);
   const gates = opts.gates ?? builtinGates();
@@ -153,6 +159,8 @@ export interface RunningServer {
 export async function runServer(flags: ServerFlags = {}): Promise<RunningServer> {
   const cfg = loadServerConfig(flags);
   const log = createLogger(cfg.logLevel);
+  // Read before anything starts, so a missing or bad file fails at once, naming the file.
+  const https = cfg.tls ? loadHttpsOptions(cfg.tls) : undefined;
   let connectionString = cfg.databaseUrl;
   let embedded: { stop(): Promise<void> } | undefined;
   if (!connectionString) {
@@ -196,7 +204,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   const registry = buildRegistry({ db, clock: systemClock, signer, gates });
   const plugins = new PluginHost({ db, cacheDir: path.join(cfg.dataDir, 'plugins'), logger: log.child({ component: 'plugins' }) });
   attachPluginSteps(registry, plugins);
-  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins });
+  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, ...(https ? { https } : {}) });
   plugins.startRefreshing();
   const healthChecks = new IntegrationHealthScheduler({
     db,
@@ -242,7 +250,10 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   });
   deployments.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
-  log.info({ address, version: VERSION, engine: engine?.instanceId ?? 'off' }, 'gantry server listening');
+  log.info(
+    { address, version: VERSION, engine: engine?.instanceId ?? 'off', tls: https ? (https.requestCert ? 'mutual (agents)' : 'on') : 'off' },
+    'gantry server listening',
+  );
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {

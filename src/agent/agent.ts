@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
-import { AgentClient, AgentHttpError } from './client.js';
+import { AgentClient, AgentHttpError, type AgentTls } from './client.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
@@ -24,6 +24,8 @@ export interface AgentOptions {
   noop: boolean;
   concurrency: number;
   log: (msg: string) => void;
+  /** A CA to trust and/or a client certificate for mutual TLS (loadAgentTls). */
+  tls?: AgentTls | undefined;
 }
 
 interface Stored {
@@ -60,7 +62,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
-    this.client = new AgentClient(opts.server, undefined);
+    this.client = new AgentClient(opts.server, undefined, opts.tls);
     for (const type of opts.executors) {
       if (opts.noop) this.executors.set(type, new NoopExecutor());
       else if (type === 'docker_host') this.executors.set(type, new DockerExecutor(opts.stateDir));

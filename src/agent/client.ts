@@ -1,4 +1,8 @@
 // The agent's HTTP client: JSON over fetch with the agent credential; problem documents become AgentHttpErrors.
+// TLS options (a CA to trust, a client certificate for mutual TLS) go to an undici Agent used as fetch's dispatcher.
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates } from 'node:tls';
+import { Agent as Dispatcher } from 'undici';
 
 export class AgentHttpError extends Error {
   constructor(
@@ -10,18 +14,66 @@ export class AgentHttpError extends Error {
   }
 }
 
+/** PEM files for the agent's TLS: a CA bundle to trust besides the usual roots, and a client certificate and key. */
+export interface AgentTlsFiles {
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+export interface AgentTls {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** Reads the TLS files up front, so a wrong path fails at start naming the file; a certificate needs its key. */
+export function loadAgentTls(files: AgentTlsFiles): AgentTls | undefined {
+  if (Boolean(files.certFile) !== Boolean(files.keyFile)) {
+    throw new Error('mutual TLS needs both --cert and --key (env GANTRY_AGENT_CERT_FILE, GANTRY_AGENT_KEY_FILE)');
+  }
+  const read = (file: string, what: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const tls: AgentTls = {};
+  if (files.caFile) tls.ca = [...rootCertificates, read(files.caFile, 'CA bundle (--ca, GANTRY_CA_FILE)')];
+  if (files.certFile && files.keyFile) {
+    tls.cert = read(files.certFile, 'client certificate (--cert, GANTRY_AGENT_CERT_FILE)');
+    tls.key = read(files.keyFile, 'client key (--key, GANTRY_AGENT_KEY_FILE)');
+    try {
+      createSecureContext({ cert: tls.cert, key: tls.key });
+    } catch (err) {
+      throw new Error(
+        `the client certificate ${files.certFile} and key ${files.keyFile} are not a usable PEM pair: ${(err as Error).message}`,
+      );
+    }
+  }
+  return Object.keys(tls).length ? tls : undefined;
+}
+
 export class AgentClient {
+  // unknown: undici 7's Agent, which Node 20's fetch accepts though its types name its bundled undici's.
+  private readonly dispatcher: unknown;
+
   constructor(
     readonly server: string,
     private credential: string | undefined,
-  ) {}
+    tls?: AgentTls,
+  ) {
+    this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
+  }
 
   setCredential(c: string): void {
     this.credential = c;
   }
 
   async post<T>(apiPath: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const res = await fetch(`${this.server.replace(/\/$/, '')}/api/v1${apiPath}`, {
+    const url = `${this.server.replace(/\/$/, '')}/api/v1${apiPath}`;
+    const init: RequestInit = {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -31,7 +83,18 @@ export class AgentClient {
       },
       body: JSON.stringify(body ?? {}),
       signal: AbortSignal.timeout(30_000),
-    });
+    };
+    let res: Response;
+    try {
+      // dispatcher: undici's option of Node's fetch (its RequestInit type names another undici's class).
+      res = await fetch(url, this.dispatcher ? ({ ...init, dispatcher: this.dispatcher } as RequestInit) : init);
+    } catch (err) {
+      // fetch says only "fetch failed"; the cause names what went wrong (ECONNREFUSED, a certificate error…).
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`cannot reach the Gantry server at ${this.server} (${cause?.code ?? cause?.message ?? (err as Error).message})`, {
+        cause: err,
+      });
+    }
     const text = await res.text();
     // any: JSON of the protocol's answers, typed by the caller's T
     let parsed: any;

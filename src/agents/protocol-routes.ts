@@ -1,9 +1,10 @@
 // The agent protocol over HTTP: registration with a one-time join token (X-Agent-Token), and the routes an
 // agent calls with its own credential: heartbeat, credential rotation, task lease/start/logs/report, and
 // drift observations. Users' tokens do not work here and agent credentials work nowhere else.
+import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ForbiddenError } from '../core/errors.js';
+import { ForbiddenError, GantryError } from '../core/errors.js';
 import { appendLogs, leaseTasks, type Runner, reportTask, startTask } from '../deployments/lease.js';
 import { agentTask, observationIn, taskReport } from '../deployments/protocol.js';
 import { signerOf } from '../deployments/routes.js';
@@ -30,10 +31,34 @@ declare module 'fastify' {
   }
 }
 
-export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSettings): void {
+/** Mutual TLS on the agent protocol: a request without a client certificate verified against the client CA gets 401. */
+export class ClientCertificateError extends GantryError {
+  constructor(message: string) {
+    super('client_certificate_required', 401, message);
+  }
+}
+
+export interface AgentProtocolOptions {
+  /** The server asks for client certificates (GANTRY_TLS_CLIENT_CA_FILE): agent routes require a verified one. */
+  requireClientCert?: boolean;
+}
+
+export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSettings, opts: AgentProtocolOptions = {}): void {
   const { db, clock } = deps;
   const tags = ['agent protocol'];
   app.decorateRequest('agent', undefined);
+
+  /** onRequest: checked before anything else, so a join token is never spent over a connection without a client certificate. */
+  const clientCert = async (req: FastifyRequest) => {
+    if (!opts.requireClientCert) return;
+    const socket = req.raw.socket as Partial<TLSSocket>;
+    // Both: Node reports a resumed TLS 1.3 session that never had a client certificate as authorized.
+    if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return;
+    const why = socket.authorizationError ? ` (${String(socket.authorizationError)})` : '';
+    throw new ClientCertificateError(
+      `This server requires agents to present a client certificate signed by its client CA${why}: start the agent with --cert and --key (env GANTRY_AGENT_CERT_FILE, GANTRY_AGENT_KEY_FILE).`,
+    );
+  };
 
   /** Authenticates the agent credential (onRequest: before the body is read, so strangers get 401, never 400) and checks the path names the same agent. */
   const asAgent = async (req: FastifyRequest) => {
@@ -59,11 +84,14 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/register',
     {
       config: agentConfig,
-      onRequest: async (req) => {
-        if (typeof req.headers['x-agent-token'] !== 'string' || !req.headers['x-agent-token']) {
-          throw new AgentTokenError('Send the join token in the X-Agent-Token header (gantry agent token create).');
-        }
-      },
+      onRequest: [
+        clientCert,
+        async (req) => {
+          if (typeof req.headers['x-agent-token'] !== 'string' || !req.headers['x-agent-token']) {
+            throw new AgentTokenError('Send the join token in the X-Agent-Token header (gantry agent token create).');
+          }
+        },
+      ],
       schema: {
         tags,
         summary: 'Register an agent with a one-time join token (header X-Agent-Token)',
@@ -84,7 +112,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/heartbeat',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: { tags, summary: 'Agent heartbeat', params: agentParam, body: m.heartbeatBody, response: { 200: m.heartbeatReply } },
     },
     async (req) => heartbeat(db, agentOf(req), req.body, clock.now(), settings),
@@ -94,7 +122,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/rotate',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: {
         tags,
         summary: 'Rotate the agent credential (the old one stops working)',
@@ -109,7 +137,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/lease',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: {
         tags,
         summary: 'Lease pending tasks this agent can run',
@@ -128,7 +156,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/start',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: { tags, summary: 'Mark a leased task running', params: taskParam, body: attemptBody, response: { 200: ok } },
     },
     async (req) => {
@@ -141,7 +169,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/logs',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: { tags, summary: 'Append log lines (renews the lease)', params: taskParam, body: logsBody, response: { 200: ok } },
     },
     async (req) => {
@@ -162,7 +190,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/tasks/:taskId/report',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
     },
     async (req) => {
@@ -175,7 +203,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     '/api/v1/agents/:ref/observations',
     {
       config: agentConfig,
-      onRequest: asAgent,
+      onRequest: [clientCert, asAgent],
       schema: {
         tags,
         summary: 'Report what runs on targets (drift checks)',

@@ -8,6 +8,12 @@ import { type ApiOpts, apiCommand, clientFor, collect, emit, parseIntOption } fr
 import { ref } from './client.js';
 import { CliError, clip, EXIT, printRecord, printTable } from './output.js';
 
+interface TlsOpts {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 interface Agent {
   id: string;
   name: string;
@@ -74,11 +80,31 @@ export function registerAgentCommands(program: Command): void {
   const stateHelp = 'where the agent keeps its credential (mode 0600) and stickers (env GANTRY_AGENT_DIR, default ~/.gantry-agent)';
   const stateDir = (o: { stateDir?: string }) =>
     path.resolve(o.stateDir ?? process.env.GANTRY_AGENT_DIR ?? path.join(os.homedir(), '.gantry-agent'));
+  const tlsOptions = (cmd: Command) =>
+    cmd
+      .option('--ca <file>', 'PEM CA bundle to trust for an https server with a private certificate (env GANTRY_CA_FILE)')
+      .option('--cert <file>', 'PEM client certificate for mutual TLS (env GANTRY_AGENT_CERT_FILE; needs --key)')
+      .option('--key <file>', 'PEM private key of --cert (env GANTRY_AGENT_KEY_FILE)');
+  /** Reads the TLS files (flag, then environment) before anything connects; a bad path is exit code 2. */
+  const agentTls = async (o: TlsOpts) => {
+    const { loadAgentTls } = await import('../agent/client.js');
+    try {
+      return loadAgentTls({
+        caFile: o.ca ?? (process.env.GANTRY_CA_FILE || undefined),
+        certFile: o.cert ?? (process.env.GANTRY_AGENT_CERT_FILE || undefined),
+        keyFile: o.key ?? (process.env.GANTRY_AGENT_KEY_FILE || undefined),
+      });
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT.invalid);
+    }
+  };
 
-  agent
-    .command('run')
-    .description('Run the deployment agent: register (first time), heartbeat, lease and execute tasks. Outbound connections only.')
-    .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER); for TLS with a private CA set NODE_EXTRA_CA_CERTS')
+  tlsOptions(
+    agent
+      .command('run')
+      .description('Run the deployment agent: register (first time), heartbeat, lease and execute tasks. Outbound connections only.'),
+  )
+    .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER)')
     .option('--join-token <token>', 'one-time join token (gantry agent token create); needed only the first time')
     .option('--name <name>', 'agent name (default: host name)')
     .option(stateOption, stateHelp)
@@ -87,20 +113,23 @@ export function registerAgentCommands(program: Command): void {
     .option('--concurrency <n>', 'tasks run at once (default 4)')
     .addHelpText(
       'after',
-      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential\n',
+      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential\n  gantry agent run --server https://gantry.internal:8443 --ca ca.pem --cert agent.pem --key agent-key.pem   # mutual TLS\n',
     )
     .action(
-      async (o: {
-        server?: string;
-        joinToken?: string;
-        name?: string;
-        stateDir?: string;
-        executor?: string[];
-        noop?: boolean;
-        concurrency?: string;
-      }) => {
+      async (
+        o: {
+          server?: string;
+          joinToken?: string;
+          name?: string;
+          stateDir?: string;
+          executor?: string[];
+          noop?: boolean;
+          concurrency?: string;
+        } & TlsOpts,
+      ) => {
         const server = o.server ?? process.env.GANTRY_SERVER;
         if (!server) throw new CliError('--server (or GANTRY_SERVER) is required', EXIT.invalid);
+        const tls = await agentTls(o);
         const { Agent } = await import('../agent/agent.js');
         const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
         const a = new Agent({
@@ -117,6 +146,7 @@ export function registerAgentCommands(program: Command): void {
           noop: Boolean(o.noop),
           concurrency: o.concurrency ? parseIntOption(o.concurrency, '--concurrency') : 4,
           log,
+          tls,
         });
         await a.start();
         log(`agent ${a.agentId} running against ${server}`);
@@ -129,16 +159,19 @@ export function registerAgentCommands(program: Command): void {
       },
     );
 
-  agent
-    .command('rotate')
-    .description("Rotate this host's agent credential (run beside the agent; the old credential stops working at once)")
+  tlsOptions(
+    agent
+      .command('rotate')
+      .description("Rotate this host's agent credential (run beside the agent; the old credential stops working at once)"),
+  )
     .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER)')
     .option(stateOption, stateHelp)
-    .action(async (o: { server?: string; stateDir?: string }) => {
+    .action(async (o: { server?: string; stateDir?: string } & TlsOpts) => {
       const server = o.server ?? process.env.GANTRY_SERVER;
       if (!server) throw new CliError('--server (or GANTRY_SERVER) is required', EXIT.invalid);
+      const tls = await agentTls(o);
       const { Agent } = await import('../agent/agent.js');
-      const a = new Agent({ server, name: 'rotate', stateDir: stateDir(o), executors: [], noop: true, concurrency: 1, log: () => {} });
+      const a = new Agent({ server, name: 'rotate', stateDir: stateDir(o), executors: [], noop: true, concurrency: 1, log: () => {}, tls });
       await a.rotate();
       process.stdout.write(`rotated the credential of agent ${a.agentId}\n`);
     });

@@ -1,5 +1,7 @@
 // HTTP client for the Gantry API: bearer auth, JSON bodies, cursor pagination, and problem documents
 // (RFC 9457) turned into CliErrors with stable exit codes.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { Connection } from './config.js';
 import { CliError, EXIT } from './output.js';
 
@@ -69,7 +71,7 @@ export interface Page<T> {
 export class ApiClient {
   constructor(
     readonly conn: Connection,
-    private readonly fetchImpl: FetchLike = (input, init) => fetch(input, init),
+    private readonly fetchImpl: FetchLike = fetchFor(conn),
   ) {}
 
   async request<T>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
@@ -131,6 +133,41 @@ export class ApiClient {
   }
 }
 
+/**
+ * Global fetch, or with GANTRY_CA_FILE one whose TLS connections also trust that CA bundle (undici's Agent,
+ * loaded only then, so the CLI stays fast without it). The file is read up front: a bad path fails clearly.
+ */
+export function fetchFor(conn: Connection): FetchLike {
+  if (!conn.caFile) return (input, init) => fetch(input, init);
+  let ca: string;
+  try {
+    ca = readFileSync(conn.caFile, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      `cannot read the CA bundle ${conn.caFile} (GANTRY_CA_FILE): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      EXIT.invalid,
+    );
+  }
+  let dispatcher: Promise<unknown> | undefined;
+  return async (input, init) => {
+    dispatcher ??= import('undici').then(({ Agent }) => new Agent({ connect: { ca: [...rootCertificates, ca] } }));
+    // dispatcher: undici's option of Node's fetch; RequestInit's type does not name it.
+    return fetch(input, { ...init, dispatcher: await dispatcher } as RequestInit);
+  };
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Path segment for an id-or-name reference. */
 export function ref(value: string): string {
   return encodeURIComponent(value);
@@ -142,6 +179,14 @@ function unreachable(conn: Connection, err: unknown): CliError {
     e.name === 'TimeoutError'
       ? `no answer within ${TIMEOUT_MS / 1000} s`
       : (e.cause?.code ?? e.cause?.message ?? e.message ?? 'connection failed');
+  if (e.cause?.code && TLS_VERIFY_CODES.has(e.cause.code)) {
+    return new CliError(`cannot verify the TLS certificate of the Gantry server at ${conn.server} (${e.cause.code})`, EXIT.unavailable, [
+      conn.caFile
+        ? `the CA bundle ${conn.caFile} (GANTRY_CA_FILE) did not verify it; check it is the CA that signed the server certificate and that the certificate names this host`
+        : 'if the server uses a private CA, point GANTRY_CA_FILE at the CA certificate (PEM)',
+      `server from: ${conn.serverSource}`,
+    ]);
+  }
   return new CliError(`cannot reach the Gantry server at ${conn.server} (${why})`, EXIT.unavailable, [
     `server from: ${conn.serverSource}`,
     START_HINT,

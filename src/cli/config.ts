@@ -22,6 +22,8 @@ export interface Connection {
   token: string | undefined;
   /** Where the token came from, or what was tried when there is none (shown with 401s). */
   tokenSource: string;
+  /** PEM CA bundle to trust for an https server with a private certificate (GANTRY_CA_FILE), besides the usual roots. */
+  caFile?: string | undefined;
 }
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -101,6 +103,11 @@ export function resolveConnection(
   cwd: string,
   cfgFile = configPath(env),
 ): Connection {
+  const conn = resolveServerAndToken(flags, env, cfg, cwd, cfgFile);
+  return env.GANTRY_CA_FILE ? { ...conn, caFile: path.resolve(cwd, env.GANTRY_CA_FILE) } : conn;
+}
+
+function resolveServerAndToken(flags: ConnectionFlags, env: NodeJS.ProcessEnv, cfg: CliConfig, cwd: string, cfgFile: string): Connection {
   let server: string;
   let serverSource: string;
   if (flags.server) [server, serverSource] = [normalizeServer(flags.server, '--server'), '--server'];

@@ -1,6 +1,7 @@
 // `gantry server` and `gantry db migrate`: the commands that run the server side. They load server
 // modules lazily, so API-client commands stay fast and never touch the store.
 import type { Command } from 'commander';
+import type { ServerFlags } from '../core/config.js';
 
 export function registerServerCommands(program: Command): void {
   program
@@ -11,11 +12,17 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (env GANTRY_DATA_DIR, default ./.gantry)')
     .option('--database-url <url>', 'external PostgreSQL ≥ 14 (env DATABASE_URL); default: embedded')
     .option('--log-level <level>', 'trace|debug|info|warn|error (env GANTRY_LOG_LEVEL, default info)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain) (env GANTRY_TLS_CERT_FILE; needs --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env GANTRY_TLS_KEY_FILE)')
+    .option(
+      '--tls-client-ca <file>',
+      'mutual TLS for agents: agent routes require a client certificate signed by this PEM CA bundle (env GANTRY_TLS_CLIENT_CA_FILE)',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n',
+      '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n  gantry server --tls-cert /etc/gantry/server.pem --tls-key /etc/gantry/server-key.pem --tls-client-ca /etc/gantry/agents-ca.pem\n',
     )
-    .action(async (opts: { port?: string; host?: string; dataDir?: string; databaseUrl?: string; logLevel?: string }) => {
+    .action(async (opts: ServerFlags) => {
       const { runServer } = await import('../server.js');
       const server = await runServer(opts);
       const stop = (signal: string) => {

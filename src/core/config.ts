@@ -1,5 +1,8 @@
 // Process configuration: flag, then environment, then defaults (DESIGN §10).
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 
 export interface ServerConfig {
   host: string;
@@ -15,6 +18,15 @@ export interface ServerConfig {
   engineLeaseSeconds: number;
   /** Seconds between registry syncs of each component; 0 turns the sync scheduler off. */
   syncIntervalSeconds: number;
+  /** Serve HTTPS with these PEM files (GANTRY_TLS_CERT_FILE/GANTRY_TLS_KEY_FILE); plain HTTP when absent. */
+  tls: TlsFiles | undefined;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle that agents' client certificates must chain to (GANTRY_TLS_CLIENT_CA_FILE): mutual TLS on the agent protocol. */
+  clientCaFile: string | undefined;
 }
 
 export interface ServerFlags {
@@ -23,6 +35,9 @@ export interface ServerFlags {
   dataDir?: string | undefined;
   databaseUrl?: string | undefined;
   logLevel?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  tlsClientCa?: string | undefined;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -56,7 +71,61 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     engineConcurrency: parseCount(env.GANTRY_ENGINE_CONCURRENCY ?? 10, 'GANTRY_ENGINE_CONCURRENCY'),
     engineLeaseSeconds: parseCount(env.GANTRY_ENGINE_LEASE_SECONDS ?? 30, 'GANTRY_ENGINE_LEASE_SECONDS'),
     syncIntervalSeconds: syncIntervalSeconds(env),
+    tls: tlsFiles(flags, env),
   };
+}
+
+/** The TLS files from flags, then environment; a certificate needs its key and mutual TLS needs TLS. */
+export function tlsFiles(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): TlsFiles | undefined {
+  const certFile = flags.tlsCert ?? (env.GANTRY_TLS_CERT_FILE || undefined);
+  const keyFile = flags.tlsKey ?? (env.GANTRY_TLS_KEY_FILE || undefined);
+  const clientCaFile = flags.tlsClientCa ?? (env.GANTRY_TLS_CLIENT_CA_FILE || undefined);
+  if (!certFile && !keyFile) {
+    if (clientCaFile)
+      throw new Error(
+        'GANTRY_TLS_CLIENT_CA_FILE (mutual TLS for agents) needs HTTPS: set GANTRY_TLS_CERT_FILE and GANTRY_TLS_KEY_FILE too.',
+      );
+    return undefined;
+  }
+  if (!certFile) throw new Error('GANTRY_TLS_KEY_FILE (--tls-key) is set but GANTRY_TLS_CERT_FILE (--tls-cert) is not: HTTPS needs both.');
+  if (!keyFile) throw new Error('GANTRY_TLS_CERT_FILE (--tls-cert) is set but GANTRY_TLS_KEY_FILE (--tls-key) is not: HTTPS needs both.');
+  return { certFile: path.resolve(certFile), keyFile: path.resolve(keyFile), clientCaFile: clientCaFile && path.resolve(clientCaFile) };
+}
+
+/** Options for Fastify's `https`: the PEM contents, checked here so a bad file fails with its name, not deep in node:tls. */
+export interface HttpsOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  /** Set with a client CA: ask for client certificates but let requests without one through (only agent routes need one). */
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
+}
+
+export function loadHttpsOptions(tls: TlsFiles): HttpsOptions {
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const cert = read(tls.certFile, 'TLS certificate (GANTRY_TLS_CERT_FILE)');
+  const key = read(tls.keyFile, 'TLS private key (GANTRY_TLS_KEY_FILE)');
+  const ca = tls.clientCaFile ? read(tls.clientCaFile, 'client CA bundle (GANTRY_TLS_CLIENT_CA_FILE)') : undefined;
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(`the TLS certificate ${tls.certFile} and key ${tls.keyFile} are not a usable PEM pair: ${(err as Error).message}`);
+  }
+  if (!ca) return { cert, key };
+  try {
+    // createSecureContext skips what is not a certificate silently; parsing the first one does not.
+    new X509Certificate(ca);
+  } catch (err) {
+    throw new Error(`the client CA bundle ${tls.clientCaFile} is not PEM certificates: ${(err as Error).message}`);
+  }
+  return { cert, key, ca, requestCert: true, rejectUnauthorized: false };
 }
 
 /** GANTRY_SYNC_INTERVAL_SECONDS: how often each component's version map is re-synced (default 300; 0 = off). */
