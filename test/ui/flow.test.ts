@@ -204,6 +204,27 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await shot('workflow-run');
   });
 
+  it('adds a target and creates an agent join token in the browser, without the CLI', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(server.token);
+    await page.goto(`${server.base}/targets`);
+    await page.getByRole('button', { name: 'Add target' }).click();
+    const form = page.getByRole('form', { name: 'New target' });
+    await form.getByLabel('Name').fill('web-9');
+    await form.getByLabel('Environment').selectOption({ label: 'dev' });
+    await form.getByLabel('Labels (k=v, comma separated)').fill('role=web');
+    await form.getByRole('button', { name: 'Create target' }).click();
+    await page.getByText('Created target web-9.').waitFor();
+    const r = await fetch(`${server.base}/api/v1/targets/web-9`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ targetType: 'docker_host', environmentName: 'dev', labels: { role: 'web' } });
+
+    await page.goto(`${server.base}/agents`);
+    await page.getByRole('button', { name: 'Create join token' }).click();
+    const cmd = (await page.getByTestId('agent-command').textContent()) ?? '';
+    expect(cmd).toMatch(/npx gantry agent run --server http:\/\/127\.0\.0\.1:\d+ --join-token \S+/);
+  });
+
   it('loads the home page interactive in under a second with 20 environments and 500 targets', async () => {
     const { call } = server;
     const existing = (await call('GET', '/api/v1/targets?limit=500')).items.length;

@@ -1,5 +1,6 @@
 // Agents: status, last heartbeat, version and capabilities.
 import { api, unwrap } from '../api/client';
+import { JoinToken } from '../components/JoinToken';
 import { Badge, ErrorBox, Json, Loading, Time } from '../components/ui';
 import { Link, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
@@ -15,9 +16,10 @@ export function Agents() {
     <>
       <h1>Agents</h1>
       <p className="hint">
-        Agents register with a one-time join token (<code>gantry agent --join-token …</code>) and heartbeat; they are online while
+        Agents register with a one-time join token (<code>gantry agent run --join-token …</code>) and heartbeat; they are online while
         heartbeats arrive in time.
       </p>
+      <JoinToken />
       <ErrorBox error={state.error} />
       {!state.data ? <Loading /> : null}
       {state.data ? (

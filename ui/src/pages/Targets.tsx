@@ -2,6 +2,7 @@
 import { useMemo, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { DriftRow, Release } from '../api/types';
+import { NewTarget } from '../components/NewTarget';
 import { ActionButton, Badge, Digest, ErrorBox, Json, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
@@ -41,6 +42,7 @@ export function Targets() {
   return (
     <>
       <h1>Targets</h1>
+      {state.data ? <NewTarget envs={state.data.envs} onCreated={state.reload} /> : null}
       <div className="row">
         <div className="field">
           <label htmlFor="t-env">Environment</label>
