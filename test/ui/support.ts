@@ -11,7 +11,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { api, childEnv, freePort, type GantryProcess, REPO_ROOT, spawnGantry, waitReady } from '../e2e/support.js';
 
 export const CHROMIUM = process.env.GANTRY_CHROMIUM ?? '/usr/bin/chromium';
-/** Flags for chromium as root on a closed network (docs: /work/shared/notes/real-components.md). */
+/** Flags for chromium as root on a closed network: no sandbox, no background or component networking. */
 export const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
