@@ -32,6 +32,7 @@ interface JobRow {
   auto_rollback: boolean;
   created_by: string | null;
   started_at: Date | null;
+  verified_batch: number;
 }
 
 /**
@@ -40,7 +41,7 @@ interface JobRow {
  * other. Otherwise the job row is locked and the decision made once. Two last reports committing at the
  * same instant may both take the fast path; the scheduler's advanceStalled() catches that job.
  */
-export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Promise<void> {
+export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps, why?: string): Promise<void> {
   const quick = await tx.query<{ open: number; failed: number; max_failures: number }>(
     `SELECT count(*) FILTER (WHERE t.batch <= j.current_batch AND t.status IN ('pending', 'assigned', 'running'))::int AS open,
             count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
@@ -53,6 +54,8 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Pro
   const j = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
   const job = j.rows[0];
   if (job?.status !== 'running') return;
+  // A canary wave under verification: the scheduler (canary.ts verifyWaves) decides when it ends.
+  if (job.paused_reason === 'verify') return;
   const c = await tx.query<{ batch: number; status: string; n: number }>(
     'SELECT batch, status, count(*)::int AS n FROM deployment_tasks WHERE job_id = $1 GROUP BY batch, status',
     [jobId],
@@ -73,12 +76,22 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Pro
         WHERE job_id = $1 AND status = 'pending'`,
       [jobId],
     );
-    if (inflight === 0) await finishJob(tx, job, 'failed', `${failed} target(s) failed (at most ${cfg.maxFailures ?? 0} tolerated)`, deps);
+    if (inflight === 0) {
+      const reason = `${failed} target(s) failed (at most ${cfg.maxFailures ?? 0} tolerated)${why ? `: ${why}` : ''}`;
+      await finishJob(tx, job, 'failed', reason, deps);
+    }
     return;
   }
   const openInBatch = count((r) => r.batch <= job.current_batch && ['pending', 'assigned', 'running'].includes(r.status));
   if (openInBatch > 0) return;
   if (job.current_batch + 1 < job.batch_count) {
+    if (job.strategy === 'canary' && (cfg.verifySeconds ?? 0) > 0 && job.verified_batch < job.current_batch) {
+      // Verify the wave before the next one: the scheduler's next sweep opens the window (injected clock).
+      await tx.query(`UPDATE deployment_jobs SET paused_reason = 'verify', verify_started_at = NULL, verify_until = NULL WHERE id = $1`, [
+        jobId,
+      ]);
+      return;
+    }
     const approval = job.strategy === 'canary' && cfg.approvalBetweenWaves;
     await tx.query('UPDATE deployment_jobs SET current_batch = current_batch + 1, paused_reason = $2 WHERE id = $1', [
       jobId,
@@ -86,7 +99,7 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps): Pro
     ]);
     return;
   }
-  if (failed > (cfg.maxFailures ?? 0)) await finishJob(tx, job, 'failed', `${failed} target(s) failed`, deps);
+  if (failed > (cfg.maxFailures ?? 0)) await finishJob(tx, job, 'failed', `${failed} target(s) failed${why ? `: ${why}` : ''}`, deps);
   else await finishJob(tx, job, 'succeeded', null, deps);
 }
 
@@ -188,7 +201,7 @@ export async function startRollback(tx: Tx, tenantId: string, jobId: string, cre
 /** The evidence of a job: targets, tasks, artifacts and their hashes, outcome (DESIGN §6). */
 async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unknown>> {
   const j = await tx.query(
-    `SELECT j.id, j.status, j.strategy, j.strategy_config, j.rollback_of, j.error, j.started_at, j.completed_at, j.artifacts,
+    `SELECT j.id, j.status, j.strategy, j.strategy_config, j.rollback_of, j.error, j.started_at, j.completed_at, j.artifacts, j.verification,
             j.promotion_id, e.id AS env_id, e.name AS env_name, r.id AS rel_id, r.name AS rel_name, r.components AS rel_components
        FROM deployment_jobs j JOIN environments e ON e.id = j.environment_id JOIN releases r ON r.id = j.release_id WHERE j.id = $1`,
     [jobId],
@@ -226,6 +239,7 @@ async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unkn
       stickerHash: t.sticker_hash,
     })),
     artifacts: row.artifacts,
+    ...(row.strategy === 'canary' ? { verification: row.verification } : {}),
   };
 }
 

@@ -1,10 +1,11 @@
 // The deployment scheduler of a server: every sweep it re-queues tasks whose lease expired, moves agents
-// between online/degraded/offline by heartbeat age, advances jobs a race left behind, and gives the agentless (ssh_host) runner its turn.
+// between online/degraded/offline by heartbeat age, advances jobs a race left behind, verifies canary waves (canary.ts), and gives the agentless (ssh_host) runner its turn.
 // Time comes from the injected Clock; any number of replicas may run it (each step is a guarded UPDATE).
 import { sweepLiveness } from '../agents/liveness.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Db } from '../store/db.js';
+import { verifyWaves } from './canary.js';
 import { expireLeases } from './lease.js';
 import { advanceStalled, type ProgressDeps } from './progress.js';
 import type { DeploymentSettings } from './settings.js';
@@ -49,6 +50,7 @@ export class DeploymentScheduler {
     const expired = await expireLeases(this.o.db, now, this.o.progress);
     if (expired) this.o.logger.warn({ tasks: expired }, 'task leases expired; re-queued');
     await advanceStalled(this.o.db, this.o.progress);
+    await verifyWaves(this.o.db, now, this.o.progress);
     await sweepLiveness(this.o.db, now, this.o.settings);
     for (const h of this.o.hooks ?? []) await h.tick();
   }

@@ -129,6 +129,13 @@ export async function cancelJob(tx: Tx, id: string, deps: ProgressDeps) {
 export async function resumeJob(tx: Tx, id: string) {
   const job = await lockJob(tx, id);
   if (job.status !== 'running' || !job.paused_reason) throw new ConflictError(`Deployment ${id} is not paused.`, 'deployment_not_paused');
+  if (job.paused_reason === 'verify') {
+    const until = job.verify_until ? ` until ${job.verify_until.toISOString()}` : '';
+    throw new ConflictError(
+      `Deployment ${id} is verifying canary wave ${job.current_batch + 1}${until}; the next wave follows when the wave stays healthy.`,
+      'deployment_verifying',
+    );
+  }
   await tx.query('UPDATE deployment_jobs SET paused_reason = NULL WHERE id = $1', [id]);
   return getJob(tx, id);
 }
