@@ -4,7 +4,7 @@ import { api, unwrap } from '../api/client';
 import type { Environment, PromotionPreview, Release } from '../api/types';
 import { navigate } from '../lib/router';
 import { GateList } from './Gates';
-import { ErrorBox, isMissingRoute, Loading, WaitingForApi } from './ui';
+import { ErrorBox, Loading } from './ui';
 
 export function PromoteDialog({
   target,
@@ -77,11 +77,7 @@ export function PromoteDialog({
           </select>
         )}
         <h3>Gate preview</h3>
-        {isMissingRoute(previewError) ? (
-          <WaitingForApi endpoint="POST /api/v1/promotions/preview" />
-        ) : (
-          <ErrorBox error={previewError} title="Preview failed" />
-        )}
+        <ErrorBox error={previewError} title="Preview failed" />
         {releaseId && !preview && !previewError ? <Loading what="Evaluating gates" /> : null}
         {preview ? (
           <>

@@ -106,20 +106,6 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="muted">{children}</p>;
 }
 
-/** "Waiting for API": a page built against the documented contract whose endpoint does not exist yet. */
-export function WaitingForApi({ endpoint }: { endpoint: string }) {
-  return (
-    <div className="alert warn" role="status">
-      <strong>Waiting for API:</strong> this server does not serve <code>{endpoint}</code> yet. The page is built against the documented
-      contract and will fill in once it lands.
-    </div>
-  );
-}
-
-export function isMissingRoute(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 404 && /route/i.test(err.message);
-}
-
 /** A button that runs an async action, shows it is busy and reports a failure next to itself. */
 export function ActionButton({
   onAction,

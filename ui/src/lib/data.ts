@@ -1,8 +1,6 @@
-// Loaders shared by several pages: whole lists (all pages), and promotions that degrade gracefully when
-// the server does not serve them yet.
+// Loaders shared by several pages: whole lists (all pages), promotions and drift.
 import { api, unwrap } from '../api/client';
 import type { DriftRow, Environment, Promotion, Query, Release, Target } from '../api/types';
-import { isMissingRoute } from '../components/ui';
 import { allPages } from './useApi';
 
 export const listEnvironments = (): Promise<Environment[]> =>
@@ -20,25 +18,15 @@ export const listTargets = (environment?: string): Promise<Target[]> =>
 export const listReleases = async (limit = 200): Promise<Release[]> =>
   (await unwrap(api.GET('/api/v1/releases', { params: { query: { limit } } }))).items;
 
-/** Promotions, or `undefined` when the server has no promotions API yet. */
-export async function listPromotions(query: Omit<Query<'/api/v1/promotions'>, 'limit' | 'cursor'> = {}): Promise<Promotion[] | undefined> {
-  try {
-    return (await unwrap(api.GET('/api/v1/promotions', { params: { query: { limit: 200, ...query } } }))).items;
-  } catch (err) {
-    if (isMissingRoute(err)) return undefined;
-    throw err;
-  }
+/** Promotions, newest first. */
+export async function listPromotions(query: Omit<Query<'/api/v1/promotions'>, 'limit' | 'cursor'> = {}): Promise<Promotion[]> {
+  return (await unwrap(api.GET('/api/v1/promotions', { params: { query: { limit: 200, ...query } } }))).items;
 }
 
 export const ACTIVE_PROMOTION = new Set(['pending', 'awaiting_approval', 'approved', 'deploying']);
 
-/** The drift verdict per target (GET /api/v1/drift), or `undefined` when the server has no drift API. */
-export async function listDrift(environment?: string): Promise<Map<string, DriftRow> | undefined> {
-  try {
-    const res = await unwrap(api.GET('/api/v1/drift', { params: { query: environment ? { environment } : {} } }));
-    return new Map(res.items.map((d) => [d.targetId, d]));
-  } catch (err) {
-    if (isMissingRoute(err)) return undefined;
-    throw err;
-  }
+/** The drift verdict per target (GET /api/v1/drift). */
+export async function listDrift(environment?: string): Promise<Map<string, DriftRow>> {
+  const res = await unwrap(api.GET('/api/v1/drift', { params: { query: environment ? { environment } : {} } }));
+  return new Map(res.items.map((d) => [d.targetId, d]));
 }

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
-import { ActionButton, Badge, Digest, ErrorBox, isMissingRoute, Loading, Time, WaitingForApi } from '../components/ui';
+import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -125,7 +125,6 @@ export function DeploymentDetail({ id }: { id: string }) {
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 80) el.scrollTop = el.scrollHeight;
   }, [shown.length]);
 
-  if (isMissingRoute(state.error)) return <WaitingForApi endpoint={`GET /api/v1/deployments/${id}`} />;
   if (state.error) return <ErrorBox error={state.error} title="Could not load the deployment" />;
   if (!state.data) return <Loading />;
   const job = state.data;

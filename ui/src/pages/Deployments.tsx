@@ -1,7 +1,7 @@
 // Deployment jobs: newest first, filterable by environment and status.
 import { useState } from 'react';
 import type { DeploymentStatus } from '../api/types';
-import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
+import { Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { listDeployments } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
@@ -45,7 +45,6 @@ export function Deployments() {
       </div>
       <ErrorBox error={state.error} />
       {state.loading && !state.data ? <Loading /> : null}
-      {!state.loading && state.data === undefined && !state.error ? <WaitingForApi endpoint="GET /api/v1/deployments" /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

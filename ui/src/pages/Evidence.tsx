@@ -3,7 +3,7 @@
 import { type FormEvent, useState } from 'react';
 import { api, download, unwrap } from '../api/client';
 import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/types';
-import { Badge, Digest, ErrorBox, isMissingRoute, Loading, Time, WaitingForApi } from '../components/ui';
+import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { Link, navigate, useLocation, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
@@ -182,7 +182,6 @@ export function Evidence() {
     navigate(`/evidence?${filterQuery(promoInput.trim(), environment)}`);
   };
 
-  if (isMissingRoute(state.error)) return <WaitingForApi endpoint="GET /api/v1/evidence" />;
   const packets = state.data?.packets ?? [];
   const selected = packets.find((p) => p.id === selectedId);
   return (

@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'react';
 import type { Environment, Promotion, Release, Target } from '../api/types';
 import { PromoteDialog } from '../components/PromoteDialog';
-import { Badge, Digest, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
+import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { ACTIVE_PROMOTION, listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -61,7 +61,7 @@ function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>): Column[] 
     for (const t of targets) health[t.healthStatus]++;
     // Drift: the server's verdict (running containers and sticker against the record).
     const drifted = targets.filter((t) => data.drift?.get(t.id)?.driftDetected);
-    const pending = (data.promotions ?? []).filter((p) => p.targetEnvironmentId === env.id && ACTIVE_PROMOTION.has(p.status));
+    const pending = data.promotions.filter((p) => p.targetEnvironmentId === env.id && ACTIVE_PROMOTION.has(p.status));
     return { env, targets, release, releaseSince: since, pending, health, drifted };
   });
 }
@@ -203,7 +203,6 @@ export function Home() {
         </div>
       </div>
       <ErrorBox error={state.error} title="Could not load the pipeline" />
-      {state.data && state.data.promotions === undefined ? <WaitingForApi endpoint="GET /api/v1/promotions" /> : null}
       {state.loading && !state.data ? <Loading what="Loading the pipeline" /> : null}
       {state.data && columns.length === 0 ? (
         <div className="panel">

@@ -1,7 +1,7 @@
 // Promotions: newest first, filterable by status and environment.
 import { useState } from 'react';
 import type { PromotionStatus } from '../api/types';
-import { Badge, ErrorBox, Loading, Time, WaitingForApi } from '../components/ui';
+import { Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { listEnvironments, listPromotions } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -55,7 +55,6 @@ export function Promotions() {
       </div>
       <ErrorBox error={state.error} />
       {state.loading && !state.data ? <Loading /> : null}
-      {!state.loading && state.data === undefined && !state.error ? <WaitingForApi endpoint="GET /api/v1/promotions" /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

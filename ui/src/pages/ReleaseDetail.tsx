@@ -185,7 +185,6 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
         </table>
       </div>
       <h2>Promotions</h2>
-      {promotions === undefined ? <p className="muted">The promotions API is not available on this server.</p> : null}
       {promotions?.length === 0 ? <p className="muted">Not promoted yet.</p> : null}
       {promotions?.length ? (
         <ul className="plain">

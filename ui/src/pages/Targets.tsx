@@ -13,7 +13,7 @@ import { useApi } from '../lib/useApi';
 async function releasesByEnv(): Promise<Map<string, Release>> {
   const [promotions, releases] = await Promise.all([listPromotions({ status: 'deployed' }), listReleases()]);
   const out = new Map<string, Release>();
-  for (const p of [...(promotions ?? [])].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))) {
+  for (const p of [...promotions].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))) {
     const r = releases.find((x) => x.id === p.releaseId);
     if (r) out.set(p.targetEnvironmentId, r);
   }
