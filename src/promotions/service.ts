@@ -163,6 +163,16 @@ async function nudge(tx: Tx, runId: string | null, event: string, payload: Recor
   }
 }
 
+/** One decision per person and promotion (the unique key decides, so concurrent requests cannot both count). */
+async function recordApproval(tx: Tx, auth: AuthContext, id: string, action: 'approved' | 'rejected', comment: string) {
+  const done = await tx.query(
+    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
+    [auth.tenantId, id, auth.userId, action, comment],
+  );
+  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+}
+
 export async function approve(tx: Tx, auth: AuthContext, id: string, comment: string) {
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
@@ -183,12 +193,7 @@ export async function approve(tx: Tx, auth: AuthContext, id: string, comment: st
       );
     }
   }
-  const done = await tx.query(
-    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, 'approved', $4)
-     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
-    [auth.tenantId, id, auth.userId, comment],
-  );
-  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+  await recordApproval(tx, auth, id, 'approved', comment);
   await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
   return getPromotion(tx, id);
 }
@@ -205,12 +210,7 @@ export async function reject(
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
     throw new ConflictError(`The promotion is ${p.status}; it can no longer be rejected.`, 'promotion_decided');
-  const done = await tx.query(
-    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, 'rejected', $4)
-     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
-    [auth.tenantId, id, auth.userId, comment],
-  );
-  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+  await recordApproval(tx, auth, id, 'rejected', comment);
   const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
   await recordDecision(tx, signer, ctx, results, 'rejected', `rejected by ${auth.username}: ${comment}`);
