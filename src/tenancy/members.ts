@@ -102,10 +102,11 @@ export async function addUser(db: Db, tenantId: string, input: z.infer<typeof us
     } else if (existing.home_tenant_id === tenantId && !existing.is_platform_admin) {
       // A user this tenant removed earlier: re-added with the roles (and identity) given now.
       id = existing.id;
-      await tx.query(
-        'UPDATE users SET display_name = coalesce($2, display_name), email = coalesce($3, email) WHERE id = $1',
-        [id, input.displayName ?? null, input.email ?? null],
-      );
+      await tx.query('UPDATE users SET display_name = coalesce($2, display_name), email = coalesce($3, email) WHERE id = $1', [
+        id,
+        input.displayName ?? null,
+        input.email ?? null,
+      ]);
     } else {
       throw usernameTaken(input.username);
     }

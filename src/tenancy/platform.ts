@@ -79,7 +79,10 @@ export async function grantPlatformAdmin(tx: Tx, username: string, opts: { token
     token = generateToken();
     const base = opts.tokenName ?? 'platform';
     // Token names are unique per user and tenant; a re-grant gets a fresh suffix.
-    const taken = await tx.query<{ name: string }>('SELECT name FROM api_tokens WHERE tenant_id = $1 AND user_id = $2', [home.tenant_id, u.id]);
+    const taken = await tx.query<{ name: string }>('SELECT name FROM api_tokens WHERE tenant_id = $1 AND user_id = $2', [
+      home.tenant_id,
+      u.id,
+    ]);
     const names = new Set(taken.rows.map((r) => r.name));
     let name = base;
     for (let i = 2; names.has(name); i++) name = `${base}-${i}`;

@@ -101,10 +101,14 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     '/api/v1/users',
     {
       config: { access: ADMIN },
-      schema: { tags: ['tenancy'], summary: 'Add a user to this tenant with roles',
+      schema: {
+        tags: ['tenancy'],
+        summary: 'Add a user to this tenant with roles',
         description:
           'Creates a new user whose home is this tenant (or re-adds one this tenant removed). A username that belongs to anyone else answers 409 `username_taken`.',
-        body: m.userCreate, response: { 201: m.user } },
+        body: m.userCreate,
+        response: { 201: m.user },
+      },
     },
     async (req, reply) => {
       const a = caller(req);
@@ -119,7 +123,8 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
       schema: {
         tags: ['tenancy'],
         summary: 'Change a user’s name, email or roles',
-        description: 'Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.',
+        description:
+          'Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.',
         params: m.idParam,
         body: m.userUpdate,
         response: { 200: m.user },
