@@ -304,7 +304,7 @@ beforeAll(async () => {
   f.node = 'wait';
   f['workflow-runs'] = (await api('POST', '/workflow-runs', root, { template: tpl.name, inputs: {} })).id;
   f.promotions = (await api('POST', '/promotions', root, { releaseId: f.release2, targetEnvironmentId: f.env, reason: 'matrix' })).id;
-  const packet = await withTenant(s.db, f.tenant, (tx) =>
+  const packet = await withTenant(s.db, f.tenant as string, (tx) =>
     appendPacket(tx, ephemeralSigner(), {
       tenantId: f.tenant!,
       promotionId: f.promotions!,
