@@ -279,9 +279,10 @@ beforeAll(async () => {
   f.components = (await api('POST', '/components', root, { name: f.componentName, imageRepository: 'r.example.com/app' })).id;
   f.integrations = (
     await api('POST', '/integrations', root, {
-      typeId: 'notification_webhook',
-      name: 'matrix-hook',
-      config: { url: 'https://hooks.example.com/x' },
+      // A registry, not a notification channel: a notification sent later would change its health row.
+      typeId: 'oci_registry',
+      name: 'matrix-registry',
+      config: { url: 'https://registry.example.com' },
     })
   ).id;
   for (const [key, d] of [
