@@ -144,6 +144,14 @@ export async function updateUser(tx: Tx, auth: AuthContext, id: string, input: z
 export async function removeUser(tx: Tx, auth: AuthContext, id: string) {
   await getUser(tx, auth.tenantId, id);
   if (id === auth.userId) throw new ConflictError('You cannot remove yourself from the tenant.', 'self_removal');
+  // A platform admin's home membership holds their platform token: removing it would lock them out.
+  const home = await tx.query('SELECT 1 FROM users WHERE id = $1 AND is_platform_admin AND home_tenant_id = $2', [id, auth.tenantId]);
+  if (home.rowCount) {
+    throw new ForbiddenError(
+      'This member is managed by the platform and cannot be removed from their home tenant by its admins; you may change their roles here.',
+      'user_managed_elsewhere',
+    );
+  }
   await tx.query('DELETE FROM role_bindings WHERE tenant_id = $1 AND user_id = $2', [auth.tenantId, id]);
   await tx.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [
     auth.tenantId,

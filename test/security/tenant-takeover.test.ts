@@ -111,6 +111,9 @@ describe('inside its own tenant a tenant admin still cannot reach the platform a
     expect(await rowsOf('SELECT display_name, email FROM users WHERE id = $1', [rootId])).toEqual([
       { display_name: 'Administrator', email: null },
     ]);
+    const rm = await api('DELETE', `/users/${rootId}`, alice.token);
+    expect([rm.status, rm.body.code]).toEqual([403, 'user_managed_elsewhere']);
+    expect((await api('GET', '/whoami', root)).body.isPlatformAdmin).toBe(true);
     const who = await api('GET', '/whoami', alice.token);
     expect(who.body.isPlatformAdmin).toBe(false);
   });
