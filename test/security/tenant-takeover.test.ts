@@ -208,4 +208,14 @@ describe('platform admin', () => {
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/nobody/);
   });
+
+  it('`gantry platform admins` works with a platform token and exits 3 with a tenant admin’s token', async () => {
+    const cli = (token: string) => runGantry(['platform', 'admins', '--json'], childEnv({ GANTRY_SERVER: s.base, GANTRY_TOKEN: token }));
+    const ok = await cli(root);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).map((a: { username: string }) => a.username)).toEqual(['admin']);
+    const refused = await cli(tokenB);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/platform token/);
+  });
 });
