@@ -48,6 +48,7 @@ import { createPool, type Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
+import { platformRoutes } from './tenancy/platform-routes.js';
 import { tenancyRoutes } from './tenancy/routes.js';
 import { bootstrap } from './tenancy/service.js';
 import { workflowRoutes } from './workflows/routes.js';
@@ -112,6 +113,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   observabilityRoutes(app, deps);
   tenancyRoutes(app, deps);
+  platformRoutes(app, deps);
   environmentRoutes(app, deps);
   targetRoutes(app, deps);
   agentRoutes(app, deps);

@@ -1,5 +1,6 @@
 // Registers every CLI command group.
 import type { Command } from 'commander';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
@@ -18,6 +19,7 @@ import { registerWorkflowCommands } from './workflow-commands.js';
 
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
+  registerAdminCommands(program);
   registerAuthCommands(program);
   registerEnvCommands(program);
   registerTargetCommands(program);

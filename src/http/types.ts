@@ -30,11 +30,16 @@ export interface AuthContext {
   username: string;
   roles: Role[];
   tokenId: string;
+  /** The user is a platform admin and this token carries platform powers (minted as a platform token). */
   isPlatformAdmin: boolean;
 }
 
-/** Who may call a route: any authenticated caller of the tenant, or one of the listed roles (admin always may). */
-export type Access = 'public' | 'any' | Role[];
+/**
+ * Who may call a route: anyone ('public'), an agent with its own credential, checked by the route ('agent'),
+ * any authenticated caller of the tenant ('any'), a platform admin using a platform token ('platform'), or
+ * one of the listed roles (admin always may).
+ */
+export type Access = 'public' | 'agent' | 'any' | 'platform' | Role[];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,3 +54,5 @@ declare module 'fastify' {
 export const READ: Access = 'any';
 export const ADMIN: Access = ['admin'];
 export const RELEASE_WRITE: Access = ['admin', 'release_manager'];
+/** Platform administration (tenants, plugins, platform admins): never granted by a tenant role. */
+export const PLATFORM: Access = 'platform';
