@@ -125,7 +125,7 @@ export function sandboxCommand(mode: SandboxMode, paths: SandboxPaths, memoryMb:
   return [...drop, ...node];
 }
 
-/** Says once, per host, which layers plugins get here. */
+/** Which layers plugins get here, for the log. */
 export function describeMode(mode: SandboxMode): Record<string, unknown> {
   return {
     permissionModel: true,
@@ -200,9 +200,13 @@ export async function installRunner(cacheDir: string): Promise<string> {
   return file;
 }
 
-/** For log lines and errors: the layers in one phrase. */
+/** Logs once which layers plugins get on this machine, and what is missing. */
 export function logSandbox(logger: Logger | undefined, mode: SandboxMode): void {
   logger?.info(describeMode(mode), 'plugin sandbox');
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major === 20 && minor < 20) {
+    logger?.warn({ node: process.version }, 'plugins: use Node 20.20 or later, which has the latest fixes to the permission model');
+  }
   if (mode.netns === 'none') {
     logger?.warn(
       { reason: mode.netnsReason },
