@@ -2,8 +2,9 @@
 // key, write outside its directory, run a program, start a worker, open a TCP connection and fetch from a
 // server this test listens on. Each is refused, fails its own gate with the reason, and is logged by the
 // server with the plugin's name; nothing reaches the listener or the disk. A well-behaved gate passes in
-// the same promotion, host.fetch reaches an allowed URL and is refused for a loopback and a link-local one,
-// and (as root) the plugin runs as the unprivileged plugin user with no network interfaces.
+// the same promotion; a workflow step and a notification channel that try the same fail alone too;
+// host.fetch reaches an allowed URL and is refused for a loopback and a link-local one; and (as root) the
+// plugin runs as the unprivileged plugin user with no network interfaces.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -197,6 +198,25 @@ describe('the plugin sandbox', () => {
         expect(who.inputs.interfaces).toEqual([]);
       }
 
+      // A workflow step that hits the sandbox fails that step, with the reason.
+      const tpl = await call('POST', '/api/v1/workflow-templates', {
+        name: 'hostile-step',
+        nodes: [{ id: 'escape', type: 'plugin.hostile.escape' }],
+      });
+      expect(tpl.status, JSON.stringify(tpl.body)).toBe(201);
+      const started = await call('POST', '/api/v1/workflow-runs', { template: 'hostile-step', inputs: {} });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      let run = started.body;
+      for (const deadline = Date.now() + 60_000; !['succeeded', 'failed', 'cancelled'].includes(run.status); ) {
+        if (Date.now() > deadline) throw new Error(`workflow run still ${run.status}`);
+        await new Promise((r) => setTimeout(r, 200));
+        run = (await call('GET', `/api/v1/workflow-runs/${started.body.id}`)).body;
+      }
+      expect(run.status).toBe('failed');
+      const escape = run.steps.find((x: { nodeId: string }) => x.nodeId === 'escape');
+      expect(escape.status).toBe('failed');
+      expect(JSON.stringify(escape)).toMatch(/sandbox refused fs.readFileSync: reading \/[^"]*admin.token is refused/);
+
       // host.fetch: the allowed URL is reached (through the server); loopback and link-local are refused.
       const fetched = await promote(envFetch.body.id);
       expect(fetched['plugin.hostile.host-fetch']).toMatchObject({ status: 'pass', inputs: { status: 200, body: '{"ok":true}' } });
@@ -233,6 +253,11 @@ describe('the plugin sandbox', () => {
           ['Network', 'fetch', `fetch ${listener.url}`],
         ]),
       );
+      // The notification channel that tried the same: each delivery failed alone, and was logged.
+      const notDelivered = lines.filter((l) => l.msg === 'plugin notification not delivered' && l.plugin === 'hostile');
+      expect(notDelivered.length).toBeGreaterThan(0);
+      for (const l of notDelivered)
+        expect(l.err).toMatch(/^plugin hostile failed: sandbox refused fs.promises.readFile: reading .*admin.token is refused/);
       const hostCalls = lines.filter((l) => l.msg === 'plugin host call of hostile failed' && l.plugin === 'hostile').map((l) => l.err);
       expect(hostCalls.some((e) => e?.startsWith(`host.fetch refused 127.0.0.1:${listener.port}:`))).toBe(true);
       expect(hostCalls.some((e) => e?.startsWith('host.fetch refused 169.254.169.254:'))).toBe(true);
