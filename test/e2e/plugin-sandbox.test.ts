@@ -213,9 +213,9 @@ describe('the plugin sandbox', () => {
         run = (await call('GET', `/api/v1/workflow-runs/${started.body.id}`)).body;
       }
       expect(run.status).toBe('failed');
-      const escape = run.steps.find((x: { nodeId: string }) => x.nodeId === 'escape');
-      expect(escape.status).toBe('failed');
-      expect(JSON.stringify(escape)).toMatch(/sandbox refused fs.readFileSync: reading \/[^"]*admin.token is refused/);
+      const escapeStep = run.steps.find((x: { nodeId: string }) => x.nodeId === 'escape');
+      expect(escapeStep.status).toBe('failed');
+      expect(JSON.stringify(escapeStep)).toMatch(/sandbox refused fs.readFileSync: reading \/[^"]*admin.token is refused/);
 
       // host.fetch: the allowed URL is reached (through the server); loopback and link-local are refused.
       const fetched = await promote(envFetch.body.id);
