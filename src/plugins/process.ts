@@ -20,6 +20,8 @@ export class PluginError extends GantryError {
 
 /** Refusals logged per process before the rest are only counted (a plugin must not flood the log). */
 const MAX_LOGGED_REFUSALS = 50;
+/** host.fetch calls one plugin process may have open at once. */
+const MAX_HOST_CALLS_IN_FLIGHT = 8;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -47,6 +49,7 @@ export class PluginProcess {
   private lastOutput: string[] = [];
   private ended = false;
   private refusals = 0;
+  private hostCallsInFlight = 0;
   provides: Provides | undefined;
 
   constructor(private readonly opts: PluginProcessOptions) {}
@@ -90,6 +93,8 @@ export class PluginProcess {
         this.kill();
       }, this.startTimeout());
       child.on('message', (raw: unknown) => {
+        // The plugin's code can send anything on this channel; a non-object must not throw in the server.
+        if (typeof raw !== 'object' || raw === null) return;
         const m = raw as RunnerMessage;
         if (m.type === 'ready') {
           clearTimeout(timer);
@@ -156,14 +161,21 @@ export class PluginProcess {
       reply({ type: 'host_response', id, ok: false, error: 'this server offers plugins no host calls' });
       return;
     }
-    onHostCall(call).then(
-      (result) => reply({ type: 'host_response', id, ok: true, result }),
-      (err: unknown) => {
-        const error = clip(err instanceof Error ? err.message : String(err), 500);
-        logger?.warn({ plugin: pluginId, call: call?.kind, err: error }, `plugin host call of ${pluginId} failed`);
-        reply({ type: 'host_response', id, ok: false, error });
-      },
-    );
+    if (this.hostCallsInFlight >= MAX_HOST_CALLS_IN_FLIGHT) {
+      reply({ type: 'host_response', id, ok: false, error: `at most ${MAX_HOST_CALLS_IN_FLIGHT} host calls may be in flight at once` });
+      return;
+    }
+    this.hostCallsInFlight++;
+    onHostCall(call)
+      .finally(() => this.hostCallsInFlight--)
+      .then(
+        (result) => reply({ type: 'host_response', id, ok: true, result }),
+        (err: unknown) => {
+          const error = clip(err instanceof Error ? err.message : String(err), 500);
+          logger?.warn({ plugin: pluginId, call: call?.kind, err: error }, `plugin host call of ${pluginId} failed`);
+          reply({ type: 'host_response', id, ok: false, error });
+        },
+      );
   }
 
   private startTimeout(): number {
