@@ -137,11 +137,11 @@ export function describeMode(mode: SandboxMode): Record<string, unknown> {
 }
 
 /**
- * Makes the plugin's directories right for its user: the cache and package root-owned and readable
- * (no listing of anything else), the work directory its own and private. As root, every directory
- * above the package must let others pass (o+x); the cache directory and its parent (the data
- * directory) are made so (0711: pass, not list; the secrets in it are 0600 files), any other ancestor
- * that does not is an error naming it.
+ * Makes the plugin's directories right for its user: the package root-owned and readable, the work
+ * directory its own and private. As root, every directory above the package must let others pass
+ * (o+x): the cache and plugin directories are made 0711 (pass, not list), the data directory above
+ * them gets o+x (the secrets in it are 0600 files), and any other ancestor that does not let others
+ * pass is an error naming it.
  */
 export async function prepareDirs(mode: SandboxMode, cacheDir: string, pluginDir: string, workDir: string): Promise<void> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
@@ -149,10 +149,10 @@ export async function prepareDirs(mode: SandboxMode, cacheDir: string, pluginDir
   const { uid, gid, name } = mode.user;
   await chown(workDir, uid, gid);
   await chmod(workDir, 0o700);
-  for (const dir of [path.dirname(cacheDir), cacheDir, pluginDir]) {
-    const s = await stat(dir);
-    if ((s.mode & 0o001) === 0) await chmod(dir, (s.mode & 0o7777) | 0o001);
-  }
+  const parent = await stat(path.dirname(cacheDir));
+  if ((parent.mode & 0o001) === 0) await chmod(path.dirname(cacheDir), (parent.mode & 0o7777) | 0o001);
+  await chmod(cacheDir, 0o711);
+  await chmod(pluginDir, 0o711);
   for (let dir = path.dirname(path.dirname(cacheDir)); ; dir = path.dirname(dir)) {
     const s = await stat(dir);
     const passes = s.uid === uid ? s.mode & 0o100 : s.gid === gid ? s.mode & 0o010 : s.mode & 0o001;
