@@ -10,6 +10,8 @@ import { registerIntegrationCommands } from './integration-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
+import { registerSecretCommands } from './secret-commands.js';
+import { registerSecretKeyCommands } from './secret-key-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTokenCommands } from './token-commands.js';
@@ -18,6 +20,7 @@ import { registerWorkflowCommands } from './workflow-commands.js';
 
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
+  registerSecretKeyCommands(program);
   registerAuthCommands(program);
   registerEnvCommands(program);
   registerTargetCommands(program);
@@ -28,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommands(program);
   registerDeployCommands(program);
   registerTokenCommands(program);
+  registerSecretCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);
   registerPluginCommands(program);

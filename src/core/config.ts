@@ -108,7 +108,8 @@ export function secretSettings(dataDir: string, tls: TlsFiles | undefined, env: 
     tls?.keyFile,
     env.GANTRY_EVIDENCE_KEY_FILE,
     env.PGPASSFILE,
-    path.join(dataDir, 'evidence-signing.key'),
+    // Named as files too, so a hard link to one of them elsewhere is recognised by its inode.
+    ...['evidence-signing.key', 'admin.token', 'pg.password', 'secrets.key'].map((f) => path.join(dataDir, f)),
   ].filter((p): p is string => Boolean(p));
   return {
     envPrefix: env.GANTRY_SECRET_ENV_PREFIX,
