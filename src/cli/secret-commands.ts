@@ -31,7 +31,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** One trailing newline (from `echo` or an editor) is not part of the value; anything else is kept as is. */
-export function valueOf(text: string): string {
+export function secretValueOf(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
@@ -57,7 +57,7 @@ export function registerSecretCommands(program: Command): void {
       } else {
         text = await readStdin();
       }
-      const value = valueOf(text);
+      const value = secretValueOf(text);
       if (!value) throw new CliError('the secret value is empty; nothing was stored.', EXIT.invalid);
       const meta = await clientFor(opts).request<SecretMeta>('PUT', `/secrets/${ref(name)}`, { body: { value } });
       emit(opts, meta, (m) =>
