@@ -220,6 +220,26 @@ describe('tenant secret store', () => {
     expect([bad.status, bad.body.errors[0].path]).toEqual([400, 'body.value']);
   });
 
+  it('is written and listed from the CLI without the value on the command line or in any output', async () => {
+    const env = childEnv({ GANTRY_SERVER: base, GANTRY_TOKEN: adminA });
+    const file = path.join(root, 'cli-value');
+    await writeFile(file, `${STORE_A}-cli\n`, { mode: 0o600 });
+    const set = await runGantry(['secret', 'set', 'cli-secret', '--from-file', file, '--json'], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ name: 'cli-secret', version: 1 });
+    const empty = await runGantry(['secret', 'set', 'cli-empty'], env);
+    expect(empty.code).toBe(2);
+    const list = await runGantry(['secret', 'list', '--json'], env);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).map((x: { name: string }) => x.name)).toEqual(['cli-secret', 'hook-token']);
+    for (const out of [set.stdout, set.stderr, list.stdout, list.stderr]) expect(out).not.toContain(STORE_A);
+    expect((await api(base, 'POST', '/api/v1/integrations', adminA, hook('cli-used', 'secret:cli-secret'))).status).toBe(201);
+    await api(base, 'POST', '/api/v1/integrations/cli-used/check', adminA);
+    expect(receiver.requests.filter((r) => r.url === '/cli-used').at(-1)?.headers.authorization).toBe(`Bearer ${STORE_A}-cli`);
+    const del = await runGantry(['secret', 'delete', 'cli-secret'], env);
+    expect(del.code, del.stderr).toBe(0);
+  }, 120_000);
+
   it('rotates the master key: every data key re-wrapped in one go, the old key file no longer needed', async () => {
     expect(await stopGantry(server!)).toBe(0);
     const oldKeyFile = path.join(dataDir, 'secrets.key');
