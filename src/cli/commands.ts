@@ -11,6 +11,8 @@ import { registerIntegrationCommands } from './integration-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
+import { registerSecretCommands } from './secret-commands.js';
+import { registerSecretKeyCommands } from './secret-key-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTokenCommands } from './token-commands.js';
@@ -20,6 +22,7 @@ import { registerWorkflowCommands } from './workflow-commands.js';
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
   registerAdminCommands(program);
+  registerSecretKeyCommands(program);
   registerAuthCommands(program);
   registerEnvCommands(program);
   registerTargetCommands(program);
@@ -30,6 +33,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommands(program);
   registerDeployCommands(program);
   registerTokenCommands(program);
+  registerSecretCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);
   registerPluginCommands(program);

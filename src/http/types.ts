@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Clock } from '../core/clock.js';
 import type { Signer } from '../evidence/signer.js';
+import type { SecretAccess } from '../integrations/secrets.js';
 import type { Db } from '../store/db.js';
 
 export type App = FastifyInstance<
@@ -18,6 +19,8 @@ export interface Deps {
   clock: Clock;
   /** Signs evidence packets; buildApp always sets it (an ephemeral key in tests). */
   signer?: Signer;
+  /** What tenants' secret references may reach, and the secret store's key; buildApp always sets it. */
+  secrets?: SecretAccess;
 }
 
 export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;

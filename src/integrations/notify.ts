@@ -32,7 +32,6 @@ export interface NotifyDeps {
   db: Db;
   clock?: Clock;
   logger?: Logger;
-  env?: NodeJS.ProcessEnv;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -111,7 +110,7 @@ async function deliver(
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'gantry-notify/0.1.0' };
   // The credential is either the webhook URL itself (Slack-style secret URLs) or a bearer token.
   if (hook.credential_ref) {
-    const secret = await resolveCredential(hook.credential_ref, { db: deps.db, tenantId, ...(deps.env ? { env: deps.env } : {}) });
+    const secret = await resolveCredential(hook.credential_ref, { db: deps.db, tenantId });
     if (/^https?:\/\//.test(secret)) url = secret;
     else headers.authorization = `Bearer ${secret}`;
   }

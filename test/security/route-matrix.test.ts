@@ -157,6 +157,10 @@ const MATRIX: Record<string, Row> = {
   'GET /api/v1/plugin-instances/{pluginId}': { viewer: 404 },
   'PATCH /api/v1/plugin-instances/{pluginId}': { body: () => ({ enabled: false }) },
   'DELETE /api/v1/plugin-instances/{pluginId}': {},
+  'GET /api/v1/secrets': { other: 200 },
+  // B writing or deleting a secret of the same name acts on B's own store; the snapshot proves A's is untouched.
+  'PUT /api/v1/secrets/{name}': { path: () => '/api/v1/secrets/matrix-secret', body: () => ({ value: 'b-value' }), other: [200, 201] },
+  'DELETE /api/v1/secrets/{name}': { path: () => '/api/v1/secrets/matrix-secret', other: [204, 404] },
 };
 
 /** Which of A's fixtures fills `{ref}`/`{id}` of a path, by the collection it starts with. */
@@ -285,6 +289,7 @@ beforeAll(async () => {
       config: { url: 'https://registry.example.com' },
     })
   ).id;
+  await api('PUT', '/secrets/matrix-secret', root, { value: 'matrix-secret-value' });
   for (const [key, d] of [
     ['release', 'a'],
     ['release2', 'b'],

@@ -2664,7 +2664,7 @@ export interface paths {
                         config?: {
                             [key: string]: unknown;
                         };
-                        /** @description Where the secret lives: env:NAME, file:/absolute/path or vault:<integration-name>/<path>#<key>. */
+                        /** @description Where the secret lives: secret:<name> (this tenant's secret store), env:NAME or file:/absolute/path (only where the operator allows: GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) or vault:<integration-name>/<path>#<key>. */
                         credentialRef?: string;
                     };
                 };
@@ -2967,7 +2967,7 @@ export interface paths {
         put?: never;
         /**
          * Check an integration now and record its health
-         * @description oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; an unhealthy integration is the answer, not an error.
+         * @description oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; an unhealthy integration is the answer, not an error. A credentialRef this server refuses (see GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) answers 422 credential_ref_forbidden; nothing is sent.
          */
         post: {
             parameters: {
@@ -6429,6 +6429,156 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List this tenant’s secrets (names and versions, never values) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                name: string;
+                                /** @description 1 on creation, +1 on every write. */
+                                version: number;
+                                createdAt: string;
+                                updatedAt: string;
+                                /** @description Username of the last writer (null if that user is gone). */
+                                updatedBy: string | null;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create a secret or replace its value
+         * @description The value is encrypted (AES-256-GCM envelope under the operator’s key) and can never be read back; reference it as secret:<name> in a credentialRef. Every write increments the version. 201 when created, 200 when replaced.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The secret name; referenced as secret:<name>. */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The secret value. Stored encrypted; never returned by any route. */
+                        value: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @description 1 on creation, +1 on every write. */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            /** @description Username of the last writer (null if that user is gone). */
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @description 1 on creation, +1 on every write. */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            /** @description Username of the last writer (null if that user is gone). */
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Delete a secret
+         * @description Integrations that reference it fail at their next use, naming the missing secret.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The secret name; referenced as secret:<name>. */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
