@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
-import { AgentClient, AgentHttpError, type AgentTls } from './client.js';
+import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
@@ -119,7 +119,16 @@ export class Agent {
   async start(): Promise<void> {
     await this.identify();
     this.running = true;
-    await this.heartbeat(); // first: a new session returns the tasks a crashed predecessor held
+    // First: a new session returns the tasks a crashed predecessor held. Each replica gets a try.
+    for (let i = 1; ; i++) {
+      try {
+        await this.heartbeat();
+        break;
+      } catch (err) {
+        if (!isTransient(err) || i >= this.client.serverCount) throw err;
+        this.opts.log(`heartbeat failed: ${(err as Error).message}; trying the next server`);
+      }
+    }
     await this.outbox.load(); // then the reports it saved and could not deliver, before any new lease
     const beat = () => {
       this.heartbeatTimer = setTimeout(() => {

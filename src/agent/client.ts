@@ -87,6 +87,10 @@ export class AgentClient {
     this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
   }
 
+  get serverCount(): number {
+    return this.servers.length;
+  }
+
   /** The server URL the next request goes to. */
   get server(): string {
     return this.servers[this.current]!;
