@@ -2,11 +2,11 @@
 // (write, fsync, rename) before they are sent, then sent until a server acknowledges them, with jittered
 // exponential backoff, across server outages and agent restarts (a new process sends them before it
 // leases anything). The server gives a re-sent report the answer it gave the first; a refusal (the lease
-// was taken over, the task ended) drops the report, since it can never land.
+// was taken over, the task ended, the report is invalid) drops the report, since it can never land.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskReport } from '../deployments/protocol.js';
-import { isTransient } from './client.js';
+import { AgentHttpError, isTransient } from './client.js';
 
 export interface PendingReport {
   taskId: string;
@@ -144,9 +144,13 @@ export class ReportOutbox {
           this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
           failures = 0;
         } catch (err) {
-          if (isTransient(err)) {
+          // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
+          const unauthorized = err instanceof AgentHttpError && err.status === 401;
+          if (isTransient(err) || unauthorized) {
             retry = true;
-            this.o.log(`task ${r.taskId}: report not delivered yet (${(err as Error).message}); retrying`);
+            this.o.log(
+              `task ${r.taskId}: report not delivered yet (${(err as Error).message})${unauthorized ? ' (credential refused: restart the agent after rotating it)' : ''}; retrying`,
+            );
             break;
           }
           // The server will never take it: the lease was taken over (409), the task ended, or the report is invalid.
