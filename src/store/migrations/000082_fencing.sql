@@ -12,3 +12,4 @@ ALTER TABLE deployment_tasks
   -- target's type and pin), since when; the scheduler fails it after the wait timeout with that reason.
   ADD COLUMN waiting_reason text,
   ADD COLUMN waiting_since  timestamptz;
+CREATE INDEX deployment_tasks_waiting_idx ON deployment_tasks (job_id) WHERE waiting_reason IS NOT NULL;
