@@ -239,8 +239,13 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.goto(`${server.base}/deployments/${job.id}`);
     const banner = page.getByTestId('waiting-reason');
     await banner.waitFor();
-    expect(await banner.textContent()).toMatch(/^Waiting: no online agent serves edge-web-1: needs agent=edge-2, and no agent has that name/);
-    await page.getByText(/^Waiting: no online agent serves edge-web-1/).last().waitFor(); // on the task's row too
+    expect(await banner.textContent()).toMatch(
+      /^Waiting: no online agent serves edge-web-1: needs agent=edge-2, and no agent has that name/,
+    );
+    await page
+      .getByText(/^Waiting: no online agent serves edge-web-1/)
+      .last()
+      .waitFor(); // on the task's row too
     await shot('deployment-waiting');
     await call('POST', `/api/v1/deployments/${job.id}/cancel`);
   });
