@@ -1,20 +1,25 @@
 // The agent process (`gantry agent run`): registers once with a join token (credential stored 0600 in its
 // state dir), heartbeats, leases tasks, runs them with its executors, streams logs, reports outcomes, and
 // observes its targets for drift checks. Outbound HTTP(S) only; talks to the server and nothing else of it.
+// Each lease carries a fencing token: a refused log batch (the lease was taken over) aborts the executor
+// and nothing is reported. Reports are saved to the state dir first and retried until acknowledged
+// (reports.ts); a re-leased task first observes its target and only reports when the work is already done.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
-import { AgentClient, AgentHttpError, type AgentTls } from './client.js';
+import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
-import { type Executor, type ObserveTarget, TaskFailure } from './executors/types.js';
+import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
+import { ReportOutbox } from './reports.js';
 
 export const AGENT_VERSION = '0.1.0';
 
 export interface AgentOptions {
+  /** The server URL, or several (replicas) separated by commas. */
   server: string;
   joinToken?: string | undefined;
   name: string;
@@ -26,6 +31,8 @@ export interface AgentOptions {
   log: (msg: string) => void;
   /** A CA to trust and/or a client certificate for mutual TLS (loadAgentTls). */
   tls?: AgentTls | undefined;
+  /** Where the noop executor records what each target "runs" (default: the state dir). */
+  noopDir?: string | undefined;
 }
 
 interface Stored {
@@ -60,11 +67,17 @@ export class Agent {
   private heartbeatSeconds = 10;
   private pollSeconds = 2;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly outbox: ReportOutbox;
 
   constructor(private readonly opts: AgentOptions) {
     this.client = new AgentClient(opts.server, undefined, opts.tls);
+    this.outbox = new ReportOutbox({
+      dir: path.join(opts.stateDir, 'reports'),
+      post: (apiPath, body) => this.client.post(apiPath, body),
+      log: opts.log,
+    });
     for (const type of opts.executors) {
-      if (opts.noop) this.executors.set(type, new NoopExecutor());
+      if (opts.noop) this.executors.set(type, new NoopExecutor(opts.noopDir ?? opts.stateDir));
       else if (type === 'docker_host') this.executors.set(type, new DockerExecutor(opts.stateDir));
       else if (type === 'compose_host') this.executors.set(type, new ComposeExecutor());
       else throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
@@ -106,7 +119,17 @@ export class Agent {
   async start(): Promise<void> {
     await this.identify();
     this.running = true;
-    await this.heartbeat(); // first: a new session returns the tasks a crashed predecessor held
+    // First: a new session returns the tasks a crashed predecessor held. Each replica gets a try.
+    for (let i = 1; ; i++) {
+      try {
+        await this.heartbeat();
+        break;
+      } catch (err) {
+        if (!isTransient(err) || i >= this.client.serverCount) throw err;
+        this.opts.log(`heartbeat failed: ${(err as Error).message}; trying the next server`);
+      }
+    }
+    await this.outbox.load(); // then the reports it saved and could not deliver, before any new lease
     const beat = () => {
       this.heartbeatTimer = setTimeout(() => {
         void this.heartbeat()
@@ -120,11 +143,19 @@ export class Agent {
     void this.pollLoop();
   }
 
-  /** Stops leasing and waits (bounded) for the tasks in flight to report. */
+  /** Stops leasing and waits (bounded) for the tasks in flight to finish and their reports to be delivered; undelivered ones stay on disk. */
   async stop(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     this.running = false;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
+    await this.outbox.drain(Math.max(0, deadline - Date.now()));
+    this.outbox.stop();
+  }
+
+  /** Reports saved and not yet acknowledged by a server. */
+  get pendingReports(): number {
+    return this.outbox.size;
   }
 
   private async heartbeat(): Promise<void> {
@@ -163,7 +194,8 @@ export class Agent {
     while (this.running) {
       const free = this.opts.concurrency - this.inflight.size;
       let got = 0;
-      if (free > 0) {
+      // Saved reports go first: a task is not leased again while its outcome may still land.
+      if (free > 0 && this.outbox.size === 0) {
         try {
           const r = await this.client.post<{ tasks: AgentTask[] }>(`/agents/${this.stored!.agentId}/tasks/lease`, { max: free });
           got = r.tasks.length;
@@ -179,9 +211,10 @@ export class Agent {
     }
   }
 
-  /** Runs one task: start (committed before touching the target), execute with streamed logs, report. */
+  /** Runs one task: start (committed before touching the target), execute with streamed logs, save and send the report. */
   private async runTask(task: AgentTask): Promise<void> {
     const base = `/agents/${this.stored!.agentId}/tasks/${task.taskId}`;
+    const lease = { attempt: task.attempt, fencingToken: task.fencingToken };
     const pending: { seq: number; at: string; line: string }[] = [];
     let seq = 0;
     const log = (line: string) => pending.push({ seq: seq++, at: new Date().toISOString(), line });
@@ -189,36 +222,66 @@ export class Agent {
     const flush = async () => {
       const lines = pending.splice(0, pending.length);
       try {
-        await this.client.post(`${base}/logs`, { attempt: task.attempt, lines });
+        await this.client.post(`${base}/logs`, { ...lease, lines });
       } catch (err) {
-        if (err instanceof AgentHttpError && err.code === 'lease_lost') abort.abort(new Error('lease lost'));
-        else pending.unshift(...lines); // resent next time; (attempt, seq) makes that idempotent
+        if (err instanceof AgentHttpError && err.status === 409) {
+          // Taken over (lease_superseded) or ended (lease_lost): stop touching the target, report nothing.
+          if (!abort.signal.aborted) this.opts.log(`task ${task.taskId}: ${err.message} Stopping it.`);
+          abort.abort(err);
+        } else pending.unshift(...lines); // resent next time; (attempt, seq) makes that idempotent
       }
     };
-    // Flushing renews the lease, so it also runs when there is nothing to say.
+    // Flushing renews the lease (the task's heartbeat), so it also runs when there is nothing to say.
     const timer = setInterval(() => void flush(), 1000);
     try {
-      await this.client.post(`${base}/start`, { attempt: task.attempt });
+      await this.client.post(`${base}/start`, lease);
       log(
-        `attempt ${task.attempt} on ${os.hostname()} (agent ${this.opts.name}): ${task.mode} ${task.release.name} to ${task.target.name}`,
+        `attempt ${task.attempt} on ${os.hostname()} (agent ${this.opts.name}, fencing token ${task.fencingToken}): ${task.mode} ${task.release.name} to ${task.target.name}`,
       );
       const executor = this.executors.get(task.target.type);
-      let result: Awaited<ReturnType<Executor['execute']>>;
+      let result: ExecResult | null = null;
       try {
         if (!executor) throw new TaskFailure(`this agent has no executor for ${task.target.type}`);
-        result = await executor.execute(task, log, abort.signal);
+        if (task.attempt > 1 || this.outbox.has(task.taskId)) result = await this.observeFirst(executor, task, log, abort.signal);
+        result ??= await executor.execute(task, log, abort.signal);
       } catch (err) {
         result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
       }
+      if (abort.signal.aborted) return;
       log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
       clearInterval(timer);
-      await flush();
-      await this.client.post(`${base}/report`, { attempt: task.attempt, ...result });
+      const lines = pending.splice(0, pending.length);
+      await this.outbox.add({
+        taskId: task.taskId,
+        fencingToken: task.fencingToken,
+        logsPath: `${base}/logs`,
+        reportPath: `${base}/report`,
+        lines,
+        report: { ...lease, ...result },
+        savedAt: new Date().toISOString(),
+      });
     } catch (err) {
-      if (err instanceof AgentHttpError && err.code === 'lease_lost') this.opts.log(`task ${task.taskId}: lease lost; dropped`);
+      if (err instanceof AgentHttpError && err.status === 409) this.opts.log(`task ${task.taskId}: ${err.message}`);
       else this.opts.log(`task ${task.taskId} failed to run: ${(err as Error).message}`);
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /** Observe before acting: a re-leased task whose target already runs it, healthy, is reported done untouched. */
+  private async observeFirst(executor: Executor, task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
+    if (!executor.alreadyDone) return null;
+    log(`attempt ${task.attempt}: observing ${task.target.name} before acting (an earlier attempt may have finished)`);
+    try {
+      const done = await executor.alreadyDone(task, log, signal);
+      if (done) {
+        log(`${task.target.name} already runs ${task.components.map((c) => `${c.name}@${c.digest}`).join(', ')}, healthy: nothing to do`);
+        return done;
+      }
+      log(`${task.target.name} does not run the release yet: deploying`);
+    } catch (err) {
+      log(`observing ${task.target.name} failed (${(err as Error).message}): deploying`);
+    }
+    return null;
   }
 }

@@ -1,5 +1,6 @@
 // The agent's HTTP client: JSON over fetch with the agent credential; problem documents become AgentHttpErrors.
-// TLS options (a CA to trust, a client certificate for mutual TLS) go to an undici Agent used as fetch's dispatcher.
+// It may know several server URLs (replicas, comma-separated): when one cannot be reached, the next request
+// goes to the next one, so retried requests (reports above all) reach any replica that is up. TLS options (a CA to trust, a client certificate for mutual TLS) go to an undici Agent used as fetch's dispatcher.
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent as Dispatcher } from 'undici';
@@ -55,16 +56,44 @@ export function loadAgentTls(files: AgentTlsFiles): AgentTls | undefined {
   return Object.keys(tls).length ? tls : undefined;
 }
 
+/** The server URLs of a --server value: one URL, or several separated by commas (replicas of one Gantry). */
+export function serverList(server: string): string[] {
+  const urls = server
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (urls.length === 0) throw new Error('--server names no URL');
+  return urls;
+}
+
+/** An error that says the request may succeed later or elsewhere: no answer, or the server's own failure. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof AgentHttpError) return err.status >= 500 || err.status === 408 || err.status === 429;
+  return true;
+}
+
 export class AgentClient {
   // unknown: undici 7's Agent, which Node 20's fetch accepts though its types name its bundled undici's.
   private readonly dispatcher: unknown;
+  private readonly servers: string[];
+  private current = 0;
 
   constructor(
-    readonly server: string,
+    server: string,
     private credential: string | undefined,
     tls?: AgentTls,
   ) {
+    this.servers = serverList(server);
     this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
+  }
+
+  get serverCount(): number {
+    return this.servers.length;
+  }
+
+  /** The server URL the next request goes to. */
+  get server(): string {
+    return this.servers[this.current]!;
   }
 
   setCredential(c: string): void {
@@ -91,10 +120,13 @@ export class AgentClient {
     } catch (err) {
       // fetch says only "fetch failed"; the cause names what went wrong (ECONNREFUSED, a certificate error…).
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`cannot reach the Gantry server at ${this.server} (${cause?.code ?? cause?.message ?? (err as Error).message})`, {
+      const server = this.server;
+      this.current = (this.current + 1) % this.servers.length; // the next request tries the next replica
+      throw new Error(`cannot reach the Gantry server at ${server} (${cause?.code ?? cause?.message ?? (err as Error).message})`, {
         cause: err,
       });
     }
+    if (res.status >= 502 && res.status <= 504) this.current = (this.current + 1) % this.servers.length; // a proxy with no replica behind it
     const text = await res.text();
     // any: JSON of the protocol's answers, typed by the caller's T
     let parsed: any;

@@ -18,9 +18,11 @@ import * as m from './model.js';
 
 const agentParam = z.strictObject({ ref: z.uuid() });
 const taskParam = z.strictObject({ ref: z.uuid(), taskId: z.uuid() });
-const attemptBody = z.strictObject({ attempt: z.number().int().min(1) });
+const fencingToken = z.number().int().min(1).describe('The fencing token of the lease (from the lease answer).');
+const attemptBody = z.strictObject({ attempt: z.number().int().min(1), fencingToken });
 const logsBody = z.strictObject({
   attempt: z.number().int().min(1),
+  fencingToken,
   lines: z.array(z.object({ seq: z.number().int().min(0), at: z.string(), line: z.string().max(10_000) })).max(1000),
 });
 const ok = z.object({ ok: z.boolean() });
@@ -160,7 +162,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       schema: { tags, summary: 'Mark a leased task running', params: taskParam, body: attemptBody, response: { 200: ok } },
     },
     async (req) => {
-      await startTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body.attempt, clock.now(), settings.leaseSeconds);
+      await startTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, clock.now(), settings.leaseSeconds);
       return { ok: true };
     },
   );
@@ -177,7 +179,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
         db,
         await runnerOf(agentOf(req)),
         req.params.taskId,
-        req.body.attempt,
+        { attempt: req.body.attempt, fencingToken: req.body.fencingToken },
         req.body.lines,
         clock.now(),
         settings.leaseSeconds,
@@ -191,7 +193,15 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     {
       config: agentConfig,
       onRequest: [clientCert, asAgent],
-      schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
+      schema: {
+        tags,
+        summary: 'Report the outcome of a task (idempotent: a re-sent report gets the same answer)',
+        description:
+          "Refused with 409 lease_superseded when the fencing token is not the task's current one (it was leased again), and 409 lease_lost when the task ended without this report (cancelled, failed after its attempts).",
+        params: taskParam,
+        body: taskReport,
+        response: { 200: ok },
+      },
     },
     async (req) => {
       await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps), db });

@@ -77,7 +77,8 @@ export function registerAgentCommands(program: Command): void {
   });
 
   const stateOption = '--state-dir <dir>';
-  const stateHelp = 'where the agent keeps its credential (mode 0600) and stickers (env GANTRY_AGENT_DIR, default ~/.gantry-agent)';
+  const stateHelp =
+    'where the agent keeps its credential (mode 0600), stickers and unsent task reports (env GANTRY_AGENT_DIR, default ~/.gantry-agent)';
   const stateDir = (o: { stateDir?: string }) =>
     path.resolve(o.stateDir ?? process.env.GANTRY_AGENT_DIR ?? path.join(os.homedir(), '.gantry-agent'));
   const tlsOptions = (cmd: Command) =>
@@ -104,7 +105,7 @@ export function registerAgentCommands(program: Command): void {
       .command('run')
       .description('Run the deployment agent: register (first time), heartbeat, lease and execute tasks. Outbound connections only.'),
   )
-    .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER)')
+    .option('--server <url>', 'Gantry server URL, or several replicas separated by commas (env GANTRY_SERVER)')
     .option('--join-token <token>', 'one-time join token (gantry agent token create); needed only the first time')
     .option('--name <name>', 'agent name (default: host name)')
     .option(stateOption, stateHelp)
@@ -113,7 +114,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--concurrency <n>', 'tasks run at once (default 4)')
     .addHelpText(
       'after',
-      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential\n  gantry agent run --server https://gantry.internal:8443 --ca ca.pem --cert agent.pem --key agent-key.pem   # mutual TLS\n',
+      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential and send unsent reports first\n  gantry agent run --server https://gantry-a:8443,https://gantry-b:8443   # two replicas: requests fail over\n  gantry agent run --server https://gantry.internal:8443 --ca ca.pem --cert agent.pem --key agent-key.pem   # mutual TLS\n',
     )
     .action(
       async (
@@ -147,6 +148,7 @@ export function registerAgentCommands(program: Command): void {
           concurrency: o.concurrency ? parseIntOption(o.concurrency, '--concurrency') : 4,
           log,
           tls,
+          noopDir: process.env.GANTRY_AGENT_NOOP_DIR || undefined,
         });
         await a.start();
         log(`agent ${a.agentId} running against ${server}`);

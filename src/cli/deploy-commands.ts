@@ -1,4 +1,4 @@
-// `gantry deploy create|list|status|logs|cancel|resume`, `gantry rollback ENV [--to RELEASE]` and
+// `gantry deploy create|list|status (get)|logs|cancel|resume`, `gantry rollback ENV [--to RELEASE]` and
 // `gantry drift [ENV]`: deployment jobs, their tasks and logs, rollbacks and drift, over the API.
 import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, emit, parseJsonObject } from './api-command.js';
@@ -13,6 +13,7 @@ interface Task {
   attempt: number;
   digest: string;
   error: string | null;
+  waitingReason?: string | null;
 }
 interface Job {
   id: string;
@@ -23,6 +24,7 @@ interface Job {
   currentBatch: number;
   batchCount: number;
   pausedReason: string | null;
+  waitingReason?: string | null;
   rollbackOf: string | null;
   error: string | null;
   counts: Record<string, number>;
@@ -38,6 +40,7 @@ function printJob(j: Job): void {
     release: j.releaseName,
     environment: j.environmentName,
     status: j.pausedReason ? `${j.status} (paused: ${j.pausedReason})` : j.status,
+    waiting: j.waitingReason ?? null,
     strategy: j.strategy,
     batch: `${j.currentBatch + 1}/${j.batchCount}`,
     rollbackOf: j.rollbackOf,
@@ -51,7 +54,7 @@ function printJob(j: Job): void {
     ['STATUS', (t) => t.status],
     ['ATTEMPT', (t) => t.attempt],
     ['DIGEST', (t) => short(t.digest)],
-    ['ERROR', (t) => t.error],
+    ['ERROR / WAITING', (t) => t.error ?? (t.waitingReason ? `waiting: ${t.waitingReason}` : null)],
   ]);
 }
 
@@ -91,6 +94,7 @@ export function registerDeployCommands(program: Command): void {
           ['ENV', (j) => j.environmentName],
           ['STATUS', (j) => j.status],
           ['STRATEGY', (j) => j.strategy],
+          ['WAITING', (j) => j.waitingReason ?? null],
           [
             'TASKS',
             (j) =>
@@ -104,11 +108,16 @@ export function registerDeployCommands(program: Command): void {
       );
     });
 
-  apiCommand(deploy, 'status <job>', 'Show a job with its tasks', ['gantry deploy status 0190…']).action(
-    async (id: string, opts: ApiOpts) => {
+  apiCommand(
+    deploy,
+    'status <job>',
+    'Show a job with its tasks, and why tasks wait when no online agent can serve their target (alias: get)',
+    ['gantry deploy status 0190…', 'gantry deploy get 0190… --json'],
+  )
+    .alias('get')
+    .action(async (id: string, opts: ApiOpts) => {
       emit(opts, await clientFor(opts).get<Job>(`/deployments/${ref(id)}`), printJob);
-    },
-  );
+    });
 
   apiCommand(deploy, 'logs <job>', 'Print the log lines of a job in order', ['gantry deploy logs 0190… --follow'])
     .option('--follow', 'keep printing until the job ends')

@@ -27,9 +27,10 @@ describe('canary verification between waves', () => {
   const stickers = new Map<string, ReturnType<typeof stickerFor>>();
   const succeed = async (task: any) => {
     stickers.set(task.target.id, stickerFor(task, new Date()));
-    await agentCall('POST', `${base()}/${task.taskId}/start`, agent.credential, { attempt: task.attempt });
+    await agentCall('POST', `${base()}/${task.taskId}/start`, agent.credential, { attempt: task.attempt, fencingToken: task.fencingToken });
     const r = await agentCall('POST', `${base()}/${task.taskId}/report`, agent.credential, {
       attempt: task.attempt,
+      fencingToken: task.fencingToken,
       status: 'succeeded',
       sticker: stickers.get(task.target.id),
     });

@@ -4,6 +4,7 @@ import { ConflictError, GantryError, NotFoundError } from '../core/errors.js';
 import { UUID_RE } from '../environments/service.js';
 import type { Tx } from '../store/db.js';
 import { bundleDigest, type Strategy, type StrategyConfig, strategyConfig, type TaskComponent } from './protocol.js';
+import { markWaiting } from './waiting.js';
 
 export interface JobInput {
   tenantId: string;
@@ -190,5 +191,6 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
        FROM jsonb_to_recordset($3::jsonb) AS x(target_id uuid, digest text, previous_digest text, previous_release_id uuid, components jsonb, batch int)`,
     [input.tenantId, jobId, JSON.stringify(rows)],
   );
+  await markWaiting(tx, jobId);
   return jobId;
 }

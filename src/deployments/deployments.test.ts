@@ -118,17 +118,20 @@ describe('agent protocol and job progress', () => {
     expect(lease.body.tasks).toHaveLength(1); // wave 1 only
     const task = lease.body.tasks[0];
     expect(task).toMatchObject({ target: { name: 'a' }, attempt: 1, mode: 'deploy' });
-    // the lease expires: the task returns to pending and the next lease is attempt 2
+    // the lease expires: the task returns to pending and the next lease is attempt 2 with the next fencing token
     await expireLeases(t.db, new Date(Date.parse(task.leaseExpiresAt) + 1000), { signer });
-    expect((await agentCall('POST', `${base}/${task.taskId}/start`, a.credential, { attempt: 1 })).body.code).toBe('lease_lost');
     const again = (await agentCall('POST', `${base}/lease`, a.credential, { max: 10 })).body.tasks[0];
-    expect(again.attempt).toBe(2);
-    expect((await agentCall('POST', `${base}/${again.taskId}/start`, a.credential, { attempt: 2 })).status).toBe(200);
-    const logs = { attempt: 2, lines: [{ seq: 0, at: new Date().toISOString(), line: 'hello' }] };
+    expect(again).toMatchObject({ attempt: 2, fencingToken: task.fencingToken + 1 });
+    const stale = await agentCall('POST', `${base}/${task.taskId}/start`, a.credential, { attempt: 1, fencingToken: task.fencingToken });
+    expect(stale).toMatchObject({ status: 409, body: { code: 'lease_superseded' } });
+    expect(
+      (await agentCall('POST', `${base}/${again.taskId}/start`, a.credential, { attempt: 2, fencingToken: again.fencingToken })).status,
+    ).toBe(200);
+    const logs = { attempt: 2, fencingToken: again.fencingToken, lines: [{ seq: 0, at: new Date().toISOString(), line: 'hello' }] };
     await agentCall('POST', `${base}/${again.taskId}/logs`, a.credential, logs);
     await agentCall('POST', `${base}/${again.taskId}/logs`, a.credential, logs); // re-sent: no duplicate
     const { stickerFor } = await import('./protocol.js');
-    const report = { attempt: 2, status: 'succeeded', sticker: stickerFor(again, new Date()) };
+    const report = { attempt: 2, fencingToken: again.fencingToken, status: 'succeeded', sticker: stickerFor(again, new Date()) };
     expect((await agentCall('POST', `${base}/${again.taskId}/report`, a.credential, report)).status).toBe(200);
     let job = (await t.call('GET', `/api/v1/deployments/${created.body.id}`)).body;
     expect(job).toMatchObject({ currentBatch: 1, pausedReason: 'approval', status: 'running' });
@@ -138,9 +141,10 @@ describe('agent protocol and job progress', () => {
     const rest = (await agentCall('POST', `${base}/lease`, a.credential, { max: 10 })).body.tasks;
     expect(rest.map((x: any) => x.target.name).sort()).toEqual(['b', 'c']);
     for (const x of rest) {
-      await agentCall('POST', `${base}/${x.taskId}/start`, a.credential, { attempt: 1 });
+      await agentCall('POST', `${base}/${x.taskId}/start`, a.credential, { attempt: 1, fencingToken: x.fencingToken });
       await agentCall('POST', `${base}/${x.taskId}/report`, a.credential, {
         attempt: 1,
+        fencingToken: x.fencingToken,
         status: 'succeeded',
         sticker: stickerFor(x, new Date()),
       });
@@ -155,9 +159,10 @@ describe('agent protocol and job progress', () => {
     // a bad sticker hash is refused
     const next = await t.call('POST', '/api/v1/deployments', { releaseId: 'v2', environmentId: 'prod' });
     const tasks = (await agentCall('POST', `${base}/lease`, a.credential, { max: 10 })).body.tasks;
-    await agentCall('POST', `${base}/${tasks[0].taskId}/start`, a.credential, { attempt: 1 });
+    await agentCall('POST', `${base}/${tasks[0].taskId}/start`, a.credential, { attempt: 1, fencingToken: tasks[0].fencingToken });
     const bad = await agentCall('POST', `${base}/${tasks[0].taskId}/report`, a.credential, {
       attempt: 1,
+      fencingToken: tasks[0].fencingToken,
       status: 'succeeded',
       sticker: { content: { x: 1 }, contentHash: `sha256:${'0'.repeat(64)}` },
     });

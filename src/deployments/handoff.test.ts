@@ -84,9 +84,10 @@ describe('deploy step hand-over', () => {
     await post(`/api/v1/agents/${agentId}/heartbeat`, { sessionId: 'session-1' });
     const [task] = (await post(`/api/v1/agents/${agentId}/tasks/lease`, { max: 1 })).json().tasks;
     expect(task.promotionId).toBe(promotionId);
-    await post(`/api/v1/agents/${agentId}/tasks/${task.taskId}/start`, { attempt: 1 });
+    await post(`/api/v1/agents/${agentId}/tasks/${task.taskId}/start`, { attempt: 1, fencingToken: task.fencingToken });
     await post(`/api/v1/agents/${agentId}/tasks/${task.taskId}/report`, {
       attempt: 1,
+      fencingToken: task.fencingToken,
       status: 'succeeded',
       sticker: stickerFor(task, new Date()),
     });

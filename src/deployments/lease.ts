@@ -1,7 +1,10 @@
 // Task leases: runners (agents, or a server instance for agentless ssh_host targets) lease pending tasks
 // of released batches with FOR UPDATE SKIP LOCKED, mark them running before any side effect, stream
 // logs, and report the outcome; each step is one committed transaction. Expired leases re-queue.
-import { ConflictError, ValidationError } from '../core/errors.js';
+// Every lease takes the task's next fencing token: start, logs and the report carry it, and a request
+// under a token that is no longer current (the task was leased again) is refused, so a runner that lost
+// its lease can neither renew it nor commit an outcome over the new holder's.
+import { ConflictError, GantryError, ValidationError } from '../core/errors.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { advanceJob, type ProgressDeps } from './progress.js';
 import { type AgentTask, bundleDigest, canonicalJson, sha256Of, type TaskReport } from './protocol.js';
@@ -19,6 +22,7 @@ interface LeasedRow {
   id: string;
   job_id: string;
   attempt: number;
+  fencing_token: string;
   lease_expires_at: Date;
   components: AgentTask['components'];
   strategy: AgentTask['strategy'];
@@ -40,6 +44,7 @@ const toTask = (r: LeasedRow): AgentTask => ({
   taskId: r.id,
   jobId: r.job_id,
   attempt: r.attempt,
+  fencingToken: Number(r.fencing_token),
   mode: r.rollback_of ? 'rollback' : 'deploy',
   strategy: r.strategy,
   leaseExpiresAt: r.lease_expires_at.toISOString(),
@@ -71,9 +76,10 @@ export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date,
         ORDER BY t.batch, t.id FOR UPDATE OF t SKIP LOCKED LIMIT $4),
      u AS (
        UPDATE deployment_tasks t SET status = 'assigned', agent_id = $5, lease_owner = $6, attempt = t.attempt + 1,
+              fencing_token = t.fencing_token + 1, fenced_owner = $6, waiting_reason = NULL, waiting_since = NULL,
               lease_expires_at = $7::timestamptz + make_interval(secs => $8), error = NULL
          FROM c WHERE t.id = c.id RETURNING t.*)
-     SELECT u.id, u.job_id, u.attempt, u.lease_expires_at, u.components, j.strategy, j.strategy_config, j.rollback_of, j.promotion_id,
+     SELECT u.id, u.job_id, u.attempt, u.fencing_token, u.lease_expires_at, u.components, j.strategy, j.strategy_config, j.rollback_of, j.promotion_id,
             g.id AS target_id, g.name AS target_name, g.target_type, g.connection, g.labels,
             r.id AS release_id, r.name AS release_name, e.id AS env_id, e.name AS env_name
        FROM u JOIN deployment_jobs j ON j.id = u.job_id JOIN targets g ON g.id = u.target_id
@@ -83,30 +89,80 @@ export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date,
   return r.rows.map(toTask);
 }
 
-/** Locks a task the runner holds under this attempt; 409 when the lease was lost (expired and re-queued). */
-async function held(tx: Tx, runner: Runner, taskId: string, attempt: number) {
-  const r = await tx.query<{
-    id: string;
-    job_id: string;
-    tenant_id: string;
-    target_id: string;
-    status: string;
-    components: AgentTask['components'];
-  }>(
-    `SELECT id, job_id, tenant_id, target_id, status, components FROM deployment_tasks
-      WHERE id = $1 AND attempt = $2 AND lease_owner = $3 AND status IN ('assigned', 'running') FOR UPDATE`,
-    [taskId, attempt, runner.owner],
-  );
-  if (!r.rows[0]) {
-    throw new ConflictError(`Task ${taskId} attempt ${attempt} is no longer leased to ${runner.owner}; drop it.`, 'lease_lost');
+/** The lease a start, log batch or report is sent under. */
+export interface LeaseRef {
+  attempt: number;
+  fencingToken: number;
+}
+
+/** 409: the task was leased again after this lease; its holder must stop acting on it and drop its report. */
+export class LeaseSupersededError extends GantryError {
+  constructor(taskId: string, current: number, sent: number) {
+    super(
+      'lease_superseded',
+      409,
+      `Task ${taskId} was leased again (fencing token ${current} is current; this request carries ${sent}): another runner owns it now. Stop acting on it and drop its report.`,
+    );
   }
-  return r.rows[0];
+}
+
+const lost = (taskId: string, why: string) =>
+  new ConflictError(`Task ${taskId} is no longer leased to you (${why}); drop it.`, 'lease_lost');
+
+interface HeldRow {
+  id: string;
+  job_id: string;
+  tenant_id: string;
+  target_id: string;
+  status: string;
+  error: string | null;
+  components: AgentTask['components'];
+  reported_token: string | null;
+  report_sha256: string | null;
+}
+
+/**
+ * Locks a task for a request under `lease`. The token must be the task's current one and given to this
+ * runner; otherwise 409 lease_superseded. The task may be held (assigned/running) or, with that same
+ * token, back in the queue (its lease expired or the agent restarted, and nobody leased it since): the
+ * caller decides whether that still counts (a finished task's report does, see reportTask).
+ */
+async function locked(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef): Promise<HeldRow> {
+  const r = await tx.query<HeldRow & { fencing_token: string; fenced_owner: string | null }>(
+    `SELECT id, job_id, tenant_id, target_id, status, error, components, fencing_token, fenced_owner, reported_token, report_sha256
+       FROM deployment_tasks WHERE id = $1 FOR UPDATE`,
+    [taskId],
+  );
+  const t = r.rows[0];
+  if (!t) throw lost(taskId, 'the task no longer exists');
+  const current = Number(t.fencing_token);
+  if (current !== lease.fencingToken || t.fenced_owner !== runner.owner)
+    throw new LeaseSupersededError(taskId, current, lease.fencingToken);
+  return t;
+}
+
+/**
+ * For start and logs: the task is held under this token. A task re-queued under the same token (the lease
+ * expired while the server or the network was away, and nobody leased it since) is taken back: the
+ * token proves no other runner acted on it in between.
+ */
+async function held(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number): Promise<HeldRow> {
+  const t = await locked(tx, runner, taskId, lease);
+  if (t.status === 'assigned' || t.status === 'running') return t;
+  if (t.status !== 'pending') throw lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
+  await tx.query(
+    `UPDATE deployment_tasks SET status = 'running', agent_id = $2, lease_owner = $3, error = NULL, waiting_reason = NULL,
+            waiting_since = NULL, started_at = coalesce(started_at, $4), lease_expires_at = $4::timestamptz + make_interval(secs => $5)
+      WHERE id = $1`,
+    [taskId, runner.agentId, runner.owner, now, leaseSeconds],
+  );
+  return { ...t, status: 'running' };
 }
 
 /** Marks the task running (committed before the executor touches the target) and renews the lease. */
-export async function startTask(db: Db, runner: Runner, taskId: string, attempt: number, now: Date, leaseSeconds: number) {
+export async function startTask(db: Db, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number) {
   await withSystem(db, async (tx) => {
-    await held(tx, runner, taskId, attempt);
+    await held(tx, runner, taskId, lease, now, leaseSeconds);
     await tx.query(
       `UPDATE deployment_tasks SET status = 'running', started_at = coalesce(started_at, $2),
               lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`,
@@ -120,19 +176,19 @@ export async function appendLogs(
   db: Db,
   runner: Runner,
   taskId: string,
-  attempt: number,
+  lease: LeaseRef,
   lines: { seq: number; at: string; line: string }[],
   now: Date,
   leaseSeconds: number,
 ) {
   await withSystem(db, async (tx) => {
-    const t = await held(tx, runner, taskId, attempt);
+    const t = await held(tx, runner, taskId, lease, now, leaseSeconds);
     if (lines.length) {
       await tx.query(
         `INSERT INTO job_logs (tenant_id, job_id, task_id, attempt, seq, at, line)
          SELECT $1, $2, $3, $4, x.seq, x.at, x.line FROM jsonb_to_recordset($5::jsonb) AS x(seq int, at timestamptz, line text)
          ON CONFLICT (task_id, attempt, seq) DO NOTHING`,
-        [t.tenant_id, t.job_id, taskId, attempt, JSON.stringify(lines.map((l) => ({ ...l, line: l.line.slice(0, 8000) })))],
+        [t.tenant_id, t.job_id, taskId, lease.attempt, JSON.stringify(lines.map((l) => ({ ...l, line: l.line.slice(0, 8000) })))],
       );
     }
     await tx.query(`UPDATE deployment_tasks SET lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`, [
@@ -148,8 +204,20 @@ export async function appendLogs(
  * health, then the job's next step (progress.ts), in one transaction.
  */
 export async function reportTask(db: Db, runner: Runner, taskId: string, report: TaskReport, deps: ProgressDeps) {
+  const hash = sha256Of(canonicalJson(report));
   await withSystem(db, async (tx) => {
-    const t = await held(tx, runner, taskId, report.attempt);
+    const t = await locked(tx, runner, taskId, { attempt: report.attempt, fencingToken: report.fencingToken });
+    if (t.reported_token !== null && Number(t.reported_token) === report.fencingToken) {
+      // A re-sent report (the agent retries until acknowledged): the same report gets the same answer.
+      if (t.report_sha256 === hash) return;
+      throw new ConflictError(
+        `Task ${taskId} already has a different report under fencing token ${report.fencingToken}; a report cannot change.`,
+        'report_conflict',
+      );
+    }
+    // Pending under this same token: the lease ran out before the report could arrive, and nobody leased
+    // the task since. The work is done; recording it is what keeps it from being done twice.
+    if (!['assigned', 'running', 'pending'].includes(t.status)) throw lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
     if (report.sticker && sha256Of(canonicalJson(report.sticker.content)) !== report.sticker.contentHash) {
       throw new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
         { path: 'body.sticker.contentHash', message: 'mismatch' },
@@ -164,10 +232,11 @@ export async function reportTask(db: Db, runner: Runner, taskId: string, report:
     }
     await tx.query(
       `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
+              reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL,
               logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
                                  FROM job_logs WHERE task_id = $1), '')
         WHERE id = $1`,
-      [taskId, report.status, report.error ?? null, report.health ? JSON.stringify(report.health) : null],
+      [taskId, report.status, report.error ?? null, report.health ? JSON.stringify(report.health) : null, report.fencingToken, hash],
     );
     if (report.status === 'succeeded') {
       const job = await tx.query<{ release_id: string; promotion_id: string | null }>(

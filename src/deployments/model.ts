@@ -27,7 +27,15 @@ export const task = z.object({
   agentId: z.string().nullable(),
   leaseOwner: z.string().nullable(),
   attempt: z.number().int(),
+  fencingToken: z.number().int().describe('Fencing token of the latest lease (0: never leased); grows with every lease.'),
   error: z.string().nullable(),
+  waitingReason: z
+    .string()
+    .nullable()
+    .describe(
+      'Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one.',
+    ),
+  waitingSince: z.string().nullable().describe('Since when the task waits for a runner; it fails after the wait timeout.'),
   health: z.record(z.string(), z.unknown()).nullable(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
@@ -48,6 +56,10 @@ export const job = z.object({
   currentBatch: z.number().int(),
   batchCount: z.number().int(),
   pausedReason: z.string().nullable(),
+  waitingReason: z
+    .string()
+    .nullable()
+    .describe("Why released tasks are not running: the first task's waiting reason (no online agent can serve it)."),
   autoRollback: z.boolean(),
   rollbackOf: z.string().nullable(),
   error: z.string().nullable(),

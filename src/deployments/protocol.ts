@@ -40,6 +40,15 @@ export const strategyConfig = z.strictObject({
   batchPercent: z.number().min(1).max(100).optional().describe('Or: percent of targets per rolling batch.'),
   maxFailures: z.number().int().min(0).max(100_000).default(0).describe('Failed targets tolerated before the job fails.'),
   waves: z.array(z.number().min(1).max(100)).max(20).optional().describe('Canary waves as cumulative percentages, e.g. [10, 50, 100].'),
+  waitTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(604_800)
+    .optional()
+    .describe(
+      'Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600).',
+    ),
   approvalBetweenWaves: z.boolean().default(false).describe('Canary: wait for POST /deployments/{id}/resume between waves.'),
   verifySeconds: z.number().min(0).max(3600).default(0).describe('Canary: seconds to keep watching health after a wave.'),
   healthCheck: healthCheck.optional(),
@@ -62,6 +71,11 @@ export const agentTask = z.object({
   taskId: z.uuid(),
   jobId: z.uuid(),
   attempt: z.number().int(),
+  fencingToken: z
+    .number()
+    .int()
+    .min(1)
+    .describe("This lease's fencing token: sent with start, logs and the report; a newer lease of the task makes it stale."),
   mode: z.enum(['deploy', 'rollback']),
   strategy: z.enum(STRATEGIES),
   leaseExpiresAt: z.string(),
@@ -101,6 +115,7 @@ export const stickerIn = z.object({ content: z.record(z.string(), z.unknown()), 
 
 export const taskReport = z.strictObject({
   attempt: z.number().int(),
+  fencingToken: z.number().int().min(1).describe('The fencing token of the lease the task ran under.'),
   status: z.enum(['succeeded', 'failed']),
   error: z.string().max(4000).optional(),
   sticker: stickerIn.optional(),

@@ -1,5 +1,6 @@
 // The deployment scheduler of a server: every sweep it re-queues tasks whose lease expired, moves agents
-// between online/degraded/offline by heartbeat age, advances jobs a race left behind, verifies canary waves (canary.ts), and gives the agentless (ssh_host) runner its turn.
+// between online/degraded/offline by heartbeat age, advances jobs a race left behind, verifies canary waves (canary.ts), says
+// why tasks nobody can serve are waiting and fails them after the wait timeout (waiting.ts), and gives the agentless (ssh_host) runner its turn.
 // Time comes from the injected Clock; any number of replicas may run it (each step is a guarded UPDATE).
 import { sweepLiveness } from '../agents/liveness.js';
 import type { Clock } from '../core/clock.js';
@@ -9,6 +10,7 @@ import { verifyWaves } from './canary.js';
 import { expireLeases } from './lease.js';
 import { advanceStalled, type ProgressDeps } from './progress.js';
 import type { DeploymentSettings } from './settings.js';
+import { sweepWaiting } from './waiting.js';
 
 export interface SweepHook {
   tick(): Promise<void>;
@@ -52,6 +54,8 @@ export class DeploymentScheduler {
     await advanceStalled(this.o.db, this.o.progress);
     await verifyWaves(this.o.db, now, this.o.progress);
     await sweepLiveness(this.o.db, now, this.o.settings);
+    const gaveUp = await sweepWaiting(this.o.db, now, this.o.settings, this.o.progress);
+    if (gaveUp) this.o.logger.warn({ tasks: gaveUp }, 'tasks no online agent could serve failed after the wait timeout');
     for (const h of this.o.hooks ?? []) await h.tick();
   }
 

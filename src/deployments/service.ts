@@ -10,8 +10,16 @@ import { finishJob, type ProgressDeps, startRollback } from './progress.js';
 
 const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
        (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*)::int AS n FROM deployment_tasks
-          WHERE job_id = j.id GROUP BY status) s) AS counts
+          WHERE job_id = j.id GROUP BY status) s) AS counts,
+       (SELECT array_agg(w.waiting_reason ORDER BY w.batch, w.id) FROM deployment_tasks w
+          WHERE w.job_id = j.id AND w.waiting_reason IS NOT NULL) AS waiting_reasons
   FROM deployment_jobs j JOIN releases r ON r.id = j.release_id JOIN environments e ON e.id = j.environment_id`;
+
+/** The first waiting reason of the job's tasks, and how many more targets wait. */
+function waitingSummary(reasons: string[] | null): string | null {
+  if (!reasons?.length) return null;
+  return reasons.length === 1 ? reasons[0]! : `${reasons[0]} (and ${reasons.length - 1} more target(s) waiting)`;
+}
 
 // any: a row of JOB_SELECT; every column is mapped explicitly below
 const jobOut = (r: any): Job => ({
@@ -27,6 +35,7 @@ const jobOut = (r: any): Job => ({
   currentBatch: r.current_batch,
   batchCount: r.batch_count,
   pausedReason: r.paused_reason,
+  waitingReason: waitingSummary(r.waiting_reasons),
   autoRollback: r.auto_rollback,
   rollbackOf: r.rollback_of,
   error: r.error,
@@ -61,6 +70,9 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
       leaseOwner: x.lease_owner,
       attempt: x.attempt,
       error: x.error,
+      waitingReason: x.waiting_reason,
+      waitingSince: x.waiting_since?.toISOString() ?? null,
+      fencingToken: Number(x.fencing_token),
       health: x.health,
       startedAt: x.started_at?.toISOString() ?? null,
       completedAt: x.completed_at?.toISOString() ?? null,

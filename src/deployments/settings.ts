@@ -13,6 +13,8 @@ export interface DeploymentSettings {
   driftSeconds: number;
   /** Seconds between scheduler sweeps (lease expiry, liveness, drift, ssh targets). */
   sweepSeconds: number;
+  /** Seconds a task may wait with no online agent able to serve it before it fails (strategyConfig.waitTimeoutSeconds overrides). */
+  waitTimeoutSeconds: number;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, dflt: number, min = 0.1, max = 86_400): number {
@@ -33,6 +35,7 @@ export function loadDeploymentSettings(env: NodeJS.ProcessEnv = process.env): De
     leaseSeconds: seconds(env, 'GANTRY_TASK_LEASE_SECONDS', 60, 1, 3600),
     driftSeconds: seconds(env, 'GANTRY_DRIFT_INTERVAL_SECONDS', 300, 0.5),
     sweepSeconds: seconds(env, 'GANTRY_DEPLOY_SWEEP_SECONDS', 1),
+    waitTimeoutSeconds: seconds(env, 'GANTRY_TASK_WAIT_TIMEOUT_SECONDS', 600, 1, 604_800),
   };
 }
 

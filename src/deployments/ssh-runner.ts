@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { SshExecutor } from '../agent/executors/ssh.js';
 import type { Clock } from '../core/clock.js';
+import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { recordObservation } from '../drift/service.js';
 import { resolveCredential } from '../integrations/secrets.js';
@@ -59,22 +60,35 @@ export class SshRunner implements SweepHook {
     let seq = 0;
     const pending: { seq: number; at: string; line: string }[] = [];
     const log = (line: string) => pending.push({ seq: seq++, at: clock.now().toISOString(), line });
+    const lease = { attempt: task.attempt, fencingToken: task.fencingToken };
+    const abort = new AbortController();
     const flush = () =>
-      appendLogs(db, this.runner, task.taskId, task.attempt, pending.splice(0, pending.length), clock.now(), settings.leaseSeconds);
-    await startTask(db, this.runner, task.taskId, task.attempt, clock.now(), settings.leaseSeconds);
-    const timer = setInterval(() => void flush().catch(() => {}), 1000);
+      appendLogs(db, this.runner, task.taskId, lease, pending.splice(0, pending.length), clock.now(), settings.leaseSeconds);
+    await startTask(db, this.runner, task.taskId, lease, clock.now(), settings.leaseSeconds);
+    // A refused flush means the lease was lost or taken over: stop working on the target.
+    const timer = setInterval(
+      () =>
+        void flush().catch((err: unknown) => {
+          if (err instanceof GantryError && err.status === 409) abort.abort(err);
+        }),
+      1000,
+    );
     let result: Awaited<ReturnType<SshExecutor['execute']>>;
     try {
       log(`attempt ${task.attempt} by ${this.runner.owner}: ${task.mode} ${task.release.name} to ${task.target.name} over ssh`);
-      result = await (await this.executorForTarget(task.target.id)).execute(task, log, new AbortController().signal);
+      result = await (await this.executorForTarget(task.target.id)).execute(task, log, abort.signal);
     } catch (err) {
       result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
     } finally {
       clearInterval(timer);
     }
+    if (abort.signal.aborted) {
+      this.o.logger.warn({ task: task.taskId, reason: (abort.signal.reason as Error).message }, 'ssh task lease lost; not reported');
+      return;
+    }
     log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
     await flush();
-    await reportTask(db, this.runner, task.taskId, { attempt: task.attempt, ...result, artifacts: result.artifacts }, this.o.progress);
+    await reportTask(db, this.runner, task.taskId, { ...lease, ...result, artifacts: result.artifacts }, this.o.progress);
   }
 
   /** An executor whose key references resolve in the target's tenant, through the one secret door. */

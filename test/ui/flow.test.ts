@@ -225,11 +225,37 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     expect(cmd).toMatch(/npx gantry agent run --server http:\/\/127\.0\.0\.1:\d+ --join-token \S+/);
   });
 
+  it('shows on the deployment page why a task waits when no online agent can serve its target', async () => {
+    const { call } = server;
+    const env = await call('POST', '/api/v1/environments', { name: 'edge' });
+    await call('POST', '/api/v1/targets', {
+      name: 'edge-web-1',
+      environmentId: env.id,
+      targetType: 'docker_host',
+      connection: { dockerHost: 'unix:///var/run/docker.sock' },
+      labels: { agent: 'edge-2' },
+    });
+    const job = await call('POST', '/api/v1/deployments', { releaseId: '1.5.0', environmentId: 'edge' });
+    await page.goto(`${server.base}/deployments/${job.id}`);
+    const banner = page.getByTestId('waiting-reason');
+    await banner.waitFor();
+    expect(await banner.textContent()).toMatch(
+      /^Waiting: no online agent serves edge-web-1: needs agent=edge-2, and no agent has that name/,
+    );
+    await page
+      .getByText(/^Waiting: no online agent serves edge-web-1/)
+      .last()
+      .waitFor(); // on the task's row too
+    await shot('deployment-waiting');
+    await call('POST', `/api/v1/deployments/${job.id}/cancel`);
+  });
+
   it('loads the home page interactive in under a second with 20 environments and 500 targets', async () => {
     const { call } = server;
     const existing = (await call('GET', '/api/v1/targets?limit=500')).items.length;
     const envIds: string[] = [];
-    for (let i = 4; i <= 20; i++) envIds.push((await call('POST', '/api/v1/environments', { name: `region-${i}` })).id);
+    const haveEnvs = (await call('GET', '/api/v1/environments?limit=500')).items.length;
+    for (let i = haveEnvs + 1; i <= 20; i++) envIds.push((await call('POST', '/api/v1/environments', { name: `region-${i}` })).id);
     const all = (await call('GET', '/api/v1/environments?limit=500')).items as { id: string }[];
     const jobs: Promise<unknown>[] = [];
     for (let i = existing; i < 500; i++) {

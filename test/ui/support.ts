@@ -109,16 +109,17 @@ export class FakeAgent {
           await post('/heartbeat', { sessionId: session });
           const { tasks } = await post('/tasks/lease', { max: 20 });
           for (const t of tasks as any[]) {
-            await post(`/tasks/${t.taskId}/start`, { attempt: t.attempt });
+            await post(`/tasks/${t.taskId}/start`, { attempt: t.attempt, fencingToken: t.fencingToken });
             const lines = [
               `pulling ${t.components.map((c: any) => `${c.image}@${c.digest.slice(0, 19)}`).join(', ')}`,
               `starting containers on ${t.target.name}`,
               'health check: container healthy',
               `wrote sticker for release ${t.release.name}`,
             ].map((line, seq) => ({ seq, at: new Date().toISOString(), line }));
-            await post(`/tasks/${t.taskId}/logs`, { attempt: t.attempt, lines });
+            await post(`/tasks/${t.taskId}/logs`, { attempt: t.attempt, fencingToken: t.fencingToken, lines });
             await post(`/tasks/${t.taskId}/report`, {
               attempt: t.attempt,
+              fencingToken: t.fencingToken,
               status: 'succeeded',
               observed: t.components.map((c: any) => ({
                 component: c.name,

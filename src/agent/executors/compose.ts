@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import { stringify } from 'yaml';
 import type { AgentTask, Observation } from '../../deployments/protocol.js';
 import { containerName, stickerFor } from '../../deployments/protocol.js';
-import { readSticker, verifyAll, writeAtomic } from './docker.js';
+import { readSticker, runsAsPlanned, stickerToKeep, verifyAll, writeAtomic } from './docker.js';
 import { connectEngine, observeContainer, pull } from './engine.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './types.js';
@@ -120,6 +120,27 @@ export class ComposeExecutor implements Executor {
     await writeAtomic(path.join(conn.projectDir, STICKER_FILE), `${JSON.stringify(sticker.content, null, 2)}\n`);
     log(`sticker ${sticker.contentHash} written`);
     return { status: 'succeeded', sticker, artifacts, observed, health: verdict.health };
+  }
+
+  async alreadyDone(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
+    const conn = task.target.connection as { dockerHost: string; projectDir: string };
+    const docker = connectEngine(conn.dockerHost);
+    const lock = await readFile(path.join(conn.projectDir, LOCK_FILE), 'utf8').catch(() => null);
+    if (lock === null) return null;
+    const stickerFile = path.join(conn.projectDir, STICKER_FILE);
+    const existing = await readSticker(stickerFile);
+    const sticker = stickerToKeep(task, existing);
+    const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
+    const seen = await runsAsPlanned(docker, conn.dockerHost, plans, log, signal);
+    if (!seen) return null;
+    if (sticker !== existing) await writeAtomic(stickerFile, `${JSON.stringify(sticker.content, null, 2)}\n`);
+    return {
+      status: 'succeeded',
+      sticker,
+      artifacts: [{ name: LOCK_FILE, mediaType: 'application/yaml', content: lock }],
+      observed: seen.observed,
+      health: seen.health,
+    };
   }
 
   async observe(t: ObserveTarget): Promise<Observation> {

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import {
   type AgentTask,
+  bundleDigest,
   canonicalJson,
   containerName,
   expandTemplate,
@@ -52,6 +53,36 @@ export async function verifyAll(docker: Docker, dockerHost: string, plans: Compo
     if (!out.ok) return { ok: false as const, health, error: `${p.component.name} on ${p.containerName} is unhealthy: ${out.detail}` };
   }
   return { ok: true as const, health };
+}
+
+/**
+ * Observe before acting: every planned container runs its component's digest (the engine's, else the
+ * gantry.digest label) and answers one health probe. Returns what was seen, or null (with the reason
+ * logged) when the task has to run.
+ */
+export async function runsAsPlanned(docker: Docker, dockerHost: string, plans: ComponentPlan[], log: TaskLog, signal: AbortSignal) {
+  const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
+  for (const [i, o] of observed.entries()) {
+    const want = plans[i]!.component.digest;
+    const has = o.digest ?? o.labels['gantry.digest'] ?? null;
+    if (!o.running || has !== want) {
+      log(`${o.containerName}: ${o.running ? `runs ${has ?? o.image}` : 'not running'}, not ${want}`);
+      return null;
+    }
+  }
+  const verdict = await verifyAll(
+    docker,
+    dockerHost,
+    plans.map((p) => ({ ...p, health: { ...p.health, retries: 0 } })),
+    log,
+    signal,
+  );
+  return verdict.ok ? { observed, health: verdict.health } : null;
+}
+
+/** The sticker a target already has for these components (an earlier attempt wrote it), else a new one. */
+export function stickerToKeep(task: AgentTask, existing: Observation['sticker']): ReturnType<typeof stickerFor> {
+  return existing && existing.content.digest === bundleDigest(task.components) ? existing : stickerFor(task, new Date());
 }
 
 function routerFile(task: AgentTask, plans: ComponentPlan[]): string {
@@ -103,6 +134,7 @@ export class DockerExecutor implements Executor {
     if (task.strategy === 'blue_green') return this.blueGreen(task, docker, dockerHost, sticker, log, signal);
     const plans = planComponents(task, sticker.contentHash, writtenAt);
     for (const p of plans) await pull(docker, p.ref, log);
+    signal.throwIfAborted(); // the lease was lost while pulling: leave the target to the new holder
     for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
     const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
     const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
@@ -169,6 +201,22 @@ export class DockerExecutor implements Executor {
     await writeAtomic(stickerPath(this.stateDir, task.target.name), `${JSON.stringify(sticker.content, null, 2)}\n`);
     log(`sticker ${sticker.contentHash} written`);
     return { status: 'succeeded', sticker, artifacts, observed, health: { ...verdict.health, color } };
+  }
+
+  async alreadyDone(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
+    // blue_green: which colour serves is the router file's say; a retry takes its job's colour again (newColor).
+    if (task.strategy === 'blue_green') return null;
+    const dockerHost = String(task.target.connection.dockerHost);
+    const docker = connectEngine(dockerHost);
+    const file = stickerPath(this.stateDir, task.target.name);
+    const existing = await readSticker(file);
+    const sticker = stickerToKeep(task, existing);
+    const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
+    const seen = await runsAsPlanned(docker, dockerHost, plans, log, signal);
+    if (!seen) return null;
+    if (sticker !== existing) await writeAtomic(file, `${JSON.stringify(sticker.content, null, 2)}\n`);
+    const artifacts = [{ name: `container-spec.${task.target.name}.json`, mediaType: 'application/json', content: canonicalJson(plans) }];
+    return { status: 'succeeded', sticker, artifacts, observed: seen.observed, health: seen.health };
   }
 
   async observe(t: ObserveTarget): Promise<Observation> {

@@ -1,15 +1,41 @@
-// noop executor: reports success with a sticker and touches nothing; for benchmarks and dry runs.
-import { type AgentTask, type Observation, stickerFor } from '../../deployments/protocol.js';
+// noop executor: reports success with a sticker and touches nothing but its own record of what each target
+// "runs" (<dir>/noop-targets/<target>.json, so a re-leased task can observe it); for benchmarks and dry runs.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type AgentTask, bundleDigest, type Observation, stickerFor } from '../../deployments/protocol.js';
+import { writeAtomic } from './docker.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 
 export class NoopExecutor implements Executor {
+  constructor(private readonly dir?: string) {}
+
+  private file(target: string): string | undefined {
+    return this.dir ? path.join(this.dir, 'noop-targets', `${target}.json`) : undefined;
+  }
+
+  async alreadyDone(task: AgentTask, log: TaskLog): Promise<ExecResult | null> {
+    const file = this.file(task.target.name);
+    const sticker = file
+      ? await readFile(file, 'utf8').then(
+          (s) => JSON.parse(s) as ReturnType<typeof stickerFor>,
+          () => null,
+        )
+      : null;
+    if (sticker?.content.digest !== bundleDigest(task.components)) return null;
+    log(`noop: ${task.target.name} already has ${String(sticker.content.digest).slice(0, 19)}`);
+    return { status: 'succeeded', sticker, artifacts: [], observed: [] };
+  }
+
   async info(): Promise<Record<string, string>> {
     return { noop: '1' };
   }
 
   async execute(task: AgentTask, log: TaskLog): Promise<ExecResult> {
     log(`noop: would deploy ${task.components.map((c) => `${c.name}@${c.digest.slice(7, 19)}`).join(', ')} to ${task.target.name}`);
-    return { status: 'succeeded', sticker: stickerFor(task, new Date()), artifacts: [], observed: [] };
+    const sticker = stickerFor(task, new Date());
+    const file = this.file(task.target.name);
+    if (file) await writeAtomic(file, JSON.stringify(sticker));
+    return { status: 'succeeded', sticker, artifacts: [], observed: [] };
   }
 
   async observe(t: ObserveTarget): Promise<Observation> {

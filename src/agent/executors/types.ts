@@ -26,6 +26,12 @@ export interface ObserveTarget {
 export interface Executor {
   /** Deploys the task's components to its target: pull, replace, verify health, write the sticker. */
   execute(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult>;
+  /**
+   * Observe before acting (a re-leased task: its earlier attempt may have finished): when the target
+   * already runs the task's components by digest and they are healthy, returns the success to report
+   * without changing anything; null when the task must run. Executors without it always run.
+   */
+  alreadyDone?(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null>;
   /** Reports what runs on a target now (containers, digests, sticker) for drift checks. */
   observe(target: ObserveTarget): Promise<Observation>;
   /** Engine versions for the agent's capabilities, e.g. {"docker": "20.10.24"}. */

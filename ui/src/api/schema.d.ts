@@ -647,6 +647,8 @@ export interface paths {
                                         maxFailures: number;
                                         /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                         waves?: number[];
+                                        /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                        waitTimeoutSeconds?: number;
                                         /**
                                          * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                          * @default false
@@ -828,6 +830,8 @@ export interface paths {
                                 maxFailures?: number;
                                 /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                 waves?: number[];
+                                /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                waitTimeoutSeconds?: number;
                                 /**
                                  * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                  * @default false
@@ -1000,6 +1004,8 @@ export interface paths {
                                     maxFailures: number;
                                     /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                     waves?: number[];
+                                    /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                    waitTimeoutSeconds?: number;
                                     /**
                                      * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                      * @default false
@@ -1201,6 +1207,8 @@ export interface paths {
                                     maxFailures: number;
                                     /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                     waves?: number[];
+                                    /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                    waitTimeoutSeconds?: number;
                                     /**
                                      * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                      * @default false
@@ -1408,6 +1416,8 @@ export interface paths {
                                 maxFailures?: number;
                                 /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                 waves?: number[];
+                                /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                waitTimeoutSeconds?: number;
                                 /**
                                  * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                  * @default false
@@ -1580,6 +1590,8 @@ export interface paths {
                                     maxFailures: number;
                                     /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                     waves?: number[];
+                                    /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                    waitTimeoutSeconds?: number;
                                     /**
                                      * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                      * @default false
@@ -3908,6 +3920,8 @@ export interface paths {
                                 /** Format: uuid */
                                 jobId: string;
                                 attempt: number;
+                                /** @description This lease's fencing token: sent with start, logs and the report; a newer lease of the task makes it stale. */
+                                fencingToken: number;
                                 /** @enum {string} */
                                 mode: "deploy" | "rollback";
                                 /** @enum {string} */
@@ -3958,6 +3972,8 @@ export interface paths {
                                     maxFailures: number;
                                     /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                                     waves?: number[];
+                                    /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                                    waitTimeoutSeconds?: number;
                                     /**
                                      * @description Canary: wait for POST /deployments/{id}/resume between waves.
                                      * @default false
@@ -4092,6 +4108,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         attempt: number;
+                        /** @description The fencing token of the lease (from the lease answer). */
+                        fencingToken: number;
                     };
                 };
             };
@@ -4139,6 +4157,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         attempt: number;
+                        /** @description The fencing token of the lease (from the lease answer). */
+                        fencingToken: number;
                         lines: {
                             seq: number;
                             at: string;
@@ -4176,7 +4196,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Report the outcome of a task */
+        /**
+         * Report the outcome of a task (idempotent: a re-sent report gets the same answer)
+         * @description Refused with 409 lease_superseded when the fencing token is not the task's current one (it was leased again), and 409 lease_lost when the task ended without this report (cancelled, failed after its attempts).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -4191,6 +4214,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         attempt: number;
+                        /** @description The fencing token of the lease the task ran under. */
+                        fencingToken: number;
                         /** @enum {string} */
                         status: "succeeded" | "failed";
                         error?: string;
@@ -4369,6 +4394,8 @@ export interface paths {
                                 currentBatch: number;
                                 batchCount: number;
                                 pausedReason: string | null;
+                                /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                                waitingReason: string | null;
                                 autoRollback: boolean;
                                 rollbackOf: string | null;
                                 error: string | null;
@@ -4427,6 +4454,8 @@ export interface paths {
                             maxFailures?: number;
                             /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
                             waves?: number[];
+                            /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                            waitTimeoutSeconds?: number;
                             /**
                              * @description Canary: wait for POST /deployments/{id}/resume between waves.
                              * @default false
@@ -4554,6 +4583,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -4591,7 +4622,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
@@ -4654,6 +4691,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -4691,7 +4730,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
@@ -4855,6 +4900,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -4892,7 +4939,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
@@ -4957,6 +5010,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -4994,7 +5049,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
@@ -5059,6 +5120,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -5096,7 +5159,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
@@ -5168,6 +5237,8 @@ export interface paths {
                             currentBatch: number;
                             batchCount: number;
                             pausedReason: string | null;
+                            /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                            waitingReason: string | null;
                             autoRollback: boolean;
                             rollbackOf: string | null;
                             error: string | null;
@@ -5205,7 +5276,13 @@ export interface paths {
                                 agentId: string | null;
                                 leaseOwner: string | null;
                                 attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
                                 error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
                                 health: {
                                     [key: string]: unknown;
                                 } | null;

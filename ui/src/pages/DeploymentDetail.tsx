@@ -81,6 +81,11 @@ function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boole
             {t.error}
           </div>
         ) : null}
+        {t.waitingReason ? (
+          <div className="small" style={{ color: 'var(--warn)' }}>
+            Waiting: {t.waitingReason}
+          </div>
+        ) : null}
       </td>
       <td className="small">
         {t.components.map((c) => (
@@ -174,6 +179,11 @@ export function DeploymentDetail({ id }: { id: string }) {
         ) : null}
       </div>
       {job.error ? <div className="alert bad">{job.error}</div> : null}
+      {job.waitingReason && !FINISHED.has(job.status) ? (
+        <div className="alert warn" role="status" data-testid="waiting-reason">
+          Waiting: {job.waitingReason}. The task fails if no agent can serve it within the wait timeout.
+        </div>
+      ) : null}
       {job.pausedReason ? (
         <div className="alert warn" role="status">
           Paused: {job.pausedReason === 'approval' ? 'waiting for approval before the next wave' : job.pausedReason}

@@ -82,6 +82,7 @@ export function Deployments() {
                   <td>
                     <Badge status={j.status} />
                     {j.pausedReason ? <Badge status="waiting" label={`paused: ${j.pausedReason}`} /> : null}
+                    {j.waitingReason ? <div className="small muted">waiting: {j.waitingReason}</div> : null}
                   </td>
                   <td className="small">
                     {Object.entries(j.counts)

@@ -1,0 +1,175 @@
+// Durable task reports: a finished task's last log lines and report are written to the agent's state dir
+// (write, fsync, rename) before they are sent, then sent until a server acknowledges them, with jittered
+// exponential backoff, across server outages and agent restarts (a new process sends them before it
+// leases anything). The server gives a re-sent report the answer it gave the first; a refusal (the lease
+// was taken over, the task ended, the report is invalid) drops the report, since it can never land.
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { TaskReport } from '../deployments/protocol.js';
+import { AgentHttpError, isTransient } from './client.js';
+
+export interface PendingReport {
+  taskId: string;
+  fencingToken: number;
+  /** Protocol paths (under /api/v1) of the task's log and report routes. */
+  logsPath: string;
+  reportPath: string;
+  /** Log lines not yet acknowledged (sent first; idempotent per attempt and seq). */
+  lines: { seq: number; at: string; line: string }[];
+  report: TaskReport;
+  savedAt: string;
+}
+
+export interface ReportOutboxOptions {
+  /** The directory the reports live in (<state dir>/reports). */
+  dir: string;
+  post: (apiPath: string, body: unknown) => Promise<unknown>;
+  log: (msg: string) => void;
+  /** First retry delay and the cap, in ms; each delay is drawn from [base·2^(n-1)/2, min(cap, base·2^(n-1))]. */
+  baseMs?: number;
+  capMs?: number;
+  random?: () => number;
+}
+
+const fileOf = (r: { taskId: string; fencingToken: number }) => `${r.taskId}.${r.fencingToken}.json`;
+
+/** Writes a file so that a crash leaves either the old content or the new one: temp file, fsync, rename, fsync the directory. */
+export async function writeDurable(file: string, content: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  const dir = await open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // some file systems cannot fsync a directory; the rename is still atomic
+  } finally {
+    await dir.close();
+  }
+}
+
+export class ReportOutbox {
+  private readonly pending = new Map<string, PendingReport>();
+  private pump: Promise<void> | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly baseMs: number;
+  private readonly capMs: number;
+
+  constructor(private readonly o: ReportOutboxOptions) {
+    this.baseMs = o.baseMs ?? 500;
+    this.capMs = o.capMs ?? 30_000;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  has(taskId: string): boolean {
+    return [...this.pending.values()].some((r) => r.taskId === taskId);
+  }
+
+  /** Reads the reports a previous process left (a torn temp file is discarded) and starts sending them. */
+  async load(): Promise<number> {
+    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    for (const name of await readdir(this.o.dir)) {
+      const file = path.join(this.o.dir, name);
+      if (name.endsWith('.tmp')) {
+        await rm(file, { force: true });
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      try {
+        this.pending.set(name, JSON.parse(await readFile(file, 'utf8')) as PendingReport);
+      } catch (err) {
+        this.o.log(`cannot read the saved report ${file} (${(err as Error).message}); left in place`);
+      }
+    }
+    if (this.pending.size) this.o.log(`${this.pending.size} report(s) saved by an earlier run; sending them first`);
+    this.kick();
+    return this.pending.size;
+  }
+
+  /** Saves the report to disk, then sends it (in the background, until acknowledged or refused). */
+  async add(r: PendingReport): Promise<void> {
+    await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
+    await writeDurable(path.join(this.o.dir, fileOf(r)), `${JSON.stringify(r)}\n`);
+    this.pending.set(fileOf(r), r);
+    this.kick();
+  }
+
+  /** Waits until every report is acknowledged or refused, or the timeout passes; true when none is left. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size && Date.now() < deadline) {
+      this.kick();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.pending.size === 0;
+  }
+
+  /** Stops sending; what is unsent stays on disk for the next start. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private kick(): void {
+    if (this.pump || this.stopped) return;
+    this.pump = this.run().finally(() => {
+      this.pump = undefined;
+      if (this.pending.size && !this.stopped) this.kick();
+    });
+  }
+
+  private delay(failures: number): number {
+    const ceiling = Math.min(this.capMs, this.baseMs * 2 ** Math.min(failures - 1, 20));
+    return ceiling / 2 + (this.o.random ?? Math.random)() * (ceiling / 2);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped && this.pending.size) {
+      let retry = false;
+      for (const [name, r] of [...this.pending]) {
+        try {
+          if (r.lines.length) await this.o.post(r.logsPath, { attempt: r.report.attempt, fencingToken: r.fencingToken, lines: r.lines });
+          await this.o.post(r.reportPath, r.report);
+          this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
+          failures = 0;
+        } catch (err) {
+          // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
+          const unauthorized = err instanceof AgentHttpError && err.status === 401;
+          if (isTransient(err) || unauthorized) {
+            retry = true;
+            this.o.log(
+              `task ${r.taskId}: report not delivered yet (${(err as Error).message})${unauthorized ? ' (credential refused: restart the agent after rotating it)' : ''}; retrying`,
+            );
+            break;
+          }
+          // The server will never take it: the lease was taken over (409), the task ended, or the report is invalid.
+          this.o.log(`task ${r.taskId}: report refused (${(err as Error).message}); dropped`);
+        }
+        this.pending.delete(name);
+        await rm(path.join(this.o.dir, name), { force: true });
+      }
+      if (retry) {
+        failures++;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.delay(failures));
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+}
