@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
+import { Outbound } from '../src/http/outbound.js';
 import type { App } from '../src/http/types.js';
 import { buildApp } from '../src/server.js';
 import { createPool, type Db } from '../src/store/db.js';
@@ -50,10 +51,23 @@ export async function createTestDb(): Promise<TestDb> {
   return { db, url, name };
 }
 
+let loopback: Outbound | undefined;
+
+/**
+ * The outbound door of test servers: loopback (127.0.0.0/8) allowed, because the fakes and real services
+ * tests talk to listen there; everything else as in production. Security tests build their own, denying one.
+ */
+export function loopbackOutbound(): Outbound {
+  loopback ??= new Outbound({ allow: ['127.0.0.0/8'] });
+  return loopback;
+}
+
 export interface TestApp extends TestDb {
   app: App;
   adminToken: string;
   clock: ManualClock;
+  /** The app's outbound door (loopbackOutbound()), for tests that call services or schedulers directly. */
+  outbound: Outbound;
   /** Sends a request with a token (default: the admin's) and returns status and parsed JSON. */
   call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
 }
@@ -62,7 +76,8 @@ export async function createTestApp(): Promise<TestApp> {
   const tdb = await createTestDb();
   const boot = await bootstrap(tdb.db);
   const clock = new ManualClock(new Date());
-  const app = await buildApp({ db: tdb.db, clock, logger: false });
+  const outbound = loopbackOutbound();
+  const app = await buildApp({ db: tdb.db, clock, logger: false, outbound });
   await app.ready();
   afterAll(() => app.close());
   const adminToken = boot.token!;
@@ -82,5 +97,5 @@ export async function createTestApp(): Promise<TestApp> {
     }
     return { status: res.statusCode, body: parsed };
   };
-  return { ...tdb, app, adminToken, clock, call };
+  return { ...tdb, app, adminToken, clock, outbound, call };
 }

@@ -194,7 +194,11 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       schema: { tags, summary: 'Report the outcome of a task', params: taskParam, body: taskReport, response: { 200: ok } },
     },
     async (req) => {
-      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps), db });
+      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, {
+        signer: signerOf(deps),
+        db,
+        outbound: deps.outbound,
+      });
       return { ok: true };
     },
   );

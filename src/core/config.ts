@@ -20,6 +20,8 @@ export interface ServerConfig {
   syncIntervalSeconds: number;
   /** Serve HTTPS with these PEM files (GANTRY_TLS_CERT_FILE/GANTRY_TLS_KEY_FILE); plain HTTP when absent. */
   tls: TlsFiles | undefined;
+  /** GANTRY_OUTBOUND_ALLOW: hosts, IPs or CIDRs (optionally :port) that tenant-configured URLs may reach despite being private, loopback or link-local. */
+  outboundAllow: string[];
 }
 
 export interface TlsFiles {
@@ -72,6 +74,10 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     engineLeaseSeconds: parseCount(env.GANTRY_ENGINE_LEASE_SECONDS ?? 30, 'GANTRY_ENGINE_LEASE_SECONDS'),
     syncIntervalSeconds: syncIntervalSeconds(env),
     tls: tlsFiles(flags, env),
+    outboundAllow: (env.GANTRY_OUTBOUND_ALLOW ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean),
   };
 }
 

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Clock } from '../core/clock.js';
 import type { Signer } from '../evidence/signer.js';
 import type { Db } from '../store/db.js';
+import type { Outbound } from './outbound.js';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -18,6 +19,8 @@ export interface Deps {
   clock: Clock;
   /** Signs evidence packets; buildApp always sets it (an ephemeral key in tests). */
   signer?: Signer;
+  /** The door for requests made on a tenant's behalf (tenant-configured URLs); buildApp always sets it. */
+  outbound?: Outbound;
 }
 
 export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;

@@ -1,4 +1,5 @@
 // HTTP routes for integrations (registries, secret stores, webhooks).
+import { denyingOutbound } from '../http/outbound.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
@@ -6,8 +7,16 @@ import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
-export function integrationRoutes(app: App, { db }: Deps): void {
+export function integrationRoutes(app: App, { db, outbound }: Deps): void {
   const tags = ['integrations'];
+  // Every integration type's URL (url, or address for Vault) is fetched by the server: a literal forbidden
+  // address is refused on save (422 naming the field); names are checked when connecting.
+  const checkUrls = (config: Record<string, unknown> | undefined) => {
+    for (const key of ['url', 'address']) {
+      const v = config?.[key];
+      if (typeof v === 'string') (outbound ?? denyingOutbound()).checkUrl(v, `body.config.${key}`);
+    }
+  };
   app.get(
     '/api/v1/integrations',
     {
@@ -34,6 +43,7 @@ export function integrationRoutes(app: App, { db }: Deps): void {
     },
     async (req, reply) => {
       const a = caller(req);
+      checkUrls(req.body.config);
       const created = await withTenant(db, a.tenantId, (tx) => svc.createIntegration(tx, a.tenantId, req.body));
       return reply.status(201).send(created);
     },
@@ -51,7 +61,10 @@ export function integrationRoutes(app: App, { db }: Deps): void {
         response: { 200: m.integration },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body)),
+    async (req) => {
+      checkUrls(req.body.config);
+      return withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body));
+    },
   );
 
   app.delete(

@@ -1,6 +1,7 @@
 // Builds a registry client from an oci_registry integration row: its config (url, insecure) and the
 // credential its credentialRef points at. Also records the integration's health from a GET /v2/ check.
 import { GantryError } from '../core/errors.js';
+import type { Outbound } from '../http/outbound.js';
 import { registryCredential } from '../integrations/secrets.js';
 import type { Tx } from '../store/db.js';
 import { RegistryClient } from './client.js';
@@ -16,7 +17,8 @@ export interface RegistryIntegration {
 /** Timeout per registry request; GANTRY_REGISTRY_TIMEOUT_MS overrides it (tests of unreachable registries). */
 const timeoutMs = (): number => Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 15_000) || 15_000;
 
-export async function registryClientFor(integration: RegistryIntegration): Promise<RegistryClient> {
+/** `outbound` is the door its requests go through (registry URLs are tenant-configured). */
+export async function registryClientFor(integration: RegistryIntegration, outbound: Outbound): Promise<RegistryClient> {
   if (integration.typeId !== 'oci_registry') {
     throw new GantryError(
       'reference_invalid',
@@ -26,7 +28,13 @@ export async function registryClientFor(integration: RegistryIntegration): Promi
   }
   const url = String(integration.config.url ?? '');
   const credential = await registryCredential(integration.credentialRef);
-  return new RegistryClient({ url, insecure: integration.config.insecure === true, credential, timeoutMs: timeoutMs() });
+  return new RegistryClient({
+    url,
+    insecure: integration.config.insecure === true,
+    credential,
+    timeoutMs: timeoutMs(),
+    fetch: outbound.fetch,
+  });
 }
 
 /** Writes the outcome of talking to the registry onto the integration (health_status, health_message). */

@@ -16,7 +16,7 @@ import { flushNotifications, notify } from '../../src/integrations/notify.js';
 import { resolveCredential } from '../../src/integrations/secrets.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
 import { bootstrap } from '../../src/tenancy/service.js';
-import { createTestDb } from '../helpers.js';
+import { createTestDb, loopbackOutbound } from '../helpers.js';
 import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { type FakeServer, startFakeVault, startReceiver } from './plugin-fakes.js';
 
@@ -83,8 +83,9 @@ describe('secrets', () => {
     );
     const signer = ephemeralSigner();
     const gates = builtinGates();
-    const steps = buildRegistry({ db, clock: systemClock, signer, gates, recheckSeconds: 1 });
-    const app = await buildApp({ db, logger, signer, gates, registry: steps });
+    const outbound = loopbackOutbound();
+    const steps = buildRegistry({ db, clock: systemClock, signer, gates, recheckSeconds: 1, outbound });
+    const app = await buildApp({ db, logger, signer, gates, registry: steps, outbound });
     await app.ready();
     const engine = new Engine({ db, connectionString: url, registry: steps, logger, clock: systemClock, pollMs: 50 });
     await engine.start();

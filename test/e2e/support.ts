@@ -38,7 +38,9 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   ]) {
     delete env[k];
   }
-  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...extra };
+  // The fakes and services the servers under test talk to listen on loopback, which the outbound door
+  // refuses by default; security tests that need the default pass GANTRY_OUTBOUND_ALLOW: '' in extra.
+  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', GANTRY_OUTBOUND_ALLOW: '127.0.0.0/8', ...extra };
 }
 
 export interface GantryProcess {
