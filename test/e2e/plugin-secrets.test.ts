@@ -154,14 +154,14 @@ describe('secrets', () => {
 
       // A notification authenticated with the Vault-held token (proof the secret was used).
       const tenantId = (await call('GET', '/api/v1/whoami')).body.tenant.id;
-      notify({ db, logger }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } });
+      notify({ db, logger, outbound }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } });
       await flushNotifications();
       expect(receiver.requests.find((r) => r.url === '/hook')?.headers.authorization).toBe(`Bearer ${S.hookToken}`);
 
       // Failing resolutions and a secret typed into config by mistake.
       for (const ref of ['vault:vault/gantry/hook#nokey', 'vault:vault/nowhere#token', 'env:GANTRY_LEAK_UNSET']) {
         errors.push(
-          await resolveCredential(ref, { db, tenantId }).then(
+          await resolveCredential(ref, { db, tenantId, fetch: outbound.fetch }).then(
             () => 'resolved',
             (e: Error) => e.message,
           ),
