@@ -1,9 +1,12 @@
 // The outbound door on its own: the address policy, the allow list, the connect-time check (with an
 // injected resolver to simulate DNS rebinding), redirects, size and time bounds. Only loopback servers
 // are contacted; forbidden addresses must be refused before any socket is opened (the onConnect spy).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Outbound, OutboundRefusedError, OutboundTooLargeError, type Resolver, readCapped } from './outbound.js';
@@ -243,6 +246,47 @@ describe('the door', () => {
       await door.close();
       slow.server.closeAllConnections();
       slow.server.close();
+    }
+  });
+
+  it('HTTPS to a checked address still verifies the certificate against the name, not the IP', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gantry-outbound-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=tls.test',
+        '-addext',
+        'subjectAltName=DNS:tls.test',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    );
+    const cert = readFileSync(path.join(dir, 'cert.pem'));
+    const server = createHttpsServer({ key: readFileSync(path.join(dir, 'key.pem')), cert }, (req, res) =>
+      res.end(`hello ${req.headers.host}`),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const door = new Outbound({ allow: ['127.0.0.1/32'], ca: cert, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
+    try {
+      expect(await (await door.fetch(`https://tls.test:${port}/`)).text()).toBe(`hello tls.test:${port}`);
+      const wrong = (await door.fetch(`https://other.test:${port}/`).catch((e: unknown) => e)) as { cause?: { code?: string } };
+      expect(wrong.cause?.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      await door.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

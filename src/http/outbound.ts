@@ -4,6 +4,7 @@
 // redirects are followed here hop by hop, and each answer is bounded in size and time.
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector } from 'undici';
 import { GantryError, type ProblemField } from '../core/errors.js';
 import {
@@ -41,6 +42,8 @@ export interface OutboundOptions {
   /** Called just before a socket is opened, with the address it will connect to (tests assert on it). */
   onConnect?: (target: { hostname: string; address: string; port: number }) => void;
   connectTimeoutMs?: number;
+  /** A CA (PEM) trusted besides the system roots, for HTTPS services with a private CA. */
+  ca?: string | Buffer;
 }
 
 export interface OutboundInit extends RequestInit {
@@ -78,7 +81,10 @@ export class Outbound {
     this.rules = parseAllowList(opts.allow ?? []);
     this.resolve = opts.resolve ?? systemResolver;
     this.onConnect = opts.onConnect;
-    const base = buildConnector({ timeout: opts.connectTimeoutMs ?? 10_000 });
+    const base = buildConnector({
+      timeout: opts.connectTimeoutMs ?? 10_000,
+      ...(opts.ca ? { ca: [...rootCertificates, opts.ca.toString()] } : {}),
+    });
     this.agent = new Agent({
       connect: (o, cb) => {
         const port = Number(o.port) || (o.protocol === 'https:' ? 443 : 80);

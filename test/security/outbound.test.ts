@@ -20,6 +20,7 @@ import { Outbound } from '../../src/http/outbound.js';
 import { flushNotifications, notify } from '../../src/integrations/notify.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
 import { bootstrap } from '../../src/tenancy/service.js';
+import { childEnv, runGantry } from '../e2e/support.js';
 import { createTestDb, type TestDb } from '../helpers.js';
 
 const CANARY = `INTERNAL-ANSWER-${randomBytes(6).toString('hex')}`;
@@ -375,5 +376,13 @@ describe('what leaves through an allowed host', () => {
     ]);
     expect(run.status).toBe('failed');
     expect(run.steps[0].error).toMatch(/timeout|aborted/i);
+  });
+});
+
+describe('configuration', () => {
+  it('a server with a bad GANTRY_OUTBOUND_ALLOW entry does not start, and says which entry', async () => {
+    const r = await runGantry(['server'], childEnv({ GANTRY_OUTBOUND_ALLOW: '10.0.0.0/8,10.0.0.0/33', GANTRY_PORT: '0' }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('GANTRY_OUTBOUND_ALLOW: "10.0.0.0/33"');
   });
 });
