@@ -94,6 +94,8 @@ describe('the door', () => {
     ['cloud metadata', () => 'http://169.254.169.254/latest/meta-data/', 'link-local'],
     ['private 10.x', () => 'http://10.20.30.40:8080/', 'private'],
     ['mapped IPv6', () => 'http://[::ffff:127.0.0.1]:8080/', 'IPv4-mapped'],
+    ['decimal IPv4', () => 'http://2130706433:8080/', 'loopback'],
+    ['hex IPv4', () => 'http://0xa9.0xfe.0xa9.0xfe/', 'link-local'],
   ])('refuses %s before connecting, naming the rule and the setting', async (_what, url, rule) => {
     connects.length = 0;
     const err = await deny.fetch(url()).catch((e: unknown) => e);
