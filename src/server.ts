@@ -136,7 +136,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates, outbound }));
   evidenceRoutes(app, deps);
   promotionRoutes(app, deps, gates);
-  const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
+  const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {
     await plugins.refresh();
@@ -212,7 +212,12 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   log.info({ keyId: signer.keyId, source: keySource, created: keyCreated }, 'evidence signing key loaded');
   const gates = builtinGates();
   const registry = buildRegistry({ db, clock: systemClock, signer, gates, outbound });
-  const plugins = new PluginHost({ db, cacheDir: path.join(cfg.dataDir, 'plugins'), logger: log.child({ component: 'plugins' }) });
+  const plugins = new PluginHost({
+    db,
+    cacheDir: path.join(cfg.dataDir, 'plugins'),
+    logger: log.child({ component: 'plugins' }),
+    outbound,
+  });
   attachPluginSteps(registry, plugins);
   const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, outbound, ...(https ? { https } : {}) });
   plugins.startRefreshing();

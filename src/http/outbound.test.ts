@@ -338,7 +338,8 @@ describe('one door', () => {
       const text = readFileSync(file, 'utf8');
       const lines = text.split('\n');
       lines.forEach((line, i) => {
-        const code = line.replace(/\/\/.*$/, '');
+        // Comments, and definitions of a method named fetch (the plugin runner's host.fetch), are not calls.
+        const code = line.replace(/\/\/.*$/, '').replace(/\b(async|function)\s+fetch\(/g, '');
         if (/(^|[^.\w])fetch\(|\bundici\b|\bhttps?\.(request|get)\(|from 'node:https?'/.test(code))
           offenders.push(`${rel}:${i + 1}: ${line.trim()}`);
       });
