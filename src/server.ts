@@ -29,6 +29,7 @@ import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
 import { observabilityRoutes } from './http/observability.js';
+import { Outbound } from './http/outbound.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
@@ -76,6 +77,8 @@ export interface BuildOptions {
   https?: HttpsOptions;
   /** What tenants' secret references may reach and the secret store's key; none and an ephemeral key when absent (tests). */
   secrets?: SecretAccess;
+  /** The door for requests made on a tenant's behalf; one with no allow list (private and loopback refused) when absent. */
+  outbound?: Outbound;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -113,7 +116,15 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const secrets = opts.secrets ?? secretAccess({ envPrefix: undefined, dirs: [], keyFile: '', protectedPaths: [] }, ephemeralMasterKey());
   // Schedulers, gates and steps resolve references through (db, tenant); they find this configuration by the pool.
   useSecretAccess(opts.db, secrets);
-  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner(), secrets };
+  const outbound = opts.outbound ?? new Outbound();
+  if (!opts.outbound) app.addHook('onClose', () => outbound.close());
+  const deps: Deps = {
+    db: opts.db,
+    clock: opts.clock ?? systemClock,
+    signer: opts.signer ?? ephemeralSigner(),
+    secrets,
+    outbound,
+  };
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
@@ -137,11 +148,11 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   deploymentRoutes(app, deps);
   driftRoutes(app, deps);
   const gates = opts.gates ?? builtinGates();
-  workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
+  workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates, outbound }));
   evidenceRoutes(app, deps);
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
-  const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
+  const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {
     await plugins.refresh();
@@ -156,7 +167,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
 /** The step types of this server: built-ins plus the promotion steps (which need the store, signer and gates). */
 export function buildRegistry(deps: PromotionStepDeps): StepRegistry {
-  const registry = builtinRegistry({ deploy: deploymentHandoff(deps.db) });
+  const registry = builtinRegistry({ deploy: deploymentHandoff(deps.db), ...(deps.outbound ? { outbound: deps.outbound } : {}) });
   registerPromotionSteps(registry, deps);
   return registry;
 }
@@ -171,6 +182,9 @@ export interface RunningServer {
 export async function runServer(flags: ServerFlags = {}): Promise<RunningServer> {
   const cfg = loadServerConfig(flags);
   const log = createLogger(cfg.logLevel);
+  // Built first, so a bad GANTRY_OUTBOUND_ALLOW entry stops the server at once, naming the entry.
+  const outbound = new Outbound({ allow: cfg.outboundAllow });
+  if (cfg.outboundAllow.length) log.info({ allow: cfg.outboundAllow }, 'outbound requests may reach these private hosts and ranges');
   // Read before anything starts, so a missing or bad file fails at once, naming the file.
   const https = cfg.tls ? loadHttpsOptions(cfg.tls) : undefined;
   let connectionString = cfg.databaseUrl;
@@ -223,15 +237,21 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   }
   const secrets = secretAccess(cfg.secrets, masterKey);
   const gates = builtinGates();
-  const registry = buildRegistry({ db, clock: systemClock, signer, gates });
-  const plugins = new PluginHost({ db, cacheDir: path.join(cfg.dataDir, 'plugins'), logger: log.child({ component: 'plugins' }) });
+  const registry = buildRegistry({ db, clock: systemClock, signer, gates, outbound });
+  const plugins = new PluginHost({
+    db,
+    cacheDir: path.join(cfg.dataDir, 'plugins'),
+    logger: log.child({ component: 'plugins' }),
+    outbound,
+  });
   attachPluginSteps(registry, plugins);
-  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, secrets, ...(https ? { https } : {}) });
+  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, secrets, outbound, ...(https ? { https } : {}) });
   plugins.startRefreshing();
   const healthChecks = new IntegrationHealthScheduler({
     db,
     clock: systemClock,
     intervalSeconds: integrationCheckSeconds(),
+    outbound,
     logger: log.child({ component: 'integration-health' }),
   });
   healthChecks.start();
@@ -245,12 +265,13 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
         leaseSeconds: cfg.engineLeaseSeconds,
       })
     : undefined;
-  if (engine) notifyFailedPromotions(engine, db, log);
+  if (engine) notifyFailedPromotions(engine, db, log, outbound);
   await engine?.start();
   const syncer = new SyncScheduler({
     db,
     clock: systemClock,
     intervalSeconds: cfg.syncIntervalSeconds,
+    outbound,
     logger: log.child({ component: 'sync' }),
   });
   syncer.start();
@@ -259,14 +280,14 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer, db },
+    progress: { signer, db, outbound },
     logger: log.child({ component: 'ssh-runner' }),
   });
   const deployments = new DeploymentScheduler({
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer, db },
+    progress: { signer, db, outbound },
     logger: log.child({ component: 'deployments' }),
     hooks: [sshRunner],
   });
@@ -284,6 +305,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       await deployments.stop();
       await healthChecks.stop();
       await flushNotifications();
+      await outbound.close();
       await plugins.close();
       await engine?.stop();
       await db.end();

@@ -4,6 +4,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
+import { Outbound } from '../src/http/outbound.js';
 import type { App } from '../src/http/types.js';
 import { type SecretAccess, secretAccess } from '../src/integrations/secrets.js';
 import { ephemeralMasterKey } from '../src/secrets/envelope.js';
@@ -62,10 +63,23 @@ export function testSecretAccess(): SecretAccess {
   return secretAccess({ envPrefix: TEST_SECRET_ENV_PREFIX, dirs: TEST_SECRET_DIRS, keyFile: '', protectedPaths: [] }, ephemeralMasterKey());
 }
 
+let loopback: Outbound | undefined;
+
+/**
+ * The outbound door of test servers: loopback (127.0.0.0/8) allowed, because the fakes and real services
+ * tests talk to listen there; everything else as in production. Security tests build their own, denying one.
+ */
+export function loopbackOutbound(): Outbound {
+  loopback ??= new Outbound({ allow: ['127.0.0.0/8'] });
+  return loopback;
+}
+
 export interface TestApp extends TestDb {
   app: App;
   adminToken: string;
   clock: ManualClock;
+  /** The app's outbound door (loopbackOutbound()), for tests that call services or schedulers directly. */
+  outbound: Outbound;
   /** Sends a request with a token (default: the admin's) and returns status and parsed JSON. */
   call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
 }
@@ -74,7 +88,8 @@ export async function createTestApp(): Promise<TestApp> {
   const tdb = await createTestDb();
   const boot = await bootstrap(tdb.db);
   const clock = new ManualClock(new Date());
-  const app = await buildApp({ db: tdb.db, clock, logger: false, secrets: testSecretAccess() });
+  const outbound = loopbackOutbound();
+  const app = await buildApp({ db: tdb.db, clock, logger: false, secrets: testSecretAccess(), outbound });
   await app.ready();
   afterAll(() => app.close());
   const adminToken = boot.token!;
@@ -94,5 +109,5 @@ export async function createTestApp(): Promise<TestApp> {
     }
     return { status: res.statusCode, body: parsed };
   };
-  return { ...tdb, app, adminToken, clock, call };
+  return { ...tdb, app, adminToken, clock, outbound, call };
 }

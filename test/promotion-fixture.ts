@@ -10,7 +10,7 @@ import { builtinGates } from '../src/gates/registry.js';
 import type { App } from '../src/http/types.js';
 import { buildApp, buildRegistry } from '../src/server.js';
 import { bootstrap } from '../src/tenancy/service.js';
-import { createTestDb, type TestDb } from './helpers.js';
+import { createTestDb, loopbackOutbound, type TestDb } from './helpers.js';
 
 export interface PromotionFixture extends TestDb {
   app: App;
@@ -27,8 +27,9 @@ export async function promotionFixture(users: Record<string, string[]>, clock: C
   const admin = (await bootstrap(t.db)).token!;
   const signer = ephemeralSigner();
   const gates = builtinGates();
-  const registry = buildRegistry({ db: t.db, clock, signer, gates, recheckSeconds: 1 });
-  const app = await buildApp({ db: t.db, clock, logger: false, signer, gates, registry });
+  const outbound = loopbackOutbound();
+  const registry = buildRegistry({ db: t.db, clock, signer, gates, recheckSeconds: 1, outbound });
+  const app = await buildApp({ db: t.db, clock, logger: false, signer, gates, registry, outbound });
   await app.ready();
   const engine = new Engine({ db: t.db, connectionString: t.url, registry, logger: createLogger('silent'), clock, pollMs: 50 });
   await engine.start();

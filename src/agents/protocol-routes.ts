@@ -204,7 +204,11 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       },
     },
     async (req) => {
-      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps), db });
+      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, {
+        signer: signerOf(deps),
+        db,
+        outbound: deps.outbound,
+      });
       return { ok: true };
     },
   );

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb } from '../../test/helpers.js';
+import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import type { App } from '../http/types.js';
 import { buildApp } from '../server.js';
 import { bootstrap } from '../tenancy/service.js';
@@ -67,7 +67,7 @@ function expectNoStack(r: Run): void {
 beforeAll(async () => {
   const { db } = await createTestDb();
   adminToken = (await bootstrap(db)).token!;
-  app = await buildApp({ db, logger: false });
+  app = await buildApp({ db, logger: false, outbound: loopbackOutbound() });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   port = typeof addr === 'object' && addr ? addr.port : 0;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb } from '../../test/helpers.js';
+import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import { appendPacket } from '../evidence/service.js';
 import { ephemeralSigner } from '../evidence/signer.js';
 import type { App } from '../http/types.js';
@@ -61,7 +61,7 @@ beforeAll(async () => {
       }),
     );
   }
-  app = await buildApp({ db, logger: false, signer });
+  app = await buildApp({ db, logger: false, signer, outbound: loopbackOutbound() });
   await app.listen({ port: 0, host: '127.0.0.1' });
   server = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   dir = mkdtempSync(path.join(os.tmpdir(), 'gantry-ev-cli-'));

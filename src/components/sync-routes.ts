@@ -10,7 +10,7 @@ import { getComponent } from './service.js';
 import { syncComponent, syncResult } from './sync.js';
 import { listVersions, versionMap, versionsQuery } from './versions.js';
 
-export function componentVersionRoutes(app: App, { db, clock }: Deps): void {
+export function componentVersionRoutes(app: App, { db, clock, outbound }: Deps): void {
   const tags = ['components'];
   // Read per request so an operator's setting applies to API-triggered syncs as well as scheduled ones.
   const intervalSeconds = () => syncIntervalSeconds() || 300;
@@ -29,7 +29,7 @@ export function componentVersionRoutes(app: App, { db, clock }: Deps): void {
         response: { 200: syncResult },
       },
     },
-    async (req) => syncComponent(db, caller(req).tenantId, req.params.ref, { clock, intervalSeconds: intervalSeconds() }),
+    async (req) => syncComponent(db, caller(req).tenantId, req.params.ref, { clock, intervalSeconds: intervalSeconds(), outbound }),
   );
 
   app.get(

@@ -174,8 +174,8 @@ describe.skipIf(skip)('component version sync', () => {
       });
     }
     await t.db.query('UPDATE components SET next_sync_at = NULL');
-    const a = new SyncScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 4 });
-    const b = new SyncScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 4 });
+    const a = new SyncScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 4, outbound: t.outbound });
+    const b = new SyncScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 4, outbound: t.outbound });
     const [ca, cb] = await Promise.all([a.claim(), b.claim()]);
     const ids = [...ca, ...cb].map((c) => c.id);
     expect(ids.length).toBe(7);

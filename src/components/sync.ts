@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { GantryError } from '../core/errors.js';
+import { denyingOutbound, type Outbound } from '../http/outbound.js';
 import { repositoryName } from '../registry/client.js';
 import { type RegistryIntegration, recordHealth, registryClientFor } from '../registry/connect.js';
 import { type Db, type Tx, withTenant } from '../store/db.js';
@@ -66,6 +67,8 @@ export interface SyncOptions {
   clock: Clock;
   /** Seconds until the scheduler syncs this component again. */
   intervalSeconds: number;
+  /** The door registry requests go through; without one, private and loopback addresses are refused. */
+  outbound?: Outbound | undefined;
 }
 
 /** Syncs one component of a tenant. Registry failures are recorded on the component and rethrown; nothing else is written. */
@@ -78,7 +81,7 @@ export async function syncComponent(db: Db, tenantId: string, ref: string, opts:
   let listed: number;
   try {
     // All registry traffic happens before the write transaction, so a failure leaves the map untouched.
-    const client = await registryClientFor(integration, { db, tenantId });
+    const client = await registryClientFor(integration, { db, tenantId }, opts.outbound ?? denyingOutbound());
     const tags = await client.listTags(name);
     listed = tags.length;
     const readings = tags.map((t) => readTag(component.versioningStrategy, component.defaultChannel, t));

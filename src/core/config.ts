@@ -22,6 +22,8 @@ export interface ServerConfig {
   tls: TlsFiles | undefined;
   /** Which env:/file: secret references tenants may use, and the secret store's master key file. */
   secrets: SecretSettings;
+  /** GANTRY_OUTBOUND_ALLOW: hosts, IPs or CIDRs (optionally :port) that tenant-configured URLs may reach despite being private, loopback or link-local. */
+  outboundAllow: string[];
 }
 
 /**
@@ -87,6 +89,10 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     syncIntervalSeconds: syncIntervalSeconds(env),
     tls: tlsFiles(flags, env),
     secrets: secretSettings(path.resolve(flags.dataDir ?? defaultDataDir(env)), tlsFiles(flags, env), env),
+    outboundAllow: (env.GANTRY_OUTBOUND_ALLOW ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean),
   };
 }
 

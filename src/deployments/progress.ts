@@ -4,6 +4,7 @@
 // outcome to the promotion's workflow, all in that one transaction.
 import { GantryError } from '../core/errors.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
+import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
 import { afterCommit, type Db, type Tx, withSystem } from '../store/db.js';
 import { deliverEvent } from '../workflows/service.js';
@@ -14,6 +15,8 @@ export interface ProgressDeps {
   signer: Signer;
   /** The server's pool, for notifications after a job ends (tests may leave it out). */
   db?: Db;
+  /** The door notifications go through (without one, private and loopback addresses are refused). */
+  outbound?: Outbound | undefined;
 }
 
 interface JobRow {
@@ -142,7 +145,7 @@ export async function finishJob(
     const env = content.environment as { name?: string } | undefined;
     const release = content.release as { name?: string } | undefined;
     afterCommit(tx, () =>
-      notify({ db }, job.tenant_id, {
+      notify({ db, outbound: deps.outbound }, job.tenant_id, {
         type,
         data: { jobId: job.id, promotionId: job.promotion_id, environment: env?.name, release: release?.name, error },
       }),

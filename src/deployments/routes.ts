@@ -20,7 +20,7 @@ export function signerOf(deps: Deps): Signer {
 export function deploymentRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const tags = ['deployments'];
-  const progress = () => ({ signer: signerOf(deps), db: deps.db });
+  const progress = () => ({ signer: signerOf(deps), db: deps.db, outbound: deps.outbound });
 
   app.post(
     '/api/v1/deployments',

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../../test/helpers.js';
+import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.js';
 import { createLogger } from '../core/logger.js';
 import { withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
@@ -15,7 +15,7 @@ let t: TestDb;
 let engine: Engine;
 let tenantId: string;
 let userId: string;
-const registry = builtinRegistry();
+const registry = builtinRegistry({ outbound: loopbackOutbound() });
 let receiver: http.Server;
 let receiverUrl: string;
 const hits = new Map<string, number>();
@@ -261,7 +261,9 @@ describe('engine', () => {
 
   it('applies a POST side effect once per node, with an idempotency key', async () => {
     const path = `/effect-${seq}`;
-    const id = await run({ nodes: [{ id: 'post', type: 'http_call', config: { url: `${receiverUrl}${path}`, body: { x: 1 } } }] });
+    const id = await run({
+      nodes: [{ id: 'post', type: 'http_call', config: { url: `${receiverUrl}${path}`, body: { x: 1 }, captureBody: true } }],
+    });
     const r = await waitFor(id);
     expect(r.status).toBe('succeeded');
     expect((r.steps[0]!.outputs.body as { key: string }).key).toBe(`${id}:post:http`);

@@ -2,7 +2,7 @@
 // bundle offline, and proves the verifier names the packet for each kind of tampering.
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../../test/helpers.js';
+import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.js';
 import type { App } from '../http/types.js';
 import { buildApp } from '../server.js';
 import { withSystem, withTenant } from '../store/db.js';
@@ -43,7 +43,7 @@ beforeAll(async () => {
   t = await createTestDb();
   const boot = await bootstrap(t.db);
   token = boot.token!;
-  app = await buildApp({ db: t.db, logger: false, signer: newKey });
+  app = await buildApp({ db: t.db, logger: false, signer: newKey, outbound: loopbackOutbound() });
   await app.ready();
   const ids = await withSystem(t.db, async (tx) => {
     const tenant = (await tx.query<{ id: string }>(`SELECT id FROM tenants WHERE name = 'default'`)).rows[0]!.id;

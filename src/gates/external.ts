@@ -2,6 +2,7 @@
 // service over HTTP (OPA's REST data API shape is accepted). Credentials come from the integration's
 // credentialRef at use and never appear in results.
 import { z } from 'zod';
+import { denyingOutbound } from '../http/outbound.js';
 import { resolveCredential } from '../integrations/secrets.js';
 import { getIntegration } from '../integrations/service.js';
 import { withTenant } from '../store/db.js';
@@ -16,9 +17,12 @@ async function integration(deps: GateDeps, tenantId: string, name: string, typeI
 /** Resolved at use, in the tenant's scope (so vault: references work); the secret never leaves the header. */
 async function authHeaders(credentialRef: string | null, deps: GateDeps, tenantId: string): Promise<Record<string, string>> {
   if (!credentialRef) return {};
-  const secret = await resolveCredential(credentialRef, { db: deps.db, tenantId });
+  const secret = await resolveCredential(credentialRef, { db: deps.db, tenantId, fetch: door(deps).fetch });
   return { authorization: `Bearer ${secret.replace(/^token:/, '')}` };
 }
+
+/** Every request of these gates goes through the outbound door (tenant-configured URLs). */
+const door = (deps: GateDeps) => deps.outbound ?? denyingOutbound();
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 const securityConfig = z.strictObject({
@@ -50,7 +54,11 @@ export const securityVerdictGate: Gate<z.infer<typeof securityConfig>> = {
     const over: string[] = [];
     const missing: string[] = [];
     for (const c of ctx.release.components) {
-      const res = await fetch(`${base}/verdicts/${encodeURIComponent(c.digest)}`, { headers, signal: AbortSignal.timeout(10_000) });
+      const res = await door(deps).fetch(`${base}/verdicts/${encodeURIComponent(c.digest)}`, {
+        headers,
+        timeoutMs: 10_000,
+        maxBytes: 64 * 1024,
+      });
       if (res.status === 404) {
         missing.push(c.component);
         verdicts[c.digest] = null;
@@ -99,11 +107,12 @@ export const webhookGate: Gate<z.infer<typeof webhookConfig>> = {
   async evaluate(ctx, config, deps) {
     const svc = await integration(deps, ctx.tenantId, config.integration, 'policy_webhook');
     const timeout = Number(svc.config.timeoutMs ?? 10_000);
-    const res = await fetch(String(svc.config.url), {
+    const res = await door(deps).fetch(String(svc.config.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(await authHeaders(svc.credentialRef, deps, ctx.tenantId)) },
       body: JSON.stringify({ input: policyInput(ctx) }),
-      signal: AbortSignal.timeout(timeout),
+      timeoutMs: timeout,
+      maxBytes: 64 * 1024,
     });
     if (!res.ok) throw new Error(`policy service "${config.integration}" answered ${res.status}`);
     const body = (await res.json()) as { result?: unknown };

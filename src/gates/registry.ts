@@ -1,11 +1,9 @@
 // The gate registry and the evaluator: which gates an environment applies, each evaluated with its
 // config; an error inside a gate becomes that gate's failure, never the caller's.
-import type { Clock } from '../core/clock.js';
-import type { Db } from '../store/db.js';
 import { approvalsGate, environmentOrderGate, policyGate, releaseStatusGate, separationOfDutiesGate } from './builtin.js';
 import { securityVerdictGate, webhookGate } from './external.js';
 import { freezeWindowGate } from './freeze.js';
-import type { Gate, GateRef, GateResult, PromotionContext } from './types.js';
+import type { Gate, GateDeps, GateRef, GateResult, PromotionContext } from './types.js';
 
 /** Gates that wait for people rather than for time or systems. */
 export const APPROVAL_GATES = new Set(['approvals', 'separation_of_duties']);
@@ -84,7 +82,7 @@ export async function evaluateGates(
   registry: GateRegistry,
   refs: GateRef[],
   ctx: PromotionContext,
-  deps: { db: Db; clock: Clock },
+  deps: GateDeps,
   include: (id: string) => boolean = () => true,
 ): Promise<GateResult[]> {
   const out: GateResult[] = [];

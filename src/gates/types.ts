@@ -1,6 +1,7 @@
 // The gate interface: every gate (built in or from a plugin) is a module that looks at a promotion's
 // context and answers pass, fail or pending, with a reason and the inputs it saw.
 import type { Clock } from '../core/clock.js';
+import type { Outbound } from '../http/outbound.js';
 import type { Db } from '../store/db.js';
 
 export type GateStatus = 'pass' | 'fail' | 'pending';
@@ -64,6 +65,8 @@ export interface PromotionContext {
 export interface GateDeps {
   db: Db;
   clock: Clock;
+  /** The door for requests to tenant-configured services; without one, private and loopback addresses are refused. */
+  outbound?: Outbound | undefined;
 }
 
 export interface Gate<C = unknown> {

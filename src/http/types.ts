@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { Signer } from '../evidence/signer.js';
 import type { SecretAccess } from '../integrations/secrets.js';
 import type { Db } from '../store/db.js';
+import type { Outbound } from './outbound.js';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -21,6 +22,8 @@ export interface Deps {
   signer?: Signer;
   /** What tenants' secret references may reach, and the secret store's key; buildApp always sets it. */
   secrets?: SecretAccess;
+  /** The door for requests made on a tenant's behalf (tenant-configured URLs); buildApp always sets it. */
+  outbound?: Outbound;
 }
 
 export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;

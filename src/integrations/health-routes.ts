@@ -7,7 +7,7 @@ import { checkIntegration, setHealth } from './health.js';
 import { integration, integrationRef } from './model.js';
 import { getIntegration } from './service.js';
 
-export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
+export function integrationHealthRoutes(app: App, { db, clock, outbound }: Deps): void {
   app.post(
     '/api/v1/integrations/:ref/check',
     {
@@ -26,7 +26,7 @@ export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
     async (req) => {
       const tenantId = caller(req).tenantId;
       const current = await withTenant(db, tenantId, (tx) => getIntegration(tx, req.params.ref));
-      const outcome = await checkIntegration(db, tenantId, current);
+      const outcome = await checkIntegration(db, tenantId, current, outbound);
       const checked = await withTenant(db, tenantId, async (tx) => {
         if (outcome) await setHealth(tx, current.id, outcome, clock.now());
         return getIntegration(tx, current.id);

@@ -2,6 +2,7 @@
 // Replicas share the work: each tick claims due integrations with FOR UPDATE SKIP LOCKED and moves their
 // next_check_at forward in the same transaction, so no two servers check one integration at once.
 
+import type { Outbound } from '../http/outbound.js';
 import { withTenant } from '../store/db.js';
 import { DueScheduler, type DueSchedulerOptions } from '../store/due-scheduler.js';
 import { checkIntegration, setHealth } from './health.js';
@@ -17,7 +18,8 @@ export function integrationCheckSeconds(env: NodeJS.ProcessEnv = process.env): n
   return n;
 }
 
-export type HealthSchedulerOptions = DueSchedulerOptions;
+/** `outbound`: the door checks go through (without one, private and loopback addresses are refused). */
+export type HealthSchedulerOptions = DueSchedulerOptions & { outbound?: Outbound };
 
 export class IntegrationHealthScheduler extends DueScheduler {
   constructor(opts: HealthSchedulerOptions) {
@@ -27,7 +29,7 @@ export class IntegrationHealthScheduler extends DueScheduler {
       dueColumn: 'next_check_at',
       work: async (c) => {
         const i = await withTenant(opts.db, c.tenantId, (tx) => getIntegration(tx, c.id));
-        const outcome = await checkIntegration(opts.db, c.tenantId, i);
+        const outcome = await checkIntegration(opts.db, c.tenantId, i, opts.outbound);
         if (outcome) await withTenant(opts.db, c.tenantId, (tx) => setHealth(tx, c.id, outcome, opts.clock.now()));
       },
     });

@@ -1,6 +1,7 @@
 // Integration health: one check per type (registry GET /v2/, Vault token lookup, webhook reachability,
 // credential resolution) and the recording of its outcome as health_status and health_message.
 import { GantryError } from '../core/errors.js';
+import { denyingOutbound, type Outbound, OutboundRefusedError } from '../http/outbound.js';
 import { RegistryClient } from '../registry/client.js';
 import type { Db, Tx } from '../store/db.js';
 import type { Integration } from './model.js';
@@ -26,14 +27,15 @@ export async function setHealth(tx: Tx, integrationId: string, outcome: HealthOu
 const TIMEOUT_MS = 10_000;
 
 /** Any HTTP answer below 500 means the service is there; what it says to a bare GET is not our business. */
-async function reachable(url: string, headers: Record<string, string> = {}): Promise<HealthOutcome> {
+async function reachable(outbound: Outbound, url: string, headers: Record<string, string> = {}): Promise<HealthOutcome> {
   try {
-    const res = await fetch(url, { method: 'GET', headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const res = await outbound.fetch(url, { method: 'GET', headers, timeoutMs: TIMEOUT_MS });
     await res.body?.cancel().catch(() => {});
     return res.status < 500
       ? { healthy: true, message: `answered HTTP ${res.status}` }
       : { healthy: false, message: `answered HTTP ${res.status}` };
   } catch (err) {
+    if (err instanceof OutboundRefusedError) return { healthy: false, message: err.message };
     const e = err as { name?: string; cause?: { code?: string } };
     return {
       healthy: false,
@@ -46,8 +48,13 @@ async function reachable(url: string, headers: Record<string, string> = {}): Pro
  * Checks one integration now. Returns undefined when there is nothing to probe (a notification webhook
  * without a credential: probing it would post to the channel; its deliveries set its health instead).
  */
-export async function checkIntegration(db: Db, tenantId: string, i: Integration): Promise<HealthOutcome | undefined> {
-  const scope: SecretScope = { db, tenantId };
+export async function checkIntegration(
+  db: Db,
+  tenantId: string,
+  i: Integration,
+  outbound: Outbound = denyingOutbound(),
+): Promise<HealthOutcome | undefined> {
+  const scope: SecretScope = { db, tenantId, fetch: outbound.fetch };
   try {
     switch (i.typeId) {
       case 'oci_registry': {
@@ -58,6 +65,7 @@ export async function checkIntegration(db: Db, tenantId: string, i: Integration)
           insecure: i.config.insecure === true,
           credential,
           timeoutMs: Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 15_000) || 15_000,
+          fetch: outbound.fetch,
         });
         await client.ping();
         return { healthy: true, message: 'GET /v2/ answered' };
@@ -68,13 +76,13 @@ export async function checkIntegration(db: Db, tenantId: string, i: Integration)
         }
         const token = await resolveCredential(i.credentialRef, scope);
         const cfg = i.config as { address: string; mount: string; namespace?: string };
-        return { healthy: true, message: await checkVaultToken(i.name, cfg, token) };
+        return { healthy: true, message: await checkVaultToken(i.name, cfg, token, outbound.fetch) };
       }
       case 'scanner_webhook':
       case 'policy_webhook': {
         const headers: Record<string, string> = {};
         if (i.credentialRef) headers.authorization = `Bearer ${(await resolveCredential(i.credentialRef, scope)).replace(/^token:/, '')}`;
-        return reachable(String(i.config.url), headers);
+        return reachable(outbound, String(i.config.url), headers);
       }
       case 'notification_webhook': {
         if (!i.credentialRef) return undefined;

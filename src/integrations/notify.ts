@@ -6,6 +6,7 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { denyingOutbound, type Outbound, OutboundRefusedError } from '../http/outbound.js';
 import { type Db, withTenant } from '../store/db.js';
 import { setHealth } from './health.js';
 import { resolveCredential } from './secrets.js';
@@ -32,6 +33,8 @@ export interface NotifyDeps {
   db: Db;
   clock?: Clock;
   logger?: Logger;
+  /** The door deliveries go through; without one, private and loopback addresses are refused. */
+  outbound?: Outbound | undefined;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -109,8 +112,9 @@ async function deliver(
   let url = hook.config.url;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'gantry-notify/0.1.0' };
   // The credential is either the webhook URL itself (Slack-style secret URLs) or a bearer token.
+  const door = deps.outbound ?? denyingOutbound();
   if (hook.credential_ref) {
-    const secret = await resolveCredential(hook.credential_ref, { db: deps.db, tenantId });
+    const secret = await resolveCredential(hook.credential_ref, { db: deps.db, tenantId, fetch: door.fetch });
     if (/^https?:\/\//.test(secret)) url = secret;
     else headers.authorization = `Bearer ${secret}`;
   }
@@ -119,12 +123,16 @@ async function deliver(
   let last = '';
   for (let attempt = 0; attempt <= RETRIES_MS.length; attempt++) {
     try {
-      const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const res = await door.fetch(url, { method: 'POST', headers, body, timeoutMs: TIMEOUT_MS });
       await res.body?.cancel().catch(() => {});
       if (res.ok) return;
       last = `${target} answered HTTP ${res.status}`;
       if (res.status < 500 && res.status !== 429) break;
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        last = err.message;
+        break;
+      }
       const e = err as { name?: string; cause?: { code?: string } };
       last = `${target} could not be reached (${e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? 'connection failed')})`;
     }

@@ -1,4 +1,5 @@
 // HTTP routes for integrations (registries, secret stores, webhooks).
+import { denyingOutbound } from '../http/outbound.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
@@ -7,9 +8,17 @@ import * as m from './model.js';
 import { secretAccessOf } from './secrets.js';
 import * as svc from './service.js';
 
-export function integrationRoutes(app: App, { db, secrets }: Deps): void {
+export function integrationRoutes(app: App, { db, secrets, outbound }: Deps): void {
   const access = () => secrets ?? secretAccessOf(db);
   const tags = ['integrations'];
+  // Every integration type's URL (url, or address for Vault) is fetched by the server: a literal forbidden
+  // address is refused on save (422 naming the field); names are checked when connecting.
+  const checkUrls = (config: Record<string, unknown> | undefined) => {
+    for (const key of ['url', 'address']) {
+      const v = config?.[key];
+      if (typeof v === 'string') (outbound ?? denyingOutbound()).checkUrl(v, `body.config.${key}`);
+    }
+  };
   app.get(
     '/api/v1/integrations',
     {
@@ -36,6 +45,7 @@ export function integrationRoutes(app: App, { db, secrets }: Deps): void {
     },
     async (req, reply) => {
       const a = caller(req);
+      checkUrls(req.body.config);
       const created = await withTenant(db, a.tenantId, (tx) => svc.createIntegration(tx, a.tenantId, req.body, access()));
       return reply.status(201).send(created);
     },
@@ -53,7 +63,10 @@ export function integrationRoutes(app: App, { db, secrets }: Deps): void {
         response: { 200: m.integration },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body, access())),
+    async (req) => {
+      checkUrls(req.body.config);
+      return withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body, access()));
+    },
   );
 
   app.delete(

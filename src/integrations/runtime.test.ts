@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('Vault KV v2 secret store (fake Vault server)', () => {
-  const scope = () => ({ db: t.db, tenantId });
+  const scope = () => ({ db: t.db, tenantId, fetch: t.outbound.fetch });
 
   it('reads a key with the token and namespace headers', async () => {
     expect(await resolveCredential('vault:vault/gantry/registry#auth', scope())).toBe('robot:pa55');
@@ -135,7 +135,10 @@ describe('notifications', () => {
     });
     await mk({ name: 'deploys', typeId: 'notification_webhook', config: { url: `${hooks.url}/deploys`, events: ['deployment.failed'] } });
     const before = hooks.requests.length;
-    notify({ db: t.db }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.4.0', environmentName: 'prod', actor: 'bob' } });
+    notify({ db: t.db, outbound: t.outbound }, tenantId, {
+      type: 'promotion.approved',
+      data: { releaseName: '1.4.0', environmentName: 'prod', actor: 'bob' },
+    });
     expect(hooks.requests.length).toBe(before);
     await flushNotifications();
     const got = hooks.requests.slice(before);
@@ -155,7 +158,7 @@ describe('notifications', () => {
 
   it('never fails the caller: a failed delivery marks the integration unhealthy with the reason', async () => {
     hooks.setStatus(400);
-    notify({ db: t.db }, tenantId, { type: 'deployment.failed', data: { releaseName: '1.4.0' } });
+    notify({ db: t.db, outbound: t.outbound }, tenantId, { type: 'deployment.failed', data: { releaseName: '1.4.0' } });
     await flushNotifications();
     hooks.setStatus(200);
     const d = (await t.call('GET', '/api/v1/integrations/deploys')).body;
@@ -174,8 +177,8 @@ describe('health scheduler', () => {
     await t.call('POST', '/api/v1/integrations', { name: 'scanner', typeId: 'scanner_webhook', config: { url: `${hooks.url}/scan` } });
     await t.db.query('UPDATE integrations SET next_check_at = NULL');
     const total = (await t.db.query('SELECT count(*)::int AS n FROM integrations')).rows[0].n as number;
-    const a = new IntegrationHealthScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 3 });
-    const b = new IntegrationHealthScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 3 });
+    const a = new IntegrationHealthScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 3, outbound: t.outbound });
+    const b = new IntegrationHealthScheduler({ db: t.db, clock: t.clock, intervalSeconds: 300, batch: 3, outbound: t.outbound });
     const claimed: string[] = [];
     for (;;) {
       const [x, y] = await Promise.all([a.claim(), b.claim()]);

@@ -1,6 +1,7 @@
 // HashiCorp Vault KV v2 over its HTTP API (OpenBao speaks the same): reads one key of one secret with
 // the token the secret_store_vault integration's own credentialRef points at. Messages name the
 // integration, path and key, never the token or the value.
+import { denyingOutbound, OutboundRefusedError } from '../http/outbound.js';
 import { SecretUnavailableError } from './secrets.js';
 
 export interface VaultConfig {
@@ -9,6 +10,7 @@ export interface VaultConfig {
   namespace?: string | undefined;
 }
 
+/** A fetch through the outbound door (src/http/outbound.ts); the default refuses private and loopback addresses. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 const TIMEOUT_MS = 10_000;
@@ -23,6 +25,7 @@ async function send(name: string, url: string, init: RequestInit, fetchImpl: Fet
   try {
     return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
+    if (err instanceof OutboundRefusedError) throw err;
     const e = err as { name?: string; cause?: { code?: string } };
     const why = e.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (e.cause?.code ?? 'connection failed');
     throw new SecretUnavailableError(`Vault integration "${name}" cannot be reached at ${new URL(url).origin} (${why}).`);
@@ -36,7 +39,7 @@ export async function readVaultKey(
   token: string,
   secretPath: string,
   key: string,
-  fetchImpl: FetchLike = (u, i) => fetch(u, i),
+  fetchImpl: FetchLike = denyingOutbound().fetch,
 ): Promise<string> {
   const url = `${base(cfg)}/v1/${cfg.mount}/data/${secretPath.split('/').map(encodeURIComponent).join('/')}`;
   const res = await send(name, url, { method: 'GET', headers: headers(token, cfg) }, fetchImpl);
@@ -72,7 +75,7 @@ export async function checkVaultToken(
   name: string,
   cfg: VaultConfig,
   token: string,
-  fetchImpl: FetchLike = (u, i) => fetch(u, i),
+  fetchImpl: FetchLike = denyingOutbound().fetch,
 ): Promise<string> {
   const res = await send(name, `${base(cfg)}/v1/auth/token/lookup-self`, { method: 'GET', headers: headers(token, cfg) }, fetchImpl);
   if (res.status === 403 || res.status === 401)

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../core/logger.js';
+import type { Outbound } from '../http/outbound.js';
 import { type Db, withSystem } from '../store/db.js';
 import { readArchive, writePackage } from './archive.js';
 import { HOSTED_KINDS, MANIFEST_FILE, UNHOSTED_KINDS } from './manifest.js';
@@ -18,6 +19,8 @@ import { archiveBytes, findPlugin, listPlugins, type PluginRow, setPluginStatus 
 
 export interface PluginHostOptions {
   db: Db;
+  /** The door host.fetch goes through; without one, private and loopback addresses are refused. */
+  outbound?: Outbound | undefined;
   /** Where packages are extracted; default <os tmp>/gantry-plugins. The server passes <data-dir>/plugins. */
   cacheDir?: string;
   logger?: Logger | undefined;
@@ -30,6 +33,7 @@ interface Running {
 
 export class PluginHost {
   readonly db: Db;
+  private readonly outbound: Outbound | undefined;
   readonly cacheDir: string;
   readonly logger: Logger | undefined;
   private readonly running = new Map<string, Promise<Running>>();
@@ -40,6 +44,7 @@ export class PluginHost {
 
   constructor(opts: PluginHostOptions) {
     this.db = opts.db;
+    this.outbound = opts.outbound;
     this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'gantry-plugins');
     this.logger = opts.logger;
     // notify() events of this database go to the plugins' notification channels through this host.
@@ -156,7 +161,7 @@ export class PluginHost {
 
   /** What a plugin asks of the server. */
   private hostCall(call: HostCall): Promise<unknown> {
-    if (call?.kind === 'fetch') return pluginFetch(call);
+    if (call?.kind === 'fetch') return pluginFetch(call, this.outbound);
     return Promise.reject(new Error(`this server offers plugins no host call "${String((call as { kind?: unknown })?.kind)}"`));
   }
 

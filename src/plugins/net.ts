@@ -2,6 +2,7 @@
 // which makes the request here, under the server's outbound rules, and hands back the answer. One function,
 // send(), does the request, so the server's outbound door replaces it in one line.
 import { isIP } from 'node:net';
+import { denyingOutbound, type Outbound } from '../http/outbound.js';
 import { clip, type HostFetchCall, type HostFetchResult } from './rpc.js';
 
 /** A host.fetch the server will not make; the message says why and what to do. */
@@ -80,9 +81,10 @@ export function refuseInternal(url: URL, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** The one request. Redirects are not followed: a redirect could lead to an address the check refuses. */
-async function send(url: URL, init: RequestInit): Promise<Response> {
+async function send(url: URL, init: RequestInit, outbound: Outbound): Promise<Response> {
   refuseInternal(url);
-  return fetch(url, { ...init, redirect: 'manual' });
+  // The door checks the address it connects to (names resolving inward); readBounded reports the size first.
+  return outbound.fetch(url, { ...init, redirect: 'manual', maxBytes: MAX_RESPONSE_BYTES + 1 });
 }
 
 async function readBounded(res: Response): Promise<Buffer> {
@@ -100,7 +102,7 @@ async function readBounded(res: Response): Promise<Buffer> {
 }
 
 /** Serves one host.fetch of a plugin: checks the request, makes it, and returns the answer (body as base64). */
-export async function pluginFetch(call: HostFetchCall): Promise<HostFetchResult> {
+export async function pluginFetch(call: HostFetchCall, outbound: Outbound = denyingOutbound()): Promise<HostFetchResult> {
   let url: URL;
   try {
     url = new URL(call.url);
@@ -117,12 +119,16 @@ export async function pluginFetch(call: HostFetchCall): Promise<HostFetchResult>
   const body = call.body === undefined ? undefined : Buffer.from(call.body, 'base64');
   if (body && body.length > MAX_REQUEST_BYTES)
     throw new PluginFetchRefused(`host.fetch: the request body is larger than ${MAX_REQUEST_BYTES} bytes`);
-  const res = await send(url, {
-    method,
-    headers,
-    ...(body && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
+  const res = await send(
+    url,
+    {
+      method,
+      headers,
+      ...(body && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    },
+    outbound,
+  );
   const bytes = await readBounded(res);
   return { status: res.status, statusText: res.statusText, headers: Object.fromEntries(res.headers), body: bytes.toString('base64') };
 }

@@ -3,10 +3,12 @@
 // follows the engine's run:finished event, which fires after that commit.
 import type { Logger } from '../core/logger.js';
 import type { Engine } from '../engine/engine.js';
+import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
 import { type Db, withSystem } from '../store/db.js';
 
-export function notifyFailedPromotions(engine: Engine, db: Db, logger?: Logger): void {
+/** `outbound`: the door notifications go through (without one, private and loopback addresses are refused). */
+export function notifyFailedPromotions(engine: Engine, db: Db, logger?: Logger, outbound?: Outbound): void {
   engine.events.on('run:finished', (f) => {
     if (f.status !== 'failed') return;
     void withSystem(db, (tx) =>
@@ -19,7 +21,7 @@ export function notifyFailedPromotions(engine: Engine, db: Db, logger?: Logger):
     )
       .then((r) => {
         for (const p of r.rows) {
-          notify({ db }, p.tenant_id, {
+          notify({ db, outbound }, p.tenant_id, {
             type: 'promotion.failed',
             data: { promotionId: p.id, release: p.release, environment: p.environment, reason: p.blocked_reason },
           });

@@ -17,7 +17,7 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     if (!deps.signer) throw new Error('no evidence signer is configured');
     return deps.signer;
   };
-  const gateDeps = { db: deps.db, clock: deps.clock };
+  const gateDeps = { db: deps.db, clock: deps.clock, outbound: deps.outbound };
 
   app.get(
     '/api/v1/gates',

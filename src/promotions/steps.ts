@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { StepRegistry, StepResult, StepType } from '../engine/registry.js';
 import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
 import type { GateResult } from '../gates/types.js';
+import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
 import { type Db, withTenant } from '../store/db.js';
 import { buildContext, contextFor, type PromotionRow } from './context.js';
@@ -15,6 +16,8 @@ export interface PromotionStepDeps {
   clock: Clock;
   signer: Signer;
   gates: GateRegistry;
+  /** The door for gates' and notifications' requests to tenant-configured URLs. */
+  outbound?: Outbound | undefined;
   /** How soon a pending gate without its own retry time is evaluated again. */
   recheckSeconds?: number;
 }
@@ -26,7 +29,7 @@ function tell(
   promotionId: string,
   data: Record<string, unknown> = {},
 ) {
-  notify({ db: deps.db, clock: deps.clock }, tenantId, { type, data: { promotionId, ...data } });
+  notify({ db: deps.db, clock: deps.clock, outbound: deps.outbound }, tenantId, { type, data: { promotionId, ...data } });
 }
 
 const input = z.strictObject({ promotionId: z.uuid() });

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackOutbound } from '../../test/helpers.js';
 import {
   pushImage,
   pushIndex,
@@ -36,7 +37,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
   });
 
   it('lists every tag across pages (Link header) and resolves tags to the digests the registry reports', async () => {
-    const c = new RegistryClient({ url: plain.url, insecure: true, pageSize: 1 });
+    const c = new RegistryClient({ fetch: loopbackOutbound().fetch, url: plain.url, insecure: true, pageSize: 1 });
     expect((await c.listTags('demo/api')).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
     for (const tag of ['1.0.0', '1.1.0', '1.2.0']) {
       const r = await c.resolve('demo/api', tag);
@@ -48,7 +49,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
   });
 
   it('keeps the digest of an index, not of a platform manifest inside it', async () => {
-    const c = new RegistryClient({ url: plain.url, insecure: true });
+    const c = new RegistryClient({ fetch: loopbackOutbound().fetch, url: plain.url, insecure: true });
     const indexDigest = await pushIndex(plain, 'demo/api', '1.0.0', 'multi');
     const r = await c.resolve('demo/api', 'multi');
     expect(r).toEqual({ digest: indexDigest, mediaType: 'application/vnd.oci.image.index.v1+json' });
@@ -57,7 +58,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
   });
 
   it('names unknown repositories, tags and digests', async () => {
-    const c = new RegistryClient({ url: plain.url, insecure: true });
+    const c = new RegistryClient({ fetch: loopbackOutbound().fetch, url: plain.url, insecure: true });
     await expect(c.listTags('demo/none')).rejects.toMatchObject({
       code: 'registry_not_found',
       status: 422,
@@ -72,6 +73,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
 
   it('authenticates with basic credentials, and refuses wrong or missing ones without revealing the password', async () => {
     const good = new RegistryClient({
+      fetch: loopbackOutbound().fetch,
       url: secured.url,
       insecure: true,
       credential: { kind: 'basic', username: 'ci', password: 's3cret:pw' },
@@ -80,6 +82,7 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
     expect(await good.listTags('demo/api')).toEqual(['1.0.0']);
     expect((await good.resolve('demo/api', '1.0.0')).digest).toBe(await registryDigest(secured, 'demo/api', '1.0.0'));
     const wrong = new RegistryClient({
+      fetch: loopbackOutbound().fetch,
       url: secured.url,
       insecure: true,
       credential: { kind: 'basic', username: 'ci', password: 'wrong-pw' },
@@ -88,19 +91,21 @@ describe.skipIf(skip)('RegistryClient against a real registry', () => {
     expect(err).toMatchObject({ code: 'registry_auth_failed', status: 422 });
     expect(err.message).toMatch(/refused the configured credentials/);
     expect(err.message).not.toMatch(/wrong-pw/);
-    await expect(new RegistryClient({ url: secured.url, insecure: true }).ping()).rejects.toMatchObject({
+    await expect(new RegistryClient({ fetch: loopbackOutbound().fetch, url: secured.url, insecure: true }).ping()).rejects.toMatchObject({
       code: 'registry_auth_failed',
       message: expect.stringMatching(/requires credentials/),
     });
   });
 
   it('refuses plain http unless insecure, and reports an unreachable registry as 502', async () => {
-    expect(() => new RegistryClient({ url: plain.url })).toThrow(/insecure/);
+    expect(() => new RegistryClient({ fetch: loopbackOutbound().fetch, url: plain.url })).toThrow(/insecure/);
     const srv = createServer();
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as AddressInfo).port;
     await new Promise((r) => srv.close(r));
-    await expect(new RegistryClient({ url: `http://127.0.0.1:${port}`, insecure: true }).ping()).rejects.toMatchObject({
+    await expect(
+      new RegistryClient({ fetch: loopbackOutbound().fetch, url: `http://127.0.0.1:${port}`, insecure: true }).ping(),
+    ).rejects.toMatchObject({
       code: 'registry_unreachable',
       status: 502,
       message: expect.stringMatching(/ECONNREFUSED/),
@@ -140,14 +145,19 @@ describe('RegistryClient against a FAKE registry (edge cases the real one cannot
   afterAll(() => new Promise((r) => fake.close(r)));
 
   it('falls back to GET and SHA-256 of the manifest when Docker-Content-Digest is missing', async () => {
-    const c = new RegistryClient({ url, insecure: true });
+    const c = new RegistryClient({ fetch: loopbackOutbound().fetch, url, insecure: true });
     expect((await c.resolve('plain/app', '1.0.0')).digest).toBe(manifestDigest);
     expect(seen.filter((s) => s.path === '/v2/plain/app/manifests/1.0.0').map((s) => s.method)).toEqual(['HEAD', 'GET']);
   });
 
   it('answers a Bearer challenge with a token fetched with basic credentials, scoped to the repository', async () => {
     seen.length = 0;
-    const c = new RegistryClient({ url, insecure: true, credential: { kind: 'basic', username: 'bot', password: 'pw' } });
+    const c = new RegistryClient({
+      fetch: loopbackOutbound().fetch,
+      url,
+      insecure: true,
+      credential: { kind: 'basic', username: 'bot', password: 'pw' },
+    });
     expect((await c.resolve('bearer/app', '1.0.0')).digest).toBe(manifestDigest);
     expect(seen.map((s) => [s.method, s.path, s.auth?.split(' ')[0]])).toEqual([
       ['HEAD', '/v2/bearer/app/manifests/1.0.0', undefined],
@@ -156,7 +166,12 @@ describe('RegistryClient against a FAKE registry (edge cases the real one cannot
       // the token is reused for the GET fallback: no second challenge
       ['GET', '/v2/bearer/app/manifests/1.0.0', 'Bearer'],
     ]);
-    const wrong = new RegistryClient({ url, insecure: true, credential: { kind: 'basic', username: 'bot', password: 'nope' } });
+    const wrong = new RegistryClient({
+      fetch: loopbackOutbound().fetch,
+      url,
+      insecure: true,
+      credential: { kind: 'basic', username: 'bot', password: 'nope' },
+    });
     await expect(wrong.resolve('bearer/app', '1.0.0')).rejects.toMatchObject({
       code: 'registry_auth_failed',
       message: expect.stringMatching(/token service .* refused the configured credentials/),

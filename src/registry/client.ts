@@ -2,6 +2,7 @@
 // (HEAD with the OCI and Docker manifest/index Accept types, GET + SHA-256 when the digest header is
 // missing). Authenticates with basic credentials or Docker bearer tokens when the registry challenges.
 import { createHash } from 'node:crypto';
+import { OutboundRefusedError } from '../http/outbound.js';
 import type { RegistryCredential } from '../integrations/secrets.js';
 import { basicHeader, type Challenge, type Fetch, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryAuthError, RegistryNotFoundError, registryFailed, registryTimeout, registryUnreachable } from './errors.js';
@@ -26,7 +27,8 @@ export interface RegistryClientOptions {
   credential?: RegistryCredential | undefined;
   timeoutMs?: number;
   pageSize?: number;
-  fetch?: Fetch;
+  /** The outbound door's fetch (src/http/outbound.ts): registry URLs are tenant-configured. */
+  fetch: Fetch;
 }
 
 export interface Resolved {
@@ -60,7 +62,7 @@ export class RegistryClient {
       throw new RegistryAuthError(`Registry ${u.origin} is plain http://; set "insecure": true in the integration's config to allow it.`);
     }
     this.base = u.origin;
-    this.fetchImpl = opts.fetch ?? ((url, init) => fetch(url, init));
+    this.fetchImpl = opts.fetch;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.pageSize = opts.pageSize ?? 1000;
     this.credential = opts.credential;
@@ -171,6 +173,7 @@ export class RegistryClient {
         redirect: 'follow',
       });
     } catch (err) {
+      if (err instanceof OutboundRefusedError) throw err;
       const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
       if (e.name === 'TimeoutError') throw registryTimeout(this.base, this.timeoutMs);
       throw registryUnreachable(this.base, e.cause?.code ?? e.cause?.message ?? e.message ?? 'connection failed');

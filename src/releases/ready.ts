@@ -7,6 +7,7 @@ import { componentWithRegistry } from '../components/sync.js';
 import { readTag } from '../components/versioning.js';
 import { currentOfTag, latestInChannel } from '../components/versions.js';
 import { ConflictError, GantryError, type ProblemField } from '../core/errors.js';
+import { denyingOutbound, type Outbound } from '../http/outbound.js';
 import { type RegistryClient, repositoryName } from '../registry/client.js';
 import { type RegistryIntegration, registryClientFor } from '../registry/connect.js';
 import { RegistryNotFoundError } from '../registry/errors.js';
@@ -57,7 +58,7 @@ async function resolveOne(p: Plan, client: RegistryClient | undefined, db: Db, t
   return { ...entry, ...describe(tag), digest: known.digest };
 }
 
-export async function makeReady(db: Db, tenantId: string, ref: string): Promise<Release> {
+export async function makeReady(db: Db, tenantId: string, ref: string, outbound: Outbound = denyingOutbound()): Promise<Release> {
   const { release, plans } = await withTenant(db, tenantId, async (tx) => {
     const release = await getRelease(tx, ref);
     if (release.status !== 'draft') throw new ConflictError(`Release "${release.name}" is already ${release.status}.`, 'release_not_draft');
@@ -87,7 +88,7 @@ export async function makeReady(db: Db, tenantId: string, ref: string): Promise<
   for (const [i, p] of plans.entries()) {
     let client: RegistryClient | undefined;
     if (p.integration) {
-      client = clients.get(p.integration.id) ?? (await registryClientFor(p.integration, { db, tenantId }));
+      client = clients.get(p.integration.id) ?? (await registryClientFor(p.integration, { db, tenantId }, outbound));
       clients.set(p.integration.id, client);
     }
     try {

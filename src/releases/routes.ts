@@ -9,7 +9,7 @@ import * as m from './model.js';
 import { makeReady } from './ready.js';
 import * as svc from './service.js';
 
-export function releaseRoutes(app: App, { db }: Deps): void {
+export function releaseRoutes(app: App, { db, outbound }: Deps): void {
   const tags = ['releases'];
 
   app.get(
@@ -103,7 +103,7 @@ export function releaseRoutes(app: App, { db }: Deps): void {
         response: { 200: m.release },
       },
     },
-    async (req) => makeReady(db, caller(req).tenantId, req.params.ref),
+    async (req) => makeReady(db, caller(req).tenantId, req.params.ref, outbound),
   );
 
   app.post(

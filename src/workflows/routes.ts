@@ -1,6 +1,7 @@
 // HTTP routes for workflow templates, runs, and events to waiting steps.
 import { z } from 'zod';
 import type { StepRegistry } from '../engine/registry.js';
+import { denyingOutbound } from '../http/outbound.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { withTenant } from '../store/db.js';
@@ -8,8 +9,13 @@ import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import { templateOut } from './rows.js';
 import * as svc from './service.js';
+import { literalUrls } from './validate.js';
 
-export function workflowRoutes(app: App, { db }: Deps, registry: StepRegistry): void {
+export function workflowRoutes(app: App, { db, outbound }: Deps, registry: StepRegistry): void {
+  // A URL the server would fetch for the tenant: literal forbidden addresses are refused on save (422).
+  const checkUrls = (body: Pick<m.TemplateBody, 'nodes'>) => {
+    for (const u of literalUrls(body)) (outbound ?? denyingOutbound()).checkUrl(u.url, u.path);
+  };
   const tags = ['workflows'];
   app.get(
     '/api/v1/workflow-step-types',
@@ -67,6 +73,7 @@ export function workflowRoutes(app: App, { db }: Deps, registry: StepRegistry): 
     },
     async (req, reply) => {
       const a = caller(req);
+      checkUrls(req.body);
       const t = await withTenant(db, a.tenantId, (tx) => svc.createTemplate(tx, a.tenantId, a.userId, req.body, registry.has));
       return reply.status(201).send(t);
     },
@@ -86,6 +93,7 @@ export function workflowRoutes(app: App, { db }: Deps, registry: StepRegistry): 
     },
     async (req, reply) => {
       const a = caller(req);
+      checkUrls(req.body);
       const t = await withTenant(db, a.tenantId, (tx) =>
         svc.newTemplateVersion(tx, a.tenantId, a.userId, req.params.ref, req.body, registry.has),
       );

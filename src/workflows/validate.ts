@@ -116,3 +116,15 @@ export function validateTemplate(body: TemplateBody, knownTypes: (type: string) 
   }
   if (errors.length) throw new ValidationError(errors[0]!.message, errors, 'template_invalid');
 }
+
+/** Step types whose `url` the server fetches; a literal one is checked against the outbound policy on save. */
+const URL_STEPS = new Set(['http_call', 'notify']);
+
+/** Literal (expression-free) URLs of http_call and notify nodes, with the field each is in. */
+export function literalUrls(body: Pick<TemplateBody, 'nodes'>): { url: string; path: string }[] {
+  return body.nodes.flatMap((n, i) => {
+    const url = n.config?.url;
+    if (!URL_STEPS.has(n.type) || typeof url !== 'string' || url.includes('${')) return [];
+    return [{ url, path: `body.nodes.${i}.config.url` }];
+  });
+}

@@ -16,7 +16,7 @@ import { flushNotifications, notify } from '../../src/integrations/notify.js';
 import { resolveCredential } from '../../src/integrations/secrets.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
 import { bootstrap } from '../../src/tenancy/service.js';
-import { createTestDb, testSecretAccess } from '../helpers.js';
+import { createTestDb, loopbackOutbound, testSecretAccess } from '../helpers.js';
 import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { type FakeServer, startFakeVault, startReceiver } from './plugin-fakes.js';
 
@@ -83,8 +83,9 @@ describe('secrets', () => {
     );
     const signer = ephemeralSigner();
     const gates = builtinGates();
-    const steps = buildRegistry({ db, clock: systemClock, signer, gates, recheckSeconds: 1 });
-    const app = await buildApp({ db, logger, signer, gates, registry: steps, secrets: testSecretAccess() });
+    const outbound = loopbackOutbound();
+    const steps = buildRegistry({ db, clock: systemClock, signer, gates, recheckSeconds: 1, outbound });
+    const app = await buildApp({ db, logger, signer, gates, registry: steps, secrets: testSecretAccess(), outbound });
     await app.ready();
     const engine = new Engine({ db, connectionString: url, registry: steps, logger, clock: systemClock, pollMs: 50 });
     await engine.start();
@@ -153,14 +154,14 @@ describe('secrets', () => {
 
       // A notification authenticated with the Vault-held token (proof the secret was used).
       const tenantId = (await call('GET', '/api/v1/whoami')).body.tenant.id;
-      notify({ db, logger }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } });
+      notify({ db, logger, outbound }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } });
       await flushNotifications();
       expect(receiver.requests.find((r) => r.url === '/hook')?.headers.authorization).toBe(`Bearer ${S.hookToken}`);
 
       // Failing resolutions and a secret typed into config by mistake.
       for (const ref of ['vault:vault/gantry/hook#nokey', 'vault:vault/nowhere#token', 'env:TEST_SECRET_LEAK_UNSET']) {
         errors.push(
-          await resolveCredential(ref, { db, tenantId }).then(
+          await resolveCredential(ref, { db, tenantId, fetch: outbound.fetch }).then(
             () => 'resolved',
             (e: Error) => e.message,
           ),

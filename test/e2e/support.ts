@@ -42,7 +42,10 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   }
   // The secret policy test servers run with: env: refs to TEST_SECRET_* and file: refs under the temp dir.
   const secrets = { GANTRY_SECRET_ENV_PREFIX: 'TEST_SECRET_', GANTRY_SECRET_DIRS: os.tmpdir() };
-  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...secrets, ...extra };
+  // The fakes and services the servers under test talk to listen on loopback, which the outbound door
+  // refuses by default; security tests that need the default pass GANTRY_OUTBOUND_ALLOW: '' in extra.
+  const outbound = { GANTRY_OUTBOUND_ALLOW: '127.0.0.0/8' };
+  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...secrets, ...outbound, ...extra };
 }
 
 export interface GantryProcess {

@@ -1,7 +1,10 @@
 // Built-in step types that talk to the outside or wait for it: http_call, notify, approval_wait, deploy, gate_evaluation.
 import { z } from 'zod';
+import { type Outbound, OutboundRefusedError, readCapped } from '../../http/outbound.js';
 import { evalCondition } from '../../workflows/expressions.js';
 import type { StepContext, StepType } from '../registry.js';
+
+const CAPTURE_MAX = 64 * 1024;
 
 const httpInput = z.strictObject({
   url: z.url(),
@@ -9,51 +12,81 @@ const httpInput = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   body: z.unknown().optional(),
   timeoutMs: z.number().int().min(1).max(300_000).default(30_000),
+  captureBody: z
+    .boolean()
+    .default(false)
+    .describe('Record the answer body (at most 64 KiB; JSON parsed) in the step outputs; by default only the status is kept.'),
 });
 type HttpInput = z.infer<typeof httpInput>;
 
 interface HttpOutcome {
   status: number;
-  body: unknown;
+  body?: unknown;
+  bodyTruncated?: boolean | undefined;
 }
 
-/** Sends a request with an Idempotency-Key; a non-GET request is applied at most once per node. */
-async function send(ctx: StepContext<unknown>, input: HttpInput): Promise<HttpOutcome> {
+/**
+ * Sends a request through the outbound door with an Idempotency-Key; a non-GET request is applied at most
+ * once per node. Only the status is kept unless the step opts in with captureBody, so an answer from a
+ * system the server can reach never ends up in the run's outputs by default.
+ */
+async function send(outbound: Outbound, ctx: StepContext<unknown>, input: Omit<HttpInput, 'captureBody'> & { captureBody?: boolean }) {
   const call = async (key: string): Promise<HttpOutcome> => {
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.timeoutMs)]);
-    const res = await fetch(input.url, {
+    const res = await outbound.fetch(input.url, {
       method: input.method,
       headers: { 'content-type': 'application/json', 'idempotency-key': key, ...(input.headers ?? {}) },
       ...(input.body !== undefined && input.method !== 'GET' ? { body: JSON.stringify(input.body) } : {}),
-      signal,
+      signal: ctx.signal,
+      timeoutMs: input.timeoutMs,
     });
-    const text = await res.text();
-    let body: unknown = text.slice(0, 65_536);
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // not JSON: keep the (truncated) text
+    if (!input.captureBody) {
+      await res.body?.cancel().catch(() => {});
+      return { status: res.status };
     }
-    return { status: res.status, body };
+    const { text, truncated } = await readCapped(res, CAPTURE_MAX);
+    let body: unknown = text;
+    if (!truncated) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+    }
+    return { status: res.status, body, ...(truncated ? { bodyTruncated: true } : {}) };
   };
   if (input.method === 'GET') return call(`${ctx.runId}:${ctx.nodeId}:http`);
   return ctx.effect('http', call);
 }
 
-export const httpCallStep: StepType<HttpInput, HttpOutcome> = {
-  type: 'http_call',
-  description: 'Calls an HTTP endpoint with an Idempotency-Key header; 5xx and network errors retry.',
-  inputSchema: httpInput,
-  outputSchema: z.object({ status: z.number(), body: z.unknown() }),
-  async execute(ctx) {
-    ctx.log(`${ctx.input.method} ${ctx.input.url}`);
-    const out = await send(ctx, ctx.input);
-    ctx.log(`answered ${out.status}`);
-    if (out.status >= 500) return { status: 'failed', error: `${ctx.input.url} answered ${out.status}`, retryable: true };
-    if (out.status >= 400) return { status: 'failed', error: `${ctx.input.url} answered ${out.status}`, retryable: false };
-    return { status: 'succeeded', outputs: out };
-  },
-};
+/** A refusal by the outbound policy will not change on retry; anything else (network, timeout) may. */
+function refused(err: unknown): { status: 'failed'; error: string; retryable: false } | undefined {
+  return err instanceof OutboundRefusedError ? { status: 'failed', error: err.message, retryable: false } : undefined;
+}
+
+export function createHttpCallStep(outbound: Outbound): StepType<HttpInput, HttpOutcome> {
+  return {
+    type: 'http_call',
+    description:
+      'Calls an HTTP endpoint with an Idempotency-Key header; 5xx and network errors retry. Outputs the status, and the body (64 KiB at most) only with captureBody.',
+    inputSchema: httpInput,
+    outputSchema: z.object({ status: z.number(), body: z.unknown().optional(), bodyTruncated: z.boolean().optional() }),
+    async execute(ctx) {
+      ctx.log(`${ctx.input.method} ${ctx.input.url}`);
+      let out: HttpOutcome;
+      try {
+        out = await send(outbound, ctx, ctx.input);
+      } catch (err) {
+        const r = refused(err);
+        if (r) return r;
+        throw err;
+      }
+      ctx.log(`answered ${out.status}`);
+      if (out.status >= 500) return { status: 'failed', error: `${ctx.input.url} answered ${out.status}`, retryable: true };
+      if (out.status >= 400) return { status: 'failed', error: `${ctx.input.url} answered ${out.status}`, retryable: false };
+      return { status: 'succeeded', outputs: out };
+    },
+  };
+}
 
 const notifyInput = z.strictObject({
   event: z.string().min(1).max(100),
@@ -64,25 +97,34 @@ const notifyInput = z.strictObject({
   promotionId: z.string().optional(),
 });
 
-export const notifyStep: StepType<z.infer<typeof notifyInput>, { delivered: boolean }> = {
-  type: 'notify',
-  description: 'Logs an event and, given a url, posts it as generic JSON or a Slack-compatible payload.',
-  inputSchema: notifyInput,
-  outputSchema: z.object({ delivered: z.boolean() }),
-  async execute(ctx) {
-    const { event, message, url, format, data, promotionId } = ctx.input;
-    ctx.log(`event ${event}${message ? `: ${message}` : ''}`);
-    if (!url) return { status: 'succeeded', outputs: { delivered: false } };
-    const payload =
-      format === 'slack'
-        ? { text: `[gantry] ${event}${message ? ` — ${message}` : ''}` }
-        : { event, message, data, promotionId, runId: ctx.runId };
-    const out = await send(ctx, { url, method: 'POST', body: payload, timeoutMs: 10_000 });
-    if (out.status >= 300)
-      return { status: 'failed', error: `notification to ${url} answered ${out.status}`, retryable: out.status >= 500 };
-    return { status: 'succeeded', outputs: { delivered: true } };
-  },
-};
+export function createNotifyStep(outbound: Outbound): StepType<z.infer<typeof notifyInput>, { delivered: boolean }> {
+  return {
+    type: 'notify',
+    description: 'Logs an event and, given a url, posts it as generic JSON or a Slack-compatible payload.',
+    inputSchema: notifyInput,
+    outputSchema: z.object({ delivered: z.boolean() }),
+    async execute(ctx) {
+      const { event, message, url, format, data, promotionId } = ctx.input;
+      ctx.log(`event ${event}${message ? `: ${message}` : ''}`);
+      if (!url) return { status: 'succeeded', outputs: { delivered: false } };
+      const payload =
+        format === 'slack'
+          ? { text: `[gantry] ${event}${message ? ` — ${message}` : ''}` }
+          : { event, message, data, promotionId, runId: ctx.runId };
+      let out: HttpOutcome;
+      try {
+        out = await send(outbound, ctx, { url, method: 'POST', body: payload, timeoutMs: 10_000 });
+      } catch (err) {
+        const r = refused(err);
+        if (r) return r;
+        throw err;
+      }
+      if (out.status >= 300)
+        return { status: 'failed', error: `notification to ${url} answered ${out.status}`, retryable: out.status >= 500 };
+      return { status: 'succeeded', outputs: { delivered: true } };
+    },
+  };
+}
 
 /** Waits for approval events (POST …/steps/{node}/events); one person counts once; a rejection fails the step. */
 export const approvalWaitStep: StepType<{ required: number; promotionId?: string | undefined }, { approvedBy: string[] }> = {
