@@ -186,7 +186,8 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     await stopEmbedded();
     throw err;
   }
-  const db = createPool(connectionString);
+  // A broken connection is logged and replaced, never fatal: see createPool.
+  const db = createPool(connectionString, 20, (err) => log.warn({ err: err.message }, 'database connection lost; it will be replaced'));
   const boot = await bootstrap(db, cfg.bootstrapToken);
   if (boot.created && boot.token) {
     const tokenFile = path.join(cfg.dataDir, 'admin.token');

@@ -7,10 +7,19 @@ export type Tx = pg.PoolClient;
 // Return int8/numeric as JS numbers where they fit; timestamps stay Date.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
-export function createPool(connectionString: string, max = 20): Db {
+/** Called when a pooled connection breaks (PostgreSQL restarted, network cut); for logs only. */
+export type ConnectionErrorHandler = (err: Error) => void;
+
+export function createPool(connectionString: string, max = 20, onConnectionError?: ConnectionErrorHandler): Db {
   const pool = new pg.Pool({ connectionString, max, application_name: 'gantry' });
+  const report = (err: Error) => onConnectionError?.(err);
   // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => {});
+  pool.on('error', report);
+  // Neither may a client that is checked out (a transaction in progress): the pool removes the idle
+  // listener while a client is lent, and pg emits 'error' on a client with no listener as an uncaught
+  // exception. The running query fails with the same error and its transaction rolls back; the broken
+  // client is not queryable any more, so release() drops it and the pool opens a new one.
+  pool.on('connect', (client) => client.on('error', report));
   return pool;
 }
 
