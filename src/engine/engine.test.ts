@@ -259,6 +259,43 @@ describe('engine', () => {
     expect(r.steps[0]!.error).toMatch(/lease expired/);
   });
 
+  it('hands events delivered to an attempt whose server died to the re-queued attempt', async () => {
+    await withTenant(t.db, tenantId, (tx) =>
+      createTemplate(
+        tx,
+        tenantId,
+        userId,
+        {
+          name: 'orphan-wait',
+          nodes: [{ id: 'wait', type: 'approval_wait', config: { required: 1 } }],
+          edges: [],
+          inputs: {},
+          outputs: {},
+        },
+        registry.has,
+      ),
+    );
+    // A server claimed the waiting step and died; the event (e.g. deployment_finished) arrives while the
+    // dead server still holds the lease, so it lands on attempt 1; then the lease expires.
+    const id = await withTenant(t.db, tenantId, async (tx) => {
+      const started = await startRun(tx, tenantId, userId, { template: 'orphan-wait', inputs: {} });
+      await tx.query(
+        `UPDATE step_runs SET status = 'running', lease_owner = 'dead-server', lease_expires_at = now() - interval '1 second', started_at = now()
+          WHERE workflow_run_id = $1`,
+        [started.id],
+      );
+      await deliverEvent(tx, started.id, 'wait', { event: 'approved', payload: { by: 'ann' } });
+      return started.id;
+    });
+    const r = await waitFor(id);
+    expect(r.status).toBe('succeeded');
+    expect(r.steps.map((s) => [s.attemptNumber, s.status])).toEqual([
+      [1, 'failed'],
+      [2, 'succeeded'],
+    ]);
+    expect(r.steps[1]!.outputs).toEqual({ approvedBy: ['ann'] });
+  });
+
   it('applies a POST side effect once per node, with an idempotency key', async () => {
     const path = `/effect-${seq}`;
     const id = await run({ nodes: [{ id: 'post', type: 'http_call', config: { url: `${receiverUrl}${path}`, body: { x: 1 } } }] });
