@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createTestDb, type TestDb } from '../../test/helpers.js';
 import { createLogger } from '../core/logger.js';
 import { withTenant } from '../store/db.js';
@@ -16,6 +17,21 @@ let engine: Engine;
 let tenantId: string;
 let userId: string;
 const registry = builtinRegistry();
+// Fails its first attempt per run the way a query does when PostgreSQL restarts under it.
+const dbBlips = new Set<string>();
+registry.register({
+  type: 'db_blip',
+  description: 'test: the first attempt per run fails with a broken database connection',
+  inputSchema: z.object({}),
+  outputSchema: z.object({ ok: z.boolean() }),
+  async execute(ctx) {
+    if (!dbBlips.has(ctx.runId)) {
+      dbBlips.add(ctx.runId);
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    }
+    return { status: 'succeeded', outputs: { ok: true } };
+  },
+});
 let receiver: http.Server;
 let receiverUrl: string;
 const hits = new Map<string, number>();
@@ -294,6 +310,20 @@ describe('engine', () => {
       [2, 'succeeded'],
     ]);
     expect(r.steps[1]!.outputs).toEqual({ approvedBy: ['ann'] });
+  });
+
+  it('tries a step again when the database connection broke under it, without counting it as a failure', async () => {
+    const id = await run({ nodes: [{ id: 'blip', type: 'db_blip' }] });
+    const r = await waitFor(id);
+    expect(r.status).toBe('succeeded');
+    const steps = await t.db.query<{ attempt_number: number; status: string; error_kind: string | null }>(
+      'SELECT attempt_number, status, error_kind FROM step_runs WHERE workflow_run_id = $1 ORDER BY attempt_number',
+      [id],
+    );
+    expect(steps.rows).toEqual([
+      { attempt_number: 1, status: 'failed', error_kind: 'transient' },
+      { attempt_number: 2, status: 'succeeded', error_kind: null },
+    ]);
   });
 
   it('applies a POST side effect once per node, with an idempotency key', async () => {

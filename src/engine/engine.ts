@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { type Db, type Tx, withSystem } from '../store/db.js';
+import { type Db, isTransientDbError, type Tx, withSystem } from '../store/db.js';
 import { Listener } from '../store/listener.js';
 import { evalCondition, expressionsIn, resolveConfig } from '../workflows/expressions.js';
 import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
@@ -362,7 +362,8 @@ export class Engine {
         (err: unknown): Outcome => ({
           result: { status: 'failed', error: (err as Error)?.message ?? String(err) },
           input,
-          errorKind: 'error',
+          // A step that failed because the database went away is tried again, not failed (completion.ts).
+          errorKind: isTransientDbError(err) ? 'transient' : 'error',
         }),
       );
       return await Promise.race([work, timeout]);

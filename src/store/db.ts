@@ -23,6 +23,26 @@ export function createPool(connectionString: string, max = 20, onConnectionError
   return pool;
 }
 
+// SQLSTATE classes and codes that mean "the connection or the server went away", not "the statement is
+// wrong": 08 connection exception, 57P01-57P03 admin/crash shutdown and "cannot connect now", 53300 too
+// many connections, 40001/40P01 serialization failure and deadlock (safe to run again).
+const TRANSIENT_CODES = /^(08|57P0[1-3]|53300|40001|40P01)/;
+const TRANSIENT_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * True when err (or its cause) says the database connection broke or the server is restarting: the
+ * same work may succeed when tried again. Used by the engine to re-queue a step instead of failing it.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (TRANSIENT_CODES.test(code) || TRANSIENT_SOCKET.has(code))) return true;
+    const msg = e instanceof Error ? e.message : '';
+    if (/^Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/.test(msg)) return true;
+  }
+  return false;
+}
+
 const commitHooks = new WeakMap<Tx, (() => void)[]>();
 
 /**
