@@ -153,8 +153,8 @@ export function toProblem(err: unknown): Problem {
             : fe.message;
     return problem(fe.statusCode, code, detail);
   }
-  // The database connection broke (PostgreSQL restarting or failing over): nothing was committed, and
-  // the same request may succeed in a moment — say so instead of an internal error.
+  // The database connection broke (PostgreSQL restarting or failing over): the same request may succeed
+  // in a moment — say so instead of an internal error.
   if (isTransientDbError(err))
     return problem(
       503,
