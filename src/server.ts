@@ -44,7 +44,7 @@ import { notifyFailedPromotions } from './promotions/notify-failed.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
-import { createPool, type Db } from './store/db.js';
+import { createPool, type Db, retryTransient } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
@@ -180,7 +180,9 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     if (embedded) await embedded.stop().catch((err: unknown) => log.error({ err }, 'stopping embedded PostgreSQL failed'));
   };
   try {
-    const result = await migrate(connectionString);
+    const waitForDb = (err: Error, delayMs: number) =>
+      log.warn({ err: err.message, retryInMs: delayMs }, 'database not available yet; retrying');
+    const result = await retryTransient(() => migrate(connectionString), waitForDb);
     log.info({ applied: result.applied, schemaVersion: result.current }, 'database migrated');
   } catch (err) {
     await stopEmbedded();
@@ -188,7 +190,10 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   }
   // A broken connection is logged and replaced, never fatal: see createPool.
   const db = createPool(connectionString, 20, (err) => log.warn({ err: err.message }, 'database connection lost; it will be replaced'));
-  const boot = await bootstrap(db, cfg.bootstrapToken);
+  const boot = await retryTransient(
+    () => bootstrap(db, cfg.bootstrapToken),
+    (err, delayMs) => log.warn({ err: err.message, retryInMs: delayMs }, 'database not available yet; retrying'),
+  );
   if (boot.created && boot.token) {
     const tokenFile = path.join(cfg.dataDir, 'admin.token');
     await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
@@ -225,7 +230,12 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       })
     : undefined;
   if (engine) notifyFailedPromotions(engine, db, log);
-  await engine?.start();
+  await (engine
+    ? retryTransient(
+        () => engine.start(),
+        (err) => log.warn({ err: err.message }, 'engine: database not available yet; retrying'),
+      )
+    : undefined);
   const syncer = new SyncScheduler({
     db,
     clock: systemClock,

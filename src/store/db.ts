@@ -43,6 +43,25 @@ export function isTransientDbError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Runs fn again while it fails with a transient database error (PostgreSQL starting, restarting or
+ * failing over), with backoff, for up to maxMs; for start-up work (migrations, bootstrap), so a replica
+ * that starts during a database restart waits for it instead of exiting.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, onRetry: (err: Error, delayMs: number) => void, maxMs = 120_000): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientDbError(err) || Date.now() - started > maxMs) throw err;
+      const delay = Math.min(5_000, 250 * 2 ** attempt);
+      onRetry(err as Error, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 const commitHooks = new WeakMap<Tx, (() => void)[]>();
 
 /**
