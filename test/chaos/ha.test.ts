@@ -123,16 +123,18 @@ describe.skipIf(!pg15Available())('HA under chaos', () => {
         }
       }
       expect((await call('POST', '/api/v1/components', { name: 'app', imageRepository: 'registry.example.com/app' })).status).toBe(201);
-      const releases: string[] = [];
-      for (let i = 0; i < S.promotions; i++) {
-        const name = `1.0.${i}`;
-        const r = await call('POST', '/api/v1/releases', {
-          name,
-          components: [{ component: 'app', digest: `sha256:${randomBytes(32).toString('hex')}` }],
-        });
-        expect(r.status, JSON.stringify(r.body)).toBe(201);
-        expect((await call('POST', `/api/v1/releases/${r.body.id}/ready`)).status).toBe(200);
-        releases.push(name);
+      const releases = Array.from({ length: S.promotions }, (_, i) => `1.0.${i}`);
+      for (let i = 0; i < releases.length; i += 10) {
+        await Promise.all(
+          releases.slice(i, i + 10).map(async (name) => {
+            const r = await call('POST', '/api/v1/releases', {
+              name,
+              components: [{ component: 'app', digest: `sha256:${randomBytes(32).toString('hex')}` }],
+            });
+            expect(r.status, JSON.stringify(r.body)).toBe(201);
+            expect((await call('POST', `/api/v1/releases/${r.body.id}/ready`)).status).toBe(200);
+          }),
+        );
       }
       const journal = path.join(work, 'effects.jsonl');
       await writeFile(journal, '');
@@ -267,6 +269,11 @@ describe.skipIf(!pg15Available())('HA under chaos', () => {
           `effects ${effects.size} (twice: ${twice.length}); kills ${procs.reduce((n, p) => n + p.kills, 0)}; ` +
           `decisions ${packets.rows.length} (packet count wrong: ${badPackets.length}); unexpected exits ${unexpected.length}\n`,
       );
+      const failedJobs = await sql.query<{ id: string; error: string | null; tasks: string[] }>(
+        `SELECT j.id, j.error, array_agg(t.status || ': ' || coalesce(t.error, '')) AS tasks
+           FROM deployment_jobs j JOIN deployment_tasks t ON t.job_id = j.id WHERE j.status = 'failed' GROUP BY j.id`,
+      );
+      if (failedJobs.rows.length) process.stderr.write(`chaos: failed jobs: ${JSON.stringify(failedJobs.rows)}\n`);
       for (const u of unexpected) process.stderr.write(`chaos: ${u.name} exited by itself (${u.code}):\n${u.stderrTail}\n`);
       if (twice.length) process.stderr.write(`chaos: effects applied more than once (job/target: n): ${JSON.stringify(twice)}\n`);
 
