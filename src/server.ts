@@ -49,7 +49,7 @@ import { releaseRoutes } from './releases/routes.js';
 import { ephemeralMasterKey, loadMasterKey } from './secrets/envelope.js';
 import { secretRoutes } from './secrets/routes.js';
 import { countForeignKeyRows } from './secrets/service.js';
-import { createPool, type Db, withSystem } from './store/db.js';
+import { createPool, type Db, retryTransient, withSystem } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
@@ -206,14 +206,20 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     if (embedded) await embedded.stop().catch((err: unknown) => log.error({ err }, 'stopping embedded PostgreSQL failed'));
   };
   try {
-    const result = await migrate(connectionString);
+    const waitForDb = (err: Error, delayMs: number) =>
+      log.warn({ err: err.message, retryInMs: delayMs }, 'database not available yet; retrying');
+    const result = await retryTransient(() => migrate(connectionString), waitForDb);
     log.info({ applied: result.applied, schemaVersion: result.current }, 'database migrated');
   } catch (err) {
     await stopEmbedded();
     throw err;
   }
-  const db = createPool(connectionString);
-  const boot = await bootstrap(db, cfg.bootstrapToken);
+  // A broken connection is logged and replaced, never fatal: see createPool.
+  const db = createPool(connectionString, 20, (err) => log.warn({ err: err.message }, 'database connection lost; it will be replaced'));
+  const boot = await retryTransient(
+    () => bootstrap(db, cfg.bootstrapToken),
+    (err, delayMs) => log.warn({ err: err.message, retryInMs: delayMs }, 'database not available yet; retrying'),
+  );
   if (boot.created && boot.token) {
     const tokenFile = path.join(cfg.dataDir, 'admin.token');
     await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
@@ -266,7 +272,12 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       })
     : undefined;
   if (engine) notifyFailedPromotions(engine, db, log, outbound);
-  await engine?.start();
+  await (engine
+    ? retryTransient(
+        () => engine.start(),
+        (err) => log.warn({ err: err.message }, 'engine: database not available yet; retrying'),
+      )
+    : undefined);
   const syncer = new SyncScheduler({
     db,
     clock: systemClock,

@@ -18,6 +18,18 @@ export interface JobInput {
   rollbackOf?: string | null;
   /** For rollback jobs: the components each target returns to (target id → components). */
   componentsByTarget?: Map<string, TaskComponent[]>;
+  /**
+   * Promotions: when the environment is busy, insert the job as `pending` (queued) instead of
+   * refusing; queue.ts starts it when the jobs ahead of it have ended.
+   */
+  queue?: boolean;
+}
+
+interface ReleaseRow {
+  id: string;
+  name: string;
+  status: string;
+  components: { component: string; imageRepository: string; digest: string }[];
 }
 
 interface TargetRow {
@@ -62,14 +74,13 @@ async function resolveEnvironment(tx: Tx, tenantId: string, ref: string) {
   return r.rows[0];
 }
 
-/** Inserts a running job and its tasks. 409 while another job of the environment is still active. */
+/**
+ * Inserts a job and its tasks in the caller's transaction. While another job of the environment is
+ * active (running, or queued ahead) the job is queued as `pending` when input.queue is set, else 409.
+ * A rollback is never queued: it goes ahead of queued jobs and only waits for a running one (409).
+ */
 export async function createJob(tx: Tx, input: JobInput): Promise<string> {
-  const rel = await tx.query<{
-    id: string;
-    name: string;
-    status: string;
-    components: { component: string; imageRepository: string; digest: string }[];
-  }>(
+  const rel = await tx.query<ReleaseRow>(
     `SELECT id, name, status, components FROM releases WHERE tenant_id = $2 AND ${UUID_RE.test(input.releaseRef) ? 'id = $1::uuid' : 'name = $1'}`,
     [input.releaseRef, input.tenantId],
   );
@@ -86,7 +97,7 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
   }
   const env = await resolveEnvironment(tx, input.tenantId, input.environmentRef);
   // Serialise job creation per environment, so two requests cannot both pass the "no active job" check.
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deploy:${env.id}`]);
+  await lockEnvironmentJobs(tx, env.id);
   if (input.promotionId && !input.rollbackOf) {
     const same = await tx.query<{ id: string }>('SELECT id FROM deployment_jobs WHERE promotion_id = $1 AND rollback_of IS NULL', [
       input.promotionId,
@@ -94,10 +105,11 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
     if (same.rows[0]) return same.rows[0].id; // the hand-over is idempotent per promotion
   }
   const active = await tx.query<{ id: string }>(
-    `SELECT id FROM deployment_jobs WHERE environment_id = $1 AND status IN ('pending', 'running') LIMIT 1`,
-    [env.id],
+    `SELECT id FROM deployment_jobs WHERE environment_id = $1 AND status IN ($2, 'running') ORDER BY status DESC, id LIMIT 1`,
+    [env.id, input.rollbackOf ? 'running' : 'pending'],
   );
-  if (active.rows[0]) {
+  const queued = active.rows[0] !== undefined && input.queue === true && !input.rollbackOf;
+  if (active.rows[0] && !queued) {
     throw new ConflictError(
       `Deployment ${active.rows[0].id} is still active in "${env.name}"; wait for it or cancel it (gantry deploy cancel).`,
       'deployment_in_progress',
@@ -106,7 +118,6 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
   const envCfg = await tx.query<{
     config: {
       deployment?: Partial<StrategyConfig> & { strategy?: Strategy };
-      targetSelector?: Record<string, string>;
       autoRollback?: boolean;
     };
   }>('SELECT config FROM environments WHERE id = $1', [env.id]);
@@ -132,26 +143,13 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
   const autoRollback =
     !input.rollbackOf &&
     (cfg.failureBehavior === 'rollback' || (cfg.failureBehavior === undefined && envCfg.rows[0]?.config.autoRollback === true));
-  const selector = envCfg.rows[0]?.config.targetSelector ?? {};
-  const targets = await tx.query<TargetRow>(
-    `SELECT id, name, labels, current_digest, current_components, current_release_id FROM targets
-      WHERE environment_id = $1 AND labels @> $2::jsonb ${input.componentsByTarget ? 'AND id = ANY($3::uuid[])' : ''} ORDER BY name`,
-    input.componentsByTarget
-      ? [env.id, JSON.stringify(selector), [...input.componentsByTarget.keys()]]
-      : [env.id, JSON.stringify(selector)],
-  );
-  if (targets.rows.length === 0) {
-    throw new GantryError(
-      'no_targets',
-      422,
-      `Environment "${env.name}" has no targets${Object.keys(selector).length ? ` with labels ${JSON.stringify(selector)}` : ''}; add one with gantry target create.`,
-    );
-  }
-  const plan = planBatches(targets.rows.length, strategy, cfg);
+  // Checked now even for a queued job, so a promotion into an environment without targets fails at once.
+  const targets = await selectTargets(tx, env, input.componentsByTarget);
+  const plan = planBatches(targets.length, strategy, cfg);
   const job = await tx.query<{ id: string }>(
     `INSERT INTO deployment_jobs (tenant_id, promotion_id, release_id, environment_id, status, strategy, strategy_config, rollback_of,
                                   batch_count, created_by, auto_rollback, started_at)
-     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, now()) RETURNING id`,
+     VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $10, CASE WHEN $11 = 'running' THEN now() END) RETURNING id`,
     [
       input.tenantId,
       input.promotionId,
@@ -163,13 +161,53 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
       plan.count,
       input.createdBy,
       autoRollback,
+      queued ? 'pending' : 'running',
     ],
   );
   const jobId = job.rows[0]!.id;
-  const rows = targets.rows.map((t, i) => {
+  // A queued job gets its tasks when it starts: what each target runs then is its "previous" state.
+  if (!queued) await insertTasks(tx, input.tenantId, jobId, release, targets, plan.batches, input.componentsByTarget);
+  return jobId;
+}
+
+/** The advisory lock that serialises job creation and queue starts in one environment (transaction-scoped). */
+export async function lockEnvironmentJobs(tx: Tx, environmentId: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`deploy:${environmentId}`]);
+}
+
+async function selectTargets(tx: Tx, env: { id: string; name: string }, only?: Map<string, TaskComponent[]>): Promise<TargetRow[]> {
+  const envCfg = await tx.query<{ config: { targetSelector?: Record<string, string> } }>('SELECT config FROM environments WHERE id = $1', [
+    env.id,
+  ]);
+  const selector = envCfg.rows[0]?.config.targetSelector ?? {};
+  const targets = await tx.query<TargetRow>(
+    `SELECT id, name, labels, current_digest, current_components, current_release_id FROM targets
+      WHERE environment_id = $1 AND labels @> $2::jsonb ${only ? 'AND id = ANY($3::uuid[])' : ''} ORDER BY name`,
+    only ? [env.id, JSON.stringify(selector), [...only.keys()]] : [env.id, JSON.stringify(selector)],
+  );
+  if (targets.rows.length === 0) {
+    throw new GantryError(
+      'no_targets',
+      422,
+      `Environment "${env.name}" has no targets${Object.keys(selector).length ? ` with labels ${JSON.stringify(selector)}` : ''}; add one with gantry target create.`,
+    );
+  }
+  return targets.rows;
+}
+
+async function insertTasks(
+  tx: Tx,
+  tenantId: string,
+  jobId: string,
+  release: ReleaseRow,
+  targets: TargetRow[],
+  batches: number[],
+  componentsByTarget?: Map<string, TaskComponent[]>,
+): Promise<void> {
+  const rows = targets.map((t, i) => {
     const prev = new Map(t.current_components.map((c) => [c.name, c.digest]));
     const components: TaskComponent[] =
-      input.componentsByTarget?.get(t.id) ??
+      componentsByTarget?.get(t.id) ??
       release.components.map((c) => ({
         name: c.component,
         image: c.imageRepository,
@@ -182,15 +220,40 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
       previous_digest: t.current_digest,
       previous_release_id: t.current_release_id,
       components,
-      batch: plan.batches[i]!,
+      batch: batches[i]!,
     };
   });
   await tx.query(
     `INSERT INTO deployment_tasks (tenant_id, job_id, target_id, digest, previous_digest, previous_release_id, components, batch)
      SELECT $1, $2, x.target_id, x.digest, x.previous_digest, x.previous_release_id, x.components, x.batch
        FROM jsonb_to_recordset($3::jsonb) AS x(target_id uuid, digest text, previous_digest text, previous_release_id uuid, components jsonb, batch int)`,
-    [input.tenantId, jobId, JSON.stringify(rows)],
+    [tenantId, jobId, JSON.stringify(rows)],
   );
   await markWaiting(tx, jobId);
-  return jobId;
+}
+
+/**
+ * Starts a queued (pending) job: plans its tasks from the environment's targets as they are now and
+ * marks it running. Returns an error message instead when it cannot start (no targets any more); the
+ * caller ends the job with it. The caller holds lockEnvironmentJobs and the job row.
+ */
+export async function startQueuedJob(
+  tx: Tx,
+  job: { id: string; tenant_id: string; release_id: string; environment_id: string; strategy: Strategy; strategy_config: StrategyConfig },
+): Promise<string | null> {
+  const rel = await tx.query<ReleaseRow>('SELECT id, name, status, components FROM releases WHERE id = $1', [job.release_id]);
+  const env = await tx.query<{ id: string; name: string }>('SELECT id, name FROM environments WHERE id = $1', [job.environment_id]);
+  const release = rel.rows[0];
+  if (!release || !env.rows[0]) return 'its release or environment no longer exists';
+  let targets: TargetRow[];
+  try {
+    targets = await selectTargets(tx, env.rows[0]);
+  } catch (err) {
+    if (err instanceof GantryError) return err.message;
+    throw err;
+  }
+  const plan = planBatches(targets.length, job.strategy, job.strategy_config);
+  await insertTasks(tx, job.tenant_id, job.id, release, targets, plan.batches);
+  await tx.query(`UPDATE deployment_jobs SET status = 'running', started_at = now(), batch_count = $2 WHERE id = $1`, [job.id, plan.count]);
+  return null;
 }

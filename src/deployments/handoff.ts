@@ -1,10 +1,12 @@
 // The deploy step's hand-over: creates the deployment job of a promotion (its release and target
 // environment read from the promotion row). Idempotent per promotion (create.ts), and the step wraps it
-// in ctx.effect, so a retried attempt never creates a second job.
+// in ctx.effect, so a retried attempt never creates a second job. While the environment is busy the job
+// is queued (queue.ts) and the promotion's blocked_reason says so.
 import { NotFoundError } from '../core/errors.js';
 import type { DeployHandoff } from '../engine/steps/external.js';
 import { type Db, withTenant } from '../store/db.js';
 import { createJob } from './create.js';
+import { describeQueue } from './queue.js';
 
 export function deploymentHandoff(db: Db): DeployHandoff {
   return {
@@ -22,7 +24,14 @@ export function deploymentHandoff(db: Db): DeployHandoff {
           environmentRef: input.environmentId ?? promotion.target_environment_id,
           promotionId: input.promotionId,
           createdBy: promotion.requested_by,
+          // A busy environment queues the promotion instead of failing it after its decision.
+          queue: true,
         });
+        const env = await tx.query<{ environment_id: string; status: string }>(
+          'SELECT environment_id, status FROM deployment_jobs WHERE id = $1',
+          [jobId],
+        );
+        if (env.rows[0]?.status === 'pending') await describeQueue(tx, env.rows[0].environment_id);
         return { jobId };
       }),
   };

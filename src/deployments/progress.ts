@@ -10,6 +10,7 @@ import { afterCommit, type Db, type Tx, withSystem } from '../store/db.js';
 import { deliverEvent } from '../workflows/service.js';
 import { createJob } from './create.js';
 import type { StrategyConfig, TaskComponent } from './protocol.js';
+import { type FailJob, startNextQueued } from './queue.js';
 
 export interface ProgressDeps {
   signer: Signer;
@@ -152,6 +153,16 @@ export async function finishJob(
     );
   }
   if (status === 'failed' && job.auto_rollback && !job.rollback_of) await startRollback(tx, job.tenant_id, job.id, null);
+  // The environment is free unless a rollback just started: the next queued promotion's job goes.
+  await startNextQueued(tx, job.environment_id, failQueued(deps));
+}
+
+/** Ends a queued job that could not start, like any other failed job (evidence, promotion hand-back). */
+export function failQueued(deps: ProgressDeps): FailJob {
+  return async (tx, jobId, error) => {
+    const r = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
+    if (r.rows[0]) await finishJob(tx, r.rows[0], 'failed', error, deps);
+  };
 }
 
 /** Delivers deployment_finished to the promotion's workflow node `deploy`. */

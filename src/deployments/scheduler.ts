@@ -8,7 +8,8 @@ import type { Logger } from '../core/logger.js';
 import type { Db } from '../store/db.js';
 import { verifyWaves } from './canary.js';
 import { expireLeases } from './lease.js';
-import { advanceStalled, type ProgressDeps } from './progress.js';
+import { advanceStalled, failQueued, type ProgressDeps } from './progress.js';
+import { startStalledQueues } from './queue.js';
 import type { DeploymentSettings } from './settings.js';
 import { sweepWaiting } from './waiting.js';
 
@@ -52,6 +53,7 @@ export class DeploymentScheduler {
     const expired = await expireLeases(this.o.db, now, this.o.progress);
     if (expired) this.o.logger.warn({ tasks: expired }, 'task leases expired; re-queued');
     await advanceStalled(this.o.db, this.o.progress);
+    await startStalledQueues(this.o.db, failQueued(this.o.progress));
     await verifyWaves(this.o.db, now, this.o.progress);
     await sweepLiveness(this.o.db, now, this.o.settings);
     const gaveUp = await sweepWaiting(this.o.db, now, this.o.settings, this.o.progress);

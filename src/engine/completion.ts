@@ -7,10 +7,14 @@ import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
 import type { StepResult } from './registry.js';
 import { advanceRuns, backoffMs, endRun, insertStep, lockRun, type RunFinished, STEPS_CHANNEL } from './transitions.js';
 
+/** Attempts of one node that may fail on a broken database connection before the run fails (≈ 10 minutes of backoff). */
+const MAX_TRANSIENT_RETRIES = 25;
+
 export interface Outcome {
   result: StepResult<Record<string, unknown>>;
   input: Record<string, unknown>;
-  errorKind?: 'error' | 'timeout' | 'invalid_input';
+  /** transient: the database connection broke while the step ran; retried without counting (backoff). */
+  errorKind?: 'error' | 'timeout' | 'invalid_input' | 'transient';
 }
 
 export interface Completion {
@@ -100,8 +104,22 @@ async function commitOther(
   );
   if (!r.rowCount || run?.status !== 'running') return [];
   const node = template.nodes.find((n) => n.id === step.node_id);
+  if (outcome.errorKind === 'transient') {
+    const t = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND error_kind = 'transient'`,
+      [runId, step.node_id],
+    );
+    const n = t.rows[0]!.n;
+    // A database outage of a few minutes is ridden out; one that never ends still ends the run.
+    if (n <= MAX_TRANSIENT_RETRIES) {
+      await insertStep(tx, run, step.node_id, step.attempt_number + 1, backoffMs(n, { initialSeconds: 1, factor: 2, maxSeconds: 30 }));
+      await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+      return [];
+    }
+  }
   const failures = await tx.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND status = 'failed' AND error_kind IS DISTINCT FROM 'lease_expired'`,
+    `SELECT count(*)::int AS n FROM step_runs WHERE workflow_run_id = $1 AND node_id = $2 AND status = 'failed'
+        AND error_kind IS DISTINCT FROM 'lease_expired' AND error_kind IS DISTINCT FROM 'transient'`,
     [runId, step.node_id],
   );
   const used = failures.rows[0]!.n;

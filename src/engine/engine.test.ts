@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.js';
 import { createLogger } from '../core/logger.js';
 import { withTenant } from '../store/db.js';
@@ -16,6 +17,21 @@ let engine: Engine;
 let tenantId: string;
 let userId: string;
 const registry = builtinRegistry({ outbound: loopbackOutbound() });
+// Fails its first attempt per run the way a query does when PostgreSQL restarts under it.
+const dbBlips = new Set<string>();
+registry.register({
+  type: 'db_blip',
+  description: 'test: the first attempt per run fails with a broken database connection',
+  inputSchema: z.object({}),
+  outputSchema: z.object({ ok: z.boolean() }),
+  async execute(ctx) {
+    if (!dbBlips.has(ctx.runId)) {
+      dbBlips.add(ctx.runId);
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    }
+    return { status: 'succeeded', outputs: { ok: true } };
+  },
+});
 let receiver: http.Server;
 let receiverUrl: string;
 const hits = new Map<string, number>();
@@ -257,6 +273,57 @@ describe('engine', () => {
       [2, 'succeeded'],
     ]);
     expect(r.steps[0]!.error).toMatch(/lease expired/);
+  });
+
+  it('hands events delivered to an attempt whose server died to the re-queued attempt', async () => {
+    await withTenant(t.db, tenantId, (tx) =>
+      createTemplate(
+        tx,
+        tenantId,
+        userId,
+        {
+          name: 'orphan-wait',
+          nodes: [{ id: 'wait', type: 'approval_wait', config: { required: 1 } }],
+          edges: [],
+          inputs: {},
+          outputs: {},
+        },
+        registry.has,
+      ),
+    );
+    // A server claimed the waiting step and died; the event (e.g. deployment_finished) arrives while the
+    // dead server still holds the lease, so it lands on attempt 1; then the lease expires.
+    const id = await withTenant(t.db, tenantId, async (tx) => {
+      const started = await startRun(tx, tenantId, userId, { template: 'orphan-wait', inputs: {} });
+      await tx.query(
+        `UPDATE step_runs SET status = 'running', lease_owner = 'dead-server', lease_expires_at = now() - interval '1 second', started_at = now()
+          WHERE workflow_run_id = $1`,
+        [started.id],
+      );
+      await deliverEvent(tx, started.id, 'wait', { event: 'approved', payload: { by: 'ann' } });
+      return started.id;
+    });
+    const r = await waitFor(id);
+    expect(r.status).toBe('succeeded');
+    expect(r.steps.map((s) => [s.attemptNumber, s.status])).toEqual([
+      [1, 'failed'],
+      [2, 'succeeded'],
+    ]);
+    expect(r.steps[1]!.outputs).toEqual({ approvedBy: ['ann'] });
+  });
+
+  it('tries a step again when the database connection broke under it, without counting it as a failure', async () => {
+    const id = await run({ nodes: [{ id: 'blip', type: 'db_blip' }] });
+    const r = await waitFor(id);
+    expect(r.status).toBe('succeeded');
+    const steps = await t.db.query<{ attempt_number: number; status: string; error_kind: string | null }>(
+      'SELECT attempt_number, status, error_kind FROM step_runs WHERE workflow_run_id = $1 ORDER BY attempt_number',
+      [id],
+    );
+    expect(steps.rows).toEqual([
+      { attempt_number: 1, status: 'failed', error_kind: 'transient' },
+      { attempt_number: 2, status: 'succeeded', error_kind: null },
+    ]);
   });
 
   it('applies a POST side effect once per node, with an idempotency key', async () => {

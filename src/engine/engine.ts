@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import pg from 'pg';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { type Db, type Tx, withSystem } from '../store/db.js';
+import { type Db, isTransientDbError, type Tx, withSystem } from '../store/db.js';
+import { Listener } from '../store/listener.js';
 import { evalCondition, expressionsIn, resolveConfig } from '../workflows/expressions.js';
 import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
 import { type Completion, commitOutcomes, type Outcome } from './completion.js';
@@ -53,7 +53,7 @@ export class Engine {
   private readonly completions: Pending[] = [];
   private flushing = 0;
   private flushScheduled = false;
-  private listener: pg.Client | undefined;
+  private listener: Listener | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private claimsOutstanding = 0;
@@ -78,17 +78,20 @@ export class Engine {
 
   async start(): Promise<void> {
     this.running = true;
-    this.listener = new pg.Client({ connectionString: this.opts.connectionString, application_name: 'gantry-engine-listen' });
-    this.listener.on('error', (err) => {
-      if (this.running) this.opts.logger.warn({ err }, 'engine listener connection lost; polling continues');
+    // Polling goes on while the LISTEN connection is down; after it is back, wake() looks for the work
+    // whose NOTIFY was missed.
+    this.listener = new Listener({
+      connectionString: this.opts.connectionString,
+      channels: [STEPS_CHANNEL, CANCEL_CHANNEL],
+      applicationName: 'gantry-engine-listen',
+      logger: this.opts.logger,
+      onNotification: (n) => {
+        if (n.channel === CANCEL_CHANNEL && n.payload) this.abortRun(n.payload);
+        else this.wake();
+      },
+      onReconnect: () => this.wake(),
     });
-    await this.listener.connect();
-    this.listener.on('notification', (n) => {
-      if (n.channel === CANCEL_CHANNEL && n.payload) this.abortRun(n.payload);
-      else this.wake();
-    });
-    await this.listener.query(`LISTEN ${STEPS_CHANNEL}`);
-    await this.listener.query(`LISTEN ${CANCEL_CHANNEL}`);
+    await this.listener.start();
     this.timer = setInterval(() => this.wake(), this.opts.pollMs);
     this.wake();
   }
@@ -101,7 +104,7 @@ export class Engine {
     while ((this.inflight.size > 0 || this.completions.length > 0 || this.flushing > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    await this.listener?.end().catch(() => {});
+    await this.listener?.stop();
   }
 
   wake(): void {
@@ -359,7 +362,8 @@ export class Engine {
         (err: unknown): Outcome => ({
           result: { status: 'failed', error: (err as Error)?.message ?? String(err) },
           input,
-          errorKind: 'error',
+          // A step that failed because the database went away is tried again, not failed (completion.ts).
+          errorKind: isTransientDbError(err) ? 'transient' : 'error',
         }),
       );
       return await Promise.race([work, timeout]);

@@ -29,7 +29,13 @@ export function exprContext(run: Pick<RunRow, 'id' | 'inputs'>, steps: Map<strin
   return ctx;
 }
 
-/** Queues an attempt of a node; the delay (backoff) counts on the database clock, like the claim query. */
+/**
+ * Queues an attempt of a node; the delay (backoff) counts on the database clock, like the claim query.
+ * Events belong to the node, not to one attempt: the new attempt starts with every event delivered to
+ * the previous one (e.g. deployment_finished that arrived while a dead server held the lease), so a
+ * re-queued attempt never waits for an event that already came. The caller holds the run lock, which
+ * deliverEvent takes too, so no event can slip in between the copy and the insert.
+ */
 export async function insertStep(
   tx: Tx,
   run: Pick<RunRow, 'id' | 'tenant_id'>,
@@ -38,8 +44,10 @@ export async function insertStep(
   delayMs = 0,
 ): Promise<boolean> {
   const r = await tx.query(
-    `INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number, run_after)
-     VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000))
+    `INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number, run_after, resume_events)
+     VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000),
+             coalesce((SELECT resume_events FROM step_runs WHERE workflow_run_id = $2 AND node_id = $3 AND attempt_number < $4
+                        ORDER BY attempt_number DESC LIMIT 1), '[]'::jsonb))
      ON CONFLICT (workflow_run_id, node_id, attempt_number) DO NOTHING`,
     [run.tenant_id, run.id, nodeId, attempt, delayMs],
   );

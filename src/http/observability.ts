@@ -39,7 +39,12 @@ export function observabilityRoutes(app: App, { db }: Deps): void {
     },
     async (_req, reply) => {
       try {
-        await db.query('SELECT 1');
+        // Bounded: a database host that drops packets would otherwise hold the probe until TCP gives up.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('database did not answer within 5 s')), 5_000);
+        });
+        await Promise.race([db.query('SELECT 1'), timeout]).finally(() => clearTimeout(timer));
         return { status: 'ready' };
       } catch {
         return reply.status(503).send({ status: 'database unavailable' });

@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { GantryError, type ProblemField } from '../core/errors.js';
+import { isTransientDbError } from '../store/db.js';
 
 export interface Problem {
   type: string;
@@ -152,6 +153,14 @@ export function toProblem(err: unknown): Problem {
             : fe.message;
     return problem(fe.statusCode, code, detail);
   }
+  // The database connection broke (PostgreSQL restarting or failing over): the same request may succeed
+  // in a moment — say so instead of an internal error.
+  if (isTransientDbError(err))
+    return problem(
+      503,
+      'database_unavailable',
+      'The database is unavailable for a moment (restarting or failing over); retry the request.',
+    );
   return problem(500, 'internal', 'An internal error occurred; the server log has the details under this request id.');
 }
 

@@ -32,6 +32,9 @@ export interface MigrateResult {
 export async function migrate(connectionString: string): Promise<MigrateResult> {
   const migrations = await loadMigrations();
   const client = new pg.Client({ connectionString, application_name: 'gantry-migrate' });
+  // The connection breaking (PostgreSQL restarting) fails the query in progress; without a listener
+  // pg would also raise it as an uncaught 'error' event and end the process.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);

@@ -1,5 +1,8 @@
 // noop executor: reports success with a sticker and touches nothing but its own record of what each target
 // "runs" (<dir>/noop-targets/<target>.json, so a re-leased task can observe it); for benchmarks and dry runs.
+// With GANTRY_NOOP_JOURNAL set it also appends one JSON line per applied change to that file: the "target
+// side" record chaos tests count to prove no task's effect ran twice.
+import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type AgentTask, bundleDigest, type Observation, stickerFor } from '../../deployments/protocol.js';
@@ -35,6 +38,19 @@ export class NoopExecutor implements Executor {
     const sticker = stickerFor(task, new Date());
     const file = this.file(task.target.name);
     if (file) await writeAtomic(file, JSON.stringify(sticker));
+    const journal = process.env.GANTRY_NOOP_JOURNAL;
+    if (journal) {
+      const line = {
+        jobId: task.jobId,
+        taskId: task.taskId,
+        targetId: task.target.id,
+        attempt: task.attempt,
+        pid: process.pid,
+        at: Date.now(),
+      };
+      // One write(2) per line with O_APPEND: lines of concurrent agents never interleave.
+      appendFileSync(journal, `${JSON.stringify(line)}\n`);
+    }
     return { status: 'succeeded', sticker, artifacts: [], observed: [] };
   }
 
