@@ -150,6 +150,9 @@ describe.skipIf(!pg15Available())('HA under chaos', () => {
               GANTRY_JOIN_TOKEN: jt.body.token,
               GANTRY_AGENT_DIR: path.join(work, name),
               GANTRY_NOOP_JOURNAL: journal,
+              // The noop "hosts" are one world that every agent sees, as real hosts would be: a re-leased
+              // task observes there what an earlier attempt (on any agent) already applied.
+              GANTRY_AGENT_NOOP_DIR: path.join(work, 'noop-world'),
             }),
           }),
           unexpected,
