@@ -140,6 +140,7 @@ export function toProblem(err: unknown): Problem {
           FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
           FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
           FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+          FST_ERR_BAD_URL: 'invalid_url',
         } as Record<string, string>
       )[fe.code] ?? 'bad_request';
     const detail =
@@ -149,7 +150,9 @@ export function toProblem(err: unknown): Problem {
           ? 'The request body is larger than the server accepts (1 MiB).'
           : code === 'unsupported_media_type'
             ? 'Send the body as application/json.'
-            : fe.message;
+            : code === 'invalid_url'
+              ? 'The URL path is not valid percent-encoded UTF-8; encode each path segment with encodeURIComponent.'
+              : fe.message;
     return problem(fe.statusCode, code, detail);
   }
   return problem(500, 'internal', 'An internal error occurred; the server log has the details under this request id.');
