@@ -31,7 +31,7 @@ import { builtinGates, type GateRegistry } from './gates/registry.js';
 import { checkRequestInput } from './http/input-hygiene.js';
 import { observabilityRoutes } from './http/observability.js';
 import { Outbound } from './http/outbound.js';
-import { errorHandler, sendProblem, toProblem } from './http/problem.js';
+import { clientErrorHandler, errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
@@ -98,6 +98,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     ajv: { customOptions: { coerceTypes: false } },
     // A URL that is not valid percent-encoded UTF-8 gets a problem document like every other 400.
     frameworkErrors: (err, req, reply) => sendProblem(req, reply, toProblem(err)),
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,4 +1,5 @@
 // Maps every error to an RFC 9457 problem document with a stable code. A client's mistake never becomes a 5xx.
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { GantryError, type ProblemField } from '../core/errors.js';
@@ -20,10 +21,13 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -170,4 +174,29 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   if (p.status >= 500) req.log.error({ err }, 'request failed');
   else req.log.info({ code: p.code, status: p.status }, 'request refused');
   return sendProblem(req, reply, p);
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before a request exists (headers over 16 KiB, a malformed request
+ * line) with a problem document too, as Fastify's default handler does with plain JSON.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const p =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? problem(
+          431,
+          'headers_too_large',
+          'The request line and headers are larger than the server accepts (16 KiB); send long values in the body.',
+        )
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problem(408, 'request_timeout', 'The request did not arrive in time; send it again.')
+        : problem(400, 'bad_request', 'The request is not valid HTTP/1.1.');
+  const body = JSON.stringify(p);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${p.status} ${p.title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

@@ -78,6 +78,13 @@ describe('input hygiene over HTTP', () => {
     expect(r.body.code).toBe('invalid_url');
   });
 
+  it('answers headers larger than the parser accepts with a problem document', async () => {
+    const res = await fetch(`${base}/api/v1/environments?q=${'x'.repeat(20_000)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await res.json()) as { code: string }).code).toBe('headers_too_large');
+  });
+
   it('refuses a forged list cursor carrying a NUL', async () => {
     const cursor = Buffer.from(JSON.stringify([1, '\u0000']), 'utf8').toString('base64url');
     const r = await send('GET', `/api/v1/environments?cursor=${cursor}`);
