@@ -1,11 +1,13 @@
 // Fuzz test over every operation of the OpenAPI document of a real listening server (issue 13): schema-shaped
 // requests with one field broken at a time, plus malformed, mistyped and oversized bodies and broken path and
 // query values. No answer may be a 5xx, every refusal is a problem document, and the server stays healthy.
-// Seeded: GANTRY_FUZZ_SEED=<n> replays a run (the seed is printed); GANTRY_FUZZ_ROUNDS sets the rounds (default 3).
+// Seeded: GANTRY_FUZZ_SEED=<n> replays a run (the seed is printed); GANTRY_FUZZ_ROUNDS sets the rounds (default 3);
+// GANTRY_FUZZ_VERBOSE=1 prints the statuses of each operation.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packPlugin } from '../../src/cli/plugin-commands.js';
 import type { App } from '../../src/http/types.js';
 import { buildApp } from '../../src/server.js';
 import { bootstrap } from '../../src/tenancy/service.js';
@@ -72,6 +74,7 @@ let guard: NetGuard;
 const serverErrors = new Map<string, string>();
 const agent = { id: '', credential: '' };
 const joinTokens: string[] = [];
+let pluginArchive = '';
 
 async function api(method: string, path: string, body?: unknown, token = adminToken): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}${path}`, {
@@ -146,6 +149,9 @@ async function createFixtures(): Promise<Fixtures> {
   const deployment = await ok('POST', '/api/v1/deployments', { releaseId: 'fz-ready', environmentId: 'fz-dev' });
   const promotion = await ok('POST', '/api/v1/promotions', { releaseId: 'fz-ready', targetEnvironmentId: 'fz-dev', reason: 'fuzz' });
   const evidence = await ok('GET', '/api/v1/evidence?limit=5');
+  pluginArchive = (await packPlugin(new URL('../../examples/plugins/change-window', import.meta.url).pathname)).toString('base64');
+  const plugin = await ok('POST', '/api/v1/plugins', { archive: pluginArchive, enable: false });
+  await ok('POST', '/api/v1/plugin-instances', { pluginId: 'acme-window', config: { timeZone: 'UTC' }, enabled: false });
   const both = (x: { id: string; name?: string }) => (x.name ? [x.id, x.name] : [x.id]);
   return {
     sink: sink.host,
@@ -170,7 +176,8 @@ async function createFixtures(): Promise<Fixtures> {
       token: [victimToken.id],
       nodeId: ['first', 'second'],
       taskId: [],
-      pluginId: ['fz-plugin'],
+      pluginId: [plugin.pluginId, plugin.id],
+      plugin: [plugin.pluginId, plugin.id],
       other: [ready.name, draft.name],
     },
   };
@@ -205,6 +212,9 @@ const EXAMPLES: Record<string, (rng: Rng) => unknown> = {
   }),
   'POST /api/v1/deployments/rollback': () => ({ environment: 'fz-dev' }),
   'POST /api/v1/workflow-runs/{id}/steps/{nodeId}/events': () => ({ event: 'approve' }),
+  'POST /api/v1/plugins': () => ({ archive: pluginArchive, enable: false }),
+  'POST /api/v1/plugin-instances': () => ({ pluginId: 'acme-window', config: { timeZone: 'Europe/Berlin' } }),
+  'PATCH /api/v1/plugin-instances/{pluginId}': () => ({ config: { timeZone: 'UTC' }, enabled: false }),
   'PATCH /api/v1/users/{id}': () => ({ displayName: 'Fuzz victim', roles: ['viewer'] }),
 };
 
@@ -228,7 +238,7 @@ function pathHint(op: Operation, param: string, fx: Fixtures): string[] {
     'workflow-runs': 'run',
     evidence: 'evidence',
     promotions: 'promotion',
-    plugins: 'pluginId',
+    plugins: 'plugin',
     'plugin-instances': 'pluginId',
     steps: 'nodeId',
     tasks: 'taskId',
@@ -370,7 +380,8 @@ function plan(op: Operation, mutation: Mutation, fx: Fixtures, rng: Rng): Planne
 }
 
 function authHeaders(op: Operation): Record<string, string> {
-  if (op.path === '/api/v1/agents/register') return joinTokens.length > 0 ? { 'x-agent-token': joinTokens.pop()! } : {};
+  // A join token is spent only by a registration that succeeds (see send()).
+  if (op.path === '/api/v1/agents/register') return joinTokens.length > 0 ? { 'x-agent-token': joinTokens.at(-1)! } : {};
   if (op.tags.includes('agent protocol')) return { authorization: `Bearer ${agent.credential}` };
   return { authorization: `Bearer ${adminToken}` };
 }
@@ -397,6 +408,7 @@ async function send(p: Planned): Promise<Outcome> {
     text = `no answer: ${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}`;
   }
   // The agent credential changes when the fuzz rotates it; keep using the current one.
+  if (p.op.path === '/api/v1/agents/register' && status === 201) joinTokens.pop();
   if (p.op.path === '/api/v1/agents/{ref}/rotate' && status === 200)
     agent.credential = (JSON.parse(text) as { credential: string }).credential;
   return { planned: p, status, text, contentType, serverLog: serverErrors.get(requestId) ?? '', blocked: guard.take() };
@@ -496,6 +508,16 @@ describe('fuzz over every operation of the OpenAPI document', () => {
           .filter((o) => !reached.has(o))
           .join(', ')}\n`,
     );
+
+    if (process.env.GANTRY_FUZZ_VERBOSE) {
+      const table = new Map<string, Record<number, number>>();
+      for (const o of outcomes) {
+        const row = table.get(`${o.planned.op.method} ${o.planned.op.path}`) ?? {};
+        row[o.status] = (row[o.status] ?? 0) + 1;
+        table.set(`${o.planned.op.method} ${o.planned.op.path}`, row);
+      }
+      for (const [op, row] of table) process.stderr.write(`  ${op} ${JSON.stringify(row)}\n`);
+    }
 
     // Every operation got every mutation kind, several times over the rounds.
     for (const op of ops) expect(perOp.get(`${op.method} ${op.path}`) ?? 0, `${op.method} ${op.path}`).toBeGreaterThanOrEqual(ROUNDS * 12);
