@@ -12,7 +12,7 @@ import type { App } from '../../src/http/types.js';
 import { buildApp } from '../../src/server.js';
 import { bootstrap } from '../../src/tenancy/service.js';
 import { freePort } from '../e2e/support.js';
-import { createTestDb, type TestDb } from '../helpers.js';
+import { createTestDb, loopbackOutbound, type TestDb } from '../helpers.js';
 import {
   BAD_CONTENT_TYPES,
   BAD_SEGMENTS,
@@ -453,7 +453,8 @@ beforeAll(async () => {
       },
     },
   );
-  app = await buildApp({ db: t.db, logger });
+  // The operator allows loopback, where the sink answers, as for every test server (test/helpers.ts).
+  app = await buildApp({ db: t.db, logger, outbound: loopbackOutbound() });
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
