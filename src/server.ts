@@ -28,9 +28,10 @@ import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { checkRequestInput } from './http/input-hygiene.js';
 import { observabilityRoutes } from './http/observability.js';
 import { Outbound } from './http/outbound.js';
-import { errorHandler, sendProblem, toProblem } from './http/problem.js';
+import { clientErrorHandler, errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
@@ -95,6 +96,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     },
     requestIdHeader: false,
     ajv: { customOptions: { coerceTypes: false } },
+    // A URL that is not valid percent-encoded UTF-8 gets a problem document like every other 400.
+    frameworkErrors: (err, req, reply) => sendProblem(req, reply, toProblem(err)),
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -130,6 +134,8 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
   );
   registerAuth(app, deps);
+  // After authentication (strangers learn nothing), before schema validation and every handler.
+  app.addHook('preValidation', async (req) => checkRequestInput(req));
 
   observabilityRoutes(app, deps);
   tenancyRoutes(app, deps);

@@ -1,6 +1,7 @@
 // Opaque keyset cursors for list endpoints: the cursor carries the sort key of the last row returned.
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
+import { unsafeText } from './input-hygiene.js';
 
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50).describe('Page size, 1–500.'),
@@ -19,7 +20,9 @@ export function encodeCursor(values: (string | number)[]): string {
 export function decodeCursor(cursor: string, arity: number): (string | number)[] {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === arity && v.every((x) => typeof x === 'string' || typeof x === 'number')) {
+    // A forged cursor could carry text PostgreSQL refuses (NUL) inside its base64; such a cursor is not ours.
+    const ok = (x: unknown) => (typeof x === 'string' && !unsafeText(x)) || (typeof x === 'number' && Number.isFinite(x));
+    if (Array.isArray(v) && v.length === arity && v.every(ok)) {
       return v as (string | number)[];
     }
   } catch {

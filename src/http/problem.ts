@@ -1,4 +1,5 @@
 // Maps every error to an RFC 9457 problem document with a stable code. A client's mistake never becomes a 5xx.
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { GantryError, type ProblemField } from '../core/errors.js';
@@ -21,10 +22,13 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -141,6 +145,7 @@ export function toProblem(err: unknown): Problem {
           FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
           FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
           FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+          FST_ERR_BAD_URL: 'invalid_url',
         } as Record<string, string>
       )[fe.code] ?? 'bad_request';
     const detail =
@@ -150,7 +155,9 @@ export function toProblem(err: unknown): Problem {
           ? 'The request body is larger than the server accepts (1 MiB).'
           : code === 'unsupported_media_type'
             ? 'Send the body as application/json.'
-            : fe.message;
+            : code === 'invalid_url'
+              ? 'The URL path is not valid percent-encoded UTF-8; encode each path segment with encodeURIComponent.'
+              : fe.message;
     return problem(fe.statusCode, code, detail);
   }
   // The database connection broke (PostgreSQL restarting or failing over): the same request may succeed
@@ -176,4 +183,29 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   if (p.status >= 500) req.log.error({ err }, 'request failed');
   else req.log.info({ code: p.code, status: p.status }, 'request refused');
   return sendProblem(req, reply, p);
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before a request exists (headers over 16 KiB, a malformed request
+ * line) with a problem document too, as Fastify's default handler does with plain JSON.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const p =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? problem(
+          431,
+          'headers_too_large',
+          'The request line and headers are larger than the server accepts (16 KiB); send long values in the body.',
+        )
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? problem(408, 'request_timeout', 'The request did not arrive in time; send it again.')
+        : problem(400, 'bad_request', 'The request is not valid HTTP/1.1.');
+  const body = JSON.stringify(p);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${p.status} ${p.title}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
