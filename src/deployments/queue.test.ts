@@ -53,7 +53,14 @@ async function deployOneTask(): Promise<string> {
     const lease = await asAgent('POST', `/api/v1/agents/${agent.id}/tasks/lease`, { max: 1 });
     const task = lease.body.tasks[0];
     if (task) {
-      expect((await asAgent('POST', `/api/v1/agents/${agent.id}/tasks/${task.taskId}/start`, { attempt: task.attempt, fencingToken: task.fencingToken })).status).toBe(200);
+      expect(
+        (
+          await asAgent('POST', `/api/v1/agents/${agent.id}/tasks/${task.taskId}/start`, {
+            attempt: task.attempt,
+            fencingToken: task.fencingToken,
+          })
+        ).status,
+      ).toBe(200);
       const rep = await asAgent('POST', `/api/v1/agents/${agent.id}/tasks/${task.taskId}/report`, {
         attempt: task.attempt,
         fencingToken: task.fencingToken,
