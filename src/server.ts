@@ -28,19 +28,21 @@ import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { registerIdempotency } from './http/idempotency.js';
 import { observabilityRoutes } from './http/observability.js';
 import { errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { IntegrationHealthScheduler, integrationCheckSeconds } from './integrations/health-scheduler.js';
-import { flushNotifications } from './integrations/notify.js';
 import { integrationRoutes } from './integrations/routes.js';
+import { NotificationDispatcher } from './notifications/dispatcher.js';
+import { notificationRoutes } from './notifications/routes.js';
+import { loadNotificationSettings } from './notifications/settings.js';
 import { attachPluginGates } from './plugins/gates.js';
 import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
-import { notifyFailedPromotions } from './promotions/notify-failed.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
@@ -92,6 +94,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     reply.header('x-request-id', req.id);
   });
 
+  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner() };
+  // Before any route (and before swagger collects them): adds the Idempotency-Key header to creating POSTs.
+  registerIdempotency(app, deps);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -103,7 +108,6 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
-  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner() };
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
@@ -129,6 +133,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
   evidenceRoutes(app, deps);
   promotionRoutes(app, deps, gates);
+  notificationRoutes(app, deps);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {
@@ -223,7 +228,6 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
         leaseSeconds: cfg.engineLeaseSeconds,
       })
     : undefined;
-  if (engine) notifyFailedPromotions(engine, db, log);
   await engine?.start();
   const syncer = new SyncScheduler({
     db,
@@ -249,6 +253,14 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     hooks: [sshRunner],
   });
   deployments.start();
+  const notifications = new NotificationDispatcher({
+    db,
+    clock: systemClock,
+    settings: loadNotificationSettings(),
+    plugins,
+    logger: log.child({ component: 'notifications' }),
+  });
+  notifications.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info(
     { address, version: VERSION, engine: engine?.instanceId ?? 'off', tls: https ? (https.requestCert ? 'mutual (agents)' : 'on') : 'off' },
@@ -261,7 +273,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       await syncer.stop();
       await deployments.stop();
       await healthChecks.stop();
-      await flushNotifications();
+      await notifications.stop();
       await plugins.close();
       await engine?.stop();
       await db.end();

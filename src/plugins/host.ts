@@ -8,7 +8,6 @@ import type { Logger } from '../core/logger.js';
 import { type Db, withSystem } from '../store/db.js';
 import { readArchive, writePackage } from './archive.js';
 import { HOSTED_KINDS, MANIFEST_FILE, UNHOSTED_KINDS } from './manifest.js';
-import { attachPluginNotifications } from './notify.js';
 import { PluginError, PluginProcess } from './process.js';
 import type { PluginCall, Provides } from './rpc.js';
 import { archiveBytes, findPlugin, listPlugins, type PluginRow, setPluginStatus } from './service.js';
@@ -32,14 +31,11 @@ export class PluginHost {
   private readonly running = new Map<string, Promise<Running>>();
   private readonly listeners = new Set<(rows: PluginRow[]) => void>();
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly detachNotifications: () => void;
 
   constructor(opts: PluginHostOptions) {
     this.db = opts.db;
     this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'gantry-plugins');
     this.logger = opts.logger;
-    // notify() events of this database go to the plugins' notification channels through this host.
-    this.detachNotifications = attachPluginNotifications(this);
   }
 
   /** The package directory of a plugin version, extracted from the database if this replica has not yet. */
@@ -176,7 +172,6 @@ export class PluginHost {
   }
 
   async close(): Promise<void> {
-    this.detachNotifications();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.listeners.clear();
     await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
