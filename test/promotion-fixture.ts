@@ -39,7 +39,14 @@ export async function promotionFixture(users: Record<string, string[]>, clock: C
   await app.ready();
   const engine = new Engine({ db: t.db, connectionString: t.url, registry, logger: createLogger('silent'), clock, pollMs: 50 });
   await engine.start();
-  const settings = { ...loadNotificationSettings({}), pollMs: 50, backoffBaseMs: 100, backoffMaxMs: 1000, timeoutMs: 5000 };
+  const settings = {
+    ...loadNotificationSettings({}),
+    pollMs: 50,
+    backoffBaseMs: 100,
+    backoffMaxMs: 1000,
+    timeoutMs: 1000,
+    maxAttempts: 1000,
+  };
   const notifications = new NotificationDispatcher({ db: t.db, clock, settings, plugins });
   notifications.start();
   afterAll(async () => {
