@@ -56,7 +56,8 @@ export class NotificationDispatcher {
   /** Claims up to `max` due notifications, counting an attempt on each and holding it for one attempt's time. */
   async claim(max: number): Promise<Claimed[]> {
     const now = this.o.clock.now();
-    const hold = new Date(now.getTime() + this.o.settings.timeoutMs + 30_000);
+    // One attempt's time plus a margin for recording its outcome; a claim past that is a dead server's.
+    const hold = new Date(now.getTime() + this.o.settings.timeoutMs + 10_000);
     return withSystem(this.o.db, async (tx) => {
       const r = await tx.query<Claimed>(
         `WITH c AS (
@@ -77,7 +78,11 @@ export class NotificationDispatcher {
     });
   }
 
-  /** Makes one delivery attempt of a claimed row and records it (log row, status, next attempt). */
+  /**
+   * Makes one delivery attempt of a claimed row and records it: always in the log, and in the row's
+   * status only while the claim is still this attempt's (a claim that ran out and was taken over by
+   * another server belongs to that server now).
+   */
   async deliver(n: Claimed): Promise<void> {
     const started = this.o.clock.now();
     const event: NotificationEvent = { type: n.event_type as NotificationEventType, data: n.data };
@@ -101,8 +106,8 @@ export class NotificationDispatcher {
                 status = $2, delivered_at = CASE WHEN $2 = 'delivered' THEN $3::timestamptz END,
                 next_attempt_at = CASE WHEN $2 = 'pending' THEN $4::timestamptz END,
                 last_error = $5
-          WHERE id = $1`,
-        [n.id, outcome.ok ? 'delivered' : dead ? 'dead' : 'pending', finished, next, outcome.ok ? null : (outcome.error ?? 'failed')],
+          WHERE id = $1 AND attempts = $6`,
+        [n.id, outcome.ok ? 'delivered' : dead ? 'dead' : 'pending', finished, next, outcome.ok ? null : (outcome.error ?? 'failed'), n.attempts],
       );
     });
     if (!outcome.ok) {
