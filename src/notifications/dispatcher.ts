@@ -107,7 +107,14 @@ export class NotificationDispatcher {
                 next_attempt_at = CASE WHEN $2 = 'pending' THEN $4::timestamptz END,
                 last_error = $5
           WHERE id = $1 AND attempts = $6`,
-        [n.id, outcome.ok ? 'delivered' : dead ? 'dead' : 'pending', finished, next, outcome.ok ? null : (outcome.error ?? 'failed'), n.attempts],
+        [
+          n.id,
+          outcome.ok ? 'delivered' : dead ? 'dead' : 'pending',
+          finished,
+          next,
+          outcome.ok ? null : (outcome.error ?? 'failed'),
+          n.attempts,
+        ],
       );
     });
     if (!outcome.ok) {
