@@ -187,7 +187,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -280,7 +283,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -478,7 +484,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -784,7 +793,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1776,7 +1788,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2169,7 +2184,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2226,7 +2244,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Agent id or name */
                     ref: string;
@@ -2342,7 +2363,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2650,7 +2674,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2845,7 +2872,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Component id or name */
                     ref: string;
@@ -2972,7 +3002,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Integration id or name */
                     ref: string;
@@ -3091,7 +3124,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -3514,7 +3550,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Release id or name */
                     ref: string;
@@ -3591,7 +3630,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Release id or name */
                     ref: string;
@@ -4318,6 +4360,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{id}/tasks/{taskId}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every attempt of a task: agent, lease times, outcome, the report’s error and health, and its log */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    taskId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                attempt: number;
+                                agentId: string | null;
+                                agentName: string | null;
+                                /** @description The lease owner: an agent, or the server for ssh targets. */
+                                runner: string | null;
+                                leasedAt: string;
+                                /** @description The lease’s last expiry (renewed while the attempt ran). */
+                                leaseExpiresAt: string | null;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @enum {string} */
+                                outcome: "running" | "succeeded" | "failed" | "skipped" | "lease_expired";
+                                error: string | null;
+                                health: {
+                                    [key: string]: unknown;
+                                } | null;
+                                log: {
+                                    seq: number;
+                                    at: string;
+                                    line: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -4335,6 +4440,8 @@ export interface paths {
                     cursor?: string;
                     environment?: string;
                     status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+                    /** @description Only the jobs of this promotion (its deployment and rollbacks). */
+                    promotion?: string;
                 };
                 header?: never;
                 path?: never;
@@ -4396,7 +4503,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -4821,7 +4931,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -4923,7 +5036,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -5025,7 +5141,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -5127,7 +5246,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5293,7 +5415,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5451,7 +5576,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5668,7 +5796,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Template id or name */
                     ref: string;
@@ -5850,7 +5981,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6017,7 +6151,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -6095,7 +6232,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                     nodeId: string;
@@ -6527,6 +6667,8 @@ export interface paths {
                                     [key: string]: unknown;
                                 };
                                 workflowRunId: string | null;
+                                /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                                deploymentJobIds: string[];
                                 requestedBy: {
                                     /** Format: uuid */
                                     id: string;
@@ -6547,7 +6689,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6590,6 +6735,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -6635,7 +6782,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6741,6 +6891,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -6845,7 +6997,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -6886,6 +7041,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -6931,7 +7088,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -6971,6 +7131,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7016,7 +7178,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7050,6 +7215,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7095,7 +7262,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7127,6 +7297,254 @@ export interface paths {
                             expiresAt: string;
                             createdBy: string;
                             evidenceId: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List notifications (one per event and channel), newest first; status=dead lists dead letters */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                    status?: "pending" | "delivered" | "dead";
+                    /** @description Event type, e.g. promotion.approved. */
+                    event?: string;
+                    /** @description e.g. promotion:<id> */
+                    subject?: string;
+                    /** @description Integration name or plugin/channel. */
+                    channel?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: uuid
+                                 * @description Also the Idempotency-Key header of every delivery of this notification.
+                                 */
+                                id: string;
+                                /**
+                                 * Format: uuid
+                                 * @description The event; one event fans out to one notification per channel.
+                                 */
+                                eventId: string;
+                                event: string;
+                                /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                                subject: string;
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                occurredAt: string;
+                                /** @enum {string} */
+                                channelKind: "webhook" | "plugin";
+                                /** @description The integration name, or plugin/channel. */
+                                channel: string;
+                                integrationId: string | null;
+                                /**
+                                 * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "delivered" | "dead";
+                                /** @description Attempts since it was queued or last re-sent. */
+                                attempts: number;
+                                nextAttemptAt: string | null;
+                                lastError: string | null;
+                                deliveredAt: string | null;
+                                createdAt: string;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a notification with its delivery log (every attempt, its HTTP status and error) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description Also the Idempotency-Key header of every delivery of this notification.
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description The event; one event fans out to one notification per channel.
+                             */
+                            eventId: string;
+                            event: string;
+                            /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                            subject: string;
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            occurredAt: string;
+                            /** @enum {string} */
+                            channelKind: "webhook" | "plugin";
+                            /** @description The integration name, or plugin/channel. */
+                            channel: string;
+                            integrationId: string | null;
+                            /**
+                             * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                             * @enum {string}
+                             */
+                            status: "pending" | "delivered" | "dead";
+                            /** @description Attempts since it was queued or last re-sent. */
+                            attempts: number;
+                            nextAttemptAt: string | null;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                            createdAt: string;
+                            deliveries: {
+                                attempt: number;
+                                startedAt: string;
+                                finishedAt: string;
+                                ok: boolean;
+                                httpStatus: number | null;
+                                error: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a dead or delivered notification again (same Idempotency-Key); 409 while it is still pending */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description Also the Idempotency-Key header of every delivery of this notification.
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description The event; one event fans out to one notification per channel.
+                             */
+                            eventId: string;
+                            event: string;
+                            /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                            subject: string;
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            occurredAt: string;
+                            /** @enum {string} */
+                            channelKind: "webhook" | "plugin";
+                            /** @description The integration name, or plugin/channel. */
+                            channel: string;
+                            integrationId: string | null;
+                            /**
+                             * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                             * @enum {string}
+                             */
+                            status: "pending" | "delivered" | "dead";
+                            /** @description Attempts since it was queued or last re-sent. */
+                            attempts: number;
+                            nextAttemptAt: string | null;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                            createdAt: string;
+                            deliveries: {
+                                attempt: number;
+                                startedAt: string;
+                                finishedAt: string;
+                                ok: boolean;
+                                httpStatus: number | null;
+                                error: string | null;
+                            }[];
                         };
                     };
                 };
@@ -7241,7 +7659,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -7459,7 +7880,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Plugin id (e.g. acme-window) or its UUID. */
                     id: string;
@@ -7562,7 +7986,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Plugin id (e.g. acme-window) or its UUID. */
                     id: string;
@@ -7701,7 +8128,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
