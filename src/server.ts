@@ -36,6 +36,7 @@ import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { IntegrationHealthScheduler, integrationCheckSeconds } from './integrations/health-scheduler.js';
 import { integrationRoutes } from './integrations/routes.js';
+import { type SecretAccess, secretAccess, useSecretAccess } from './integrations/secrets.js';
 import { NotificationDispatcher } from './notifications/dispatcher.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { loadNotificationSettings } from './notifications/settings.js';
@@ -46,10 +47,14 @@ import { attachPluginSteps } from './plugins/steps.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
-import { createPool, type Db } from './store/db.js';
+import { ephemeralMasterKey, loadMasterKey } from './secrets/envelope.js';
+import { secretRoutes } from './secrets/routes.js';
+import { countForeignKeyRows } from './secrets/service.js';
+import { createPool, type Db, withSystem } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
+import { platformRoutes } from './tenancy/platform-routes.js';
 import { tenancyRoutes } from './tenancy/routes.js';
 import { bootstrap } from './tenancy/service.js';
 import { workflowRoutes } from './workflows/routes.js';
@@ -71,6 +76,8 @@ export interface BuildOptions {
   plugins?: PluginHost;
   /** Serve HTTPS (Fastify's `https`); with requestCert the agent protocol requires a verified client certificate. */
   https?: HttpsOptions;
+  /** What tenants' secret references may reach and the secret store's key; none and an ephemeral key when absent (tests). */
+  secrets?: SecretAccess;
 }
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
@@ -94,7 +101,10 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     reply.header('x-request-id', req.id);
   });
 
-  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner() };
+  const secrets = opts.secrets ?? secretAccess({ envPrefix: undefined, dirs: [], keyFile: '', protectedPaths: [] }, ephemeralMasterKey());
+  // Schedulers, gates and steps resolve references through (db, tenant); they find this configuration by the pool.
+  useSecretAccess(opts.db, secrets);
+  const deps: Deps = { db: opts.db, clock: opts.clock ?? systemClock, signer: opts.signer ?? ephemeralSigner(), secrets };
   // Before any route (and before swagger collects them): adds the Idempotency-Key header to creating POSTs.
   registerIdempotency(app, deps);
   await app.register(swagger, {
@@ -116,6 +126,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
 
   observabilityRoutes(app, deps);
   tenancyRoutes(app, deps);
+  platformRoutes(app, deps);
   environmentRoutes(app, deps);
   targetRoutes(app, deps);
   agentRoutes(app, deps);
@@ -132,6 +143,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   const gates = opts.gates ?? builtinGates();
   workflowRoutes(app, deps, opts.registry ?? buildRegistry({ db: deps.db, clock: deps.clock, signer: deps.signer!, gates }));
   evidenceRoutes(app, deps);
+  secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db });
@@ -205,11 +217,21 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   }
   const { signer, created: keyCreated, source: keySource } = await loadSigner({ dataDir: cfg.dataDir });
   log.info({ keyId: signer.keyId, source: keySource, created: keyCreated }, 'evidence signing key loaded');
+  const { key: masterKey, created: secretKeyCreated } = await loadMasterKey(cfg.secrets.keyFile, true);
+  const foreign = await withSystem(db, (tx) => countForeignKeyRows(tx, masterKey));
+  log.info({ keyId: masterKey.id, file: cfg.secrets.keyFile, created: secretKeyCreated }, 'secret-store key loaded');
+  if (foreign > 0) {
+    log.warn(
+      { keyId: masterKey.id, secrets: foreign },
+      'some tenant secrets are wrapped with another secret-store key: give every replica the same GANTRY_SECRET_KEY_FILE or finish `gantry admin rotate-secret-key`',
+    );
+  }
+  const secrets = secretAccess(cfg.secrets, masterKey);
   const gates = builtinGates();
   const registry = buildRegistry({ db, clock: systemClock, signer, gates });
   const plugins = new PluginHost({ db, cacheDir: path.join(cfg.dataDir, 'plugins'), logger: log.child({ component: 'plugins' }) });
   attachPluginSteps(registry, plugins);
-  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, ...(https ? { https } : {}) });
+  const app = await buildApp({ db, logger: log, registry, signer, gates, plugins, secrets, ...(https ? { https } : {}) });
   plugins.startRefreshing();
   const healthChecks = new IntegrationHealthScheduler({
     db,

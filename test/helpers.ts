@@ -1,9 +1,12 @@
 // Test helpers: a database per test file cloned from the migrated template, and an app with a bootstrapped admin.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import type { App } from '../src/http/types.js';
+import { type SecretAccess, secretAccess } from '../src/integrations/secrets.js';
+import { ephemeralMasterKey } from '../src/secrets/envelope.js';
 import { buildApp } from '../src/server.js';
 import { createPool, type Db } from '../src/store/db.js';
 import { bootstrap } from '../src/tenancy/service.js';
@@ -50,6 +53,15 @@ export async function createTestDb(): Promise<TestDb> {
   return { db, url, name };
 }
 
+/** The env: names test servers resolve (GANTRY_SECRET_ENV_PREFIX) and the directories file: refs may use (GANTRY_SECRET_DIRS). */
+export const TEST_SECRET_ENV_PREFIX = 'TEST_SECRET_';
+export const TEST_SECRET_DIRS = [os.tmpdir(), '/etc/gantry'];
+
+/** The secret policy of in-process test apps: the test prefix and directories, an ephemeral store key. */
+export function testSecretAccess(): SecretAccess {
+  return secretAccess({ envPrefix: TEST_SECRET_ENV_PREFIX, dirs: TEST_SECRET_DIRS, keyFile: '', protectedPaths: [] }, ephemeralMasterKey());
+}
+
 export interface TestApp extends TestDb {
   app: App;
   adminToken: string;
@@ -62,7 +74,7 @@ export async function createTestApp(): Promise<TestApp> {
   const tdb = await createTestDb();
   const boot = await bootstrap(tdb.db);
   const clock = new ManualClock(new Date());
-  const app = await buildApp({ db: tdb.db, clock, logger: false });
+  const app = await buildApp({ db: tdb.db, clock, logger: false, secrets: testSecretAccess() });
   await app.ready();
   afterAll(() => app.close());
   const adminToken = boot.token!;

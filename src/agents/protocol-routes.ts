@@ -78,7 +78,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       targetTypes: r.rows[0]?.capabilities.executors ?? [],
     };
   };
-  const agentConfig = { access: 'public' as const };
+  const agentConfig = { access: 'agent' as const };
 
   app.post(
     '/api/v1/agents/register',

@@ -1,5 +1,6 @@
 // Registers every CLI command group.
 import type { Command } from 'commander';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
@@ -11,6 +12,8 @@ import { registerNotificationCommands } from './notification-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
+import { registerSecretCommands } from './secret-commands.js';
+import { registerSecretKeyCommands } from './secret-key-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTokenCommands } from './token-commands.js';
@@ -19,6 +22,8 @@ import { registerWorkflowCommands } from './workflow-commands.js';
 
 export function registerCommands(program: Command): void {
   registerServerCommands(program);
+  registerAdminCommands(program);
+  registerSecretKeyCommands(program);
   registerAuthCommands(program);
   registerEnvCommands(program);
   registerTargetCommands(program);
@@ -30,6 +35,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommands(program);
   registerDeployCommands(program);
   registerTokenCommands(program);
+  registerSecretCommands(program);
   registerUserCommands(program);
   registerWorkflowCommands(program);
   registerPluginCommands(program);

@@ -15,11 +15,13 @@ interface Token {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  platform: boolean;
 }
 
 interface TokenOpts extends ApiOpts {
   user?: string;
   expiresInDays?: string;
+  platform?: boolean;
 }
 
 export function registerTokenCommands(program: Command): void {
@@ -34,6 +36,7 @@ export function registerTokenCommands(program: Command): void {
           ['NAME', (t) => t.name],
           ['USER', (t) => t.username],
           ['PREFIX', (t) => t.prefix],
+          ['PLATFORM', (t) => (t.platform ? 'yes' : '')],
           ['EXPIRES', (t) => t.expiresAt ?? 'never'],
           ['LAST USED', (t) => t.lastUsedAt],
           ['REVOKED', (t) => t.revokedAt],
@@ -46,19 +49,22 @@ export function registerTokenCommands(program: Command): void {
     'gantry token create laptop',
     'gantry token create ci --user ci-bot --expires-in-days 90',
     'TOKEN=$(gantry token create ci --json | jq -r .secret)',
+    'gantry token create ops-laptop --platform   # platform admins, with a platform token: one with platform powers',
   ])
     .option('--user <user>', 'admins: create the token for this user (username or id); default: yourself')
     .option('--expires-in-days <n>', 'days until the token expires (default: never)')
+    .option('--platform', 'a platform token (create tenants, plugins, platform admins): only for yourself, with a platform token')
     .action(async (name: string, opts: TokenOpts) => {
       const client = clientFor(opts);
       const created = await client.post<{ token: Token; secret: string }>('/tokens', {
         name,
         ...(opts.user ? { userId: await userIdOf(client, opts.user) } : {}),
         ...(opts.expiresInDays ? { expiresInDays: parseIntOption(opts.expiresInDays, '--expires-in-days') } : {}),
+        ...(opts.platform ? { platform: true } : {}),
       });
       emit(opts, created, ({ token: t, secret }) =>
         process.stdout.write(
-          `created token ${t.name} (id ${t.id}) for ${t.username}, expires ${t.expiresAt ?? 'never'}\n` +
+          `created ${t.platform ? 'platform ' : ''}token ${t.name} (id ${t.id}) for ${t.username}, expires ${t.expiresAt ?? 'never'}\n` +
             `secret (shown only now; it is not shown again, store it safely):\n  ${secret}\n`,
         ),
       );

@@ -19,8 +19,8 @@ describe.skipIf(skip)('component version sync', () => {
     [t, reg, secured] = await Promise.all([createTestApp(), startRegistry(), startRegistry({ username: 'ci', password: 'pa55:word' })]);
     for (const tag of ['1.0.0', '1.1.0-beta.1', '1.1.0', 'latest']) await pushImage(reg, 'demo/api', tag);
     await pushImage(secured, 'demo/api', '2.0.0');
-    process.env.GANTRY_TEST_SYNC_CREDS = 'ci:pa55:word';
-    process.env.GANTRY_TEST_SYNC_WRONG = 'ci:not-the-password';
+    process.env.TEST_SECRET_SYNC_CREDS = 'ci:pa55:word';
+    process.env.TEST_SECRET_SYNC_WRONG = 'ci:not-the-password';
     const mk = async (name: string, r: TestRegistry, credentialRef?: string) =>
       t.call('POST', '/api/v1/integrations', {
         name,
@@ -29,8 +29,8 @@ describe.skipIf(skip)('component version sync', () => {
         ...(credentialRef ? { credentialRef } : {}),
       });
     expect((await mk('local', reg)).status).toBe(201);
-    expect((await mk('secured', secured, 'env:GANTRY_TEST_SYNC_CREDS')).status).toBe(201);
-    expect((await mk('secured-wrong', secured, 'env:GANTRY_TEST_SYNC_WRONG')).status).toBe(201);
+    expect((await mk('secured', secured, 'env:TEST_SECRET_SYNC_CREDS')).status).toBe(201);
+    expect((await mk('secured-wrong', secured, 'env:TEST_SECRET_SYNC_WRONG')).status).toBe(201);
     const local = (await t.call('GET', '/api/v1/integrations/local')).body.id;
     expect(
       (await t.call('POST', '/api/v1/components', { name: 'api', imageRepository: `${reg.host}/demo/api`, registryIntegrationId: local }))
@@ -111,7 +111,7 @@ describe.skipIf(skip)('component version sync', () => {
       name: 'unset',
       typeId: 'oci_registry',
       config: { url: secured.url, insecure: true },
-      credentialRef: 'env:GANTRY_TEST_NOT_SET',
+      credentialRef: 'env:TEST_SECRET_NOT_SET',
     });
     await patch({ registryIntegrationId: unset.body.id });
     r = await t.call('POST', '/api/v1/components/api/sync-versions');

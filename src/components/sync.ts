@@ -78,7 +78,7 @@ export async function syncComponent(db: Db, tenantId: string, ref: string, opts:
   let listed: number;
   try {
     // All registry traffic happens before the write transaction, so a failure leaves the map untouched.
-    const client = await registryClientFor(integration);
+    const client = await registryClientFor(integration, { db, tenantId });
     const tags = await client.listTags(name);
     listed = tags.length;
     const readings = tags.map((t) => readTag(component.versioningStrategy, component.defaultChannel, t));

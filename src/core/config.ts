@@ -20,6 +20,20 @@ export interface ServerConfig {
   syncIntervalSeconds: number;
   /** Serve HTTPS with these PEM files (GANTRY_TLS_CERT_FILE/GANTRY_TLS_KEY_FILE); plain HTTP when absent. */
   tls: TlsFiles | undefined;
+  /** Which env:/file: secret references tenants may use, and the secret store's master key file. */
+  secrets: SecretSettings;
+}
+
+/**
+ * GANTRY_SECRET_ENV_PREFIX / GANTRY_SECRET_DIRS open env: and file: references to tenants (unset = refused);
+ * GANTRY_SECRET_KEY_FILE holds the master key of the built-in secret store. `protectedPaths` are never
+ * resolvable whatever the operator allows: the data dir and every key or password file the server uses.
+ */
+export interface SecretSettings {
+  envPrefix: string | undefined;
+  dirs: string[];
+  keyFile: string;
+  protectedPaths: string[];
 }
 
 export interface TlsFiles {
@@ -72,6 +86,36 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     engineLeaseSeconds: parseCount(env.GANTRY_ENGINE_LEASE_SECONDS ?? 30, 'GANTRY_ENGINE_LEASE_SECONDS'),
     syncIntervalSeconds: syncIntervalSeconds(env),
     tls: tlsFiles(flags, env),
+    secrets: secretSettings(path.resolve(flags.dataDir ?? defaultDataDir(env)), tlsFiles(flags, env), env),
+  };
+}
+
+/** The secret-reference policy and store key from the environment (see SecretSettings). */
+export function secretSettings(dataDir: string, tls: TlsFiles | undefined, env: NodeJS.ProcessEnv = process.env): SecretSettings {
+  const rawDirs = env.GANTRY_SECRET_DIRS ?? '';
+  const dirs = rawDirs
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  for (const d of dirs) {
+    if (!path.isAbsolute(d))
+      throw new Error(`GANTRY_SECRET_DIRS must list absolute directories separated by commas; "${d}" is not absolute.`);
+  }
+  const keyFile = path.resolve(env.GANTRY_SECRET_KEY_FILE || path.join(dataDir, 'secrets.key'));
+  const protectedPaths = [
+    dataDir,
+    keyFile,
+    tls?.keyFile,
+    env.GANTRY_EVIDENCE_KEY_FILE,
+    env.PGPASSFILE,
+    // Named as files too, so a hard link to one of them elsewhere is recognised by its inode.
+    ...['evidence-signing.key', 'admin.token', 'pg.password', 'secrets.key'].map((f) => path.join(dataDir, f)),
+  ].filter((p): p is string => Boolean(p));
+  return {
+    envPrefix: env.GANTRY_SECRET_ENV_PREFIX,
+    dirs: dirs.map((d) => path.resolve(d)),
+    keyFile,
+    protectedPaths: protectedPaths.map((p) => path.resolve(p)),
   };
 }
 

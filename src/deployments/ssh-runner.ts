@@ -7,7 +7,7 @@ import { SshExecutor } from '../agent/executors/ssh.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { recordObservation } from '../drift/service.js';
-import { resolveSecret } from '../integrations/secrets.js';
+import { resolveCredential } from '../integrations/secrets.js';
 import { type Db, withSystem } from '../store/db.js';
 import { appendLogs, leaseTasks, type Runner, reportTask, startTask } from './lease.js';
 import type { ProgressDeps } from './progress.js';
@@ -19,7 +19,6 @@ const CONCURRENCY = 4;
 
 export class SshRunner implements SweepHook {
   private readonly runner: Runner;
-  private readonly executor = new SshExecutor((ref) => resolveSecret(ref));
   private readonly inflight = new Set<Promise<void>>();
   private observing: Promise<void> | undefined;
 
@@ -67,7 +66,7 @@ export class SshRunner implements SweepHook {
     let result: Awaited<ReturnType<SshExecutor['execute']>>;
     try {
       log(`attempt ${task.attempt} by ${this.runner.owner}: ${task.mode} ${task.release.name} to ${task.target.name} over ssh`);
-      result = await this.executor.execute(task, log, new AbortController().signal);
+      result = await (await this.executorForTarget(task.target.id)).execute(task, log, new AbortController().signal);
     } catch (err) {
       result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
     } finally {
@@ -76,6 +75,20 @@ export class SshRunner implements SweepHook {
     log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
     await flush();
     await reportTask(db, this.runner, task.taskId, { attempt: task.attempt, ...result, artifacts: result.artifacts }, this.o.progress);
+  }
+
+  /** An executor whose key references resolve in the target's tenant, through the one secret door. */
+  private executorFor(tenantId: string): SshExecutor {
+    return new SshExecutor((ref) => resolveCredential(ref, { db: this.o.db, tenantId }));
+  }
+
+  private async executorForTarget(targetId: string): Promise<SshExecutor> {
+    const r = await withSystem(this.o.db, (tx) =>
+      tx.query<{ tenant_id: string }>('SELECT tenant_id FROM targets WHERE id = $1', [targetId]),
+    );
+    const tenantId = r.rows[0]?.tenant_id;
+    if (!tenantId) throw new Error(`target ${targetId} no longer exists`);
+    return this.executorFor(tenantId);
   }
 
   /** Observes ssh targets whose last drift check is older than the interval (one claim per target and interval). */
@@ -97,7 +110,7 @@ export class SshRunner implements SweepHook {
       [clock.now(), settings.driftSeconds],
     );
     for (const t of due.rows) {
-      const obs = await this.executor.observe({
+      const obs = await this.executorFor(t.tenant_id).observe({
         targetId: t.id,
         name: t.name,
         type: 'ssh_host',

@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, sign as edSign, generateKeyPairSync,
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { resolveSecret } from '../integrations/secrets.js';
+import { resolveOperatorSecret } from '../integrations/secrets.js';
 import { keyIdOf } from './format.js';
 
 /** Signs evidence. Created once per process (runServer) and passed to routes and services through Deps. */
@@ -65,7 +65,7 @@ export async function loadSigner({
   env = process.env,
 }: SignerSource): Promise<{ signer: Signer; created: boolean; source: string }> {
   const ref = env.GANTRY_EVIDENCE_KEY_REF;
-  if (ref) return { signer: signerFromPem(await resolveSecret(ref, env), ref), created: false, source: ref };
+  if (ref) return { signer: signerFromPem(await resolveOperatorSecret(ref, env), ref), created: false, source: ref };
   const given = env.GANTRY_EVIDENCE_KEY_FILE;
   const file = given ? path.resolve(given) : path.join(dataDir, KEY_FILE_NAME);
   let pem: string | undefined;

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Clock } from '../core/clock.js';
 import type { Signer } from '../evidence/signer.js';
+import type { SecretAccess } from '../integrations/secrets.js';
 import type { Db } from '../store/db.js';
 
 export type App = FastifyInstance<
@@ -18,6 +19,8 @@ export interface Deps {
   clock: Clock;
   /** Signs evidence packets; buildApp always sets it (an ephemeral key in tests). */
   signer?: Signer;
+  /** What tenants' secret references may reach, and the secret store's key; buildApp always sets it. */
+  secrets?: SecretAccess;
 }
 
 export const ROLES = ['admin', 'release_manager', 'approver', 'deployer', 'viewer'] as const;
@@ -30,11 +33,16 @@ export interface AuthContext {
   username: string;
   roles: Role[];
   tokenId: string;
+  /** The user is a platform admin and this token carries platform powers (minted as a platform token). */
   isPlatformAdmin: boolean;
 }
 
-/** Who may call a route: any authenticated caller of the tenant, or one of the listed roles (admin always may). */
-export type Access = 'public' | 'any' | Role[];
+/**
+ * Who may call a route: anyone ('public'), an agent with its own credential, checked by the route ('agent'),
+ * any authenticated caller of the tenant ('any'), a platform admin using a platform token ('platform'), or
+ * one of the listed roles (admin always may).
+ */
+export type Access = 'public' | 'agent' | 'any' | 'platform' | Role[];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,3 +57,5 @@ declare module 'fastify' {
 export const READ: Access = 'any';
 export const ADMIN: Access = ['admin'];
 export const RELEASE_WRITE: Access = ['admin', 'release_manager'];
+/** Platform administration (tenants, plugins, platform admins): never granted by a tenant role. */
+export const PLATFORM: Access = 'platform';

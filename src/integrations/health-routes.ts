@@ -18,7 +18,7 @@ export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
         description:
           'oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; ' +
           'notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; ' +
-          'an unhealthy integration is the answer, not an error.',
+          'an unhealthy integration is the answer, not an error. A credentialRef this server refuses (see GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) answers 422 credential_ref_forbidden; nothing is sent.',
         params: integrationRef,
         response: { 200: integration },
       },
@@ -27,10 +27,13 @@ export function integrationHealthRoutes(app: App, { db, clock }: Deps): void {
       const tenantId = caller(req).tenantId;
       const current = await withTenant(db, tenantId, (tx) => getIntegration(tx, req.params.ref));
       const outcome = await checkIntegration(db, tenantId, current);
-      return withTenant(db, tenantId, async (tx) => {
+      const checked = await withTenant(db, tenantId, async (tx) => {
         if (outcome) await setHealth(tx, current.id, outcome, clock.now());
         return getIntegration(tx, current.id);
       });
+      // A reference this server never resolves is the caller's mistake, not the integration's health.
+      if (outcome?.refusal) throw outcome.refusal;
+      return checked;
     },
   );
 }

@@ -4,12 +4,14 @@ import { GantryError } from '../core/errors.js';
 import { RegistryClient } from '../registry/client.js';
 import type { Db, Tx } from '../store/db.js';
 import type { Integration } from './model.js';
-import { registryCredential, resolveCredential, resolveSecret, type SecretScope } from './secrets.js';
+import { CredentialRefForbiddenError, registryCredential, resolveCredential, type SecretScope } from './secrets.js';
 import { checkVaultToken } from './vault.js';
 
 export interface HealthOutcome {
   healthy: boolean;
   message: string;
+  /** Set when the credentialRef is one this server refuses: recorded as unhealthy, and the check route answers 422. */
+  refusal?: CredentialRefForbiddenError;
 }
 
 export async function setHealth(tx: Tx, integrationId: string, outcome: HealthOutcome, at: Date): Promise<void> {
@@ -62,9 +64,9 @@ export async function checkIntegration(db: Db, tenantId: string, i: Integration)
       }
       case 'secret_store_vault': {
         if (!i.credentialRef || i.credentialRef.startsWith('vault:')) {
-          return { healthy: false, message: 'needs a credentialRef (env: or file:) holding its Vault token' };
+          return { healthy: false, message: 'needs a credentialRef (secret:, env: or file:) holding its Vault token' };
         }
-        const token = await resolveSecret(i.credentialRef);
+        const token = await resolveCredential(i.credentialRef, scope);
         const cfg = i.config as { address: string; mount: string; namespace?: string };
         return { healthy: true, message: await checkVaultToken(i.name, cfg, token) };
       }
@@ -84,6 +86,7 @@ export async function checkIntegration(db: Db, tenantId: string, i: Integration)
     }
   } catch (err) {
     // Our typed errors carry messages written to never include a secret; anything else is summarised.
+    if (err instanceof CredentialRefForbiddenError) return { healthy: false, message: err.message, refusal: err };
     if (err instanceof GantryError) return { healthy: false, message: err.message };
     return { healthy: false, message: `check failed (${(err as Error).name ?? 'error'})` };
   }

@@ -22,14 +22,14 @@ describe('integrations API', () => {
       name: 'registry',
       typeId: 'oci_registry',
       config: { url: 'https://registry.example.com:5000' },
-      credentialRef: 'env:REGISTRY_PASSWORD',
+      credentialRef: 'env:TEST_SECRET_REGISTRY_PASSWORD',
     });
     expect(registry.status).toBe(201);
     expect(registry.body).toMatchObject({
       name: 'registry',
       typeId: 'oci_registry',
       config: { url: 'https://registry.example.com:5000' },
-      credentialRef: 'env:REGISTRY_PASSWORD',
+      credentialRef: 'env:TEST_SECRET_REGISTRY_PASSWORD',
       healthStatus: 'unknown',
       healthMessage: null,
       lastCheckedAt: null,
@@ -151,10 +151,10 @@ describe('integrations API', () => {
     expect(typeChange.body.detail).toMatch(/create a new integration/);
     const upd = await t.call('PATCH', '/api/v1/integrations/scanner', {
       config: { url: 'https://scanner.example.com' },
-      credentialRef: 'env:SCANNER_TOKEN',
+      credentialRef: 'env:TEST_SECRET_SCANNER_TOKEN',
     });
     expect(upd.status).toBe(200);
-    expect(upd.body).toMatchObject({ config: { url: 'https://scanner.example.com' }, credentialRef: 'env:SCANNER_TOKEN' });
+    expect(upd.body).toMatchObject({ config: { url: 'https://scanner.example.com' }, credentialRef: 'env:TEST_SECRET_SCANNER_TOKEN' });
     const badConfig = await t.call('PATCH', '/api/v1/integrations/scanner', { config: { url: 'nope' } });
     expect(badConfig.status).toBe(400);
     expect(paths(badConfig.body)).toEqual(['body.config.url']);

@@ -6,6 +6,7 @@ import { INTEGRATION_TYPE_IDS } from './types.js';
 
 const CREDENTIAL_REF_RE = new RegExp(
   [
+    /^secret:[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$/.source,
     /^env:[A-Z_][A-Z0-9_]*$/.source,
     /^file:\/[^\0\s]*$/.source,
     // vault:<integration-name>/<path>#<key>; the name follows the resource-name rule
@@ -17,8 +18,13 @@ const CREDENTIAL_REF_RE = new RegExp(
 export const credentialRef = z
   .string()
   .max(1000)
-  .regex(CREDENTIAL_REF_RE, 'must be "env:NAME" (NAME in A-Z, 0-9, _), "file:/absolute/path" or "vault:<integration-name>/<path>#<key>"')
-  .describe('Where the secret lives: env:NAME, file:/absolute/path or vault:<integration-name>/<path>#<key>.');
+  .regex(
+    CREDENTIAL_REF_RE,
+    'must be "secret:<name>", "env:NAME" (NAME in A-Z, 0-9, _), "file:/absolute/path" or "vault:<integration-name>/<path>#<key>"',
+  )
+  .describe(
+    "Where the secret lives: secret:<name> (this tenant's secret store), env:NAME or file:/absolute/path (only where the operator allows: GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) or vault:<integration-name>/<path>#<key>.",
+  );
 
 const typeIdSchema = z
   .string()

@@ -4,9 +4,11 @@ import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
+import { secretAccessOf } from './secrets.js';
 import * as svc from './service.js';
 
-export function integrationRoutes(app: App, { db }: Deps): void {
+export function integrationRoutes(app: App, { db, secrets }: Deps): void {
+  const access = () => secrets ?? secretAccessOf(db);
   const tags = ['integrations'];
   app.get(
     '/api/v1/integrations',
@@ -34,7 +36,7 @@ export function integrationRoutes(app: App, { db }: Deps): void {
     },
     async (req, reply) => {
       const a = caller(req);
-      const created = await withTenant(db, a.tenantId, (tx) => svc.createIntegration(tx, a.tenantId, req.body));
+      const created = await withTenant(db, a.tenantId, (tx) => svc.createIntegration(tx, a.tenantId, req.body, access()));
       return reply.status(201).send(created);
     },
   );
@@ -51,7 +53,7 @@ export function integrationRoutes(app: App, { db }: Deps): void {
         response: { 200: m.integration },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body)),
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateIntegration(tx, req.params.ref, req.body, access())),
   );
 
   app.delete(

@@ -9,14 +9,13 @@ import { loadNotificationSettings } from '../notifications/settings.js';
 import { withTenant } from '../store/db.js';
 import { IntegrationHealthScheduler } from './health-scheduler.js';
 import { type NotificationEvent, notify, wants } from './notify.js';
-import { resolveCredential, resolveSecret } from './secrets.js';
+import { resolveCredential, resolveOperatorSecret } from './secrets.js';
 
 const TOKEN = 'hvs.fake-root-token-4711';
 let t: TestApp;
 let vault: FakeServer;
 let hooks: Awaited<ReturnType<typeof startReceiver>>;
 let tenantId: string;
-const env = { GANTRY_TEST_VAULT_TOKEN: TOKEN, HOOK_TOKEN: 'hook-bearer-0815' };
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -28,7 +27,8 @@ beforeAll(async () => {
   });
   hooks = await startReceiver();
   tenantId = (await t.call('GET', '/api/v1/whoami')).body.tenant.id;
-  process.env.GANTRY_TEST_VAULT_TOKEN = TOKEN;
+  process.env.TEST_SECRET_VAULT_TOKEN = TOKEN;
+  process.env.TEST_SECRET_HOOK_TOKEN = 'hook-bearer-0815';
   const mk = (body: unknown) => t.call('POST', '/api/v1/integrations', body);
   expect(
     (
@@ -36,7 +36,7 @@ beforeAll(async () => {
         name: 'vault',
         typeId: 'secret_store_vault',
         config: { address: vault.url, mount: 'kv', namespace: 'team-a' },
-        credentialRef: 'env:GANTRY_TEST_VAULT_TOKEN',
+        credentialRef: 'env:TEST_SECRET_VAULT_TOKEN',
       })
     ).status,
   ).toBe(201);
@@ -46,19 +46,19 @@ beforeAll(async () => {
         name: 'vault-bad',
         typeId: 'secret_store_vault',
         config: { address: vault.url, mount: 'kv' },
-        credentialRef: 'env:HOOK_TOKEN',
+        credentialRef: 'env:TEST_SECRET_HOOK_TOKEN',
       })
     ).status,
   ).toBe(201);
 });
 afterAll(async () => {
-  delete process.env.GANTRY_TEST_VAULT_TOKEN;
+  delete process.env.TEST_SECRET_VAULT_TOKEN;
   await vault?.close();
   await hooks?.close();
 });
 
 describe('Vault KV v2 secret store (fake Vault server)', () => {
-  const scope = () => ({ db: t.db, tenantId, env });
+  const scope = () => ({ db: t.db, tenantId });
 
   it('reads a key with the token and namespace headers', async () => {
     expect(await resolveCredential('vault:vault/gantry/registry#auth', scope())).toBe('robot:pa55');
@@ -69,7 +69,7 @@ describe('Vault KV v2 secret store (fake Vault server)', () => {
       TOKEN,
       'team-a',
     ]);
-    expect(await resolveCredential('env:HOOK_TOKEN', scope())).toBe('hook-bearer-0815');
+    expect(await resolveCredential('env:TEST_SECRET_HOOK_TOKEN', scope())).toBe('hook-bearer-0815');
   });
 
   it('says what is wrong without the token or any value', async () => {
@@ -85,7 +85,7 @@ describe('Vault KV v2 secret store (fake Vault server)', () => {
       expect((err as Error).message).toMatch(message);
       for (const secret of [TOKEN, 'robot:pa55', 'hook-bearer-0815']) expect((err as Error).message).not.toContain(secret);
     }
-    await expect(resolveSecret('vault:vault/gantry/registry#auth')).rejects.toThrow(/resolved in a tenant's context/);
+    await expect(resolveOperatorSecret('vault:vault/gantry/registry#auth')).rejects.toThrow(/must be env:NAME or file:/);
   });
 
   it('reports an unreachable Vault by its address only', async () => {
@@ -95,7 +95,7 @@ describe('Vault KV v2 secret store (fake Vault server)', () => {
       name: 'vault-down',
       typeId: 'secret_store_vault',
       config: { address: gone.url },
-      credentialRef: 'env:HOOK_TOKEN',
+      credentialRef: 'env:TEST_SECRET_HOOK_TOKEN',
     });
     await expect(resolveCredential('vault:vault-down/a#b', scope())).rejects.toThrow(
       `Vault integration "vault-down" cannot be reached at ${gone.url} (ECONNREFUSED).`,
@@ -105,13 +105,13 @@ describe('Vault KV v2 secret store (fake Vault server)', () => {
   it('checks health with a token lookup', async () => {
     const ok = await t.call('POST', '/api/v1/integrations/vault/check');
     expect([ok.status, ok.body.healthStatus, ok.body.healthMessage]).toEqual([200, 'healthy', 'Vault answered the token lookup']);
-    process.env.HOOK_TOKEN = 'hook-bearer-0815';
+    process.env.TEST_SECRET_HOOK_TOKEN = 'hook-bearer-0815';
     const bad = await t.call('POST', '/api/v1/integrations/vault-bad/check');
     expect([bad.body.healthStatus, bad.body.healthMessage]).toEqual([
       'unhealthy',
       'Vault integration "vault-bad" refused its token (HTTP 403).',
     ]);
-    delete process.env.HOOK_TOKEN;
+    delete process.env.TEST_SECRET_HOOK_TOKEN;
   });
 });
 
@@ -126,9 +126,14 @@ describe('notifications', () => {
   });
 
   it('posts generic JSON and Slack payloads to the integrations that want the event, once the outbox is delivered', async () => {
-    process.env.HOOK_TOKEN = 'hook-bearer-0815';
+    process.env.TEST_SECRET_HOOK_TOKEN = 'hook-bearer-0815';
     const mk = (body: unknown) => t.call('POST', '/api/v1/integrations', body);
-    await mk({ name: 'hook', typeId: 'notification_webhook', config: { url: `${hooks.url}/generic` }, credentialRef: 'env:HOOK_TOKEN' });
+    await mk({
+      name: 'hook',
+      typeId: 'notification_webhook',
+      config: { url: `${hooks.url}/generic` },
+      credentialRef: 'env:TEST_SECRET_HOOK_TOKEN',
+    });
     await mk({
       name: 'slack',
       typeId: 'notification_webhook',
@@ -152,7 +157,7 @@ describe('notifications', () => {
       healthStatus: 'healthy',
       healthMessage: 'delivered promotion.approved',
     });
-    delete process.env.HOOK_TOKEN;
+    delete process.env.TEST_SECRET_HOOK_TOKEN;
   });
 
   it('never fails the caller: a failed delivery marks the integration unhealthy with the reason', async () => {
@@ -167,7 +172,7 @@ describe('notifications', () => {
     ]);
     // hook has a credentialRef whose variable is gone now: the reason names the reference, not a value
     const h = (await t.call('GET', '/api/v1/integrations/hook')).body;
-    expect(h.healthMessage).toMatch(/names environment variable HOOK_TOKEN, which is not set/);
+    expect(h.healthMessage).toMatch(/names environment variable TEST_SECRET_HOOK_TOKEN, which is not set/);
   });
 });
 

@@ -4,6 +4,7 @@ import { UUID_RE } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { type Integration, type IntegrationCreate, type IntegrationUpdate, parseAt } from './model.js';
+import { checkCredentialRef, type SecretAccess } from './secrets.js';
 import { INTEGRATION_TYPE_IDS, INTEGRATION_TYPES, isIntegrationType, secretKeyPaths } from './types.js';
 
 interface IntegrationRow {
@@ -43,7 +44,7 @@ export function validateConfig(typeId: string, config: Record<string, unknown>):
   const secrets = secretKeyPaths(config);
   if (secrets.length > 0) {
     throw new ValidationError(
-      'Secrets are never stored in integration config: put the secret in a secret store and reference it with credentialRef (env:NAME, file:/path or vault:<integration>/<path>#<key>).',
+      'Secrets are never stored in integration config: put the secret in a secret store and reference it with credentialRef (secret:<name>, env:NAME, file:/path or vault:<integration>/<path>#<key>).',
       secrets.map((p) => ({ path: ['body.config', ...p].join('.'), message: 'looks like a secret; use credentialRef instead' })),
       'secret_in_config',
     );
@@ -67,8 +68,9 @@ export async function listIntegrations(tx: Tx, limit: number, cursor: string | u
   return toPage(r.rows, limit, (row) => [row.id], integrationOut);
 }
 
-export async function createIntegration(tx: Tx, tenantId: string, input: IntegrationCreate): Promise<Integration> {
+export async function createIntegration(tx: Tx, tenantId: string, input: IntegrationCreate, access: SecretAccess): Promise<Integration> {
   const config = validateConfig(input.typeId, input.config ?? {});
+  if (input.credentialRef) checkCredentialRef(input.credentialRef, access, 'body.credentialRef');
   const r = await tx.query<IntegrationRow>(
     `INSERT INTO integrations (tenant_id, name, type_id, config, credential_ref) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
     [tenantId, input.name, input.typeId, JSON.stringify(config), input.credentialRef ?? null],
@@ -76,8 +78,9 @@ export async function createIntegration(tx: Tx, tenantId: string, input: Integra
   return integrationOut(r.rows[0]!);
 }
 
-export async function updateIntegration(tx: Tx, ref: string, input: IntegrationUpdate): Promise<Integration> {
+export async function updateIntegration(tx: Tx, ref: string, input: IntegrationUpdate, access: SecretAccess): Promise<Integration> {
   const current = await getIntegration(tx, ref);
+  if (input.credentialRef) checkCredentialRef(input.credentialRef, access, 'body.credentialRef');
   if (input.typeId !== undefined && input.typeId !== current.typeId) {
     throw new ValidationError(
       `An integration's type cannot change (it is ${current.typeId}); create a new integration of type ${input.typeId} instead.`,

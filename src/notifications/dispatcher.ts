@@ -22,7 +22,6 @@ export interface DispatcherOptions {
   /** Delivers plugin channels; without one, plugin rows are left to a server that has it. */
   plugins?: PluginHost | undefined;
   logger?: Logger | undefined;
-  env?: NodeJS.ProcessEnv;
   random?: () => number;
 }
 
@@ -149,11 +148,7 @@ export class NotificationDispatcher {
     try {
       // The credential is either the webhook URL itself (Slack-style secret URLs) or a bearer token.
       if (hook.credential_ref) {
-        const secret = await resolveCredential(hook.credential_ref, {
-          db: this.o.db,
-          tenantId: n.tenant_id,
-          ...(this.o.env ? { env: this.o.env } : {}),
-        });
+        const secret = await resolveCredential(hook.credential_ref, { db: this.o.db, tenantId: n.tenant_id });
         if (/^https?:\/\//.test(secret)) url = secret;
         else headers.authorization = `Bearer ${secret}`;
       }

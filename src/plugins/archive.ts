@@ -1,7 +1,7 @@
 // Plugin packages as .tgz archives: reads one in memory (node-tar's parser), refuses anything but plain
 // files and directories inside the package, and writes the files into a cache directory.
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { ValidationError } from '../core/errors.js';
@@ -69,18 +69,23 @@ export async function readArchive(bytes: Buffer): Promise<Map<string, Buffer>> {
 
 /**
  * Writes the files into dir atomically: into a sibling temp directory first, then renamed, so a
- * concurrent reader never sees half a package. An existing dir (same content hash) is kept.
+ * concurrent reader never sees half a package. An existing dir (same content hash) is kept. Files are
+ * 0644 and directories 0755 whatever the umask: the plugin's unprivileged user reads them, never writes.
  */
 export async function writePackage(files: Map<string, Buffer>, dir: string): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await rm(tmp, { recursive: true, force: true });
+  const dirs = new Set<string>([tmp]);
   for (const [p, bytes] of files) {
     const target = path.join(tmp, p);
     // safePath already refused escapes; this double-checks the joined result.
     if (!target.startsWith(tmp + path.sep)) throw refuse(`The archive entry "${p}" points outside the package.`);
     await mkdir(path.dirname(target), { recursive: true });
+    for (let d = path.dirname(target); d.startsWith(tmp); d = path.dirname(d)) dirs.add(d);
     await writeFile(target, bytes, { mode: 0o644 });
+    await chmod(target, 0o644);
   }
+  for (const d of dirs) await chmod(d, 0o755);
   await mkdir(path.dirname(dir), { recursive: true });
   try {
     await rename(tmp, dir);

@@ -1,6 +1,7 @@
-// The plugin host: one isolated process per active plugin on this replica, started on first use from the
-// package stored in the database (extracted into <cacheDir>/<pluginId>/<sha256>), restarted after a
-// crash, and asked for each call with the plugin's own time limit.
+// The plugin host: one sandboxed process per active plugin on this replica, started on first use from the
+// package stored in the database (extracted into <cacheDir>/<pluginId>/<sha256>, read-only to the plugin;
+// its writable work directory is <cacheDir>/<pluginId>/work), restarted after a crash, and asked for each
+// call with the plugin's own time limit. It also serves the plugin's host calls (host.fetch, net.ts).
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +9,10 @@ import type { Logger } from '../core/logger.js';
 import { type Db, withSystem } from '../store/db.js';
 import { readArchive, writePackage } from './archive.js';
 import { HOSTED_KINDS, MANIFEST_FILE, UNHOSTED_KINDS } from './manifest.js';
+import { pluginFetch } from './net.js';
 import { PluginError, PluginProcess } from './process.js';
-import type { PluginCall, Provides } from './rpc.js';
+import type { HostCall, PluginCall, Provides } from './rpc.js';
+import { installRunner, logSandbox, prepareDirs, type SandboxMode, sandboxCommand, sandboxMode } from './sandbox.js';
 import { archiveBytes, findPlugin, listPlugins, type PluginRow, setPluginStatus } from './service.js';
 
 export interface PluginHostOptions {
@@ -31,6 +34,7 @@ export class PluginHost {
   private readonly running = new Map<string, Promise<Running>>();
   private readonly listeners = new Set<(rows: PluginRow[]) => void>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private sandbox: Promise<SandboxMode> | undefined;
 
   constructor(opts: PluginHostOptions) {
     this.db = opts.db;
@@ -49,14 +53,37 @@ export class PluginHost {
     return dir;
   }
 
+  /** The sandbox this machine gives plugins, found out (and logged) once per host. */
+  private sandboxMode(): Promise<SandboxMode> {
+    this.sandbox ??= sandboxMode().then((mode) => {
+      logSandbox(this.logger, mode);
+      return mode;
+    });
+    return this.sandbox;
+  }
+
   private async spawn(row: PluginRow): Promise<Running> {
+    const id = row.plugin_id;
     const dir = await this.packageDir(row);
+    const pluginDir = path.join(this.cacheDir, id);
+    const workDir = path.join(pluginDir, 'work');
+    let command: string[];
+    try {
+      const mode = await this.sandboxMode();
+      await prepareDirs(mode, this.cacheDir, pluginDir, workDir);
+      const runnerFile = await installRunner(this.cacheDir);
+      const paths = { runnerFile, packageDir: dir, workDir, entry: path.join(dir, row.entrypoint) };
+      command = sandboxCommand(mode, paths, row.manifest.memoryMb ?? 256);
+    } catch (err) {
+      throw new PluginError(id, 'load_failed', `plugin ${id} cannot be started in its sandbox: ${(err as Error).message}`);
+    }
     const proc = new PluginProcess({
-      pluginId: row.plugin_id,
-      entry: path.join(dir, row.entrypoint),
-      cwd: dir,
-      memoryMb: row.manifest.memoryMb ?? 256,
+      pluginId: id,
+      command,
+      cwd: workDir,
+      env: { GANTRY_PLUGIN_WORK_DIR: workDir, HOME: workDir },
       logger: this.logger,
+      onHostCall: (call) => this.hostCall(call),
     });
     await proc.start();
     return { sha: row.archive_sha256!, proc };
@@ -121,6 +148,12 @@ export class PluginHost {
     await this.stop(pluginId);
     await this.refresh();
     return updated;
+  }
+
+  /** What a plugin asks of the server. */
+  private hostCall(call: HostCall): Promise<unknown> {
+    if (call?.kind === 'fetch') return pluginFetch(call);
+    return Promise.reject(new Error(`this server offers plugins no host call "${String((call as { kind?: unknown })?.kind)}"`));
   }
 
   /** One call into an active plugin. Throws PluginError (crashed, timed_out, failed, unavailable). */

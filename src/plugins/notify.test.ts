@@ -1,5 +1,6 @@
 // Plugin notification channels: a promotion's events reach the channel of an enabled plugin instance
 // through notify(), and a crashing or hanging channel fails only its own delivery.
+import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,9 @@ import { deliverToPluginChannels } from './notify.js';
 const EXAMPLE = fileURLToPath(new URL('../../examples/plugins/notify-log/', import.meta.url));
 let f: PromotionFixture;
 let tmp: string;
+// The channel writes into its work directory; the app's host (which delivers notify()) and this file's
+// host share the default cache directory, so both processes append to the same file.
+const logName = `events-${randomBytes(6).toString('hex')}.jsonl`;
 let logFile: string;
 let host: PluginHost;
 
@@ -43,15 +47,15 @@ async function waitForEvents(types: string[], timeoutMs = 10_000, atLeast = 0) {
 beforeAll(async () => {
   f = await promotionFixture({ alice: ['release_manager', 'approver'] });
   tmp = await mkdtemp(path.join(os.tmpdir(), 'gantry-plugin-notify-'));
-  logFile = path.join(tmp, 'events.jsonl');
   expect((await f.call('admin', 'POST', '/api/v1/workflow-templates', NO_DEPLOY_TEMPLATE)).status).toBe(201);
   const env = await f.call('admin', 'POST', '/api/v1/environments', { name: 'dev', config: { promotionTemplate: 'promote-no-deploy' } });
   expect(env.status).toBe(201);
   const r = await install(EXAMPLE);
   expect([r.status, r.body.status, r.body.statusReason]).toEqual([201, 'active', null]);
-  const inst = await f.call('admin', 'POST', '/api/v1/plugin-instances', { pluginId: 'notify-log', config: { file: logFile } });
+  const inst = await f.call('admin', 'POST', '/api/v1/plugin-instances', { pluginId: 'notify-log', config: { file: logName } });
   expect(inst.status).toBe(201);
-  host = new PluginHost({ db: f.db, cacheDir: path.join(tmp, 'cache') });
+  host = new PluginHost({ db: f.db });
+  logFile = path.join(host.cacheDir, 'notify-log', 'work', logName);
 });
 afterAll(async () => host?.close());
 

@@ -1,13 +1,11 @@
-// One running plugin: a child process (child_process.fork) with its own heap limit and a bare
+// One running plugin: a sandboxed child process (sandbox.ts builds its command line) with a bare
 // environment, and the calls in flight to it. A crash or a timed-out call ends the process; the host
-// starts a fresh one on the next call.
-import { type ChildProcess, fork } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// starts a fresh one on the next call. The process may ask the server for things (host calls, e.g.
+// host.fetch) and reports what the sandbox refused it, which is logged here with the plugin's name.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { clip, type PluginCall, type Provides, type RunnerMessage } from './rpc.js';
+import { clip, type HostCall, type HostMessage, type PluginCall, type Provides, type Refusal, type RunnerMessage } from './rpc.js';
 
 /** A plugin call that did not produce an answer: the plugin crashed, timed out, failed to load or threw. */
 export class PluginError extends GantryError {
@@ -20,15 +18,10 @@ export class PluginError extends GantryError {
   }
 }
 
-const here = fileURLToPath(import.meta.url);
-const fromSource = here.endsWith('.ts');
-const RUNNER = path.join(path.dirname(here), fromSource ? 'runner.ts' : 'runner.js');
-
-/** Node flags for the child: the TypeScript loader when the server itself runs from source. */
-function loaderArgs(): string[] {
-  if (!fromSource) return [];
-  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
-}
+/** Refusals logged per process before the rest are only counted (a plugin must not flood the log). */
+const MAX_LOGGED_REFUSALS = 50;
+/** host.fetch calls one plugin process may have open at once. */
+const MAX_HOST_CALLS_IN_FLIGHT = 8;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -38,11 +31,15 @@ interface Pending {
 
 export interface PluginProcessOptions {
   pluginId: string;
-  entry: string;
+  /** The sandboxed command line, [file, ...args] (sandboxCommand). */
+  command: string[];
   cwd: string;
-  memoryMb: number;
+  /** Added to the bare environment (PATH, TZ, NODE_ENV, GANTRY_PLUGIN_ID). */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
   logger?: Logger | undefined;
+  /** Serves the plugin's requests of the server (host.fetch); the error's message goes back to the plugin. */
+  onHostCall?: (call: HostCall) => Promise<unknown>;
 }
 
 export class PluginProcess {
@@ -51,6 +48,8 @@ export class PluginProcess {
   private nextId = 1;
   private lastOutput: string[] = [];
   private ended = false;
+  private refusals = 0;
+  private hostCallsInFlight = 0;
   provides: Provides | undefined;
 
   constructor(private readonly opts: PluginProcessOptions) {}
@@ -59,16 +58,22 @@ export class PluginProcess {
     return !this.ended;
   }
 
-  /** Forks the runner and waits for the entrypoint to load; rejects with load_failed and the reason. */
+  /** Starts the runner and waits for the entrypoint to load; rejects with load_failed and the reason. */
   start(): Promise<Provides> {
     const { pluginId } = this.opts;
     // Only what a Node program needs: the server's environment holds DATABASE_URL and secrets.
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', GANTRY_PLUGIN_ID: pluginId, NODE_ENV: 'production' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GANTRY_PLUGIN_ID: pluginId,
+      NODE_ENV: 'production',
+      ...this.opts.env,
+    };
     if (process.env.TZ) env.TZ = process.env.TZ;
-    const child = fork(RUNNER, [this.opts.entry], {
+    const [file, ...args] = this.opts.command;
+    if (!file) throw new Error('a plugin process needs a command');
+    const child = spawn(file, args, {
       cwd: this.opts.cwd,
       env,
-      execArgv: [...loaderArgs(), `--max-old-space-size=${this.opts.memoryMb}`],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
@@ -88,6 +93,8 @@ export class PluginProcess {
         this.kill();
       }, this.startTimeout());
       child.on('message', (raw: unknown) => {
+        // The plugin's code can send anything on this channel; a non-object must not throw in the server.
+        if (typeof raw !== 'object' || raw === null) return;
         const m = raw as RunnerMessage;
         if (m.type === 'ready') {
           clearTimeout(timer);
@@ -96,6 +103,10 @@ export class PluginProcess {
         } else if (m.type === 'load_failed') {
           clearTimeout(timer);
           reject(new PluginError(pluginId, 'load_failed', `plugin ${pluginId} failed to load its entrypoint: ${m.error}`));
+        } else if (m.type === 'refused') {
+          this.logRefusal(m.refusal);
+        } else if (m.type === 'host_call') {
+          this.serveHostCall(child, m.id, m.call);
         } else if (m.type === 'response') {
           const p = this.pending.get(m.id);
           if (!p) return;
@@ -123,6 +134,48 @@ export class PluginProcess {
         }
       });
     });
+  }
+
+  /** Logs what the sandbox refused, with the plugin's name; a flood is cut short and counted. */
+  private logRefusal(r: Refusal): void {
+    this.refusals++;
+    if (this.refusals > MAX_LOGGED_REFUSALS) {
+      if (this.refusals % 1000 === 0)
+        this.opts.logger?.warn({ plugin: this.opts.pluginId, refusals: this.refusals }, 'plugin sandbox refusals');
+      return;
+    }
+    const refusal = {
+      permission: clip(String(r?.permission), 60),
+      resource: clip(String(r?.resource), 300),
+      api: clip(String(r?.api), 100),
+    };
+    this.opts.logger?.warn({ plugin: this.opts.pluginId, ...refusal }, `plugin sandbox refused ${this.opts.pluginId}: ${refusal.api}`);
+  }
+
+  private serveHostCall(child: ChildProcess, id: number, call: HostCall): void {
+    const { pluginId, onHostCall, logger } = this.opts;
+    const reply = (m: HostMessage) => {
+      if (child.connected) child.send(m, () => {});
+    };
+    if (!onHostCall) {
+      reply({ type: 'host_response', id, ok: false, error: 'this server offers plugins no host calls' });
+      return;
+    }
+    if (this.hostCallsInFlight >= MAX_HOST_CALLS_IN_FLIGHT) {
+      reply({ type: 'host_response', id, ok: false, error: `at most ${MAX_HOST_CALLS_IN_FLIGHT} host calls may be in flight at once` });
+      return;
+    }
+    this.hostCallsInFlight++;
+    onHostCall(call)
+      .finally(() => this.hostCallsInFlight--)
+      .then(
+        (result) => reply({ type: 'host_response', id, ok: true, result }),
+        (err: unknown) => {
+          const error = clip(err instanceof Error ? err.message : String(err), 500);
+          logger?.warn({ plugin: pluginId, call: call?.kind, err: error }, `plugin host call of ${pluginId} failed`);
+          reply({ type: 'host_response', id, ok: false, error });
+        },
+      );
   }
 
   private startTimeout(): number {

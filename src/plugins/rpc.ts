@@ -57,7 +57,50 @@ export interface Provides {
 
 export type RunnerHello = { type: 'ready'; provides: Provides } | { type: 'load_failed'; error: string };
 
-export type RunnerMessage = RunnerHello | ({ type: 'response' } & RpcResponse);
+/**
+ * Something the sandbox refused the plugin (src/plugins/sandbox.ts): the permission model's
+ * ERR_ACCESS_DENIED (permission FileSystemRead, FileSystemWrite, ChildProcess, WorkerThreads, …) or the
+ * runner's network guard (permission Network). Sent by the runner so the server logs it with the plugin's name.
+ */
+export interface Refusal {
+  permission: string;
+  /** The path, address or API that was refused ('' when Node names none). */
+  resource: string;
+  /** The API the plugin called, e.g. fs.readFileSync, net.Socket.connect. */
+  api: string;
+}
+
+/** A request the plugin makes of the server (the `host` object its handlers get). */
+export interface HostFetchCall {
+  kind: 'fetch';
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  /** Request body as base64 (any bytes). */
+  body?: string;
+}
+
+export type HostCall = HostFetchCall;
+
+/** The answer to host.fetch: the response with its body as base64. */
+export interface HostFetchResult {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type RunnerMessage =
+  | RunnerHello
+  | ({ type: 'response' } & RpcResponse)
+  | { type: 'refused'; refusal: Refusal }
+  | { type: 'host_call'; id: number; call: HostCall };
+
+/** Messages the server sends to the plugin process: calls, and answers to the plugin's host calls. */
+export type HostMessage =
+  | RpcRequest
+  | { type: 'host_response'; id: number; ok: true; result: unknown }
+  | { type: 'host_response'; id: number; ok: false; error: string };
 
 /** Keeps a message a plugin controls short enough for a gate reason or a log line. */
 export function clip(text: string, max = 300): string {

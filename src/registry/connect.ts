@@ -1,7 +1,7 @@
 // Builds a registry client from an oci_registry integration row: its config (url, insecure) and the
 // credential its credentialRef points at. Also records the integration's health from a GET /v2/ check.
 import { GantryError } from '../core/errors.js';
-import { registryCredential } from '../integrations/secrets.js';
+import { registryCredential, type SecretScope } from '../integrations/secrets.js';
 import type { Tx } from '../store/db.js';
 import { RegistryClient } from './client.js';
 
@@ -16,7 +16,8 @@ export interface RegistryIntegration {
 /** Timeout per registry request; GANTRY_REGISTRY_TIMEOUT_MS overrides it (tests of unreachable registries). */
 const timeoutMs = (): number => Number(process.env.GANTRY_REGISTRY_TIMEOUT_MS ?? 15_000) || 15_000;
 
-export async function registryClientFor(integration: RegistryIntegration): Promise<RegistryClient> {
+/** The client for a tenant's registry integration; its credentialRef resolves in that tenant (scope). */
+export async function registryClientFor(integration: RegistryIntegration, scope: SecretScope): Promise<RegistryClient> {
   if (integration.typeId !== 'oci_registry') {
     throw new GantryError(
       'reference_invalid',
@@ -25,7 +26,7 @@ export async function registryClientFor(integration: RegistryIntegration): Promi
     );
   }
   const url = String(integration.config.url ?? '');
-  const credential = await registryCredential(integration.credentialRef);
+  const credential = await registryCredential(integration.credentialRef, scope);
   return new RegistryClient({ url, insecure: integration.config.insecure === true, credential, timeoutMs: timeoutMs() });
 }
 

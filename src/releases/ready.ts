@@ -87,7 +87,7 @@ export async function makeReady(db: Db, tenantId: string, ref: string): Promise<
   for (const [i, p] of plans.entries()) {
     let client: RegistryClient | undefined;
     if (p.integration) {
-      client = clients.get(p.integration.id) ?? (await registryClientFor(p.integration));
+      client = clients.get(p.integration.id) ?? (await registryClientFor(p.integration, { db, tenantId }));
       clients.set(p.integration.id, client);
     }
     try {

@@ -62,6 +62,38 @@ describe('row-level security', () => {
     );
   });
 
+  it('does not let the app role create users, make platform admins, rename other tenants’ users or mint platform tokens', async () => {
+    const userA = (await t.db.query<{ id: string }>(`INSERT INTO users (username, home_tenant_id) VALUES ('rls-ua', $1) RETURNING id`, [a]))
+      .rows[0]!.id;
+    const userB = (await t.db.query<{ id: string }>(`INSERT INTO users (username, home_tenant_id) VALUES ('rls-ub', $1) RETURNING id`, [b]))
+      .rows[0]!.id;
+    await t.db.query(`INSERT INTO role_bindings (tenant_id, user_id, role) VALUES ($1, $2, 'admin'), ($3, $4, 'admin')`, [
+      a,
+      userA,
+      b,
+      userB,
+    ]);
+    const denied = /permission denied/;
+    await expect(withTenant(t.db, a, (tx) => tx.query('UPDATE users SET is_platform_admin = true WHERE id = $1', [userA]))).rejects.toThrow(
+      denied,
+    );
+    await expect(withTenant(t.db, a, (tx) => tx.query(`INSERT INTO users (username) VALUES ('rls-new')`))).rejects.toThrow(denied);
+    await expect(withTenant(t.db, a, (tx) => tx.query('UPDATE users SET home_tenant_id = $1 WHERE id = $2', [a, userB]))).rejects.toThrow(
+      denied,
+    );
+    const renamed = await withTenant(t.db, a, (tx) => tx.query(`UPDATE users SET display_name = 'pwned' WHERE id = $1`, [userB]));
+    expect(renamed.rowCount).toBe(0);
+    await expect(
+      withTenant(t.db, a, (tx) =>
+        tx.query(
+          `INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, token_prefix, platform) VALUES ($1, $2, 'p', $3, 'gty_x', true)`,
+          [a, userA, 'a'.repeat(64)],
+        ),
+      ),
+    ).rejects.toThrow(denied);
+    await expect(withTenant(t.db, a, (tx) => tx.query('UPDATE api_tokens SET platform = true'))).rejects.toThrow(denied);
+  });
+
   it('sees nothing at all when no tenant is set', async () => {
     const client = await t.db.connect();
     try {

@@ -11,12 +11,15 @@ export function registerAuth(app: App, deps: Deps): void {
     if (!route.url.startsWith('/api/v1/') || route.url === '/api/v1/openapi.json') return;
     const access = route.config?.access;
     if (!access) throw new Error(`route ${route.method} ${route.url} declares no access level`);
+    // Published in the OpenAPI document, so clients and the route-matrix test know who may call what.
+    if (route.schema) route.schema = { ...route.schema, 'x-gantry-access': access } as typeof route.schema;
   });
 
   // onRequest: refuse before the body is parsed or validated, so strangers learn nothing from 400s.
   app.addHook('onRequest', async (req) => {
     const access = req.routeOptions.config?.access;
-    if (!access || access === 'public') return;
+    // Agent routes authenticate the agent credential themselves (onRequest of the route).
+    if (!access || access === 'public' || access === 'agent') return;
     const header = req.headers.authorization;
     const m = header?.match(/^Bearer\s+(\S+)$/i);
     if (!m?.[1]) throw new UnauthorizedError();
@@ -29,6 +32,14 @@ export function registerAuth(app: App, deps: Deps): void {
 
 export function checkAccess(auth: AuthContext, access: Access): void {
   if (access === 'public' || access === 'any') return;
+  if (access === 'agent') throw new UnauthorizedError('This route is for agents: send the agent credential, not a user token.');
+  if (access === 'platform') {
+    if (auth.isPlatformAdmin) return;
+    throw new ForbiddenError(
+      'This is a platform route: it needs a platform admin using a platform token. Tenant roles never grant it; ' +
+        'a platform admin grants it (POST /api/v1/platform/admins) or the operator does on the server host (`gantry admin grant-platform-admin`).',
+    );
+  }
   if (auth.roles.includes('admin')) return;
   if (!access.some((r) => auth.roles.includes(r))) {
     throw new ForbiddenError(

@@ -32,6 +32,11 @@ export const user = z.object({
   displayName: z.string(),
   email: z.string().nullable(),
   roles: z.array(roleSchema),
+  managedHere: z
+    .boolean()
+    .describe(
+      "This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform.",
+    ),
   createdAt: z.string(),
 });
 export const userCreate = z.strictObject({
@@ -52,6 +57,7 @@ export const token = z.object({
   userId: z.uuid(),
   username: z.string(),
   prefix: z.string(),
+  platform: z.boolean().describe('The token carries platform powers (its user is a platform admin and minted it as a platform token).'),
   createdAt: z.string(),
   expiresAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
@@ -59,8 +65,15 @@ export const token = z.object({
 });
 export const tokenCreate = z.strictObject({
   name: z.string().min(1).max(100),
-  userId: z.uuid().optional().describe('Admins may create a token for another user of the tenant; default: yourself.'),
+  userId: z
+    .uuid()
+    .optional()
+    .describe('Admins may create a token for a member whose identity this tenant manages (managedHere); default: yourself.'),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
+  platform: z
+    .boolean()
+    .optional()
+    .describe('A platform token (platform powers): only a platform admin, for themselves, using a platform token. Default false.'),
 });
 export const tokenCreated = z.object({ token, secret: z.string().describe('Shown once; only its hash is stored.') });
 

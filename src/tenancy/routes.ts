@@ -1,9 +1,9 @@
 // HTTP routes for tenants, users, tokens and whoami.
-import { ForbiddenError } from '../core/errors.js';
 import { afterOf, pageOf, pageQuery, toPage } from '../http/pagination.js';
-import { ADMIN, type App, type Deps, READ } from '../http/types.js';
+import { ADMIN, type App, type Deps, PLATFORM, READ } from '../http/types.js';
 import { withSystem, withTenant } from '../store/db.js';
 import { caller } from './auth.js';
+import * as members from './members.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
@@ -55,16 +55,17 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
   app.post(
     '/api/v1/tenants',
     {
-      config: { access: ADMIN },
+      config: { access: PLATFORM },
       schema: {
         tags: ['tenancy'],
         summary: 'Create a tenant with its first admin (platform admins only)',
+        description:
+          'The first admin is always a new user whose home is the new tenant: an existing username answers 409 `username_taken`.',
         body: m.tenantCreate,
         response: { 201: m.tenantCreated },
       },
     },
     async (req, reply) => {
-      if (!caller(req).isPlatformAdmin) throw new ForbiddenError('Only a platform admin may create tenants.');
       const created = await svc.createTenant(db, req.body);
       return reply.status(201).send(created);
     },
@@ -79,8 +80,8 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req) => {
       const a = caller(req);
-      const rows = await withTenant(db, a.tenantId, (tx) => svc.listUsers(tx, a.tenantId, req.query.limit, afterOf(req.query.cursor)));
-      return toPage(rows, req.query.limit, (r) => [r.id], svc.userOut);
+      const rows = await withTenant(db, a.tenantId, (tx) => members.listUsers(tx, a.tenantId, req.query.limit, afterOf(req.query.cursor)));
+      return toPage(rows, req.query.limit, (r) => [r.id], members.userOut);
     },
   );
 
@@ -92,7 +93,7 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req) => {
       const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.getUser(tx, a.tenantId, req.params.id));
+      return withTenant(db, a.tenantId, (tx) => members.getUser(tx, a.tenantId, req.params.id));
     },
   );
 
@@ -100,11 +101,18 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     '/api/v1/users',
     {
       config: { access: ADMIN },
-      schema: { tags: ['tenancy'], summary: 'Add a user to this tenant with roles', body: m.userCreate, response: { 201: m.user } },
+      schema: {
+        tags: ['tenancy'],
+        summary: 'Add a user to this tenant with roles',
+        description:
+          'Creates a new user whose home is this tenant (or re-adds one this tenant removed). A username that belongs to anyone else answers 409 `username_taken`.',
+        body: m.userCreate,
+        response: { 201: m.user },
+      },
     },
     async (req, reply) => {
       const a = caller(req);
-      return reply.status(201).send(await svc.addUser(db, a.tenantId, req.body));
+      return reply.status(201).send(await members.addUser(db, a.tenantId, req.body));
     },
   );
 
@@ -115,6 +123,8 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
       schema: {
         tags: ['tenancy'],
         summary: 'Change a user’s name, email or roles',
+        description:
+          'Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.',
         params: m.idParam,
         body: m.userUpdate,
         response: { 200: m.user },
@@ -122,7 +132,7 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req) => {
       const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.updateUser(tx, a, req.params.id, req.body));
+      return withTenant(db, a.tenantId, (tx) => members.updateUser(tx, a, req.params.id, req.body));
     },
   );
 
@@ -134,7 +144,7 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req, reply) => {
       const a = caller(req);
-      await withTenant(db, a.tenantId, (tx) => svc.removeUser(tx, a, req.params.id));
+      await withTenant(db, a.tenantId, (tx) => members.removeUser(tx, a, req.params.id));
       return reply.status(204).send();
     },
   );
@@ -171,7 +181,7 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req, reply) => {
       const a = caller(req);
-      const created = await withTenant(db, a.tenantId, (tx) => svc.createToken(tx, a, req.body, clock.now()));
+      const created = await svc.createToken(db, a, req.body, clock.now());
       return reply.status(201).send(created);
     },
   );

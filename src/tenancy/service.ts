@@ -3,8 +3,9 @@ import type { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../core/errors.js';
 import { generateToken, hashToken, tokenDisplayPrefix } from '../core/tokens.js';
 import type { AuthContext, Role } from '../http/types.js';
-import { type Db, type Tx, withSystem } from '../store/db.js';
-import type { token, tokenCreate, user, userCreate, userUpdate } from './model.js';
+import { type Db, type Tx, withSystem, withTenant } from '../store/db.js';
+import { requireManaged } from './members.js';
+import type { token, tokenCreate } from './model.js';
 
 const BOOTSTRAP_LOCK = 0x67616e75;
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -25,23 +26,36 @@ export async function bootstrap(db: Db, presetToken?: string): Promise<Bootstrap
     const existing = await tx.query('SELECT 1 FROM tenants LIMIT 1');
     if (existing.rowCount) return { created: false };
     const t = await tx.query<{ id: string }>(`INSERT INTO tenants (name, display_name) VALUES ('default', 'Default') RETURNING id`);
-    const u = await tx.query<{ id: string }>(
-      `INSERT INTO users (username, display_name, is_platform_admin) VALUES ('admin', 'Administrator', true) RETURNING id`,
-    );
     const tenantId = t.rows[0]!.id;
+    const u = await tx.query<{ id: string }>(
+      `INSERT INTO users (username, display_name, is_platform_admin, home_tenant_id) VALUES ('admin', 'Administrator', true, $1) RETURNING id`,
+      [tenantId],
+    );
     const userId = u.rows[0]!.id;
     await tx.query(`INSERT INTO role_bindings (tenant_id, user_id, role) VALUES ($1, $2, 'admin')`, [tenantId, userId]);
     const secret = presetToken ?? generateToken();
-    await insertToken(tx, tenantId, userId, 'bootstrap', secret, null);
+    await insertToken(tx, tenantId, userId, 'bootstrap', secret, null, true);
     return { created: true, token: secret };
   });
 }
 
-async function insertToken(tx: Tx, tenantId: string, userId: string, name: string, secret: string, expiresAt: Date | null) {
+/**
+ * Stores a token's hash. A platform token (platform = true) can be inserted only as the schema owner: the
+ * app role has no privilege on that column, so no tenant-scoped code path can mint one.
+ */
+export async function insertToken(
+  tx: Tx,
+  tenantId: string,
+  userId: string,
+  name: string,
+  secret: string,
+  expiresAt: Date | null,
+  platform = false,
+) {
   const r = await tx.query<TokenRow>(
     `WITH t AS (
-       INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, token_prefix, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
+       INSERT INTO api_tokens (tenant_id, user_id, name, token_hash, token_prefix, expires_at${platform ? ', platform' : ''})
+       VALUES ($1, $2, $3, $4, $5, $6${platform ? ', true' : ''}) RETURNING *)
      SELECT t.*, u.username FROM t JOIN users u ON u.id = t.user_id`,
     [tenantId, userId, name, hashToken(secret), tokenDisplayPrefix(secret), expiresAt],
   );
@@ -57,12 +71,13 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
     user_id: string;
     username: string;
     is_platform_admin: boolean;
+    platform: boolean;
     roles: Role[] | null;
     expires_at: Date | null;
     revoked_at: Date | null;
     disabled_at: Date | null;
   }>(
-    `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.user_id, u.username, u.is_platform_admin,
+    `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.user_id, u.username, u.is_platform_admin, k.platform,
             k.expires_at, k.revoked_at, u.disabled_at,
             (SELECT array_agg(rb.role ORDER BY rb.role) FROM role_bindings rb
               WHERE rb.tenant_id = k.tenant_id AND rb.user_id = k.user_id) AS roles
@@ -76,6 +91,8 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
   if (row.expires_at && row.expires_at <= now)
     throw new UnauthorizedError('The API token has expired. Create a new one with `gantry token create`.');
   if (row.disabled_at) throw new UnauthorizedError('The user of this token is disabled.');
+  // A token works only while its user is a member of its tenant (removal revokes, this also covers old rows).
+  if (!row.roles?.length) throw new UnauthorizedError(`The user of this token is no longer a member of tenant "${row.tenant_name}".`);
   // last_used_at is advisory: updated at most once a minute to keep reads cheap.
   void db
     .query(
@@ -88,9 +105,9 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
     tenantName: row.tenant_name,
     userId: row.user_id,
     username: row.username,
-    roles: row.roles ?? [],
+    roles: row.roles,
     tokenId: row.id,
-    isPlatformAdmin: row.is_platform_admin,
+    isPlatformAdmin: row.is_platform_admin && row.platform,
   };
 }
 
@@ -114,111 +131,26 @@ export async function createTenant(
       input.displayName ?? '',
     ]);
     const tenantRow = t.rows[0]!;
+    // A new tenant gets a new user: attaching an existing one would hand its identity (and, for a platform
+    // admin, its powers) to whoever holds the new tenant's admin token.
     const u = await tx.query<{ id: string }>(
-      `INSERT INTO users (username, display_name) VALUES ($1, $2)
-       ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id`,
-      [input.admin.username, input.admin.displayName ?? ''],
+      `INSERT INTO users (username, display_name, home_tenant_id) VALUES ($1, $2, $3)
+       ON CONFLICT (username) DO NOTHING RETURNING id`,
+      [input.admin.username, input.admin.displayName ?? '', tenantRow.id],
     );
-    const userId = u.rows[0]!.id;
+    if (!u.rows[0]) {
+      throw new ConflictError(
+        `The username "${input.admin.username}" is taken; a new tenant's first admin is a new user, so choose another username.`,
+        'username_taken',
+        [{ path: 'body.admin.username', message: 'taken' }],
+      );
+    }
+    const userId = u.rows[0].id;
     await tx.query(`INSERT INTO role_bindings (tenant_id, user_id, role) VALUES ($1, $2, 'admin')`, [tenantRow.id, userId]);
     const secret = generateToken();
     await insertToken(tx, tenantRow.id, userId, `bootstrap-${input.name}`, secret, null);
     return { tenant: tenantOut(tenantRow), adminToken: secret };
   });
-}
-
-// Users ---------------------------------------------------------------------------------
-
-interface UserRow {
-  id: string;
-  username: string;
-  display_name: string;
-  email: string | null;
-  created_at: Date;
-  roles: Role[];
-}
-const userOut = (r: UserRow): z.infer<typeof user> => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  email: r.email,
-  roles: r.roles,
-  createdAt: r.created_at.toISOString(),
-});
-const USER_SELECT = `SELECT u.id, u.username, u.display_name, u.email, u.created_at,
-  array_agg(rb.role ORDER BY rb.role) AS roles
-  FROM users u JOIN role_bindings rb ON rb.user_id = u.id AND rb.tenant_id = $1`;
-
-export async function listUsers(tx: Tx, tenantId: string, limit: number, after: string | undefined) {
-  const r = await tx.query<UserRow>(`${USER_SELECT} WHERE ($2::uuid IS NULL OR u.id > $2::uuid) GROUP BY u.id ORDER BY u.id LIMIT $3`, [
-    tenantId,
-    after ?? null,
-    limit + 1,
-  ]);
-  return r.rows;
-}
-export { userOut };
-
-export async function getUser(tx: Tx, tenantId: string, id: string) {
-  const r = await tx.query<UserRow>(`${USER_SELECT} WHERE u.id = $2 GROUP BY u.id`, [tenantId, id]);
-  if (!r.rows[0]) throw new NotFoundError('User', id);
-  return userOut(r.rows[0]);
-}
-
-/** Users are global; adding one to a tenant binds roles. Runs as system because the row is not yet visible to the tenant. */
-export async function addUser(db: Db, tenantId: string, input: z.infer<typeof userCreate>) {
-  const userId = await withSystem(db, async (tx) => {
-    const u = await tx.query<{ id: string }>(
-      `INSERT INTO users (username, display_name, email) VALUES ($1, $2, $3)
-       ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id`,
-      [input.username, input.displayName ?? '', input.email ?? null],
-    );
-    const id = u.rows[0]!.id;
-    const bound = await tx.query('SELECT 1 FROM role_bindings WHERE tenant_id = $1 AND user_id = $2', [tenantId, id]);
-    if (bound.rowCount)
-      throw new ConflictError(
-        `User "${input.username}" is already a member of this tenant; change their roles with PATCH /users/{id}.`,
-        'already_exists',
-        [{ path: 'body.username', message: 'already a member' }],
-      );
-    await setRoles(tx, tenantId, id, input.roles);
-    return id;
-  });
-  return withSystem(db, (tx) => getUser(tx, tenantId, userId));
-}
-
-async function setRoles(tx: Tx, tenantId: string, userId: string, roles: Role[]) {
-  await tx.query('DELETE FROM role_bindings WHERE tenant_id = $1 AND user_id = $2 AND NOT (role = ANY($3))', [tenantId, userId, roles]);
-  await tx.query(`INSERT INTO role_bindings (tenant_id, user_id, role) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, [
-    tenantId,
-    userId,
-    roles,
-  ]);
-}
-
-export async function updateUser(tx: Tx, auth: AuthContext, id: string, input: z.infer<typeof userUpdate>) {
-  await getUser(tx, auth.tenantId, id);
-  if (input.roles && id === auth.userId && !input.roles.includes('admin')) {
-    throw new ConflictError('You cannot remove your own admin role; ask another admin.', 'last_admin');
-  }
-  if (input.displayName !== undefined || input.email !== undefined) {
-    await tx.query(
-      `UPDATE users SET display_name = coalesce($2, display_name), email = CASE WHEN $4 THEN $3 ELSE email END WHERE id = $1`,
-      [id, input.displayName ?? null, input.email ?? null, input.email !== undefined],
-    );
-  }
-  if (input.roles) await setRoles(tx, auth.tenantId, id, input.roles);
-  return getUser(tx, auth.tenantId, id);
-}
-
-export async function removeUser(tx: Tx, auth: AuthContext, id: string) {
-  await getUser(tx, auth.tenantId, id);
-  if (id === auth.userId) throw new ConflictError('You cannot remove yourself from the tenant.', 'self_removal');
-  await tx.query('DELETE FROM role_bindings WHERE tenant_id = $1 AND user_id = $2', [auth.tenantId, id]);
-  await tx.query('UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL', [
-    auth.tenantId,
-    id,
-  ]);
 }
 
 // Tokens --------------------------------------------------------------------------------
@@ -229,6 +161,7 @@ interface TokenRow {
   user_id: string;
   username: string;
   token_prefix: string;
+  platform: boolean;
   created_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -240,6 +173,7 @@ export const tokenOut = (r: TokenRow): z.infer<typeof token> => ({
   userId: r.user_id,
   username: r.username,
   prefix: r.token_prefix,
+  platform: r.platform,
   createdAt: r.created_at.toISOString(),
   expiresAt: iso(r.expires_at),
   revokedAt: iso(r.revoked_at),
@@ -248,13 +182,29 @@ export const tokenOut = (r: TokenRow): z.infer<typeof token> => ({
 
 const isAdmin = (auth: AuthContext) => auth.roles.includes('admin');
 
-export async function createToken(tx: Tx, auth: AuthContext, input: z.infer<typeof tokenCreate>, now: Date) {
+/**
+ * Mints a token in the caller's tenant: for the caller, or (admins) for a member whose identity this tenant
+ * manages. A platform token only for oneself, and only with a platform token.
+ */
+export async function createToken(db: Db, auth: AuthContext, input: z.infer<typeof tokenCreate>, now: Date) {
   const userId = input.userId ?? auth.userId;
-  if (userId !== auth.userId && !isAdmin(auth)) throw new ForbiddenError('Only an admin may create tokens for another user.');
-  if (userId !== auth.userId) await getUser(tx, auth.tenantId, userId);
+  if (input.platform && (userId !== auth.userId || !auth.isPlatformAdmin)) {
+    throw new ForbiddenError(
+      'A platform token can be created only by a platform admin, for themselves, with a platform token of their own.',
+    );
+  }
   const secret = generateToken();
   const expires = input.expiresInDays ? new Date(now.getTime() + input.expiresInDays * 86_400_000) : null;
-  const row = await insertToken(tx, auth.tenantId, userId, input.name, secret, expires);
+  const insert = (tx: Tx) => insertToken(tx, auth.tenantId, userId, input.name, secret, expires, input.platform === true);
+  // The app role may not mint platform tokens; this one is the caller's own, checked above.
+  if (input.platform) return { token: tokenOut(await withSystem(db, insert)), secret };
+  const row = await withTenant(db, auth.tenantId, async (tx) => {
+    if (userId !== auth.userId) {
+      if (!isAdmin(auth)) throw new ForbiddenError('Only an admin may create tokens for another user.');
+      await requireManaged(tx, auth.tenantId, userId, 'get tokens from them (they create their own)');
+    }
+    return insert(tx);
+  });
   return { token: tokenOut(row), secret };
 }
 

@@ -19,7 +19,7 @@ import { loadNotificationSettings } from '../../src/notifications/settings.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
 import { withTenant } from '../../src/store/db.js';
 import { bootstrap } from '../../src/tenancy/service.js';
-import { createTestDb } from '../helpers.js';
+import { createTestDb, testSecretAccess } from '../helpers.js';
 import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { type FakeServer, startFakeVault, startReceiver } from './plugin-fakes.js';
 
@@ -58,9 +58,9 @@ async function startRegistry(): Promise<void> {
 }
 
 beforeAll(async () => {
-  process.env.GANTRY_LEAK_VAULT_TOKEN = S.vaultToken;
-  process.env.GANTRY_LEAK_POLICY_TOKEN = S.policyToken;
-  process.env.GANTRY_LEAK_REGISTRY = `robot:${S.registryFromEnv}`;
+  process.env.TEST_SECRET_LEAK_VAULT_TOKEN = S.vaultToken;
+  process.env.TEST_SECRET_LEAK_POLICY_TOKEN = S.policyToken;
+  process.env.TEST_SECRET_LEAK_REGISTRY = `robot:${S.registryFromEnv}`;
   vault = await startFakeVault({
     token: S.vaultToken,
     secrets: { 'gantry/hook': { token: S.hookToken }, 'gantry/registry': { auth: `robot:${S.registryFromVault}` } },
@@ -69,7 +69,7 @@ beforeAll(async () => {
   await startRegistry();
 });
 afterAll(async () => {
-  for (const k of ['GANTRY_LEAK_VAULT_TOKEN', 'GANTRY_LEAK_POLICY_TOKEN', 'GANTRY_LEAK_REGISTRY']) delete process.env[k];
+  for (const k of ['TEST_SECRET_LEAK_VAULT_TOKEN', 'TEST_SECRET_LEAK_POLICY_TOKEN', 'TEST_SECRET_LEAK_REGISTRY']) delete process.env[k];
   await vault?.close();
   await receiver?.close();
   registry?.close();
@@ -87,7 +87,7 @@ describe('secrets', () => {
     const signer = ephemeralSigner();
     const gates = builtinGates();
     const steps = buildRegistry({ db, clock: systemClock, signer, gates, recheckSeconds: 1 });
-    const app = await buildApp({ db, logger, signer, gates, registry: steps });
+    const app = await buildApp({ db, logger, signer, gates, registry: steps, secrets: testSecretAccess() });
     await app.ready();
     const engine = new Engine({ db, connectionString: url, registry: steps, logger, clock: systemClock, pollMs: 50 });
     await engine.start();
@@ -107,7 +107,7 @@ describe('secrets', () => {
         name: 'vault',
         typeId: 'secret_store_vault',
         config: { address: vault.url },
-        credentialRef: 'env:GANTRY_LEAK_VAULT_TOKEN',
+        credentialRef: 'env:TEST_SECRET_LEAK_VAULT_TOKEN',
       });
       await mk({
         name: 'reg-vault',
@@ -119,7 +119,7 @@ describe('secrets', () => {
         name: 'reg-env',
         typeId: 'oci_registry',
         config: { url: registryUrl, insecure: true },
-        credentialRef: 'env:GANTRY_LEAK_REGISTRY',
+        credentialRef: 'env:TEST_SECRET_LEAK_REGISTRY',
       });
       await mk({
         name: 'hook',
@@ -131,7 +131,7 @@ describe('secrets', () => {
         name: 'policy',
         typeId: 'policy_webhook',
         config: { url: `${receiver.url}/v1/data/gantry` },
-        credentialRef: 'env:GANTRY_LEAK_POLICY_TOKEN',
+        credentialRef: 'env:TEST_SECRET_LEAK_POLICY_TOKEN',
       });
       await mk({
         name: 'hook-wrong-key',
@@ -163,7 +163,7 @@ describe('secrets', () => {
       expect(receiver.requests.find((r) => r.url === '/hook')?.headers.authorization).toBe(`Bearer ${S.hookToken}`);
 
       // Failing resolutions and a secret typed into config by mistake.
-      for (const ref of ['vault:vault/gantry/hook#nokey', 'vault:vault/nowhere#token', 'env:GANTRY_LEAK_UNSET']) {
+      for (const ref of ['vault:vault/gantry/hook#nokey', 'vault:vault/nowhere#token', 'env:TEST_SECRET_LEAK_UNSET']) {
         errors.push(
           await resolveCredential(ref, { db, tenantId }).then(
             () => 'resolved',

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,10 +36,13 @@ export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     'GANTRY_HOST',
     'GANTRY_TOKEN',
     'GANTRY_SERVER',
+    'GANTRY_SECRET_KEY_FILE',
   ]) {
     delete env[k];
   }
-  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...extra };
+  // The secret policy test servers run with: env: refs to TEST_SECRET_* and file: refs under the temp dir.
+  const secrets = { GANTRY_SECRET_ENV_PREFIX: 'TEST_SECRET_', GANTRY_SECRET_DIRS: os.tmpdir() };
+  return { ...env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...secrets, ...extra };
 }
 
 export interface GantryProcess {

@@ -7,6 +7,7 @@ import { AgentDetail, Agents } from './pages/Agents';
 import { AdminComponents } from './pages/admin/Components';
 import { AdminEnvironments } from './pages/admin/Environments';
 import { AdminIntegrations } from './pages/admin/Integrations';
+import { AdminSecrets } from './pages/admin/Secrets';
 import { AdminTokens } from './pages/admin/Tokens';
 import { AdminUsers } from './pages/admin/Users';
 import { DeploymentDetail } from './pages/DeploymentDetail';
@@ -47,6 +48,7 @@ const ROUTES: [string, Render][] = [
   ['/admin/environments', () => <AdminEnvironments />],
   ['/admin/components', () => <AdminComponents />],
   ['/admin/integrations', () => <AdminIntegrations />],
+  ['/admin/secrets', () => <AdminSecrets />],
   ['/admin/tokens', () => <AdminTokens />],
   ['/admin/users', () => <AdminUsers />],
 ];
@@ -77,6 +79,7 @@ const NAV: { group: string; items: [string, string][] }[] = [
       ['/admin/environments', 'Environments'],
       ['/admin/components', 'Components'],
       ['/admin/integrations', 'Integrations'],
+      ['/admin/secrets', 'Secrets'],
       ['/admin/tokens', 'Tokens'],
       ['/admin/users', 'Users'],
     ],

@@ -183,7 +183,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a tenant with its first admin (platform admins only) */
+        /**
+         * Create a tenant with its first admin (platform admins only)
+         * @description The first admin is always a new user whose home is the new tenant: an existing username answers 409 `username_taken`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -270,6 +273,8 @@ export interface paths {
                                 displayName: string;
                                 email: string | null;
                                 roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                                /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                                managedHere: boolean;
                                 createdAt: string;
                             }[];
                             nextCursor: string | null;
@@ -279,7 +284,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a user to this tenant with roles */
+        /**
+         * Add a user to this tenant with roles
+         * @description Creates a new user whose home is this tenant (or re-adds one this tenant removed). A username that belongs to anyone else answers 409 `username_taken`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -315,6 +323,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -359,6 +369,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -390,7 +402,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a user’s name, email or roles */
+        /**
+         * Change a user’s name, email or roles
+         * @description Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -423,6 +438,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -468,6 +485,8 @@ export interface paths {
                                 userId: string;
                                 username: string;
                                 prefix: string;
+                                /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                                platform: boolean;
                                 createdAt: string;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
@@ -497,10 +516,12 @@ export interface paths {
                         name: string;
                         /**
                          * Format: uuid
-                         * @description Admins may create a token for another user of the tenant; default: yourself.
+                         * @description Admins may create a token for a member whose identity this tenant manages (managedHere); default: yourself.
                          */
                         userId?: string;
                         expiresInDays?: number;
+                        /** @description A platform token (platform powers): only a platform admin, for themselves, using a platform token. Default false. */
+                        platform?: boolean;
                     };
                 };
             };
@@ -520,6 +541,8 @@ export interface paths {
                                 userId: string;
                                 username: string;
                                 prefix: string;
+                                /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                                platform: boolean;
                                 createdAt: string;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
@@ -574,10 +597,156 @@ export interface paths {
                             userId: string;
                             username: string;
                             prefix: string;
+                            /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                            platform: boolean;
                             createdAt: string;
                             expiresAt: string | null;
                             revokedAt: string | null;
                             lastUsedAt: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/admins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List platform admins */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                                displayName: string;
+                                /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                                homeTenant: string | null;
+                                createdAt: string;
+                            }[];
+                            nextCursor: null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Make a user a platform admin; returns a platform token for them once
+         * @description Their existing tokens stay tenant-only; the returned token (in their home tenant) is the one with platform powers. 409 `already_platform_admin` if they are one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        username: string;
+                        /** @description Name of the platform token minted for the new admin (default "platform"). */
+                        tokenName?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                                displayName: string;
+                                /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                                homeTenant: string | null;
+                                createdAt: string;
+                            };
+                            /** @description A platform token for the new admin in their home tenant, shown once; null if they are a member of no tenant. */
+                            token: string | null;
+                            /** @description The tenant the token belongs to. */
+                            tenant: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/admins/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke platform admin from a user (their tokens lose platform powers)
+         * @description 409 `last_platform_admin` when it is the last one; 409 `not_platform_admin` when the user is not one.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    username: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            username: string;
+                            displayName: string;
+                            /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                            homeTenant: string | null;
+                            createdAt: string;
                         };
                     };
                 };
@@ -2691,7 +2860,7 @@ export interface paths {
                         config?: {
                             [key: string]: unknown;
                         };
-                        /** @description Where the secret lives: env:NAME, file:/absolute/path or vault:<integration-name>/<path>#<key>. */
+                        /** @description Where the secret lives: secret:<name> (this tenant's secret store), env:NAME or file:/absolute/path (only where the operator allows: GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) or vault:<integration-name>/<path>#<key>. */
                         credentialRef?: string;
                     };
                 };
@@ -2997,7 +3166,7 @@ export interface paths {
         put?: never;
         /**
          * Check an integration now and record its health
-         * @description oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; an unhealthy integration is the answer, not an error.
+         * @description oci_registry: GET /v2/ with its credentials; secret_store_vault: token lookup-self; scanner and policy webhooks: an HTTP GET of their URL; notification_webhook: that its credential resolves (nothing is posted). The answer is the integration with its new healthStatus; an unhealthy integration is the answer, not an error. A credentialRef this server refuses (see GANTRY_SECRET_ENV_PREFIX, GANTRY_SECRET_DIRS) answers 422 credential_ref_forbidden; nothing is sent.
          */
         post: {
             parameters: {
@@ -3791,7 +3960,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -3882,7 +4054,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -3922,7 +4097,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -4123,7 +4301,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4170,7 +4351,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4222,7 +4406,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4303,7 +4490,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -6569,6 +6759,156 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List this tenant’s secrets (names and versions, never values) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                name: string;
+                                /** @description 1 on creation, +1 on every write. */
+                                version: number;
+                                createdAt: string;
+                                updatedAt: string;
+                                /** @description Username of the last writer (null if that user is gone). */
+                                updatedBy: string | null;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create a secret or replace its value
+         * @description The value is encrypted (AES-256-GCM envelope under the operator’s key) and can never be read back; reference it as secret:<name> in a credentialRef. Every write increments the version. 201 when created, 200 when replaced.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The secret name; referenced as secret:<name>. */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The secret value. Stored encrypted; never returned by any route. */
+                        value: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @description 1 on creation, +1 on every write. */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            /** @description Username of the last writer (null if that user is gone). */
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            /** @description 1 on creation, +1 on every write. */
+                            version: number;
+                            createdAt: string;
+                            updatedAt: string;
+                            /** @description Username of the last writer (null if that user is gone). */
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Delete a secret
+         * @description Integrations that reference it fail at their next use, naming the missing secret.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The secret name; referenced as secret:<name>. */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
