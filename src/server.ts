@@ -28,6 +28,7 @@ import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { registerIdempotency } from './http/idempotency.js';
 import { checkRequestInput } from './http/input-hygiene.js';
 import { observabilityRoutes } from './http/observability.js';
 import { Outbound } from './http/outbound.js';
@@ -36,14 +37,15 @@ import { uiRoutes } from './http/static.js';
 import type { App, Deps } from './http/types.js';
 import { integrationHealthRoutes } from './integrations/health-routes.js';
 import { IntegrationHealthScheduler, integrationCheckSeconds } from './integrations/health-scheduler.js';
-import { flushNotifications } from './integrations/notify.js';
 import { integrationRoutes } from './integrations/routes.js';
 import { type SecretAccess, secretAccess, useSecretAccess } from './integrations/secrets.js';
+import { NotificationDispatcher } from './notifications/dispatcher.js';
+import { notificationRoutes } from './notifications/routes.js';
+import { loadNotificationSettings } from './notifications/settings.js';
 import { attachPluginGates } from './plugins/gates.js';
 import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
-import { notifyFailedPromotions } from './promotions/notify-failed.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
@@ -106,17 +108,6 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     reply.header('x-request-id', req.id);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Gantry API', version: VERSION, description: 'Release orchestration for Docker and Compose estates.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
-
   const secrets = opts.secrets ?? secretAccess({ envPrefix: undefined, dirs: [], keyFile: '', protectedPaths: [] }, ephemeralMasterKey());
   // Schedulers, gates and steps resolve references through (db, tenant); they find this configuration by the pool.
   useSecretAccess(opts.db, secrets);
@@ -129,6 +120,19 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
     secrets,
     outbound,
   };
+  // Before any route (and before swagger collects them): adds the Idempotency-Key header to creating POSTs.
+  registerIdempotency(app, deps);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Gantry API', version: VERSION, description: 'Release orchestration for Docker and Compose estates.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     sendProblem(req, reply, toProblem(new NotFoundError('Route', `${req.method} ${req.url.split('?')[0]}`))),
@@ -158,6 +162,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   evidenceRoutes(app, deps);
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
+  notificationRoutes(app, deps);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {
@@ -277,7 +282,6 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
         leaseSeconds: cfg.engineLeaseSeconds,
       })
     : undefined;
-  if (engine) notifyFailedPromotions(engine, db, log, outbound);
   await (engine
     ? retryTransient(
         () => engine.start(),
@@ -297,18 +301,27 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer, db, outbound },
+    progress: { signer, db },
     logger: log.child({ component: 'ssh-runner' }),
   });
   const deployments = new DeploymentScheduler({
     db,
     clock: systemClock,
     settings: deploymentSettings,
-    progress: { signer, db, outbound },
+    progress: { signer, db },
     logger: log.child({ component: 'deployments' }),
     hooks: [sshRunner],
   });
   deployments.start();
+  const notifications = new NotificationDispatcher({
+    db,
+    clock: systemClock,
+    settings: loadNotificationSettings(),
+    plugins,
+    outbound,
+    logger: log.child({ component: 'notifications' }),
+  });
+  notifications.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
   log.info(
     { address, version: VERSION, engine: engine?.instanceId ?? 'off', tls: https ? (https.requestCert ? 'mutual (agents)' : 'on') : 'off' },
@@ -321,7 +334,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
       await syncer.stop();
       await deployments.stop();
       await healthChecks.stop();
-      await flushNotifications();
+      await notifications.stop();
       await outbound.close();
       await plugins.close();
       await engine?.stop();

@@ -8,6 +8,9 @@ import { Engine } from '../src/engine/engine.js';
 import { ephemeralSigner } from '../src/evidence/signer.js';
 import { builtinGates } from '../src/gates/registry.js';
 import type { App } from '../src/http/types.js';
+import { NotificationDispatcher } from '../src/notifications/dispatcher.js';
+import { loadNotificationSettings } from '../src/notifications/settings.js';
+import { PluginHost } from '../src/plugins/host.js';
 import { buildApp, buildRegistry } from '../src/server.js';
 import { bootstrap } from '../src/tenancy/service.js';
 import { createTestDb, loopbackOutbound, type TestDb } from './helpers.js';
@@ -15,6 +18,8 @@ import { createTestDb, loopbackOutbound, type TestDb } from './helpers.js';
 export interface PromotionFixture extends TestDb {
   app: App;
   engine: Engine;
+  /** Delivers the notification outbox in the background (short polls and backoff). */
+  notifications: NotificationDispatcher;
   tokens: Record<string, string>;
   tenantId: string;
   call: (who: string, method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
@@ -29,13 +34,27 @@ export async function promotionFixture(users: Record<string, string[]>, clock: C
   const gates = builtinGates();
   const outbound = loopbackOutbound();
   const registry = buildRegistry({ db: t.db, clock, signer, gates, recheckSeconds: 1, outbound });
-  const app = await buildApp({ db: t.db, clock, logger: false, signer, gates, registry, outbound });
+  const plugins = new PluginHost({ db: t.db, outbound });
+  await plugins.refresh();
+  const app = await buildApp({ db: t.db, clock, logger: false, signer, gates, registry, plugins, outbound });
   await app.ready();
   const engine = new Engine({ db: t.db, connectionString: t.url, registry, logger: createLogger('silent'), clock, pollMs: 50 });
   await engine.start();
+  const settings = {
+    ...loadNotificationSettings({}),
+    pollMs: 50,
+    backoffBaseMs: 100,
+    backoffMaxMs: 1000,
+    timeoutMs: 1000,
+    maxAttempts: 1000,
+  };
+  const notifications = new NotificationDispatcher({ db: t.db, clock, settings, plugins, outbound });
+  notifications.start();
   afterAll(async () => {
+    await notifications.stop();
     await engine.stop();
     await app.close();
+    await plugins.close();
   });
   const tokens: Record<string, string> = { admin };
   // any: tests read arbitrary JSON response shapes
@@ -95,7 +114,7 @@ export async function promotionFixture(users: Record<string, string[]>, clock: C
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  return { ...t, app, engine, tokens, tenantId, call, readyRelease, waitFor };
+  return { ...t, app, engine, notifications, tokens, tenantId, call, readyRelease, waitFor };
 }
 
 /** A promotion template without the deploy stage, for testing gates and approvals without agents. */

@@ -204,11 +204,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       },
     },
     async (req) => {
-      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, {
-        signer: signerOf(deps),
-        db,
-        outbound: deps.outbound,
-      });
+      await reportTask(db, await runnerOf(agentOf(req)), req.params.taskId, req.body, { signer: signerOf(deps), db });
       return { ok: true };
     },
   );

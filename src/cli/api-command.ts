@@ -10,6 +10,7 @@ export interface ApiOpts {
   server?: string;
   token?: string;
   json?: boolean;
+  idempotencyKey?: string;
 }
 
 /** Adds a subcommand that talks to the API, with the options every such command takes. */
@@ -19,14 +20,19 @@ export function apiCommand(parent: Command, nameAndArgs: string, description: st
     .description(description)
     .option('--json', 'print machine-readable JSON instead of a table')
     .option('--server <url>', 'Gantry server URL (env GANTRY_SERVER, then config file, then http://127.0.0.1:$GANTRY_PORT)')
-    .option('--token <token>', 'API token (env GANTRY_TOKEN, then config file, then <data-dir>/admin.token for a local server)');
+    .option('--token <token>', 'API token (env GANTRY_TOKEN, then config file, then <data-dir>/admin.token for a local server)')
+    .option(
+      '--idempotency-key <key>',
+      'key for the POSTs this command sends (default: a new one each run); running the command again with the same key returns the first answer instead of acting twice',
+    );
   if (examples.length) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
   return cmd;
 }
 
 export function clientFor(opts: ApiOpts, env: NodeJS.ProcessEnv = process.env): ApiClient {
   const file = configPath(env);
-  return new ApiClient(resolveConnection(opts, env, readConfig(file), process.cwd(), file));
+  const conn = resolveConnection(opts, env, readConfig(file), process.cwd(), file);
+  return new ApiClient(conn, undefined, { idempotencyKey: opts.idempotencyKey });
 }
 
 /** Prints JSON with --json, otherwise runs the human renderer. */

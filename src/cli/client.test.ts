@@ -103,4 +103,44 @@ describe('ApiClient', () => {
       'http://127.0.0.1:9/api/v1/targets?environment=prod&limit=500&cursor=c1',
     ]);
   });
+
+  it('sends an Idempotency-Key on every POST and retries a lost or 503 answer with the same key', async () => {
+    const keys: string[] = [];
+    let n = 0;
+    const flaky = new ApiClient(
+      conn,
+      async (_url, init) => {
+        keys.push((init.headers as Record<string, string>)['idempotency-key'] ?? 'none');
+        n++;
+        if (n === 1) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+        if (n === 2) return json(503, { code: 'unavailable', detail: 'restarting' });
+        if (n === 3) return json(409, { code: 'idempotency_key_in_use', detail: 'still running' });
+        return json(201, { id: 'p1' });
+      },
+      { retryDelaysMs: [1, 1, 1] },
+    );
+    expect(await flaky.post('/promotions', { releaseId: '1' })).toEqual({ id: 'p1' });
+    expect(keys).toHaveLength(4);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    // A second POST of the same client gets its own key.
+    await flaky.post('/promotions', { releaseId: '2' });
+    expect(keys[4]).not.toBe(keys[0]);
+  });
+
+  it('uses --idempotency-key for the first POST and derived keys after it; other refusals are not retried', async () => {
+    const keys: string[] = [];
+    const client = new ApiClient(
+      conn,
+      async (_url, init) => {
+        keys.push((init.headers as Record<string, string>)['idempotency-key'] ?? 'none');
+        return json(409, { code: 'promotion_in_progress', detail: 'busy' });
+      },
+      { idempotencyKey: 'release-42', retryDelaysMs: [1, 1, 1] },
+    );
+    await expect(client.post('/promotions', {})).rejects.toMatchObject({ exitCode: 5 });
+    await expect(client.post('/promotions/x/approve', {})).rejects.toMatchObject({ exitCode: 5 });
+    await expect(client.get('/promotions')).rejects.toMatchObject({ exitCode: 5 });
+    expect(keys).toEqual(['release-42', 'release-42.2', 'none']);
+  });
 });

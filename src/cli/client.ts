@@ -1,5 +1,6 @@
 // HTTP client for the Gantry API: bearer auth, JSON bodies, cursor pagination, and problem documents
 // (RFC 9457) turned into CliErrors with stable exit codes.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Connection } from './config.js';
@@ -63,16 +64,43 @@ export interface RequestOptions {
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
+export interface ClientOptions {
+  /**
+   * The Idempotency-Key of this process's first POST (--idempotency-key); later POSTs of the same command
+   * get "<key>.2", "<key>.3"…, so running the same command again with the same key repeats nothing.
+   * Without it every POST gets a new random key.
+   */
+  idempotencyKey?: string | undefined;
+  /** Pauses before each retry of a POST (default 0.5 s, 1 s, 2 s). */
+  retryDelaysMs?: number[];
+}
+
+/** Answers after which a POST is retried with the same key: the server may not have done (or answered) it. */
+function retryable(status: number, body: unknown): boolean {
+  if (status === 502 || status === 503 || status === 504) return true;
+  return status === 409 && (body as { code?: unknown } | undefined)?.code === 'idempotency_key_in_use';
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
 
 export class ApiClient {
+  private posts = 0;
+
   constructor(
     readonly conn: Connection,
     private readonly fetchImpl: FetchLike = fetchFor(conn),
+    private readonly opts: ClientOptions = {},
   ) {}
+
+  private nextKey(): string {
+    this.posts++;
+    const given = this.opts.idempotencyKey;
+    if (!given) return randomUUID();
+    return this.posts === 1 ? given : `${given}.${this.posts}`;
+  }
 
   async request<T>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(`${this.conn.server}/api/v1${apiPath}`);
@@ -80,25 +108,40 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json', 'user-agent': USER_AGENT };
     if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    // A POST carries an Idempotency-Key, so retrying it after a lost connection or a 502/503/504 cannot do
+    // the work twice: the server answers a repeat with the first answer.
+    const post = method === 'POST';
+    if (post) headers['idempotency-key'] = this.nextKey();
+    const delays = post ? (this.opts.retryDelaysMs ?? [500, 1000, 2000]) : [];
     let res: Response;
-    try {
-      res = await this.fetchImpl(url.toString(), {
-        method,
-        headers,
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw unreachable(this.conn, err);
-    }
-    const text = await res.text();
+    let text: string;
     let body: unknown;
-    if (text) {
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= delays.length;
       try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
+        res = await this.fetchImpl(url.toString(), {
+          method,
+          headers,
+          ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+      } catch (err) {
+        const e = err as { cause?: { code?: string } };
+        if (last || (e.cause?.code && TLS_VERIFY_CODES.has(e.cause.code))) throw unreachable(this.conn, err);
+        await new Promise((r) => setTimeout(r, delays[attempt]));
+        continue;
       }
+      text = await res.text();
+      body = undefined;
+      if (text) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+      }
+      if (last || !retryable(res.status, body)) break;
+      await new Promise((r) => setTimeout(r, delays[attempt]));
     }
     if (!res.ok) throw apiErrorOf(res.status, res.statusText, body, this.conn, url.toString(), res.headers.get('x-request-id'));
     if (text && body === undefined) {

@@ -8,6 +8,7 @@ import { registerDeployCommands } from './deploy-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
+import { registerNotificationCommands } from './notification-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
@@ -30,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerReleaseCommands(program);
   registerPromoteCommands(program);
   registerIntegrationCommands(program);
+  registerNotificationCommands(program);
   registerAgentCommands(program);
   registerDeployCommands(program);
   registerTokenCommands(program);

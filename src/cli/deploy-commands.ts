@@ -3,9 +3,10 @@
 import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, emit, parseJsonObject } from './api-command.js';
 import { ref } from './client.js';
-import { EXIT, printRecord, printTable } from './output.js';
+import { CliError, EXIT, printRecord, printTable } from './output.js';
 
 interface Task {
+  id: string;
   targetName: string;
   targetType: string;
   status: string;
@@ -17,6 +18,7 @@ interface Task {
 }
 interface Job {
   id: string;
+  promotionId: string | null;
   releaseName: string;
   environmentName: string;
   status: string;
@@ -32,6 +34,17 @@ interface Job {
   tasks?: Task[];
 }
 
+interface Attempt {
+  attempt: number;
+  agentName: string | null;
+  runner: string | null;
+  leasedAt: string;
+  finishedAt: string | null;
+  outcome: string;
+  error: string | null;
+  log: { at: string; line: string }[];
+}
+
 const short = (d: string | null) => (d ? `${d.slice(0, 19)}…` : '-');
 
 function printJob(j: Job): void {
@@ -43,6 +56,7 @@ function printJob(j: Job): void {
     waiting: j.waitingReason ?? null,
     strategy: j.strategy,
     batch: `${j.currentBatch + 1}/${j.batchCount}`,
+    promotion: j.promotionId,
     rollbackOf: j.rollbackOf,
     error: j.error,
   });
@@ -83,10 +97,14 @@ export function registerDeployCommands(program: Command): void {
       if (opts.wait && job.status !== 'succeeded') process.exitCode = EXIT.other;
     });
 
-  apiCommand(deploy, 'list', 'List deployment jobs, newest first', ['gantry deploy list --env prod'])
+  apiCommand(deploy, 'list', 'List deployment jobs, newest first', [
+    'gantry deploy list --env prod',
+    'gantry deploy list --promotion 0190…   # the jobs of one promotion (its deployment and rollbacks)',
+  ])
     .option('--env <environment>', 'only this environment')
-    .action(async (opts: ApiOpts & { env?: string }) => {
-      const items = await clientFor(opts).listAll<Job>('/deployments', { environment: opts.env });
+    .option('--promotion <id>', 'only the jobs of this promotion')
+    .action(async (opts: ApiOpts & { env?: string; promotion?: string }) => {
+      const items = await clientFor(opts).listAll<Job>('/deployments', { environment: opts.env, promotion: opts.promotion });
       emit(opts, items, (rows) =>
         printTable(rows, [
           ['ID', (j) => j.id],
@@ -94,6 +112,7 @@ export function registerDeployCommands(program: Command): void {
           ['ENV', (j) => j.environmentName],
           ['STATUS', (j) => j.status],
           ['STRATEGY', (j) => j.strategy],
+          ['PROMOTION', (j) => j.promotionId],
           ['WAITING', (j) => j.waitingReason ?? null],
           [
             'TASKS',
@@ -118,6 +137,35 @@ export function registerDeployCommands(program: Command): void {
     .action(async (id: string, opts: ApiOpts) => {
       emit(opts, await clientFor(opts).get<Job>(`/deployments/${ref(id)}`), printJob);
     });
+
+  apiCommand(deploy, 'attempts <job> <target>', 'Every attempt of one task: agent, lease times, outcome, error and log', [
+    'gantry deploy attempts 0190… web-1',
+  ]).action(async (id: string, target: string, opts: ApiOpts) => {
+    const c = clientFor(opts);
+    const job = await c.get<Job>(`/deployments/${ref(id)}`);
+    const task = job.tasks?.find((t) => t.targetName === target || t.id === target);
+    if (!task) {
+      throw new CliError(`job ${job.id} has no task for target "${target}"`, EXIT.notFound, [
+        `its targets: ${(job.tasks ?? []).map((t) => t.targetName).join(', ') || 'none'}`,
+      ]);
+    }
+    const r = await c.get<{ items: Attempt[] }>(`/deployments/${ref(job.id)}/tasks/${ref(task.id)}/attempts`);
+    emit(opts, r.items, (rows) => {
+      printTable(rows, [
+        ['ATTEMPT', (a) => a.attempt],
+        ['AGENT', (a) => a.agentName ?? a.runner],
+        ['LEASED', (a) => a.leasedAt],
+        ['FINISHED', (a) => a.finishedAt],
+        ['OUTCOME', (a) => a.outcome],
+        ['ERROR', (a) => a.error],
+      ]);
+      for (const a of rows) {
+        if (!a.log.length) continue;
+        process.stdout.write(`\nattempt ${a.attempt} log:\n`);
+        for (const l of a.log) process.stdout.write(`  ${l.at} ${l.line}\n`);
+      }
+    });
+  });
 
   apiCommand(deploy, 'logs <job>', 'Print the log lines of a job in order', ['gantry deploy logs 0190… --follow'])
     .option('--follow', 'keep printing until the job ends')

@@ -75,7 +75,10 @@ export function registerIntegrationCommands(program: Command): void {
       "integration type: oci_registry, secret_store_vault, notification_webhook, scanner_webhook, policy_webhook (or a plugin's type)",
     )
     .option('--config <json>', 'configuration JSON object (or @file.json); secrets go in the credential ref, not here')
-    .option('--credential-ref <ref>', 'where the secret lives: secret:<name> (gantry secret set), vault:<integration>/<path>#<key>, or env:NAME / file:/path where the operator allows them')
+    .option(
+      '--credential-ref <ref>',
+      'where the secret lives: secret:<name> (gantry secret set), vault:<integration>/<path>#<key>, or env:NAME / file:/path where the operator allows them',
+    )
     .action(async (name: string, opts: IntegrationOpts) => {
       const i = await clientFor(opts).post<Integration>(
         '/integrations',

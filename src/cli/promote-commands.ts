@@ -23,6 +23,7 @@ interface Promotion {
   nextEvaluationAt: string | null;
   decisionRecord: { gates?: Gate[]; outcome?: string; evidence?: { packetId: string } };
   workflowRunId: string | null;
+  deploymentJobIds?: string[];
   requestedBy: { username: string };
   requestedAt: string;
   completedAt: string | null;
@@ -53,6 +54,7 @@ function printPromotion(p: Promotion): void {
     requestedBy: p.requestedBy.username,
     requestedAt: p.requestedAt,
     evidence: p.decisionRecord.evidence?.packetId ?? null,
+    deploymentJobs: p.deploymentJobIds?.length ? p.deploymentJobIds.join(', ') : null,
   });
   if (p.decisionRecord.gates?.length) {
     process.stdout.write('\n');
@@ -160,6 +162,7 @@ export function registerPromoteCommands(program: Command): void {
           ['TO', (p) => p.targetEnvironmentName],
           ['STATUS', (p) => p.status],
           ['BLOCKED', (p) => p.blockedReason],
+          ['JOBS', (p) => p.deploymentJobIds?.join(' ') || null],
           ['REQUESTED', (p) => `${p.requestedBy.username} ${p.requestedAt}`],
         ]),
       );

@@ -76,6 +76,10 @@ export const jobDetail = job.extend({ tasks: z.array(task) });
 export const jobListQuery = pageQuery.extend({
   environment: z.string().min(1).max(100).optional(),
   status: z.enum(JOB_STATUSES).optional(),
+  promotion: z
+    .uuid({ message: 'must be a promotion id' })
+    .optional()
+    .describe('Only the jobs of this promotion (its deployment and rollbacks).'),
 });
 
 export const jobRef = z.strictObject({ id: z.uuid({ message: 'must be a deployment job id' }) });

@@ -4,9 +4,8 @@
 // outcome to the promotion's workflow, all in that one transaction.
 import { GantryError } from '../core/errors.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
-import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
-import { afterCommit, type Db, type Tx, withSystem } from '../store/db.js';
+import { type Db, type Tx, withSystem } from '../store/db.js';
 import { deliverEvent } from '../workflows/service.js';
 import { createJob } from './create.js';
 import type { StrategyConfig, TaskComponent } from './protocol.js';
@@ -14,10 +13,8 @@ import { type FailJob, startNextQueued } from './queue.js';
 
 export interface ProgressDeps {
   signer: Signer;
-  /** The server's pool, for notifications after a job ends (tests may leave it out). */
+  /** The server's pool (notifications no longer need it: they are queued in the job's transaction). */
   db?: Db;
-  /** The door notifications go through (without one, private and loopback addresses are refused). */
-  outbound?: Outbound | undefined;
 }
 
 interface JobRow {
@@ -140,16 +137,19 @@ export async function finishJob(
     await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [job.release_id]);
   }
   if (job.promotion_id && !job.rollback_of) await handBack(tx, job.promotion_id, job.id, status);
-  const db = deps.db;
-  if (db && status !== 'cancelled') {
+  if (status !== 'cancelled') {
     const type = status === 'failed' ? 'deployment.failed' : job.rollback_of ? 'deployment.rolled_back' : 'deployment.succeeded';
     const env = content.environment as { name?: string } | undefined;
     const release = content.release as { name?: string } | undefined;
-    afterCommit(tx, () =>
-      notify({ db, outbound: deps.outbound }, job.tenant_id, {
+    // In this transaction: the outbox row commits with the job's outcome (delivery is out of band).
+    await notify(
+      tx,
+      job.tenant_id,
+      {
         type,
         data: { jobId: job.id, promotionId: job.promotion_id, environment: env?.name, release: release?.name, error },
-      }),
+      },
+      new Date(),
     );
   }
   if (status === 'failed' && job.auto_rollback && !job.rollback_of) await startRollback(tx, job.tenant_id, job.id, null);

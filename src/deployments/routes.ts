@@ -6,6 +6,7 @@ import { pageOf } from '../http/pagination.js';
 import { type Access, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
+import { taskAttemptRoutes } from './attempts.js';
 import { createJob } from './create.js';
 import * as m from './model.js';
 import * as svc from './service.js';
@@ -20,7 +21,8 @@ export function signerOf(deps: Deps): Signer {
 export function deploymentRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const tags = ['deployments'];
-  const progress = () => ({ signer: signerOf(deps), db: deps.db, outbound: deps.outbound });
+  const progress = () => ({ signer: signerOf(deps), db: deps.db });
+  taskAttemptRoutes(app, deps);
 
   app.post(
     '/api/v1/deployments',

@@ -84,8 +84,8 @@ export async function listJobs(tx: Tx, q: z.infer<typeof jobListQuery>) {
   const envId = q.environment ? (await getEnvironment(tx, q.environment)).id : null;
   const r = await tx.query(
     `${JOB_SELECT} WHERE ($1::uuid IS NULL OR j.id < $1::uuid) AND ($2::uuid IS NULL OR j.environment_id = $2)
-        AND ($3::text IS NULL OR j.status = $3) ORDER BY j.id DESC LIMIT $4`,
-    [afterOf(q.cursor) ?? null, envId, q.status ?? null, q.limit + 1],
+        AND ($3::text IS NULL OR j.status = $3) AND ($5::uuid IS NULL OR j.promotion_id = $5) ORDER BY j.id DESC LIMIT $4`,
+    [afterOf(q.cursor) ?? null, envId, q.status ?? null, q.limit + 1, q.promotion ?? null],
   );
   return toPage(r.rows, q.limit, (row) => [row.id], jobOut);
 }

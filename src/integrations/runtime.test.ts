@@ -4,8 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeServer, startFakeVault, startReceiver } from '../../test/e2e/plugin-fakes.js';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
+import { NotificationDispatcher } from '../notifications/dispatcher.js';
+import { loadNotificationSettings } from '../notifications/settings.js';
+import { withTenant } from '../store/db.js';
 import { IntegrationHealthScheduler } from './health-scheduler.js';
-import { flushNotifications, notify, wants } from './notify.js';
+import { type NotificationEvent, notify, wants } from './notify.js';
 import { resolveCredential, resolveOperatorSecret } from './secrets.js';
 
 const TOKEN = 'hvs.fake-root-token-4711';
@@ -113,13 +116,17 @@ describe('Vault KV v2 secret store (fake Vault server)', () => {
 });
 
 describe('notifications', () => {
+  const queue = (event: NotificationEvent) => withTenant(t.db, tenantId, (tx) => notify(tx, tenantId, event, t.clock.now()));
+  const deliverAll = () =>
+    new NotificationDispatcher({ db: t.db, clock: t.clock, settings: loadNotificationSettings({}), outbound: t.outbound }).drain();
+
   it('matches events exactly, by prefix, or all', () => {
     expect(wants(undefined, 'promotion.approved')).toBe(true);
     expect(wants(['promotion.*'], 'promotion.approved')).toBe(true);
     expect(wants(['deployment.failed'], 'promotion.approved')).toBe(false);
   });
 
-  it('posts generic JSON and Slack payloads to the integrations that want the event, after returning', async () => {
+  it('posts generic JSON and Slack payloads to the integrations that want the event, once the outbox is delivered', async () => {
     process.env.TEST_SECRET_HOOK_TOKEN = 'hook-bearer-0815';
     const mk = (body: unknown) => t.call('POST', '/api/v1/integrations', body);
     await mk({
@@ -135,16 +142,14 @@ describe('notifications', () => {
     });
     await mk({ name: 'deploys', typeId: 'notification_webhook', config: { url: `${hooks.url}/deploys`, events: ['deployment.failed'] } });
     const before = hooks.requests.length;
-    notify({ db: t.db, outbound: t.outbound }, tenantId, {
-      type: 'promotion.approved',
-      data: { releaseName: '1.4.0', environmentName: 'prod', actor: 'bob' },
-    });
+    expect(await queue({ type: 'promotion.approved', data: { releaseName: '1.4.0', environmentName: 'prod', actor: 'bob' } })).toBe(2);
     expect(hooks.requests.length).toBe(before);
-    await flushNotifications();
+    await deliverAll();
     const got = hooks.requests.slice(before);
     expect(got.map((r) => r.url).sort()).toEqual(['/generic', '/slack']);
     const generic = got.find((r) => r.url === '/generic')!;
     expect(generic.headers.authorization).toBe('Bearer hook-bearer-0815');
+    expect(generic.headers['idempotency-key']).toBe(JSON.parse(generic.body).id);
     expect(JSON.parse(generic.body)).toMatchObject({ event: 'promotion.approved', tenant: 'default', data: { releaseName: '1.4.0' } });
     const slack = JSON.parse(got.find((r) => r.url === '/slack')!.body);
     expect(slack.text).toBe('[default] promotion approved release 1.4.0 → prod by bob');
@@ -158,8 +163,8 @@ describe('notifications', () => {
 
   it('never fails the caller: a failed delivery marks the integration unhealthy with the reason', async () => {
     hooks.setStatus(400);
-    notify({ db: t.db, outbound: t.outbound }, tenantId, { type: 'deployment.failed', data: { releaseName: '1.4.0' } });
-    await flushNotifications();
+    expect(await queue({ type: 'deployment.failed', data: { releaseName: '1.4.0' } })).toBe(2);
+    await deliverAll();
     hooks.setStatus(200);
     const d = (await t.call('GET', '/api/v1/integrations/deploys')).body;
     expect([d.healthStatus, d.healthMessage]).toEqual([

@@ -11,7 +11,6 @@ import { type Db, withSystem } from '../store/db.js';
 import { readArchive, writePackage } from './archive.js';
 import { HOSTED_KINDS, MANIFEST_FILE, UNHOSTED_KINDS } from './manifest.js';
 import { pluginFetch } from './net.js';
-import { attachPluginNotifications } from './notify.js';
 import { PluginError, PluginProcess } from './process.js';
 import type { HostCall, PluginCall, Provides } from './rpc.js';
 import { installRunner, logSandbox, prepareDirs, type SandboxMode, sandboxCommand, sandboxMode } from './sandbox.js';
@@ -39,7 +38,6 @@ export class PluginHost {
   private readonly running = new Map<string, Promise<Running>>();
   private readonly listeners = new Set<(rows: PluginRow[]) => void>();
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly detachNotifications: () => void;
   private sandbox: Promise<SandboxMode> | undefined;
 
   constructor(opts: PluginHostOptions) {
@@ -47,8 +45,6 @@ export class PluginHost {
     this.outbound = opts.outbound;
     this.cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'gantry-plugins');
     this.logger = opts.logger;
-    // notify() events of this database go to the plugins' notification channels through this host.
-    this.detachNotifications = attachPluginNotifications(this);
   }
 
   /** The package directory of a plugin version, extracted from the database if this replica has not yet. */
@@ -214,7 +210,6 @@ export class PluginHost {
   }
 
   async close(): Promise<void> {
-    this.detachNotifications();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.listeners.clear();
     await Promise.all([...this.running.keys()].map((id) => this.stop(id)));

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_DEPLOY_TEMPLATE, type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
 import { packPlugin } from '../cli/plugin-commands.js';
-import { flushNotifications, notify } from '../integrations/notify.js';
+import { notify } from '../integrations/notify.js';
+import { withTenant } from '../store/db.js';
 import { PluginHost } from './host.js';
 import { deliverToPluginChannels } from './notify.js';
 
@@ -32,13 +33,12 @@ async function events(): Promise<{ type: string; tenantId: string; at: string; d
     .map((l) => JSON.parse(l));
 }
 
-/** The logged events once `types` have all arrived (notify() is called right after the change commits). */
-async function waitForEvents(types: string[], timeoutMs = 10_000) {
+/** The logged events once `types` have all arrived (the fixture's dispatcher delivers the outbox). */
+async function waitForEvents(types: string[], timeoutMs = 10_000, atLeast = 0) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await flushNotifications();
     const got = await events();
-    if (types.every((t) => got.some((e) => e.type === t))) return got;
+    if (got.length >= atLeast && types.every((t) => got.some((e) => e.type === t))) return got;
     if (Date.now() > deadline) throw new Error(`logged ${got.map((e) => e.type).join(', ') || 'nothing'}, wanted ${types.join(', ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -119,11 +119,13 @@ describe('plugin notification channels', () => {
     expect(hung[1]).toMatchObject({ plugin: 'notify-log', ok: true });
     expect(Date.now() - t0).toBeLessThan(5_000);
 
-    // Through notify() (the app's host delivers): returns at once, and the good channel still gets the event.
+    // Through the outbox: queuing costs the caller one insert, and the good channel still gets the event.
     const before = (await events()).length;
-    expect(() => notify({ db: f.db }, f.tenantId, { type: 'deployment.failed', data: { release: '1.0.0' } })).not.toThrow();
-    await flushNotifications();
-    const after = await events();
+    const queued = await withTenant(f.db, f.tenantId, (tx) =>
+      notify(tx, f.tenantId, { type: 'deployment.failed', data: { release: '1.0.0' } }, new Date()),
+    );
+    expect(queued).toBe(2);
+    const after = await waitForEvents(['deployment.failed'], 10_000, before + 1);
     expect(after).toHaveLength(before + 1);
     expect(after.at(-1)).toMatchObject({ type: 'deployment.failed', tenantId: f.tenantId, data: { release: '1.0.0' } });
   });

@@ -1,10 +1,11 @@
-// Notification channels contributed by plugins: every event announced through notify()
-// (src/integrations/notify.ts) is delivered to each channel of each active plugin that has an enabled
-// instance in the event's tenant, through the plugin host's RPC (a `notify` call). As with gates and
-// steps, whatever goes wrong in the plugin (crash, timeout, a thrown error) fails that one delivery,
-// which is logged with the reason; it never reaches notify's caller or the other channels.
-import { addNotificationSink, type NotificationEvent } from '../integrations/notify.js';
-import { type Db, withTenant } from '../store/db.js';
+// Notification channels contributed by plugins: an event announced through notify()
+// (src/integrations/notify.ts) gets one outbox row per channel of each active plugin that has an enabled
+// instance in the event's tenant; the notification dispatcher delivers each through the plugin host's
+// RPC (a `notify` call) with deliverToPluginChannel. As with gates and steps, whatever goes wrong in the
+// plugin (crash, timeout, a thrown error) fails that one delivery, which is retried and logged with the
+// reason; it never reaches notify's caller or the other channels.
+import type { NotificationEvent } from '../integrations/notify.js';
+import { withTenant } from '../store/db.js';
 import type { PluginHost } from './host.js';
 import { validateAgainst } from './manifest.js';
 import { PluginError } from './process.js';
@@ -61,41 +62,47 @@ export async function deliverToPluginChannels(
   return Promise.all(calls);
 }
 
-// Every plugin host of a database reads the same plugin rows; one of them delivers, so an event is not
-// sent twice when several hosts share a database (tests, several apps in one process).
-const hostsByDb = new WeakMap<Db, PluginHost[]>();
-const removers = new WeakMap<Db, () => void>();
-
 /**
- * Makes `host` deliver notify() events of its database to plugin notification channels (the PluginHost
- * does this itself when constructed). Returns the function that detaches it, e.g. on close.
+ * Delivers one event to one channel of one plugin (the outbox's unit of delivery). Resolves with the
+ * outcome and never rejects; a plugin that is no longer active, has no enabled instance in the tenant
+ * or no longer has the channel fails the delivery with that reason.
  */
-export function attachPluginNotifications(host: PluginHost): () => void {
-  const db = host.db;
-  let hosts = hostsByDb.get(db);
-  if (!hosts) {
-    hosts = [];
-    hostsByDb.set(db, hosts);
-  }
-  hosts.push(host);
-  if (!removers.has(db)) {
-    removers.set(
-      db,
-      addNotificationSink(db, async (tenantId, event, at) => {
-        const current = hostsByDb.get(db)?.[0];
-        if (current) await deliverToPluginChannels(current, tenantId, event, at);
-      }),
-    );
-  }
-  return () => {
-    const list = hostsByDb.get(db);
-    const i = list?.indexOf(host) ?? -1;
-    if (!list || i < 0) return;
-    list.splice(i, 1);
-    if (list.length === 0) {
-      removers.get(db)?.();
-      removers.delete(db);
-      hostsByDb.delete(db);
+export async function deliverToPluginChannel(
+  host: PluginHost,
+  tenantId: string,
+  pluginId: string,
+  channel: string,
+  event: NotificationEvent,
+  at: Date,
+  extra: Record<string, unknown> = {},
+): Promise<ChannelDelivery> {
+  const outcome = { plugin: pluginId, channel };
+  try {
+    const row = await withTenant(host.db, tenantId, async (tx) => {
+      const r = await tx.query<PluginRow & { instance_config: Record<string, unknown> | null }>(
+        `SELECT ${PLUGIN_COLUMNS},
+                (SELECT i.config FROM plugin_instances i WHERE i.plugin_id = plugins.id AND i.enabled) AS instance_config
+           FROM plugins WHERE status = 'active' AND plugin_id = $1`,
+        [pluginId],
+      );
+      return r.rows[0];
+    });
+    const def = row?.manifest.contributes.notificationChannels.find((c) => c.name === channel);
+    if (!row || row.instance_config === null || !def) {
+      return {
+        ...outcome,
+        ok: false,
+        error: `plugin ${pluginId} is not active with an enabled instance and a channel "${channel}" in this tenant`,
+      };
     }
-  };
+    const config = validateAgainst(def.configSchema, {}, 'config') as Record<string, unknown>;
+    const payload = { ...extra, type: event.type, tenantId, at: at.toISOString(), data: event.data };
+    await host.call(row, { kind: 'notify', name: channel, event: payload, config, instanceConfig: row.instance_config ?? {} });
+    return { ...outcome, ok: true };
+  } catch (err) {
+    const error =
+      err instanceof PluginError ? err.message : `plugin ${pluginId} could not be asked: ${clip((err as Error).message ?? String(err))}`;
+    host.logger?.warn({ ...outcome, event: event.type, tenantId, err: error }, 'plugin notification not delivered');
+    return { ...outcome, ok: false, error };
+  }
 }

@@ -45,6 +45,11 @@ export const promotion = z.object({
   nextEvaluationAt: z.string().nullable(),
   decisionRecord: z.record(z.string(), z.unknown()),
   workflowRunId: z.uuid().nullable(),
+  deploymentJobIds: z
+    .array(z.uuid())
+    .describe(
+      'Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them.',
+    ),
   requestedBy: z.object({ id: z.uuid(), username: z.string() }),
   requestedAt: z.string(),
   updatedAt: z.string(),

@@ -45,10 +45,11 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (req, reply) => {
       const a = caller(req);
-      const p = await withTenant(db, a.tenantId, (tx) => svc.createPromotion(tx, a, req.body));
-      notify(deps, a.tenantId, {
-        type: 'promotion.requested',
-        data: { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: p.reason },
+      const p = await withTenant(db, a.tenantId, async (tx) => {
+        const created = await svc.createPromotion(tx, a, req.body);
+        const data = { release: created.releaseName, environment: created.targetEnvironmentName, by: a.username, reason: created.reason };
+        await notify(tx, a.tenantId, { type: 'promotion.requested', data: { promotionId: created.id, ...data } }, deps.clock.now());
+        return created;
       });
       return reply.status(201).send(p);
     },
@@ -140,12 +141,12 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (req) => {
       const a = caller(req);
-      const p = await withTenant(db, a.tenantId, (tx) => svc.reject(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment));
-      notify(deps, a.tenantId, {
-        type: 'promotion.rejected',
-        data: { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: req.body.comment },
+      return withTenant(db, a.tenantId, async (tx) => {
+        const p = await svc.reject(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment);
+        const data = { release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: req.body.comment };
+        await notify(tx, a.tenantId, { type: 'promotion.rejected', data: { promotionId: p.id, ...data } }, deps.clock.now());
+        return p;
       });
-      return p;
     },
   );
 

@@ -15,11 +15,18 @@ import { buildContext, contextFor, type PromotionRow, previousEnvironment } from
 import { recordDecision, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
 
-const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.name AS target_name, u.username AS requester
+const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.name AS target_name, u.username AS requester,
+  ARRAY(SELECT j.id FROM deployment_jobs j WHERE j.promotion_id = p.id ORDER BY j.id) AS deployment_job_ids
   FROM promotions p JOIN releases r ON r.id = p.release_id JOIN environments te ON te.id = p.target_environment_id
   LEFT JOIN environments se ON se.id = p.source_environment_id JOIN users u ON u.id = p.requested_by`;
 
-type Row = PromotionRow & { release_name: string; source_name: string | null; target_name: string; requester: string };
+type Row = PromotionRow & {
+  release_name: string;
+  source_name: string | null;
+  target_name: string;
+  requester: string;
+  deployment_job_ids: string[];
+};
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export const promotionOut = (r: Row): Promotion => ({
@@ -36,6 +43,7 @@ export const promotionOut = (r: Row): Promotion => ({
   nextEvaluationAt: iso(r.next_evaluation_at),
   decisionRecord: r.decision_record,
   workflowRunId: r.workflow_run_id,
+  deploymentJobIds: r.deployment_job_ids ?? [],
   requestedBy: { id: r.requested_by, username: r.requester },
   requestedAt: r.requested_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),

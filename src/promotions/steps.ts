@@ -7,7 +7,7 @@ import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../g
 import type { GateResult } from '../gates/types.js';
 import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
-import { type Db, withTenant } from '../store/db.js';
+import { type Db, type Tx, withTenant } from '../store/db.js';
 import { buildContext, contextFor, type PromotionRow } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 
@@ -22,14 +22,16 @@ export interface PromotionStepDeps {
   recheckSeconds?: number;
 }
 
-function tell(
+/** Queues the event in the transaction that records the change (the outbox delivers it). */
+async function tell(
+  tx: Tx,
   deps: PromotionStepDeps,
   tenantId: string,
   type: 'promotion.approved' | 'promotion.rejected' | 'promotion.deployed',
   promotionId: string,
   data: Record<string, unknown> = {},
-) {
-  notify({ db: deps.db, clock: deps.clock, outbound: deps.outbound }, tenantId, { type, data: { promotionId, ...data } });
+): Promise<void> {
+  await notify(tx, tenantId, { type, data: { promotionId, ...data } }, deps.clock.now());
 }
 
 const input = z.strictObject({ promotionId: z.uuid() });
@@ -76,6 +78,7 @@ async function evaluate(
       if (failed.length) {
         const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
         const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
+        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why });
         return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false, ...(decided ? { decided: why } : {}) };
       }
       const pending = gates.filter((g) => g.status === 'pending');
@@ -88,6 +91,7 @@ async function evaluate(
       }
       if (final) {
         const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
+        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.approved', p.id);
         if (decided) return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] }, decided: 'approved' };
       } else {
         // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.
@@ -96,9 +100,7 @@ async function evaluate(
       return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
     },
   );
-  const { decided, ...step } = result;
-  if (decided === 'approved') tell(deps, ctx.tenantId, 'promotion.approved', p.id);
-  else if (decided) tell(deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: decided });
+  const { decided: _decided, ...step } = result;
   return step;
 }
 
@@ -149,9 +151,11 @@ export function promotionSteps(deps: PromotionStepDeps): StepType<any, any>[] {
             WHERE id = $1 AND status IN ('approved', 'deploying') RETURNING release_id`,
           [ctx.input.promotionId],
         );
-        if (r.rows[0]) await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [r.rows[0].release_id]);
+        if (r.rows[0]) {
+          await tx.query(`UPDATE releases SET status = 'deployed' WHERE id = $1 AND status = 'ready'`, [r.rows[0].release_id]);
+          await tell(tx, deps, ctx.tenantId, 'promotion.deployed', ctx.input.promotionId);
+        }
       });
-      tell(deps, ctx.tenantId, 'promotion.deployed', ctx.input.promotionId);
       return { status: 'succeeded', outputs: { status: 'deployed' } };
     },
   };

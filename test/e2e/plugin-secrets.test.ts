@@ -12,9 +12,12 @@ import { redactPaths } from '../../src/core/logger.js';
 import { Engine } from '../../src/engine/engine.js';
 import { ephemeralSigner } from '../../src/evidence/signer.js';
 import { builtinGates } from '../../src/gates/registry.js';
-import { flushNotifications, notify } from '../../src/integrations/notify.js';
+import { notify } from '../../src/integrations/notify.js';
 import { resolveCredential } from '../../src/integrations/secrets.js';
+import { NotificationDispatcher } from '../../src/notifications/dispatcher.js';
+import { loadNotificationSettings } from '../../src/notifications/settings.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
+import { withTenant } from '../../src/store/db.js';
 import { bootstrap } from '../../src/tenancy/service.js';
 import { createTestDb, loopbackOutbound, testSecretAccess } from '../helpers.js';
 import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
@@ -154,8 +157,10 @@ describe('secrets', () => {
 
       // A notification authenticated with the Vault-held token (proof the secret was used).
       const tenantId = (await call('GET', '/api/v1/whoami')).body.tenant.id;
-      notify({ db, logger, outbound }, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } });
-      await flushNotifications();
+      await withTenant(db, tenantId, (tx) =>
+        notify(tx, tenantId, { type: 'promotion.approved', data: { releaseName: '1.0.0' } }, new Date()),
+      );
+      await new NotificationDispatcher({ db, clock: systemClock, settings: loadNotificationSettings({}), logger, outbound }).drain();
       expect(receiver.requests.find((r) => r.url === '/hook')?.headers.authorization).toBe(`Bearer ${S.hookToken}`);
 
       // Failing resolutions and a secret typed into config by mistake.

@@ -17,8 +17,11 @@ import { Engine } from '../../src/engine/engine.js';
 import { ephemeralSigner } from '../../src/evidence/signer.js';
 import { builtinGates } from '../../src/gates/registry.js';
 import { Outbound } from '../../src/http/outbound.js';
-import { flushNotifications, notify } from '../../src/integrations/notify.js';
+import { notify } from '../../src/integrations/notify.js';
+import { NotificationDispatcher } from '../../src/notifications/dispatcher.js';
+import { loadNotificationSettings } from '../../src/notifications/settings.js';
 import { buildApp, buildRegistry } from '../../src/server.js';
+import { withTenant } from '../../src/store/db.js';
 import { bootstrap } from '../../src/tenancy/service.js';
 import { childEnv, runGantry } from '../e2e/support.js';
 import { createTestDb, type TestDb } from '../helpers.js';
@@ -291,11 +294,19 @@ describe('connect time: the address actually used is checked', () => {
   it('notification channel: delivery is refused and the integration says why', async () => {
     for (const [what, url] of stored) {
       const name = await integrationAt('notification_webhook', url);
-      notify({ db: t.db, outbound }, tenantId, { type: 'promotion.requested', data: { release: '1.0.0' } });
-      await flushNotifications();
+      await withTenant(t.db, tenantId, (tx) =>
+        notify(tx, tenantId, { type: 'promotion.requested', data: { release: '1.0.0' } }, new Date()),
+      );
+      await new NotificationDispatcher({ db: t.db, clock: systemClock, settings: loadNotificationSettings({}), outbound }).drain();
       const i = await api('GET', `/integrations/${name}`);
       expect(i.body.healthStatus, what).toBe('unhealthy');
       expectRefusal(i.body.healthMessage, /loopback|link-local|private/);
+      // A refusal is the operator's policy, not a passing outage: the notification is a dead letter at once.
+      const sent = await t.db.query<{ status: string; attempts: number }>(
+        `SELECT n.status, n.attempts FROM notifications n JOIN integrations i ON i.id = n.integration_id WHERE i.name = $1`,
+        [name],
+      );
+      expect(sent.rows, what).toEqual([{ status: 'dead', attempts: 1 }]);
     }
   });
 

@@ -121,6 +121,10 @@ const MATRIX: Record<string, Row> = {
   'POST /api/v1/deployments/{id}/resume': {},
   'POST /api/v1/deployments/{id}/rollback': {},
   'POST /api/v1/deployments/rollback': { body: (f) => ({ environment: f.env }), other: [404, 422] },
+  'GET /api/v1/deployments/{id}/tasks/{taskId}/attempts': {},
+  'GET /api/v1/notifications': {},
+  'GET /api/v1/notifications/{id}': {},
+  'POST /api/v1/notifications/{id}/resend': {},
   'GET /api/v1/drift': { query: (f) => `?environment=${f.env}`, other: 404 },
   'POST /api/v1/drift/check': { body: (f) => ({ environment: f.env }), other: 404 },
   'GET /api/v1/workflow-step-types': {},
@@ -178,6 +182,7 @@ const BY_COLLECTION: Record<string, string> = {
   'workflow-runs': 'workflow-runs',
   evidence: 'evidence',
   promotions: 'promotions',
+  notifications: 'notifications',
   plugins: 'plugin',
   'plugin-instances': 'plugin',
 };
@@ -319,6 +324,14 @@ beforeAll(async () => {
     }),
   );
   f.evidence = packet.id;
+  // A dead letter of A's (no channel delivers it while the matrix runs).
+  f.notifications = (
+    await s.db.query<{ id: string }>(
+      `INSERT INTO notifications (tenant_id, event_id, event_type, subject, data, occurred_at, channel_kind, channel_key, channel, status)
+       VALUES ($1, gen_random_uuid(), 'promotion.requested', $2, '{}', now(), 'plugin', 'plugin:matrix/none', 'matrix/none', 'dead') RETURNING id`,
+      [f.tenant, `promotion:${f.promotions}`],
+    )
+  ).rows[0]!.id;
   f.plugin = 'matrix.none';
 
   idsOfA = [
@@ -339,8 +352,9 @@ beforeAll(async () => {
     f['workflow-runs'],
     f.promotions,
     f.evidence,
+    f.notifications,
   ].filter((x): x is string => typeof x === 'string');
-  expect(idsOfA).toHaveLength(17);
+  expect(idsOfA).toHaveLength(18);
 
   const doc = (await s.call('GET', '/api/v1/openapi.json', undefined)).body as {
     paths: Record<string, Record<string, Record<string, unknown>>>;

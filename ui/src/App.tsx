@@ -15,6 +15,7 @@ import { Deployments } from './pages/Deployments';
 import { Evidence } from './pages/Evidence';
 import { Home } from './pages/Home';
 import { Login } from './pages/Login';
+import { Notifications } from './pages/Notifications';
 import { PromotionDetail } from './pages/PromotionDetail';
 import { Promotions } from './pages/Promotions';
 import { ReleaseDetail } from './pages/ReleaseDetail';
@@ -37,6 +38,7 @@ const ROUTES: [string, Render][] = [
   ['/deployments', () => <Deployments />],
   ['/deployments/:id', (p) => <DeploymentDetail id={p.id!} />],
   ['/evidence', () => <Evidence />],
+  ['/notifications', () => <Notifications />],
   ['/targets', () => <Targets />],
   ['/targets/:ref', (p) => <TargetDetail ref_={p.ref!} />],
   ['/agents', () => <Agents />],
@@ -60,6 +62,7 @@ const NAV: { group: string; items: [string, string][] }[] = [
       ['/promotions', 'Promotions'],
       ['/deployments', 'Deployments'],
       ['/evidence', 'Evidence'],
+      ['/notifications', 'Notifications'],
     ],
   },
   {

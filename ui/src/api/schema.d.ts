@@ -183,11 +183,17 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a tenant with its first admin (platform admins only) */
+        /**
+         * Create a tenant with its first admin (platform admins only)
+         * @description The first admin is always a new user whose home is the new tenant: an existing username answers 409 `username_taken`.
+         */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -267,6 +273,8 @@ export interface paths {
                                 displayName: string;
                                 email: string | null;
                                 roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                                /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                                managedHere: boolean;
                                 createdAt: string;
                             }[];
                             nextCursor: string | null;
@@ -276,11 +284,17 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a user to this tenant with roles */
+        /**
+         * Add a user to this tenant with roles
+         * @description Creates a new user whose home is this tenant (or re-adds one this tenant removed). A username that belongs to anyone else answers 409 `username_taken`.
+         */
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -309,6 +323,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -353,6 +369,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -384,7 +402,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a user’s name, email or roles */
+        /**
+         * Change a user’s name, email or roles
+         * @description Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -417,6 +438,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             roles: ("admin" | "release_manager" | "approver" | "deployer" | "viewer")[];
+                            /** @description This tenant's admins manage the user's identity (name, email, tokens); false for members managed by another tenant or the platform. */
+                            managedHere: boolean;
                             createdAt: string;
                         };
                     };
@@ -462,6 +485,8 @@ export interface paths {
                                 userId: string;
                                 username: string;
                                 prefix: string;
+                                /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                                platform: boolean;
                                 createdAt: string;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
@@ -478,7 +503,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -488,10 +516,12 @@ export interface paths {
                         name: string;
                         /**
                          * Format: uuid
-                         * @description Admins may create a token for another user of the tenant; default: yourself.
+                         * @description Admins may create a token for a member whose identity this tenant manages (managedHere); default: yourself.
                          */
                         userId?: string;
                         expiresInDays?: number;
+                        /** @description A platform token (platform powers): only a platform admin, for themselves, using a platform token. Default false. */
+                        platform?: boolean;
                     };
                 };
             };
@@ -511,6 +541,8 @@ export interface paths {
                                 userId: string;
                                 username: string;
                                 prefix: string;
+                                /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                                platform: boolean;
                                 createdAt: string;
                                 expiresAt: string | null;
                                 revokedAt: string | null;
@@ -565,10 +597,156 @@ export interface paths {
                             userId: string;
                             username: string;
                             prefix: string;
+                            /** @description The token carries platform powers (its user is a platform admin and minted it as a platform token). */
+                            platform: boolean;
                             createdAt: string;
                             expiresAt: string | null;
                             revokedAt: string | null;
                             lastUsedAt: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/admins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List platform admins */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                                displayName: string;
+                                /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                                homeTenant: string | null;
+                                createdAt: string;
+                            }[];
+                            nextCursor: null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Make a user a platform admin; returns a platform token for them once
+         * @description Their existing tokens stay tenant-only; the returned token (in their home tenant) is the one with platform powers. 409 `already_platform_admin` if they are one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        username: string;
+                        /** @description Name of the platform token minted for the new admin (default "platform"). */
+                        tokenName?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            admin: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                                displayName: string;
+                                /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                                homeTenant: string | null;
+                                createdAt: string;
+                            };
+                            /** @description A platform token for the new admin in their home tenant, shown once; null if they are a member of no tenant. */
+                            token: string | null;
+                            /** @description The tenant the token belongs to. */
+                            tenant: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/platform/admins/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke platform admin from a user (their tokens lose platform powers)
+         * @description 409 `last_platform_admin` when it is the last one; 409 `not_platform_admin` when the user is not one.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    username: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            username: string;
+                            displayName: string;
+                            /** @description Name of the tenant whose admins manage this user; null when it was deleted. */
+                            homeTenant: string | null;
+                            createdAt: string;
                         };
                     };
                 };
@@ -786,7 +964,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1788,7 +1969,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2181,7 +2365,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2238,7 +2425,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Agent id or name */
                     ref: string;
@@ -2354,7 +2544,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2662,7 +2855,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -2857,7 +3053,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Component id or name */
                     ref: string;
@@ -2984,7 +3183,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Integration id or name */
                     ref: string;
@@ -3103,7 +3305,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -3526,7 +3731,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Release id or name */
                     ref: string;
@@ -3603,7 +3811,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Release id or name */
                     ref: string;
@@ -3761,7 +3972,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -3852,7 +4066,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -3892,7 +4109,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -4097,7 +4317,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4146,7 +4369,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4203,7 +4429,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                     taskId: string;
@@ -4286,7 +4515,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     ref: string;
                 };
@@ -4343,6 +4575,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{id}/tasks/{taskId}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every attempt of a task: agent, lease times, outcome, the report’s error and health, and its log */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    taskId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                attempt: number;
+                                agentId: string | null;
+                                agentName: string | null;
+                                /** @description The lease owner: an agent, or the server for ssh targets. */
+                                runner: string | null;
+                                leasedAt: string;
+                                /** @description The lease’s last expiry (renewed while the attempt ran). */
+                                leaseExpiresAt: string | null;
+                                startedAt: string | null;
+                                finishedAt: string | null;
+                                /** @enum {string} */
+                                outcome: "running" | "succeeded" | "failed" | "skipped" | "lease_expired";
+                                error: string | null;
+                                health: {
+                                    [key: string]: unknown;
+                                } | null;
+                                log: {
+                                    seq: number;
+                                    at: string;
+                                    line: string;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -4360,6 +4655,8 @@ export interface paths {
                     cursor?: string;
                     environment?: string;
                     status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+                    /** @description Only the jobs of this promotion (its deployment and rollbacks). */
+                    promotion?: string;
                 };
                 header?: never;
                 path?: never;
@@ -4423,7 +4720,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -4866,7 +5166,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -4976,7 +5279,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -5086,7 +5392,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -5196,7 +5505,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5370,7 +5682,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5528,7 +5843,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5745,7 +6063,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Template id or name */
                     ref: string;
@@ -5927,7 +6248,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6094,7 +6418,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -6172,7 +6499,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                     nodeId: string;
@@ -6754,6 +7084,8 @@ export interface paths {
                                     [key: string]: unknown;
                                 };
                                 workflowRunId: string | null;
+                                /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                                deploymentJobIds: string[];
                                 requestedBy: {
                                     /** Format: uuid */
                                     id: string;
@@ -6774,7 +7106,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6817,6 +7152,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -6862,7 +7199,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -6968,6 +7308,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7072,7 +7414,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7113,6 +7458,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7158,7 +7505,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7198,6 +7548,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7243,7 +7595,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7277,6 +7632,8 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             workflowRunId: string | null;
+                            /** @description Deployment jobs of this promotion, oldest first (its deployment, then any rollback); GET /deployments?promotion=<id> lists them. */
+                            deploymentJobIds: string[];
                             requestedBy: {
                                 /** Format: uuid */
                                 id: string;
@@ -7322,7 +7679,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     id: string;
                 };
@@ -7354,6 +7714,254 @@ export interface paths {
                             expiresAt: string;
                             createdBy: string;
                             evidenceId: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List notifications (one per event and channel), newest first; status=dead lists dead letters */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                    status?: "pending" | "delivered" | "dead";
+                    /** @description Event type, e.g. promotion.approved. */
+                    event?: string;
+                    /** @description e.g. promotion:<id> */
+                    subject?: string;
+                    /** @description Integration name or plugin/channel. */
+                    channel?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: uuid
+                                 * @description Also the Idempotency-Key header of every delivery of this notification.
+                                 */
+                                id: string;
+                                /**
+                                 * Format: uuid
+                                 * @description The event; one event fans out to one notification per channel.
+                                 */
+                                eventId: string;
+                                event: string;
+                                /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                                subject: string;
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                occurredAt: string;
+                                /** @enum {string} */
+                                channelKind: "webhook" | "plugin";
+                                /** @description The integration name, or plugin/channel. */
+                                channel: string;
+                                integrationId: string | null;
+                                /**
+                                 * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                                 * @enum {string}
+                                 */
+                                status: "pending" | "delivered" | "dead";
+                                /** @description Attempts since it was queued or last re-sent. */
+                                attempts: number;
+                                nextAttemptAt: string | null;
+                                lastError: string | null;
+                                deliveredAt: string | null;
+                                createdAt: string;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a notification with its delivery log (every attempt, its HTTP status and error) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description Also the Idempotency-Key header of every delivery of this notification.
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description The event; one event fans out to one notification per channel.
+                             */
+                            eventId: string;
+                            event: string;
+                            /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                            subject: string;
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            occurredAt: string;
+                            /** @enum {string} */
+                            channelKind: "webhook" | "plugin";
+                            /** @description The integration name, or plugin/channel. */
+                            channel: string;
+                            integrationId: string | null;
+                            /**
+                             * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                             * @enum {string}
+                             */
+                            status: "pending" | "delivered" | "dead";
+                            /** @description Attempts since it was queued or last re-sent. */
+                            attempts: number;
+                            nextAttemptAt: string | null;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                            createdAt: string;
+                            deliveries: {
+                                attempt: number;
+                                startedAt: string;
+                                finishedAt: string;
+                                ok: boolean;
+                                httpStatus: number | null;
+                                error: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a dead or delivered notification again (same Idempotency-Key); 409 while it is still pending */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description Also the Idempotency-Key header of every delivery of this notification.
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description The event; one event fans out to one notification per channel.
+                             */
+                            eventId: string;
+                            event: string;
+                            /** @description What the event is about (promotion:<id>, deployment:<id>); delivery is in order per channel and subject. */
+                            subject: string;
+                            data: {
+                                [key: string]: unknown;
+                            };
+                            occurredAt: string;
+                            /** @enum {string} */
+                            channelKind: "webhook" | "plugin";
+                            /** @description The integration name, or plugin/channel. */
+                            channel: string;
+                            integrationId: string | null;
+                            /**
+                             * @description pending (queued or retrying), delivered, or dead (gave up; re-sendable).
+                             * @enum {string}
+                             */
+                            status: "pending" | "delivered" | "dead";
+                            /** @description Attempts since it was queued or last re-sent. */
+                            attempts: number;
+                            nextAttemptAt: string | null;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                            createdAt: string;
+                            deliveries: {
+                                attempt: number;
+                                startedAt: string;
+                                finishedAt: string;
+                                ok: boolean;
+                                httpStatus: number | null;
+                                error: string | null;
+                            }[];
                         };
                     };
                 };
@@ -7468,7 +8076,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -7686,7 +8297,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Plugin id (e.g. acme-window) or its UUID. */
                     id: string;
@@ -7789,7 +8403,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path: {
                     /** @description Plugin id (e.g. acme-window) or its UUID. */
                     id: string;
@@ -7928,7 +8545,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
