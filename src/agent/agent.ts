@@ -44,6 +44,8 @@ interface Stored {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long a starting agent waits for a server to answer before it gives up (see untilAnswered). */
+const STARTUP_RETRY_MS = 5 * 60_000;
 
 export function credentialFile(stateDir: string): string {
   return path.join(stateDir, 'agent.json');
@@ -116,19 +118,31 @@ export class Agent {
     this.client.setCredential(r.credential);
   }
 
-  async start(): Promise<void> {
-    await this.identify();
-    this.running = true;
-    // First: a new session returns the tasks a crashed predecessor held. Each replica gets a try.
-    for (let i = 1; ; i++) {
+  /**
+   * Runs a start-up request until a server answers it: a replica that is restarting, a load balancer with
+   * no replica behind it or a database failing over (503) is waited out with jittered backoff (0.5 s
+   * doubling to 30 s; the client moves to the next configured server after each failure). A refusal
+   * (401, 400…) or STARTUP_RETRY_MS without an answer ends the start with the error.
+   */
+  private async untilAnswered<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + STARTUP_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
       try {
-        await this.heartbeat();
-        break;
+        return await fn();
       } catch (err) {
-        if (!isTransient(err) || i >= this.client.serverCount) throw err;
-        this.opts.log(`heartbeat failed: ${(err as Error).message}; trying the next server`);
+        if (!isTransient(err) || Date.now() >= deadline) throw err;
+        const wait = Math.round(Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        this.opts.log(`${what} failed: ${(err as Error).message}; retrying in ${(wait / 1000).toFixed(1)} s`);
+        await sleep(wait);
       }
     }
+  }
+
+  async start(): Promise<void> {
+    await this.untilAnswered('registration', () => this.identify());
+    this.running = true;
+    // First: a new session returns the tasks a crashed predecessor held.
+    await this.untilAnswered('first heartbeat', () => this.heartbeat());
     await this.outbox.load(); // then the reports it saved and could not deliver, before any new lease
     const beat = () => {
       this.heartbeatTimer = setTimeout(() => {

@@ -66,10 +66,13 @@ export function serverList(server: string): string[] {
   return urls;
 }
 
+/** No answer from the server: refused, reset, timed out, a TLS failure (the request may succeed later or elsewhere). */
+export class ServerUnreachableError extends Error {}
+
 /** An error that says the request may succeed later or elsewhere: no answer, or the server's own failure. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof AgentHttpError) return err.status >= 500 || err.status === 408 || err.status === 429;
-  return true;
+  return err instanceof ServerUnreachableError;
 }
 
 export class AgentClient {
@@ -122,12 +125,23 @@ export class AgentClient {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const server = this.server;
       this.current = (this.current + 1) % this.servers.length; // the next request tries the next replica
-      throw new Error(`cannot reach the Gantry server at ${server} (${cause?.code ?? cause?.message ?? (err as Error).message})`, {
-        cause: err,
-      });
+      throw new ServerUnreachableError(
+        `cannot reach the Gantry server at ${server} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
     }
     if (res.status >= 502 && res.status <= 504) this.current = (this.current + 1) % this.servers.length; // a proxy with no replica behind it
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The connection broke mid-answer (a replica killed, a reset): as good as no answer.
+      const server = this.server;
+      this.current = (this.current + 1) % this.servers.length;
+      throw new ServerUnreachableError(`the Gantry server at ${server} broke off its answer (${(err as Error).message})`, { cause: err });
+    }
     // any: JSON of the protocol's answers, typed by the caller's T
     let parsed: any;
     try {

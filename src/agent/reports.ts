@@ -146,7 +146,8 @@ export class ReportOutbox {
         } catch (err) {
           // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
           const unauthorized = err instanceof AgentHttpError && err.status === 401;
-          if (isTransient(err) || unauthorized) {
+          // Anything but the server's explicit answer may pass: only a 4xx problem document drops a report.
+          if (!(err instanceof AgentHttpError) || isTransient(err) || unauthorized) {
             retry = true;
             this.o.log(
               `task ${r.taskId}: report not delivered yet (${(err as Error).message})${unauthorized ? ' (credential refused: restart the agent after rotating it)' : ''}; retrying`,
