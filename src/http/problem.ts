@@ -52,6 +52,7 @@ interface PgError {
   column?: string;
   detail?: string;
   table?: string;
+  message: string;
 }
 
 function isPgError(err: unknown): err is PgError {
@@ -113,6 +114,15 @@ export function toProblem(err: unknown): Problem {
           `A referenced resource does not exist or is still in use${err.detail ? `: ${err.detail}` : '.'}`,
           fields,
         );
+      case '23001': {
+        // ON DELETE RESTRICT: the row is still referenced (e.g. an environment that has targets).
+        const by = /on table "([a-z_]+)"$/.exec(err.message)?.[1];
+        return problem(
+          409,
+          'still_referenced',
+          `This resource is still in use${by ? ` by ${by.replace(/_/g, ' ')}` : ''}; delete or move those first, then try again.`,
+        );
+      }
       case '23514':
       case '23502':
         return problem(
