@@ -48,18 +48,19 @@ export async function scriptedAgent(base: string, adminToken: string, name: stri
       return (r.body?.tasks ?? []) as AgentTask[];
     },
     async start(task) {
-      return (await call(base, 'POST', `${tasks}/${task.taskId}/start`, cred, { attempt: task.attempt })).status;
+      return (await call(base, 'POST', `${tasks}/${task.taskId}/start`, cred, { attempt: task.attempt, fencingToken: task.fencingToken }))
+        .status;
     },
     async log(task, lines) {
       const at = new Date().toISOString();
-      const body = { attempt: task.attempt, lines: lines.map((line, seq) => ({ seq, at, line })) };
+      const body = { attempt: task.attempt, fencingToken: task.fencingToken, lines: lines.map((line, seq) => ({ seq, at, line })) };
       return (await call(base, 'POST', `${tasks}/${task.taskId}/logs`, cred, body)).status;
     },
     async report(task, status, error) {
       const body =
         status === 'succeeded'
-          ? { attempt: task.attempt, status, sticker: stickerFor(task, new Date()) }
-          : { attempt: task.attempt, status, error: error ?? 'failed' };
+          ? { attempt: task.attempt, fencingToken: task.fencingToken, status, sticker: stickerFor(task, new Date()) }
+          : { attempt: task.attempt, fencingToken: task.fencingToken, status, error: error ?? 'failed' };
       return (await call(base, 'POST', `${tasks}/${task.taskId}/report`, cred, body)).status;
     },
     run(pollMs = 50) {

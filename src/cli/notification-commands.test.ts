@@ -58,7 +58,8 @@ function gantry(args: string[]): Promise<{ code: number | null; stdout: string; 
 beforeAll(async () => {
   t = await createTestDb();
   token = (await bootstrap(t.db)).token!;
-  app = await buildApp({ db: t.db, logger: false });
+  // The webhook receiver listens on loopback, which the outbound door allows only when told to.
+  app = await buildApp({ db: t.db, logger: false, outbound: loopbackOutbound() });
   await app.listen({ port: 0, host: '127.0.0.1' });
   server = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   home = mkdtempSync(path.join(os.tmpdir(), 'gantry-cli-notify-'));
