@@ -191,8 +191,11 @@ describe.skipIf(skip)('releases pinned by digest, against real registries', () =
   it(
     'resolves against a registry with basic auth; a wrong password is a clear 4xx and CLI error',
     async () => {
-      expect((await gantry('component', 'create', 'locked', '--image', `${secured.host}/demo/api`, '--registry', 'secured')).code).toBe(0);
-      expect((await gantry('release', 'create', 'locked-1', '--component', 'locked=1.0.0')).code).toBe(0);
+      const component = await gantry('component', 'create', 'locked', '--image', `${secured.host}/demo/api`, '--registry', 'secured');
+      expect(component.code, component.stderr).toBe(0);
+      const release = await gantry('release', 'create', 'locked-1', '--component', 'locked=1.0.0');
+      // The server's own last words, should the CLI have met a 5xx or a lost connection.
+      expect(release.code, `${release.stderr}\nserver: ${server.stdout().slice(-2000)}${server.stderr().slice(-1000)}`).toBe(0);
       const ready = await gantry('release', 'ready', 'locked-1', '--json');
       expect(ready.code, ready.stderr).toBe(0);
       expect(ready.json().components[0].digest).toBe(await registryDigest(secured, 'demo/api', '1.0.0'));
