@@ -1,7 +1,8 @@
 // noop executor: reports success with a sticker and touches nothing but its own record of what each target
 // "runs" (<dir>/noop-targets/<target>.json, so a re-leased task can observe it); for benchmarks and dry runs.
-// With GANTRY_NOOP_JOURNAL set it also appends one JSON line per applied change to that file: the "target
-// side" record chaos tests count to prove no task's effect ran twice.
+// With GANTRY_NOOP_JOURNAL set, that file is the target itself: applying a change is appending one JSON
+// line (one write(2), so atomic), and what a target runs is its last line there. Chaos tests count those
+// lines to prove no task's effect ran twice; effect and state cannot part, whenever the agent is killed.
 import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,7 +17,32 @@ export class NoopExecutor implements Executor {
     return this.dir ? path.join(this.dir, 'noop-targets', `${target}.json`) : undefined;
   }
 
+  /** The bundle digest the journal says the target runs (its last applied line), or null. */
+  private async journaled(targetId: string): Promise<string | null> {
+    const journal = process.env.GANTRY_NOOP_JOURNAL;
+    if (!journal) return null;
+    const text = await readFile(journal, 'utf8').catch(() => '');
+    let digest: string | null = null;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let e: { targetId?: string; digest?: string };
+      try {
+        e = JSON.parse(line) as typeof e;
+      } catch {
+        continue; // a line another agent is appending right now
+      }
+      if (e.targetId === targetId && e.digest) digest = e.digest;
+    }
+    return digest;
+  }
+
   async alreadyDone(task: AgentTask, log: TaskLog): Promise<ExecResult | null> {
+    if (process.env.GANTRY_NOOP_JOURNAL) {
+      const digest = await this.journaled(task.target.id);
+      if (digest !== bundleDigest(task.components)) return null;
+      log(`noop: ${task.target.name} already has ${digest.slice(0, 19)}`);
+      return { status: 'succeeded', sticker: stickerFor(task, new Date()), artifacts: [], observed: [] };
+    }
     const file = this.file(task.target.name);
     const sticker = file
       ? await readFile(file, 'utf8').then(
@@ -36,14 +62,13 @@ export class NoopExecutor implements Executor {
   async execute(task: AgentTask, log: TaskLog): Promise<ExecResult> {
     log(`noop: would deploy ${task.components.map((c) => `${c.name}@${c.digest.slice(7, 19)}`).join(', ')} to ${task.target.name}`);
     const sticker = stickerFor(task, new Date());
-    const file = this.file(task.target.name);
-    if (file) await writeAtomic(file, JSON.stringify(sticker));
     const journal = process.env.GANTRY_NOOP_JOURNAL;
     if (journal) {
       const line = {
         jobId: task.jobId,
         taskId: task.taskId,
         targetId: task.target.id,
+        digest: bundleDigest(task.components),
         attempt: task.attempt,
         pid: process.pid,
         at: Date.now(),
@@ -51,6 +76,8 @@ export class NoopExecutor implements Executor {
       // One write(2) per line with O_APPEND: lines of concurrent agents never interleave.
       appendFileSync(journal, `${JSON.stringify(line)}\n`);
     }
+    const file = this.file(task.target.name);
+    if (file) await writeAtomic(file, JSON.stringify(sticker));
     return { status: 'succeeded', sticker, artifacts: [], observed: [] };
   }
 
