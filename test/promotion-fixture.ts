@@ -117,6 +117,37 @@ export async function promotionFixture(users: Record<string, string[]>, clock: C
   return { ...t, app, engine, notifications, tokens, tenantId, call, readyRelease, waitFor };
 }
 
+/** Inserts component `api` (of `repository`) and a ready one-component release `name` of it; returns the release id. */
+export async function insertReadyRelease(
+  db: TestDb['db'],
+  tenantId: string,
+  opts: { repository?: string; name?: string; digest?: string } = {},
+): Promise<string> {
+  const repository = opts.repository ?? '127.0.0.1:5000/demo/api';
+  const name = opts.name ?? '1.0.0';
+  const comp = await db.query<{ id: string }>(
+    `INSERT INTO components (tenant_id, name, image_repository) VALUES ($1, 'api', $2)
+     ON CONFLICT (tenant_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id`,
+    [tenantId, repository],
+  );
+  const components = [
+    {
+      componentId: comp.rows[0]!.id,
+      component: 'api',
+      imageRepository: repository,
+      tag: name,
+      digest: opts.digest ?? `sha256:${randomBytes(32).toString('hex')}`,
+    },
+  ];
+  const rel = await db.query<{ id: string }>(`INSERT INTO releases (tenant_id, name, components) VALUES ($1, $2, $3) RETURNING id`, [
+    tenantId,
+    name,
+    JSON.stringify(components),
+  ]);
+  await db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [rel.rows[0]!.id]);
+  return rel.rows[0]!.id;
+}
+
 /** A promotion template without the deploy stage, for testing gates and approvals without agents. */
 export const NO_DEPLOY_TEMPLATE = {
   name: 'promote-no-deploy',

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDb } from '../helpers.js';
-import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
+import { insertReadyRelease, NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { api, childEnv, killAll, REPO_ROOT, runGantry } from './support.js';
 import { startServer } from './workflow-support.js';
 
@@ -54,27 +54,10 @@ describe('a plugin gate in a promotion', () => {
       // A ready release, written straight into the store (the registry path has its own e2e).
       const who = await call('GET', '/api/v1/whoami');
       const tenantId = who.body.tenant.id as string;
-      const comp = await db.query<{ id: string }>(
-        `INSERT INTO components (tenant_id, name, image_repository) VALUES ($1, 'api', '127.0.0.1:5000/demo/api') RETURNING id`,
-        [tenantId],
-      );
-      const components = [
-        {
-          componentId: comp.rows[0]!.id,
-          component: 'api',
-          imageRepository: '127.0.0.1:5000/demo/api',
-          tag: '1.0.0',
-          digest: `sha256:${randomBytes(32).toString('hex')}`,
-        },
-      ];
-      const rel = await db.query<{ id: string }>(
-        `INSERT INTO releases (tenant_id, name, components) VALUES ($1, '1.0.0', $2) RETURNING id`,
-        [tenantId, JSON.stringify(components)],
-      );
-      await db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [rel.rows[0]!.id]);
+      const releaseId = await insertReadyRelease(db, tenantId);
 
       const promote = async (envId: string, wanted: string[]) => {
-        const p = await call('POST', '/api/v1/promotions', { releaseId: rel.rows[0]!.id, targetEnvironmentId: envId, reason: 'e2e' });
+        const p = await call('POST', '/api/v1/promotions', { releaseId, targetEnvironmentId: envId, reason: 'e2e' });
         expect(p.status, JSON.stringify(p.body)).toBe(201);
         const deadline = Date.now() + 30_000;
         for (;;) {

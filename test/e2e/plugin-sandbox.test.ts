@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDb } from '../helpers.js';
-import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
+import { insertReadyRelease, NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { startReceiver } from './plugin-fakes.js';
 import { api, childEnv, freePort, killAll, REPO_ROOT, runGantry, spawnGantry, waitReady } from './support.js';
 
@@ -133,7 +133,7 @@ describe('the plugin sandbox', () => {
       });
       expect(envMetadata.status).toBe(201);
 
-      const release = await readyRelease(db, (await call('GET', '/api/v1/whoami')).body.tenant.id);
+      const release = await insertReadyRelease(db, (await call('GET', '/api/v1/whoami')).body.tenant.id);
       const promote = async (envId: string) => {
         const p = await call('POST', '/api/v1/promotions', { releaseId: release, targetEnvironmentId: envId, reason: 'e2e' });
         expect(p.status, JSON.stringify(p.body)).toBe(201);
@@ -271,25 +271,3 @@ describe('the plugin sandbox', () => {
     T,
   );
 });
-
-async function readyRelease(db: Awaited<ReturnType<typeof createTestDb>>['db'], tenantId: string): Promise<string> {
-  const comp = await db.query<{ id: string }>(
-    `INSERT INTO components (tenant_id, name, image_repository) VALUES ($1, 'api', '127.0.0.1:5000/demo/api') RETURNING id`,
-    [tenantId],
-  );
-  const components = [
-    {
-      componentId: comp.rows[0]!.id,
-      component: 'api',
-      imageRepository: '127.0.0.1:5000/demo/api',
-      tag: '1.0.0',
-      digest: `sha256:${randomBytes(32).toString('hex')}`,
-    },
-  ];
-  const rel = await db.query<{ id: string }>(`INSERT INTO releases (tenant_id, name, components) VALUES ($1, '1.0.0', $2) RETURNING id`, [
-    tenantId,
-    JSON.stringify(components),
-  ]);
-  await db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [rel.rows[0]!.id]);
-  return rel.rows[0]!.id;
-}

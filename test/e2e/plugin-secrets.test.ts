@@ -20,7 +20,7 @@ import { buildApp, buildRegistry } from '../../src/server.js';
 import { withTenant } from '../../src/store/db.js';
 import { bootstrap } from '../../src/tenancy/service.js';
 import { createTestDb, loopbackOutbound, testSecretAccess } from '../helpers.js';
-import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
+import { insertReadyRelease, NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { type FakeServer, startFakeVault, startReceiver } from './plugin-fakes.js';
 
 const tag = randomBytes(6).toString('hex');
@@ -188,28 +188,9 @@ describe('secrets', () => {
         config: { promotionTemplate: 'promote-no-deploy', gates: ['release_status', { id: 'webhook', config: { integration: 'policy' } }] },
       });
       expect(env.status).toBe(201);
-      const comp = await db.query<{ id: string }>(
-        `INSERT INTO components (tenant_id, name, image_repository) VALUES ($1, 'api', '127.0.0.1:5000/api') RETURNING id`,
-        [tenantId],
-      );
-      const rel = await db.query<{ id: string }>(
-        `INSERT INTO releases (tenant_id, name, components) VALUES ($1, '1.0.0', $2) RETURNING id`,
-        [
-          tenantId,
-          JSON.stringify([
-            {
-              componentId: comp.rows[0]!.id,
-              component: 'api',
-              imageRepository: '127.0.0.1:5000/api',
-              tag: '1.0.0',
-              digest: `sha256:${'a'.repeat(64)}`,
-            },
-          ]),
-        ],
-      );
-      await db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [rel.rows[0]!.id]);
+      const releaseId = await insertReadyRelease(db, tenantId, { repository: '127.0.0.1:5000/api', digest: `sha256:${'a'.repeat(64)}` });
       const p = await call('POST', '/api/v1/promotions', {
-        releaseId: rel.rows[0]!.id,
+        releaseId,
         targetEnvironmentId: env.body.id,
         reason: 'leak test',
       });

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../helpers.js';
-import { NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
+import { insertReadyRelease, NO_DEPLOY_TEMPLATE } from '../promotion-fixture.js';
 import { type FakeServer, startReceiver } from './plugin-fakes.js';
 import { api, childEnv, freePort, type GantryProcess, killAll, REPO_ROOT, spawnGantry, stopGantry, waitReady } from './support.js';
 
@@ -201,27 +201,8 @@ describe('planted secret canary', () => {
     });
     expect(env.status).toBe(201);
     const tenantId = (await call('GET', '/api/v1/whoami')).body.tenant.id;
-    const comp = await tdb.db.query<{ id: string }>(
-      `INSERT INTO components (tenant_id, name, image_repository) VALUES ($1, 'api', '127.0.0.1:5000/api') RETURNING id`,
-      [tenantId],
-    );
-    const rel = await tdb.db.query<{ id: string }>(
-      `INSERT INTO releases (tenant_id, name, components) VALUES ($1, '1.0.0', $2) RETURNING id`,
-      [
-        tenantId,
-        JSON.stringify([
-          {
-            componentId: comp.rows[0]!.id,
-            component: 'api',
-            imageRepository: '127.0.0.1:5000/api',
-            tag: '1.0.0',
-            digest: `sha256:${'a'.repeat(64)}`,
-          },
-        ]),
-      ],
-    );
-    await tdb.db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [rel.rows[0]!.id]);
-    const p = await call('POST', '/api/v1/promotions', { releaseId: rel.rows[0]!.id, targetEnvironmentId: env.body.id, reason: 'canary' });
+    const releaseId = await insertReadyRelease(tdb.db, tenantId, { repository: '127.0.0.1:5000/api', digest: `sha256:${'a'.repeat(64)}` });
+    const p = await call('POST', '/api/v1/promotions', { releaseId, targetEnvironmentId: env.body.id, reason: 'canary' });
     expect(p.status).toBe(201);
     let promotion: { status: string; workflowRunId: string | null } = p.body;
     for (let i = 0; i < 300 && !['deployed', 'rejected', 'failed'].includes(promotion.status); i++) {
