@@ -18,7 +18,7 @@ import { createTestDb } from '../helpers.js';
 import { CLIENT_EXT, makeCa, SERVER_EXT, type TestCa } from './certs.js';
 import { childEnv, freePort, type GantryProcess, killAll, runGantry, spawnGantry, stopGantry } from './support.js';
 
-const T = 120_000;
+const T = 180_000;
 /** The server's name for agents behind the proxy: only the proxy knows where it is. */
 const HIDDEN_HOST = 'gantry.internal.test';
 

@@ -14,7 +14,7 @@ import { dockerToolsMissing, startDockerd, type TestDocker } from '../support/do
 import { api, childEnv, freePort, type GantryProcess, killAll, spawnGantry, stopGantry, waitReady } from './support.js';
 
 const skip = dockerToolsMissing();
-const T = 120_000;
+const T = 180_000;
 const NOBODY = 65_534;
 
 /** The gid of a group in /etc/group. */
