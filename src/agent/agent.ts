@@ -286,10 +286,12 @@ export class Agent {
       try {
         await this.client.post(`${base}/logs`, { ...lease, lines });
       } catch (err) {
-        if (err instanceof AgentHttpError && err.status === 409) {
-          // Taken over (lease_superseded) or ended (lease_lost): stop touching the target, report nothing.
+        // Taken over (lease_superseded), ended (lease_lost), or this agent was revoked (its tasks went back
+        // to the queue): stop touching the target, report nothing.
+        if (err instanceof AgentHttpError && (err.status === 409 || REVOKED_CODES.has(err.code))) {
           if (!abort.signal.aborted) this.opts.log(`task ${task.taskId}: ${err.message} Stopping it.`);
           abort.abort(err);
+          this.stopIfRevoked(err);
         } else pending.unshift(...lines); // resent next time; (attempt, seq) makes that idempotent
       }
     };
