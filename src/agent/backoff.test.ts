@@ -1,10 +1,13 @@
 // Jittered exponential backoff: the delays' ceilings double to the cap, each delay is drawn under its
 // ceiling by the injected random (a seeded PRNG here, so the figures are repeatable), a success starts
-// over, and the report outbox waits what the helper says.
+// over, and the report outbox and the agent's start-up requests wait what the helper says.
 import { mkdtemp } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Agent } from './agent.js';
 import { Backoff } from './backoff.js';
 import { AgentHttpError, ServerUnreachableError } from './client.js';
 import { ReportOutbox } from './reports.js';
@@ -137,5 +140,44 @@ describe('ReportOutbox retries with the shared backoff', () => {
     await o.add(report('c'));
     expect(await o.drain(1000)).toBe(true);
     expect(posts).toBe(1);
+  });
+});
+
+describe('the agent start-up retries with the shared backoff', () => {
+  it('waits the injected delays between registration attempts a server answers 503, and stops at a refusal', async () => {
+    const at: number[] = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      at.push(Date.now());
+      const refuse = at.length > 3;
+      res.writeHead(refuse ? 400 : 503, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ code: refuse ? 'validation_failed' : 'unavailable', detail: refuse ? 'no' : 'starting' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const logs: string[] = [];
+    try {
+      const agent = new Agent({
+        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        joinToken: 'gjt_test',
+        name: 'edge-backoff',
+        stateDir: await mkdtemp(path.join(os.tmpdir(), 'gantry-agent-backoff-')),
+        executors: ['docker_host'],
+        noop: true,
+        concurrency: 1,
+        log: (m) => logs.push(m),
+        backoff: { baseMs: 100, capMs: 1000, random: () => 0.999 },
+      });
+      await expect(agent.start()).rejects.toThrow('no');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    expect(at).toHaveLength(4);
+    // floor(0.999 · ceiling): 99, 199, 399 ms.
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    [99, 199, 399].forEach((want, i) => {
+      expect(gaps[i]).toBeGreaterThanOrEqual(want - 2);
+      expect(gaps[i]).toBeLessThan(want + 500);
+    });
+    expect(logs.filter((l) => l.startsWith('registration failed'))).toHaveLength(3);
   });
 });
