@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -12,7 +13,7 @@ import { componentRoutes } from './components/routes.js';
 import { SyncScheduler } from './components/scheduler.js';
 import { componentVersionRoutes } from './components/sync-routes.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { type HttpsOptions, loadHttpsOptions, loadServerConfig, type ServerFlags } from './core/config.js';
+import { type HttpsOptions, loadHttpsOptions, loadServerConfig, type ServerFlags, tlsReloadSeconds } from './core/config.js';
 import { NotFoundError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { deploymentHandoff } from './deployments/handoff.js';
@@ -28,6 +29,7 @@ import { environmentRoutes } from './environments/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { CertificateReloader } from './http/cert-reload.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { checkRequestInput } from './http/input-hygiene.js';
 import { observabilityRoutes } from './http/observability.js';
@@ -198,6 +200,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   if (cfg.outboundAllow.length) log.info({ allow: cfg.outboundAllow }, 'outbound requests may reach these private hosts and ranges');
   // Read before anything starts, so a missing or bad file fails at once, naming the file.
   const https = cfg.tls ? loadHttpsOptions(cfg.tls) : undefined;
+  const reloadMs = cfg.tls ? tlsReloadSeconds() * 1000 : 0;
   let connectionString = cfg.databaseUrl;
   let embedded: { stop(): Promise<void> } | undefined;
   if (!connectionString) {
@@ -323,6 +326,18 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   });
   notifications.start();
   const address = await app.listen({ host: cfg.host, port: cfg.port });
+  // Renewed certificate files are picked up without a restart (new connections get them).
+  const reloader =
+    cfg.tls && https
+      ? new CertificateReloader({
+          files: cfg.tls,
+          // The server Fastify created with `https`: a tls.Server, which has setSecureContext.
+          server: app.server as unknown as TlsServer,
+          logger: log.child({ component: 'tls' }),
+          pollMs: reloadMs,
+        })
+      : undefined;
+  await reloader?.start();
   log.info(
     { address, version: VERSION, engine: engine?.instanceId ?? 'off', tls: https ? (https.requestCert ? 'mutual (agents)' : 'on') : 'off' },
     'gantry server listening',
@@ -330,6 +345,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      reloader?.stop();
       await app.close();
       await syncer.stop();
       await deployments.stop();

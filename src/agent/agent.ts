@@ -9,11 +9,13 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
+import { checkDockerSocket, checkStateDir, explainSocketError } from './preflight.js';
 import { ReportOutbox } from './reports.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -33,6 +35,8 @@ export interface AgentOptions {
   tls?: AgentTls | undefined;
   /** Where the noop executor records what each target "runs" (default: the state dir). */
   noopDir?: string | undefined;
+  /** Retry delays of start-up requests, task polls and report delivery (tests inject the random). */
+  backoff?: BackoffOptions | undefined;
 }
 
 interface Stored {
@@ -46,6 +50,10 @@ interface Stored {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** How long a starting agent waits for a server to answer before it gives up (see untilAnswered). */
 const STARTUP_RETRY_MS = 5 * 60_000;
+/** Answers that mean this agent may never act again: it stops instead of retrying. */
+const REVOKED_CODES = new Set(['agent_revoked', 'agent_certificate_revoked']);
+/** The longest pause between task polls while no server answers (the poll interval is the shortest). */
+const POLL_BACKOFF_CAP_MS = 10_000;
 
 export function credentialFile(stateDir: string): string {
   return path.join(stateDir, 'agent.json');
@@ -70,13 +78,22 @@ export class Agent {
   private pollSeconds = 2;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly outbox: ReportOutbox;
+  /** What the start-up check learnt of the host's engine (its version goes into heartbeats). */
+  private engines: Record<string, string> = {};
+  private onRevoked: (why: string) => void = () => {};
+  /** Settles when the server says this agent (or its certificate) was revoked; the agent has stopped by then. */
+  readonly revoked = new Promise<string>((resolve) => {
+    this.onRevoked = resolve;
+  });
 
   constructor(private readonly opts: AgentOptions) {
     this.client = new AgentClient(opts.server, undefined, opts.tls);
+    if (this.client.proxy) opts.log(`proxy settings for the server connection: ${this.client.proxy}`);
     this.outbox = new ReportOutbox({
       dir: path.join(opts.stateDir, 'reports'),
       post: (apiPath, body) => this.client.post(apiPath, body),
       log: opts.log,
+      backoff: opts.backoff,
     });
     for (const type of opts.executors) {
       if (opts.noop) this.executors.set(type, new NoopExecutor(opts.noopDir ?? opts.stateDir));
@@ -120,25 +137,37 @@ export class Agent {
 
   /**
    * Runs a start-up request until a server answers it: a replica that is restarting, a load balancer with
-   * no replica behind it or a database failing over (503) is waited out with jittered backoff (0.5 s
-   * doubling to 30 s; the client moves to the next configured server after each failure). A refusal
-   * (401, 400…) or STARTUP_RETRY_MS without an answer ends the start with the error.
+   * no replica behind it or a database failing over (503) is waited out with jittered backoff (full
+   * jitter under a ceiling of 0.5 s doubling to 30 s; the client moves to the next configured server after
+   * each failure). A refusal (401, 400…) or STARTUP_RETRY_MS without an answer ends the start with the error.
    */
   private async untilAnswered<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + STARTUP_RETRY_MS;
-    for (let attempt = 0; ; attempt++) {
+    const backoff = new Backoff(this.opts.backoff);
+    for (;;) {
       try {
         return await fn();
       } catch (err) {
         if (!isTransient(err) || Date.now() >= deadline) throw err;
-        const wait = Math.round(Math.min(30_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        const wait = backoff.next();
         this.opts.log(`${what} failed: ${(err as Error).message}; retrying in ${(wait / 1000).toFixed(1)} s`);
         await sleep(wait);
       }
     }
   }
 
+  /** Checks the host before anything connects: state dir writable, Docker socket usable by this user. */
+  async preflight(): Promise<void> {
+    await checkStateDir(this.opts.stateDir);
+    const dockerTypes = this.opts.executors.filter((t) => t === 'docker_host' || t === 'compose_host');
+    if (this.opts.noop || dockerTypes.length === 0) return;
+    const engine = await checkDockerSocket();
+    if (engine.version) this.engines = { docker: engine.version };
+    if (engine.warning) this.opts.log(`${engine.warning}; tasks on targets using it fail until it answers`);
+  }
+
   async start(): Promise<void> {
+    await this.preflight();
     await this.untilAnswered('registration', () => this.identify());
     this.running = true;
     // First: a new session returns the tasks a crashed predecessor held.
@@ -147,7 +176,10 @@ export class Agent {
     const beat = () => {
       this.heartbeatTimer = setTimeout(() => {
         void this.heartbeat()
-          .catch((err: unknown) => this.opts.log(`heartbeat failed: ${(err as Error).message}`))
+          .catch((err: unknown) => {
+            this.opts.log(`heartbeat failed: ${(err as Error).message}`);
+            this.stopIfRevoked(err);
+          })
           .finally(() => {
             if (this.running) beat();
           });
@@ -167,6 +199,15 @@ export class Agent {
     this.outbox.stop();
   }
 
+  /** A revoked agent stops leasing, heartbeating and sending reports (they can never land). */
+  private stopIfRevoked(err: unknown): void {
+    if (!(err instanceof AgentHttpError) || !REVOKED_CODES.has(err.code) || !this.running) return;
+    this.running = false;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.outbox.stop();
+    this.onRevoked(`the server refused this agent: ${err.message} (${err.code})`);
+  }
+
   /** Reports saved and not yet acknowledged by a server. */
   get pendingReports(): number {
     return this.outbox.size;
@@ -174,7 +215,7 @@ export class Agent {
 
   private async heartbeat(): Promise<void> {
     const id = this.stored!.agentId;
-    const engines: Record<string, string> = {};
+    const engines: Record<string, string> = { ...this.engines };
     for (const e of new Set(this.executors.values())) Object.assign(engines, await e.info().catch(() => ({})));
     const r = await this.client.post<{ heartbeatInterval: number; taskPollInterval: number; observe: ObserveTarget[] }>(
       `/agents/${id}/heartbeat`,
@@ -205,23 +246,30 @@ export class Agent {
   }
 
   private async pollLoop(): Promise<void> {
+    // While no server answers, polls spread out (jittered, up to POLL_BACKOFF_CAP_MS) instead of arriving in step.
+    const backoff = new Backoff({ ...this.opts.backoff, capMs: Math.max(this.opts.backoff?.baseMs ?? 500, POLL_BACKOFF_CAP_MS) });
     while (this.running) {
       const free = this.opts.concurrency - this.inflight.size;
       let got = 0;
+      let unanswered = false;
       // Saved reports go first: a task is not leased again while its outcome may still land.
       if (free > 0 && this.outbox.size === 0) {
         try {
           const r = await this.client.post<{ tasks: AgentTask[] }>(`/agents/${this.stored!.agentId}/tasks/lease`, { max: free });
           got = r.tasks.length;
+          backoff.reset();
           for (const t of r.tasks) {
             const p = this.runTask(t).finally(() => this.inflight.delete(p));
             this.inflight.add(p);
           }
         } catch (err) {
           this.opts.log(`lease failed: ${(err as Error).message}`);
+          unanswered = isTransient(err);
+          this.stopIfRevoked(err);
         }
       }
-      if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
+      if (unanswered) await sleep(Math.max(this.pollSeconds * 1000, backoff.next()));
+      else if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
     }
   }
 
@@ -238,10 +286,12 @@ export class Agent {
       try {
         await this.client.post(`${base}/logs`, { ...lease, lines });
       } catch (err) {
-        if (err instanceof AgentHttpError && err.status === 409) {
-          // Taken over (lease_superseded) or ended (lease_lost): stop touching the target, report nothing.
+        // Taken over (lease_superseded), ended (lease_lost), or this agent was revoked (its tasks went back
+        // to the queue): stop touching the target, report nothing.
+        if (err instanceof AgentHttpError && (err.status === 409 || REVOKED_CODES.has(err.code))) {
           if (!abort.signal.aborted) this.opts.log(`task ${task.taskId}: ${err.message} Stopping it.`);
           abort.abort(err);
+          this.stopIfRevoked(err);
         } else pending.unshift(...lines); // resent next time; (attempt, seq) makes that idempotent
       }
     };
@@ -261,6 +311,7 @@ export class Agent {
       } catch (err) {
         result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
       }
+      if (result.status === 'failed' && result.error) result = { ...result, error: explainSocketError(result.error) };
       if (abort.signal.aborted) return;
       log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
       clearInterval(timer);

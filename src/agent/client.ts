@@ -1,9 +1,11 @@
 // The agent's HTTP client: JSON over fetch with the agent credential; problem documents become AgentHttpErrors.
 // It may know several server URLs (replicas, comma-separated): when one cannot be reached, the next request
 // goes to the next one, so retried requests (reports above all) reach any replica that is up. TLS options (a CA to trust, a client certificate for mutual TLS) go to an undici Agent used as fetch's dispatcher.
+// With HTTPS_PROXY / HTTP_PROXY set (or their lower-case forms) requests tunnel through that proxy with HTTP
+// CONNECT, except to hosts NO_PROXY names; TLS to the server (and its client certificate) runs inside the tunnel.
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent as Dispatcher } from 'undici';
+import { Agent as Dispatcher, EnvHttpProxyAgent } from 'undici';
 
 export class AgentHttpError extends Error {
   constructor(
@@ -66,6 +68,27 @@ export function serverList(server: string): string[] {
   return urls;
 }
 
+/** The proxy settings of the environment (lower-case forms first, as curl and undici read them); undefined when no proxy is set. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv = process.env): { https?: string; http?: string; noProxy?: string } | undefined {
+  const pick = (name: string) => env[name.toLowerCase()] || env[name] || undefined;
+  const https = pick('HTTPS_PROXY');
+  const http = pick('HTTP_PROXY');
+  if (!https && !http) return undefined;
+  const noProxy = pick('NO_PROXY');
+  return { ...(https ? { https } : {}), ...(http ? { http } : {}), ...(noProxy ? { noProxy } : {}) };
+}
+
+/** A proxy URL fit for a log line: a password in it is replaced by "***". */
+export function redactProxy(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(unparsable proxy URL)';
+  }
+}
+
 /** No answer from the server: refused, reset, timed out, a TLS failure (the request may succeed later or elsewhere). */
 export class ServerUnreachableError extends Error {}
 
@@ -80,14 +103,37 @@ export class AgentClient {
   private readonly dispatcher: unknown;
   private readonly servers: string[];
   private current = 0;
+  /** The proxy settings in use, for log lines (passwords redacted); undefined without a proxy. */
+  readonly proxy: string | undefined;
 
   constructor(
     server: string,
     private credential: string | undefined,
     tls?: AgentTls,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     this.servers = serverList(server);
-    this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
+    const proxy = proxyFromEnv(env);
+    if (proxy) {
+      // requestTls: the TLS options of the connection to the server inside the CONNECT tunnel (ProxyAgent
+      // ignores `connect` there); connect: the same for hosts NO_PROXY sends directly.
+      this.dispatcher = new EnvHttpProxyAgent({
+        ...(proxy.http ? { httpProxy: proxy.http } : {}),
+        ...(proxy.https ? { httpsProxy: proxy.https } : {}),
+        noProxy: proxy.noProxy ?? '',
+        ...(tls ? { connect: tls, requestTls: tls } : {}),
+      });
+      this.proxy = [
+        proxy.https && `HTTPS_PROXY ${redactProxy(proxy.https)}`,
+        proxy.http && `HTTP_PROXY ${redactProxy(proxy.http)}`,
+        proxy.noProxy && `NO_PROXY ${proxy.noProxy}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+    } else {
+      this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
+      this.proxy = undefined;
+    }
   }
 
   get serverCount(): number {
@@ -126,7 +172,7 @@ export class AgentClient {
       const server = this.server;
       this.current = (this.current + 1) % this.servers.length; // the next request tries the next replica
       throw new ServerUnreachableError(
-        `cannot reach the Gantry server at ${server} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        `cannot reach the Gantry server at ${server}${this.proxy ? ` via ${this.proxy}` : ''} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
         {
           cause: err,
         },

@@ -6,6 +6,7 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskReport } from '../deployments/protocol.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentHttpError, isTransient } from './client.js';
 
 export interface PendingReport {
@@ -25,10 +26,8 @@ export interface ReportOutboxOptions {
   dir: string;
   post: (apiPath: string, body: unknown) => Promise<unknown>;
   log: (msg: string) => void;
-  /** First retry delay and the cap, in ms; each delay is drawn from [base·2^(n-1)/2, min(cap, base·2^(n-1))]. */
-  baseMs?: number;
-  capMs?: number;
-  random?: () => number;
+  /** The retry delays (jittered exponential backoff, the agent's one helper for it). */
+  backoff?: BackoffOptions | undefined;
 }
 
 const fileOf = (r: { taskId: string; fencingToken: number }) => `${r.taskId}.${r.fencingToken}.json`;
@@ -59,12 +58,10 @@ export class ReportOutbox {
   private pump: Promise<void> | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
-  private readonly baseMs: number;
-  private readonly capMs: number;
+  private readonly backoff: Backoff;
 
   constructor(private readonly o: ReportOutboxOptions) {
-    this.baseMs = o.baseMs ?? 500;
-    this.capMs = o.capMs ?? 30_000;
+    this.backoff = new Backoff(o.backoff);
   }
 
   get size(): number {
@@ -128,13 +125,8 @@ export class ReportOutbox {
     });
   }
 
-  private delay(failures: number): number {
-    const ceiling = Math.min(this.capMs, this.baseMs * 2 ** Math.min(failures - 1, 20));
-    return ceiling / 2 + (this.o.random ?? Math.random)() * (ceiling / 2);
-  }
-
   private async run(): Promise<void> {
-    let failures = 0;
+    this.backoff.reset();
     while (!this.stopped && this.pending.size) {
       let retry = false;
       for (const [name, r] of [...this.pending]) {
@@ -142,7 +134,7 @@ export class ReportOutbox {
           if (r.lines.length) await this.o.post(r.logsPath, { attempt: r.report.attempt, fencingToken: r.fencingToken, lines: r.lines });
           await this.o.post(r.reportPath, r.report);
           this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
-          failures = 0;
+          this.backoff.reset();
         } catch (err) {
           // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
           const unauthorized = err instanceof AgentHttpError && err.status === 401;
@@ -161,9 +153,9 @@ export class ReportOutbox {
         await rm(path.join(this.o.dir, name), { force: true });
       }
       if (retry) {
-        failures++;
+        const wait = this.backoff.next();
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.delay(failures));
+          const t = setTimeout(resolve, wait);
           this.wake = () => {
             clearTimeout(t);
             resolve();

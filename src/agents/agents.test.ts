@@ -54,6 +54,7 @@ describe('agents API', () => {
       lastHeartbeat: '2026-01-02T03:04:05.000Z',
       revokedAt: null,
       createdAt: expect.any(String),
+      certificates: [],
     });
     const byId = await t.call('GET', `/api/v1/agents/${byName.body.id}`);
     expect(byId.body).toEqual(byName.body);

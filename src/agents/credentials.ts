@@ -26,6 +26,17 @@ export class AgentTokenError extends GantryError {
   }
 }
 
+/** 403: the agent was revoked (gantry agent revoke); its credential never works again. */
+export class AgentRevokedError extends GantryError {
+  constructor(name: string) {
+    super(
+      'agent_revoked',
+      403,
+      `Agent "${name}" was revoked (gantry agent revoke): it gets no tasks. To bring the host back, register it under another name with a new join token.`,
+    );
+  }
+}
+
 export async function createJoinToken(tx: Tx, tenantId: string, userId: string, input: z.infer<typeof joinTokenCreate>, now: Date) {
   const token = secret(JOIN_TOKEN_PREFIX);
   const expiresAt = new Date(now.getTime() + input.expiresInSeconds * 1000);
@@ -93,18 +104,20 @@ export async function register(db: Db, joinToken: string, body: z.infer<typeof r
   });
 }
 
-/** Resolves "Authorization: Bearer gta_…" to its agent; 401 for unknown, rotated-away or revoked credentials. */
+/** Resolves "Authorization: Bearer gta_…" to its agent; 401 for unknown or rotated-away credentials, 403 for a revoked agent's. */
 export async function authenticateAgent(db: Db, header: string | undefined): Promise<AgentAuth> {
   const m = header?.match(/^Bearer\s+(gta_\S+)$/i);
   if (!m?.[1]) throw new UnauthorizedError('Agent routes need "Authorization: Bearer <agent credential>" (from registration).');
-  const r = await db.query<{ agent_id: string; tenant_id: string; name: string; session_id: string | null }>(
-    `SELECT c.agent_id, c.tenant_id, a.name, a.session_id FROM agent_credentials c JOIN agents a ON a.id = c.agent_id
-      WHERE c.secret_hash = $1 AND c.revoked_at IS NULL AND a.revoked_at IS NULL`,
+  const r = await db.query<{ agent_id: string; tenant_id: string; name: string; session_id: string | null; agent_revoked: boolean }>(
+    `SELECT c.agent_id, c.tenant_id, a.name, a.session_id, a.revoked_at IS NOT NULL AS agent_revoked
+       FROM agent_credentials c JOIN agents a ON a.id = c.agent_id
+      WHERE c.secret_hash = $1 AND (c.revoked_at IS NULL OR a.revoked_at IS NOT NULL)`,
     [hashToken(m[1])],
   );
   const row = r.rows[0];
   if (!row)
     throw new UnauthorizedError('The agent credential is unknown, rotated or revoked; register the agent again with a new join token.');
+  if (row.agent_revoked) throw new AgentRevokedError(row.name);
   return { agentId: row.agent_id, tenantId: row.tenant_id, name: row.name, sessionId: row.session_id };
 }
 

@@ -13,12 +13,37 @@ export const agent = z.object({
   lastHeartbeat: z.string().nullable(),
   revokedAt: z.string().nullable(),
   createdAt: z.string(),
+  certificates: z
+    .array(
+      z.object({
+        fingerprint: z.string().describe('sha256:<hex> of the DER certificate.'),
+        serial: z.string().nullable().describe('Upper-case hex; null for a certificate revoked by fingerprint before it was seen.'),
+        subject: z.string(),
+        notAfter: z.string().nullable(),
+        firstSeenAt: z.string(),
+        revokedAt: z.string().nullable(),
+      }),
+    )
+    .optional()
+    .describe('Client certificates the agent presented over mutual TLS (on get and revoke, not in lists).'),
 });
 export type Agent = z.infer<typeof agent>;
 
 export const agentRef = z.strictObject({
   ref: z.string().min(1).max(100).describe('Agent id or name'),
 });
+
+export const revokeBody = z
+  .strictObject({
+    certificate: z
+      .string()
+      .max(200)
+      .optional()
+      .describe(
+        'Revoke only this client certificate (SHA-256 fingerprint, "sha256:<hex>" or openssl\'s "AB:CD:…"), even one the agent never presented; the agent and its credential stay. Without it the whole agent is revoked.',
+      ),
+  })
+  .default({});
 
 const labelMap = z.record(z.string().max(63), z.string().max(256));
 

@@ -12,6 +12,7 @@ import type { DeploymentSettings } from '../deployments/settings.js';
 import { recordObservation } from '../drift/service.js';
 import type { App, Deps } from '../http/types.js';
 import { withSystem } from '../store/db.js';
+import { type ClientCertificate, certificateOf, refuseRevoked, rememberCertificate } from './certificates.js';
 import { type AgentAuth, AgentTokenError, authenticateAgent, register, rotateCredential } from './credentials.js';
 import { heartbeat } from './liveness.js';
 import * as m from './model.js';
@@ -30,6 +31,8 @@ const ok = z.object({ ok: z.boolean() });
 declare module 'fastify' {
   interface FastifyRequest {
     agent: AgentAuth | undefined;
+    /** The verified client certificate of an agent-protocol request under mutual TLS. */
+    clientCertificate: ClientCertificate | undefined;
   }
 }
 
@@ -49,13 +52,24 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
   const { db, clock } = deps;
   const tags = ['agent protocol'];
   app.decorateRequest('agent', undefined);
+  app.decorateRequest('clientCertificate', undefined);
+  /** Agent/certificate pairs this process has recorded (rememberCertificate). */
+  const seenCertificates = new Set<string>();
 
-  /** onRequest: checked before anything else, so a join token is never spent over a connection without a client certificate. */
+  /**
+   * onRequest: checked before anything else, so a join token is never spent over a connection without a
+   * client certificate, or with a revoked one (read from the database on every request: no stale cache).
+   */
   const clientCert = async (req: FastifyRequest) => {
     if (!opts.requireClientCert) return;
     const socket = req.raw.socket as Partial<TLSSocket>;
     // Both: Node reports a resumed TLS 1.3 session that never had a client certificate as authorized.
-    if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return;
+    const cert = socket.authorized === true ? certificateOf(socket) : undefined;
+    if (cert) {
+      await refuseRevoked(db, cert);
+      req.clientCertificate = cert;
+      return;
+    }
     const why = socket.authorizationError ? ` (${String(socket.authorizationError)})` : '';
     throw new ClientCertificateError(
       `This server requires agents to present a client certificate signed by its client CA${why}: start the agent with --cert and --key (env GANTRY_AGENT_CERT_FILE, GANTRY_AGENT_KEY_FILE).`,
@@ -68,6 +82,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     const { ref } = req.params as { ref?: string };
     if (ref !== auth.agentId) throw new ForbiddenError('An agent may only act as itself.');
     req.agent = auth;
+    if (req.clientCertificate) await rememberCertificate(db, auth, req.clientCertificate, seenCertificates);
   };
   const agentOf = (req: FastifyRequest): AgentAuth => req.agent!;
   const runnerOf = async (a: AgentAuth): Promise<Runner> => {
@@ -106,6 +121,9 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       const token = req.headers['x-agent-token'];
       if (typeof token !== 'string' || !token) throw new AgentTokenError('Send the join token in the X-Agent-Token header.');
       const r = await register(db, token, req.body, clock.now());
+      if (req.clientCertificate) {
+        await rememberCertificate(db, { ...r, sessionId: null }, req.clientCertificate, seenCertificates);
+      }
       return reply.status(201).send({ ...r, heartbeatInterval: settings.heartbeatSeconds, taskPollInterval: settings.pollSeconds });
     },
   );

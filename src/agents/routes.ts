@@ -51,11 +51,17 @@ export function agentRoutes(app: App, { db, clock }: Deps): void {
       config: { access: ADMIN },
       schema: {
         tags,
-        summary: 'Revoke an agent: its credentials stop working and its tasks are re-queued',
+        summary: 'Revoke an agent (its credentials and client certificates stop working, its tasks are re-queued), or one certificate',
+        description:
+          'Takes effect on the next agent-protocol request, on every replica: requests with a revoked credential get 403 agent_revoked, requests presenting a revoked client certificate 403 agent_certificate_revoked (registration included).',
         params: m.agentRef,
+        body: m.revokeBody,
         response: { 200: m.agent },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.revokeAgent(tx, req.params.ref, clock.now())),
+    async (req) => {
+      const tenantId = caller(req).tenantId;
+      return withTenant(db, tenantId, (tx) => svc.revokeAgent(tx, tenantId, req.params.ref, clock.now(), req.body.certificate));
+    },
   );
 }

@@ -1,8 +1,9 @@
-// Agents: reads within a tenant transaction, and revocation.
-import { NotFoundError } from '../core/errors.js';
+// Agents: reads within a tenant transaction, and revocation (of the agent, or of one client certificate).
+import { NotFoundError, ValidationError } from '../core/errors.js';
 import { UUID_RE } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
+import { certificatesOf, normalizeFingerprint, revokeCertificates } from './certificates.js';
 import type { Agent } from './model.js';
 
 interface AgentRow {
@@ -33,12 +34,20 @@ const agentOut = (r: AgentRow): Agent => ({
   createdAt: r.created_at.toISOString(),
 });
 
-/** Finds an agent by id or name; 404 when it does not exist in this tenant. */
+/** Finds an agent by id or name, with its client certificates; 404 when it does not exist in this tenant. */
 export async function getAgent(tx: Tx, ref: string): Promise<Agent> {
   const byId = UUID_RE.test(ref);
   const r = await tx.query<AgentRow>(`SELECT * FROM agents WHERE ${byId ? 'id = $1::uuid' : 'name = $1'}`, [ref]);
   if (!r.rows[0]) throw new NotFoundError('Agent', ref);
-  return agentOut(r.rows[0]);
+  const certificates = (await certificatesOf(tx, r.rows[0].id)).map((c) => ({
+    fingerprint: c.fingerprint,
+    serial: c.serial,
+    subject: c.subject,
+    notAfter: c.not_after?.toISOString() ?? null,
+    firstSeenAt: c.first_seen_at.toISOString(),
+    revokedAt: c.revoked_at?.toISOString() ?? null,
+  }));
+  return { ...agentOut(r.rows[0]), certificates };
 }
 
 export async function listAgents(tx: Tx, limit: number, cursor: string | undefined) {
@@ -49,9 +58,24 @@ export async function listAgents(tx: Tx, limit: number, cursor: string | undefin
   return toPage(r.rows, limit, (row) => [row.id], agentOut);
 }
 
-/** Revokes an agent: its credentials stop working at once and its leased tasks return to the queue. */
-export async function revokeAgent(tx: Tx, ref: string, now: Date): Promise<Agent> {
+/**
+ * Revokes an agent: its credentials and every client certificate it presented stop working at once (the
+ * agent routes check both on every request) and its leased tasks return to the queue. With a certificate
+ * fingerprint, only that certificate is revoked.
+ */
+export async function revokeAgent(tx: Tx, tenantId: string, ref: string, now: Date, certificate?: string): Promise<Agent> {
   const a = await getAgent(tx, ref);
+  if (certificate !== undefined) {
+    const fingerprint = normalizeFingerprint(certificate);
+    if (!fingerprint) {
+      throw new ValidationError(
+        'certificate must be a SHA-256 fingerprint: "sha256:<64 hex>" or "AB:CD:…" (openssl x509 -noout -fingerprint -sha256 -in agent.pem)',
+      );
+    }
+    await revokeCertificates(tx, tenantId, a.id, now, fingerprint);
+    return getAgent(tx, a.id);
+  }
+  await revokeCertificates(tx, tenantId, a.id, now);
   await tx.query(`UPDATE agents SET revoked_at = coalesce(revoked_at, $2), status = 'offline', session_id = NULL WHERE id = $1`, [
     a.id,
     now,

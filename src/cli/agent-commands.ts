@@ -25,6 +25,13 @@ interface Agent {
   updatedAt?: string;
 }
 
+interface AgentCertificate {
+  fingerprint: string;
+  serial: string | null;
+  subject: string;
+  revokedAt: string | null;
+}
+
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('Deployment agents: list them and see their heartbeat and capabilities');
 
@@ -70,11 +77,32 @@ export function registerAgentCommands(program: Command): void {
       );
     });
 
-  apiCommand(agent, 'revoke <name>', 'Revoke an agent: its credential stops working and its tasks are re-queued', [
-    'gantry agent revoke edge-1',
-  ]).action(async (name: string, opts: ApiOpts) => {
-    emit(opts, await clientFor(opts).post<Agent>(`/agents/${ref(name)}/revoke`, {}), (a) => printRecord({ ...a }));
-  });
+  apiCommand(
+    agent,
+    'revoke <name>',
+    'Revoke an agent: its credential and client certificates stop working at once (every replica) and its tasks are re-queued',
+    [
+      'gantry agent revoke edge-1',
+      'gantry agent revoke edge-1 --certificate "$(openssl x509 -noout -fingerprint -sha256 -in old-agent.pem)"   # one certificate only',
+    ],
+  )
+    .option('--certificate <sha256>', 'revoke only this client certificate (SHA-256 fingerprint); the agent keeps working with another')
+    .action(async (name: string, opts: ApiOpts & { certificate?: string }) => {
+      const body = opts.certificate ? { certificate: opts.certificate } : {};
+      emit(opts, await clientFor(opts).post<Agent & { certificates?: AgentCertificate[] }>(`/agents/${ref(name)}/revoke`, body), (a) => {
+        const { certificates, ...rest } = a;
+        printRecord({ ...rest });
+        if (certificates?.length) {
+          process.stdout.write('\nclient certificates:\n');
+          printTable(certificates, [
+            ['FINGERPRINT', (c) => c.fingerprint],
+            ['SERIAL', (c) => c.serial],
+            ['SUBJECT', (c) => c.subject],
+            ['REVOKED', (c) => c.revokedAt],
+          ]);
+        }
+      });
+    });
 
   const stateOption = '--state-dir <dir>';
   const stateHelp =
@@ -152,6 +180,10 @@ export function registerAgentCommands(program: Command): void {
         });
         await a.start();
         log(`agent ${a.agentId} running against ${server}`);
+        void a.revoked.then((why) => {
+          log(`${why}; exiting`);
+          process.exit(EXIT.auth);
+        });
         const stop = (signal: string) => {
           log(`received ${signal}; finishing tasks in flight`);
           void a.stop().then(() => process.exit(0));

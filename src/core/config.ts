@@ -178,6 +178,16 @@ export function loadHttpsOptions(tls: TlsFiles): HttpsOptions {
   return { cert, key, ca, requestCert: true, rejectUnauthorized: false };
 }
 
+/** GANTRY_TLS_RELOAD_SECONDS: how often the TLS files are checked for renewal besides file-system events (default 10). */
+export function tlsReloadSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.GANTRY_TLS_RELOAD_SECONDS ?? '10';
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0.1 || n > 86_400) {
+    throw new Error(`GANTRY_TLS_RELOAD_SECONDS must be a number of seconds from 0.1 to 86400, got "${raw}".`);
+  }
+  return n;
+}
+
 /** GANTRY_SYNC_INTERVAL_SECONDS: how often each component's version map is re-synced (default 300; 0 = off). */
 export function syncIntervalSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.GANTRY_SYNC_INTERVAL_SECONDS ?? '300';

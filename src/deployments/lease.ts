@@ -63,13 +63,17 @@ const toTask = (r: LeasedRow): AgentTask => ({
  */
 export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date, leaseSeconds: number): Promise<AgentTask[]> {
   if (runner.targetTypes.length === 0) return [];
+  // live: the agent's row, share-locked so a concurrent revocation (which updates it first) either waits
+  // for this lease and then re-queues its tasks, or commits first and this lease hands out nothing.
   const r = await db.query<LeasedRow>(
-    `WITH c AS (
+    `WITH live AS (SELECT id FROM agents WHERE id = $5 AND revoked_at IS NULL FOR SHARE),
+     c AS (
        SELECT t.id FROM deployment_tasks t
          JOIN deployment_jobs j ON j.id = t.job_id
          JOIN targets g ON g.id = t.target_id
         WHERE t.status = 'pending' AND j.status = 'running' AND j.paused_reason IS NULL AND t.batch <= j.current_batch
           AND ($1::uuid IS NULL OR t.tenant_id = $1) AND g.target_type = ANY($2::text[])
+          AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM live))
           AND (g.labels->>'agent' IS NULL OR g.labels->>'agent' = $3)
           AND (j.strategy_config->>'maxConcurrent' IS NULL OR (SELECT count(*) FROM deployment_tasks x
                 WHERE x.job_id = j.id AND x.status IN ('assigned', 'running')) < (j.strategy_config->>'maxConcurrent')::int)

@@ -59,8 +59,9 @@ export interface GantryProcess {
 
 const running = new Set<GantryProcess>();
 
-export function spawnGantry(args: string[], env: NodeJS.ProcessEnv): GantryProcess {
-  const child = spawn(process.execPath, [GANTRY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `gantry ARGS`; `as` runs it as another user and group (non-root agent tests; this process is root). */
+export function spawnGantry(args: string[], env: NodeJS.ProcessEnv, as?: { uid: number; gid: number }): GantryProcess {
+  const child = spawn(process.execPath, [GANTRY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], ...(as ?? {}) });
   let err = '';
   let out = '';
   child.stderr?.on('data', (c: Buffer) => {

@@ -2,68 +2,25 @@
 // the server through GANTRY_CA_FILE (and says clearly what is wrong without it); the agent protocol
 // refuses a connection without a client certificate (401, before the join token is spent); an agent with
 // --ca/--cert/--key registers and heartbeats. Certificates are made with openssl in a temp dir.
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb } from '../helpers.js';
+import { CLIENT_EXT, makeCa, SERVER_EXT } from './certs.js';
 import { childEnv, freePort, type GantryProcess, killAll, runGantry, spawnGantry, stopGantry } from './support.js';
 
 const T = 60_000;
 
 /** A CA, a server certificate for 127.0.0.1 and an agent client certificate, all signed by the CA. */
 async function makeCerts(dir: string) {
-  const f = (name: string) => path.join(dir, name);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    f('ca-key.pem'),
-    '-out',
-    f('ca.pem'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Gantry test CA',
-  );
-  const leaf = async (name: string, cn: string, ext: string) => {
-    await writeFile(f(`${name}.ext`), ext);
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}-key.pem`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      f(`${name}.csr`),
-      '-CA',
-      f('ca.pem'),
-      '-CAkey',
-      f('ca-key.pem'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      f(`${name}.ext`),
-      '-out',
-      f(`${name}.pem`),
-    );
-  };
-  await leaf('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await leaf('agent', 'edge-tls', 'extendedKeyUsage=clientAuth\n');
-  return {
-    ca: f('ca.pem'),
-    serverCert: f('server.pem'),
-    serverKey: f('server-key.pem'),
-    agentCert: f('agent.pem'),
-    agentKey: f('agent-key.pem'),
-  };
+  const ca = makeCa(dir);
+  const server = await ca.leaf('server', '127.0.0.1', SERVER_EXT('IP:127.0.0.1'));
+  const agent = await ca.leaf('agent', 'edge-tls', CLIENT_EXT);
+  return { ca: ca.ca, serverCert: server.cert, serverKey: server.key, agentCert: agent.cert, agentKey: agent.key };
 }
 
 describe('TLS: HTTPS server, CA for clients, mutual TLS for agents', () => {

@@ -2277,6 +2277,17 @@ export interface paths {
                                 lastHeartbeat: string | null;
                                 revokedAt: string | null;
                                 createdAt: string;
+                                /** @description Client certificates the agent presented over mutual TLS (on get and revoke, not in lists). */
+                                certificates?: {
+                                    /** @description sha256:<hex> of the DER certificate. */
+                                    fingerprint: string;
+                                    /** @description Upper-case hex; null for a certificate revoked by fingerprint before it was seen. */
+                                    serial: string | null;
+                                    subject: string;
+                                    notAfter: string | null;
+                                    firstSeenAt: string;
+                                    revokedAt: string | null;
+                                }[];
                             }[];
                             nextCursor: string | null;
                         };
@@ -2339,6 +2350,17 @@ export interface paths {
                             lastHeartbeat: string | null;
                             revokedAt: string | null;
                             createdAt: string;
+                            /** @description Client certificates the agent presented over mutual TLS (on get and revoke, not in lists). */
+                            certificates?: {
+                                /** @description sha256:<hex> of the DER certificate. */
+                                fingerprint: string;
+                                /** @description Upper-case hex; null for a certificate revoked by fingerprint before it was seen. */
+                                serial: string | null;
+                                subject: string;
+                                notAfter: string | null;
+                                firstSeenAt: string;
+                                revokedAt: string | null;
+                            }[];
                         };
                     };
                 };
@@ -2421,7 +2443,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke an agent: its credentials stop working and its tasks are re-queued */
+        /**
+         * Revoke an agent (its credentials and client certificates stop working, its tasks are re-queued), or one certificate
+         * @description Takes effect on the next agent-protocol request, on every replica: requests with a revoked credential get 403 agent_revoked, requests presenting a revoked client certificate 403 agent_certificate_revoked (registration included).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2435,7 +2460,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Revoke only this client certificate (SHA-256 fingerprint, "sha256:<hex>" or openssl's "AB:CD:…"), even one the agent never presented; the agent and its credential stay. Without it the whole agent is revoked. */
+                        certificate?: string;
+                    };
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -2464,6 +2496,17 @@ export interface paths {
                             lastHeartbeat: string | null;
                             revokedAt: string | null;
                             createdAt: string;
+                            /** @description Client certificates the agent presented over mutual TLS (on get and revoke, not in lists). */
+                            certificates?: {
+                                /** @description sha256:<hex> of the DER certificate. */
+                                fingerprint: string;
+                                /** @description Upper-case hex; null for a certificate revoked by fingerprint before it was seen. */
+                                serial: string | null;
+                                subject: string;
+                                notAfter: string | null;
+                                firstSeenAt: string;
+                                revokedAt: string | null;
+                            }[];
                         };
                     };
                 };
