@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
+import { proveConvergence } from './convergence.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
@@ -181,7 +182,7 @@ export class Agent {
       {
         sessionId: this.sessionId,
         version: AGENT_VERSION,
-        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop },
+        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove'] },
         resources: {
           loadavg: os.loadavg()[0],
           rssBytes: process.memoryUsage().rss,
@@ -261,6 +262,8 @@ export class Agent {
       } catch (err) {
         result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
       }
+      // Success means observed: every component runs its pinned digest, healthy (or, for a removal, is gone).
+      result = proveConvergence(task, result, { now: new Date(), dryRun: executor instanceof NoopExecutor });
       if (abort.signal.aborted) return;
       log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
       clearInterval(timer);
@@ -284,7 +287,8 @@ export class Agent {
 
   /** Observe before acting: a re-leased task whose target already runs it, healthy, is reported done untouched. */
   private async observeFirst(executor: Executor, task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
-    if (!executor.alreadyDone) return null;
+    // A removal is idempotent and "already done" would mean "nothing left": it always runs.
+    if (!executor.alreadyDone || task.action === 'remove') return null;
     log(`attempt ${task.attempt}: observing ${task.target.name} before acting (an earlier attempt may have finished)`);
     try {
       const done = await executor.alreadyDone(task, log, signal);
