@@ -3923,6 +3923,8 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description Task actions the agent runs; only agents listing "remove" get removal tasks (rollback of a first-ever deployment). */
+                            actions?: string[];
                         } & {
                             [key: string]: unknown;
                         };
@@ -4001,6 +4003,8 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description Task actions the agent runs; only agents listing "remove" get removal tasks (rollback of a first-ever deployment). */
+                            actions?: string[];
                         } & {
                             [key: string]: unknown;
                         };
@@ -4144,6 +4148,12 @@ export interface paths {
                                 fencingToken: number;
                                 /** @enum {string} */
                                 mode: "deploy" | "rollback";
+                                /**
+                                 * @description deploy: run the components (pinned digests). remove: take away what Gantry created on the target (its component containers, compose project and sticker) — the rollback of a target's first-ever deployment. Only leased to runners that declare the capability actions: ["remove"].
+                                 * @default deploy
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 /** @enum {string} */
                                 strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
                                 leaseExpiresAt: string;
@@ -4475,6 +4485,15 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                            observedAt?: string;
+                            /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                            health?: {
+                                /** @enum {string} */
+                                status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                detail: string;
+                                probes?: number;
+                            };
                         }[];
                         health?: {
                             [key: string]: unknown;
@@ -4542,6 +4561,15 @@ export interface paths {
                                 /** @default {} */
                                 labels?: {
                                     [key: string]: string;
+                                };
+                                /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                observedAt?: string;
+                                /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                health?: {
+                                    /** @enum {string} */
+                                    status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                    detail: string;
+                                    probes?: number;
                                 };
                             }[];
                             sticker: {
@@ -4705,6 +4733,35 @@ export interface paths {
                                 counts: {
                                     [key: string]: number;
                                 };
+                                /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                                acknowledgedFailures: number;
+                                /** @description Canary: start of the verification window of the wave being verified now. */
+                                verifyStartedAt: string | null;
+                                /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                                verifyUntil: string | null;
+                                /** @description Canary: every ended wave verification, in order (window and result). */
+                                verification: {
+                                    /** @description Wave number, from 1. */
+                                    wave: number;
+                                    batch: number;
+                                    /** @description Start of the verification window. */
+                                    startedAt: string;
+                                    /** @description End of the window (startedAt + verifySeconds). */
+                                    until: string;
+                                    /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                    endedAt: string;
+                                    /** @enum {string} */
+                                    outcome: "passed" | "failed";
+                                    /** @description Targets reported unhealthy during the window. */
+                                    unhealthy: string[];
+                                    targets: {
+                                        id: string;
+                                        name: string;
+                                        healthStatus: string;
+                                        observedAt: string | null;
+                                        observedInWindow: boolean;
+                                    }[];
+                                }[];
                                 createdAt: string;
                                 startedAt: string | null;
                                 completedAt: string | null;
@@ -4897,6 +4954,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -4909,6 +4995,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -4932,6 +5023,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5005,6 +5116,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5017,6 +5157,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5040,6 +5185,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5217,6 +5382,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5229,6 +5423,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5252,6 +5451,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5330,6 +5549,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5342,6 +5590,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5365,6 +5618,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5443,6 +5716,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5455,6 +5757,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5478,6 +5785,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5563,6 +5890,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5575,6 +5931,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5598,6 +5959,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
