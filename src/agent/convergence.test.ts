@@ -84,7 +84,8 @@ describe('proof of convergence', () => {
     const unhealthy = proveConvergence(task(), succeeded([container()], false), { now, dryRun: false });
     expect(unhealthy.status).toBe('failed');
     expect(unhealthy.error).toContain('is not proven healthy (unhealthy: GET / answered 500)');
-    const noHealth = proveConvergence(task(), { ...succeeded([container()]), health: undefined } as ExecResult, { now, dryRun: false });
+    const { health: _none, ...withoutHealth } = succeeded([container()]);
+    const noHealth = proveConvergence(task(), withoutHealth, { now, dryRun: false });
     expect(noHealth.error).toContain('no health result after the change');
     const noContainer = proveConvergence(task(), succeeded([container({ containerId: null, running: false })]), { now, dryRun: false });
     expect(noContainer.error).toContain('web: no container gantry-t1-web');
