@@ -292,6 +292,12 @@ export class Agent {
     log(`attempt ${task.attempt}: observing ${task.target.name} before acting (an earlier attempt may have finished)`);
     try {
       const done = await executor.alreadyDone(task, log, signal);
+      // "Already done" must be proven like any success; otherwise the task runs.
+      const proof = done && proveConvergence(task, done, { now: new Date(), dryRun: executor instanceof NoopExecutor });
+      if (proof && proof.status !== 'succeeded') {
+        log(`${task.target.name} may already run the release, but ${proof.error}: deploying`);
+        return null;
+      }
       if (done) {
         log(`${task.target.name} already runs ${task.components.map((c) => `${c.name}@${c.digest}`).join(', ')}, healthy: nothing to do`);
         return done;
