@@ -258,12 +258,18 @@ describe('deployment control: pause and resume, canary last wave, first-deployme
     expect(byName['fe-1']).toMatchObject({ action: 'remove', components: [{ name: 'web', digest: d1 }] });
     expect(byName['fe-2']).toMatchObject({ action: 'deploy', components: [{ name: 'web', digest: d0 }] });
 
-    // An agent that does not declare removal tasks never gets one (it would deploy instead).
+    // An agent that does not declare removal tasks never gets one (it would deploy instead), and the task says why it waits.
+    expect(byName['fe-1'].waitingReason).toMatch(
+      /^no online agent serves fe-1: the removal \(rollback of a first-ever deployment\) needs an agent that runs removal tasks/,
+    );
+    expect(byName['fe-2'].waitingReason).toBeNull();
     const plain = await lease();
     expect(plain.map((x) => [x.target.name, x.action])).toEqual([['fe-2', 'deploy']]);
     await report(plain[0], 'succeeded');
     expect(await lease()).toHaveLength(0);
     await heartbeat({ executors: ['docker_host'], actions: ['deploy', 'remove'] });
+    await scheduler.sweep();
+    expect((await job(rb.body.id)).tasks.find((x: any) => x.targetName === 'fe-1').waitingReason).toBeNull();
     const removal = await lease();
     expect(removal.map((x) => [x.target.name, x.action, x.mode])).toEqual([['fe-1', 'remove', 'rollback']]);
     await report(removal[0], 'succeeded');
