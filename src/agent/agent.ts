@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
+import { proveConvergence } from './convergence.js';
 import { ComposeExecutor } from './executors/compose.js';
 import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
@@ -222,7 +223,7 @@ export class Agent {
       {
         sessionId: this.sessionId,
         version: AGENT_VERSION,
-        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop },
+        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove'] },
         resources: {
           loadavg: os.loadavg()[0],
           rssBytes: process.memoryUsage().rss,
@@ -311,6 +312,8 @@ export class Agent {
       } catch (err) {
         result = { status: 'failed', error: (err as Error).message, artifacts: [], observed: [] };
       }
+      // Success means observed: every component runs its pinned digest, healthy (or, for a removal, is gone).
+      result = proveConvergence(task, result, { now: new Date(), dryRun: executor instanceof NoopExecutor });
       if (result.status === 'failed' && result.error) result = { ...result, error: explainSocketError(result.error) };
       if (abort.signal.aborted) return;
       log(result.status === 'succeeded' ? 'succeeded' : `failed: ${result.error}`);
@@ -335,10 +338,17 @@ export class Agent {
 
   /** Observe before acting: a re-leased task whose target already runs it, healthy, is reported done untouched. */
   private async observeFirst(executor: Executor, task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
-    if (!executor.alreadyDone) return null;
+    // A removal is idempotent and "already done" would mean "nothing left": it always runs.
+    if (!executor.alreadyDone || task.action === 'remove') return null;
     log(`attempt ${task.attempt}: observing ${task.target.name} before acting (an earlier attempt may have finished)`);
     try {
       const done = await executor.alreadyDone(task, log, signal);
+      // "Already done" must be proven like any success; otherwise the task runs.
+      const proof = done && proveConvergence(task, done, { now: new Date(), dryRun: executor instanceof NoopExecutor });
+      if (proof && proof.status !== 'succeeded') {
+        log(`${task.target.name} may already run the release, but ${proof.error}: deploying`);
+        return null;
+      }
       if (done) {
         log(`${task.target.name} already runs ${task.components.map((c) => `${c.name}@${c.digest}`).join(', ')}, healthy: nothing to do`);
         return done;

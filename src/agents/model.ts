@@ -70,6 +70,11 @@ export const capabilities = z
     executors: z.array(z.string().max(50)).max(20).default([]).describe('Target types this agent deploys to, e.g. docker_host.'),
     engines: z.record(z.string(), z.string()).optional().describe('Engine versions, e.g. {"docker": "20.10.24"}.'),
     labels: labelMap.optional(),
+    actions: z
+      .array(z.string().max(50))
+      .max(10)
+      .optional()
+      .describe('Task actions the agent runs; only agents listing "remove" get removal tasks (rollback of a first-ever deployment).'),
   })
   .describe('What the agent can do.');
 

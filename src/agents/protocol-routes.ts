@@ -86,13 +86,19 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
   };
   const agentOf = (req: FastifyRequest): AgentAuth => req.agent!;
   const runnerOf = async (a: AgentAuth): Promise<Runner> => {
-    const r = await db.query<{ capabilities: { executors?: string[] } }>('SELECT capabilities FROM agents WHERE id = $1', [a.agentId]);
+    const r = await db.query<{ capabilities: { executors?: string[]; actions?: unknown } }>(
+      'SELECT capabilities FROM agents WHERE id = $1',
+      [a.agentId],
+    );
+    const actions = r.rows[0]?.capabilities.actions;
     return {
       agentId: a.agentId,
       agentName: a.name,
       tenantId: a.tenantId,
       owner: `agent:${a.agentId}`,
       targetTypes: r.rows[0]?.capabilities.executors ?? [],
+      // Agents that predate removal tasks would deploy them instead: only those that declare it get them.
+      removes: Array.isArray(actions) && actions.includes('remove'),
     };
   };
   const agentConfig = { access: 'agent' as const };

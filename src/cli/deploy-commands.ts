@@ -15,6 +15,25 @@ interface Task {
   digest: string;
   error: string | null;
   waitingReason?: string | null;
+  action?: 'deploy' | 'remove';
+  components?: { name: string; digest: string }[];
+  observed?: {
+    component: string;
+    containerName: string;
+    containerId: string | null;
+    digest: string | null;
+    running: boolean;
+    observedAt?: string;
+    health?: { status: string; detail: string };
+  }[];
+}
+interface WaveVerification {
+  wave: number;
+  startedAt: string;
+  until: string;
+  endedAt: string;
+  outcome: string;
+  unhealthy: string[];
 }
 interface Job {
   id: string;
@@ -32,6 +51,10 @@ interface Job {
   counts: Record<string, number>;
   createdAt: string;
   tasks?: Task[];
+  acknowledgedFailures?: number;
+  verifyStartedAt?: string | null;
+  verifyUntil?: string | null;
+  verification?: WaveVerification[];
 }
 
 interface Attempt {
@@ -58,6 +81,7 @@ function printJob(j: Job): void {
     batch: `${j.currentBatch + 1}/${j.batchCount}`,
     promotion: j.promotionId,
     rollbackOf: j.rollbackOf,
+    acknowledgedFailures: j.acknowledgedFailures ? `${j.acknowledgedFailures} (resumed after failure)` : null,
     error: j.error,
   });
   process.stdout.write('\n');
@@ -65,11 +89,47 @@ function printJob(j: Job): void {
     ['TARGET', (t) => t.targetName],
     ['TYPE', (t) => t.targetType],
     ['BATCH', (t) => t.batch + 1],
+    ['ACTION', (t) => t.action ?? 'deploy'],
     ['STATUS', (t) => t.status],
     ['ATTEMPT', (t) => t.attempt],
     ['DIGEST', (t) => short(t.digest)],
+    ['OBSERVED', (t) => observedSummary(t)],
     ['ERROR / WAITING', (t) => t.error ?? (t.waitingReason ? `waiting: ${t.waitingReason}` : null)],
   ]);
+  const waves = [...(j.verification ?? []).map((v) => ({ ...v, current: false }))];
+  if (j.verifyUntil && j.verifyStartedAt) {
+    waves.push({
+      wave: j.currentBatch + 1,
+      startedAt: j.verifyStartedAt,
+      until: j.verifyUntil,
+      endedAt: '',
+      outcome: 'verifying',
+      unhealthy: [],
+      current: true,
+    });
+  }
+  if (waves.length) {
+    process.stdout.write('\nwave verification:\n');
+    printTable(waves, [
+      ['WAVE', (v) => v.wave],
+      ['FROM', (v) => v.startedAt],
+      ['UNTIL', (v) => v.until],
+      ['RESULT', (v) => v.outcome],
+      ['ENDED', (v) => v.endedAt || null],
+      ['UNHEALTHY', (v) => v.unhealthy.join(', ') || null],
+    ]);
+  }
+}
+
+/** What the runner observed after the change, in short: "2/2 at pinned digest, healthy", "removed", or what is left. */
+function observedSummary(t: Task): string | null {
+  const obs = t.observed ?? [];
+  if (!obs.length) return null;
+  if (t.action === 'remove') return obs.every((o) => o.containerId === null) ? 'removed' : 'containers left';
+  if (obs.every((o) => o.health?.status === 'skipped')) return 'dry run (health skipped)';
+  const pinned = new Map((t.components ?? []).map((c) => [c.name, c.digest]));
+  const proven = obs.filter((o) => o.running && o.health?.status === 'healthy' && o.digest === pinned.get(o.component)).length;
+  return `${proven}/${obs.length} at pinned digest, healthy`;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -130,10 +190,10 @@ export function registerDeployCommands(program: Command): void {
   apiCommand(
     deploy,
     'status <job>',
-    'Show a job with its tasks, and why tasks wait when no online agent can serve their target (alias: get)',
-    ['gantry deploy status 0190…', 'gantry deploy get 0190… --json'],
+    "Show a job with its tasks (what each runner observed after the change), each canary wave's verification window and result, and why tasks wait when no online agent can serve their target (aliases: show, get)",
+    ['gantry deploy status 0190…', 'gantry deploy show 0190…', 'gantry deploy get 0190… --json'],
   )
-    .alias('get')
+    .aliases(['show', 'get'])
     .action(async (id: string, opts: ApiOpts) => {
       emit(opts, await clientFor(opts).get<Job>(`/deployments/${ref(id)}`), printJob);
     });

@@ -118,14 +118,26 @@ describe('canary verification between waves', () => {
     const wave2 = await lease();
     expect(wave2.map((x) => x.target.name).sort()).toEqual(['ok-2', 'ok-3']);
     for (const x of wave2) await succeed(x);
-    expect((await job(id)).status).toBe('succeeded');
+    // The last wave is verified too: the job ends only when its window ended healthy.
+    expect(await job(id)).toMatchObject({ status: 'running', currentBatch: 1, pausedReason: 'verify' });
+    await sweep();
+    const last = await job(id);
+    expect(Date.parse(last.verifyUntil) - Date.parse(last.verifyStartedAt)).toBe(60_000);
+    t.clock.advance(59_000);
+    await sweep();
+    expect((await job(id)).status).toBe('running');
+    t.clock.advance(1_001);
+    await sweep();
+    expect(await job(id)).toMatchObject({ status: 'succeeded', verifyUntil: null });
 
     const lines = (await t.call('GET', `/api/v1/deployments/${id}/logs`)).body.lines.map((l: any) => l.line);
     expect(lines.some((l: string) => l.startsWith('canary: verifying wave 1 (ok-1) until '))).toBe(true);
     expect(lines).toContain('canary: wave 1 verified healthy (ok-1)');
+    expect(lines).toContain('canary: wave 2 verified healthy (ok-2, ok-3)');
     const packet = await t.db.query(`SELECT content FROM evidence_packets WHERE content->'job'->>'id' = $1`, [id]);
     expect(packet.rows[0].content.verification).toMatchObject([
       { wave: 1, outcome: 'passed', unhealthy: [], targets: [{ name: 'ok-1', healthStatus: 'healthy', observedInWindow: true }] },
+      { wave: 2, outcome: 'passed', unhealthy: [] },
     ]);
   });
 

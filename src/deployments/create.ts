@@ -18,6 +18,8 @@ export interface JobInput {
   rollbackOf?: string | null;
   /** For rollback jobs: the components each target returns to (target id → components). */
   componentsByTarget?: Map<string, TaskComponent[]>;
+  /** For rollback jobs: targets whose task removes the components instead (their first-ever deployment is undone). */
+  removeFrom?: Set<string>;
   /**
    * Promotions: when the environment is busy, insert the job as `pending` (queued) instead of
    * refusing; queue.ts starts it when the jobs ahead of it have ended.
@@ -166,7 +168,7 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
   );
   const jobId = job.rows[0]!.id;
   // A queued job gets its tasks when it starts: what each target runs then is its "previous" state.
-  if (!queued) await insertTasks(tx, input.tenantId, jobId, release, targets, plan.batches, input.componentsByTarget);
+  if (!queued) await insertTasks(tx, input.tenantId, jobId, release, targets, plan.batches, input.componentsByTarget, input.removeFrom);
   return jobId;
 }
 
@@ -203,6 +205,7 @@ async function insertTasks(
   targets: TargetRow[],
   batches: number[],
   componentsByTarget?: Map<string, TaskComponent[]>,
+  removeFrom?: Set<string>,
 ): Promise<void> {
   const rows = targets.map((t, i) => {
     const prev = new Map(t.current_components.map((c) => [c.name, c.digest]));
@@ -221,12 +224,14 @@ async function insertTasks(
       previous_release_id: t.current_release_id,
       components,
       batch: batches[i]!,
+      // A removal's digest is what it takes away.
+      action: removeFrom?.has(t.id) ? 'remove' : 'deploy',
     };
   });
   await tx.query(
-    `INSERT INTO deployment_tasks (tenant_id, job_id, target_id, digest, previous_digest, previous_release_id, components, batch)
-     SELECT $1, $2, x.target_id, x.digest, x.previous_digest, x.previous_release_id, x.components, x.batch
-       FROM jsonb_to_recordset($3::jsonb) AS x(target_id uuid, digest text, previous_digest text, previous_release_id uuid, components jsonb, batch int)`,
+    `INSERT INTO deployment_tasks (tenant_id, job_id, target_id, digest, previous_digest, previous_release_id, components, batch, action)
+     SELECT $1, $2, x.target_id, x.digest, x.previous_digest, x.previous_release_id, x.components, x.batch, x.action
+       FROM jsonb_to_recordset($3::jsonb) AS x(target_id uuid, digest text, previous_digest text, previous_release_id uuid, components jsonb, batch int, action text)`,
     [tenantId, jobId, JSON.stringify(rows)],
   );
   await markWaiting(tx, jobId);

@@ -16,6 +16,8 @@ export interface Runner {
   tenantId: string | null;
   owner: string;
   targetTypes: string[];
+  /** The runner can run removal tasks (action "remove"); runners that do not say so never lease them. */
+  removes?: boolean;
 }
 
 interface LeasedRow {
@@ -24,6 +26,7 @@ interface LeasedRow {
   attempt: number;
   fencing_token: string;
   lease_expires_at: Date;
+  action: AgentTask['action'];
   components: AgentTask['components'];
   strategy: AgentTask['strategy'];
   strategy_config: AgentTask['config'];
@@ -46,6 +49,7 @@ const toTask = (r: LeasedRow): AgentTask => ({
   attempt: r.attempt,
   fencingToken: Number(r.fencing_token),
   mode: r.rollback_of ? 'rollback' : 'deploy',
+  action: r.action,
   strategy: r.strategy,
   leaseExpiresAt: r.lease_expires_at.toISOString(),
   target: { id: r.target_id, name: r.target_name, type: r.target_type, connection: r.connection, labels: r.labels },
@@ -75,6 +79,7 @@ export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date,
           AND ($1::uuid IS NULL OR t.tenant_id = $1) AND g.target_type = ANY($2::text[])
           AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM live))
           AND (g.labels->>'agent' IS NULL OR g.labels->>'agent' = $3)
+          AND (t.action = 'deploy' OR $9::boolean)
           AND (j.strategy_config->>'maxConcurrent' IS NULL OR (SELECT count(*) FROM deployment_tasks x
                 WHERE x.job_id = j.id AND x.status IN ('assigned', 'running')) < (j.strategy_config->>'maxConcurrent')::int)
         ORDER BY t.batch, t.id FOR UPDATE OF t SKIP LOCKED LIMIT $4),
@@ -83,12 +88,22 @@ export async function leaseTasks(db: Db, runner: Runner, max: number, now: Date,
               fencing_token = t.fencing_token + 1, fenced_owner = $6, waiting_reason = NULL, waiting_since = NULL,
               lease_expires_at = $7::timestamptz + make_interval(secs => $8), error = NULL
          FROM c WHERE t.id = c.id RETURNING t.*)
-     SELECT u.id, u.job_id, u.attempt, u.fencing_token, u.lease_expires_at, u.components, j.strategy, j.strategy_config, j.rollback_of, j.promotion_id,
+     SELECT u.id, u.job_id, u.attempt, u.fencing_token, u.lease_expires_at, u.action, u.components, j.strategy, j.strategy_config, j.rollback_of, j.promotion_id,
             g.id AS target_id, g.name AS target_name, g.target_type, g.connection, g.labels,
             r.id AS release_id, r.name AS release_name, e.id AS env_id, e.name AS env_name
        FROM u JOIN deployment_jobs j ON j.id = u.job_id JOIN targets g ON g.id = u.target_id
        JOIN releases r ON r.id = j.release_id JOIN environments e ON e.id = j.environment_id`,
-    [runner.tenantId, runner.targetTypes, runner.agentName ?? '', max, runner.agentId, runner.owner, now, leaseSeconds],
+    [
+      runner.tenantId,
+      runner.targetTypes,
+      runner.agentName ?? '',
+      max,
+      runner.agentId,
+      runner.owner,
+      now,
+      leaseSeconds,
+      runner.removes === true,
+    ],
   );
   return r.rows.map(toTask);
 }
@@ -120,6 +135,7 @@ interface HeldRow {
   target_id: string;
   status: string;
   error: string | null;
+  action: AgentTask['action'];
   components: AgentTask['components'];
   reported_token: string | null;
   report_sha256: string | null;
@@ -133,7 +149,7 @@ interface HeldRow {
  */
 async function locked(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef): Promise<HeldRow> {
   const r = await tx.query<HeldRow & { fencing_token: string; fenced_owner: string | null }>(
-    `SELECT id, job_id, tenant_id, target_id, status, error, components, fencing_token, fenced_owner, reported_token, report_sha256
+    `SELECT id, job_id, tenant_id, target_id, status, error, action, components, fencing_token, fenced_owner, reported_token, report_sha256
        FROM deployment_tasks WHERE id = $1 FOR UPDATE`,
     [taskId],
   );
@@ -234,15 +250,32 @@ export async function reportTask(db: Db, runner: Runner, taskId: string, report:
         [t.tenant_id, t.job_id, taskId, a.name, a.mediaType, a.content, sha256Of(a.content)],
       );
     }
+    // What the runner observed after the change, per container (labels left out: the report's artifacts carry the spec).
+    const observed = report.observed.map(({ labels: _labels, ...o }) => o);
     await tx.query(
       `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
-              reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL,
+              reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL, observed = $7,
               logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
                                  FROM job_logs WHERE task_id = $1), '')
         WHERE id = $1`,
-      [taskId, report.status, report.error ?? null, report.health ? JSON.stringify(report.health) : null, report.fencingToken, hash],
+      [
+        taskId,
+        report.status,
+        report.error ?? null,
+        report.health ? JSON.stringify(report.health) : null,
+        report.fencingToken,
+        hash,
+        JSON.stringify(observed),
+      ],
     );
-    if (report.status === 'succeeded') {
+    if (report.status === 'succeeded' && t.action === 'remove') {
+      // The target's first-ever deployment was taken away: it runs nothing Gantry knows of.
+      await tx.query(
+        `UPDATE targets SET current_digest = NULL, current_components = '[]', current_release_id = NULL, health_status = 'unknown',
+                drift_detected = false, drift = '[]' WHERE id = $1`,
+        [t.target_id],
+      );
+    } else if (report.status === 'succeeded') {
       const job = await tx.query<{ release_id: string; promotion_id: string | null }>(
         'SELECT release_id, promotion_id FROM deployment_jobs WHERE id = $1',
         [t.job_id],

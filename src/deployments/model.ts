@@ -1,7 +1,7 @@
 // Deployments: request/response schemas of the jobs API (jobs with their tasks, logs, artifacts).
 import { z } from 'zod';
 import { pageQuery } from '../http/pagination.js';
-import { STRATEGIES, strategyConfig, taskComponent } from './protocol.js';
+import { observedComponent, STRATEGIES, strategyConfig, taskComponent } from './protocol.js';
 
 export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export const TASK_STATUSES = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'skipped'] as const;
@@ -14,12 +14,18 @@ export const deploymentCreate = z.strictObject({
 });
 export type DeploymentCreate = z.infer<typeof deploymentCreate>;
 
+/** A container observation as stored with the task (the report's, without the container labels). */
+const observedContainer = observedComponent.omit({ labels: true });
+
 export const task = z.object({
   id: z.uuid(),
   targetId: z.uuid(),
   targetName: z.string(),
   targetType: z.string(),
   status: z.enum(TASK_STATUSES),
+  action: z
+    .enum(['deploy', 'remove'])
+    .describe("remove: the rollback of this target's first-ever deployment takes away what Gantry created there."),
   batch: z.number().int(),
   digest: z.string(),
   previousDigest: z.string().nullable(),
@@ -37,8 +43,32 @@ export const task = z.object({
     ),
   waitingSince: z.string().nullable().describe('Since when the task waits for a runner; it fails after the wait timeout.'),
   health: z.record(z.string(), z.unknown()).nullable(),
+  observed: z
+    .array(observedContainer)
+    .describe(
+      'What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence).',
+    ),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
+});
+
+export const waveVerification = z.object({
+  wave: z.number().int().describe('Wave number, from 1.'),
+  batch: z.number().int(),
+  startedAt: z.string().describe('Start of the verification window.'),
+  until: z.string().describe('End of the window (startedAt + verifySeconds).'),
+  endedAt: z.string().describe('When the verification ended: the window ended, or a target was reported unhealthy.'),
+  outcome: z.enum(['passed', 'failed']),
+  unhealthy: z.array(z.string()).describe('Targets reported unhealthy during the window.'),
+  targets: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      healthStatus: z.string(),
+      observedAt: z.string().nullable(),
+      observedInWindow: z.boolean(),
+    }),
+  ),
 });
 
 export const artifactRef = z.object({ name: z.string(), taskId: z.string().nullable(), sha256: z.string(), mediaType: z.string() });
@@ -65,6 +95,18 @@ export const job = z.object({
   error: z.string().nullable(),
   artifacts: z.array(artifactRef),
   counts: z.record(z.string(), z.number()),
+  acknowledgedFailures: z
+    .number()
+    .int()
+    .describe('Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures.'),
+  verifyStartedAt: z.string().nullable().describe('Canary: start of the verification window of the wave being verified now.'),
+  verifyUntil: z
+    .string()
+    .nullable()
+    .describe(
+      'Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep).',
+    ),
+  verification: z.array(waveVerification).describe('Canary: every ended wave verification, in order (window and result).'),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),

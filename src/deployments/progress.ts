@@ -34,6 +34,7 @@ interface JobRow {
   created_by: string | null;
   started_at: Date | null;
   verified_batch: number;
+  acknowledged_failures: number;
 }
 
 /**
@@ -45,7 +46,7 @@ interface JobRow {
 export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps, why?: string): Promise<void> {
   const quick = await tx.query<{ open: number; failed: number; max_failures: number }>(
     `SELECT count(*) FILTER (WHERE t.batch <= j.current_batch AND t.status IN ('pending', 'assigned', 'running'))::int AS open,
-            count(*) FILTER (WHERE t.status = 'failed')::int AS failed,
+            (count(*) FILTER (WHERE t.status = 'failed') - j.acknowledged_failures)::int AS failed,
             coalesce((j.strategy_config->>'maxFailures')::int, 0) AS max_failures
        FROM deployment_jobs j JOIN deployment_tasks t ON t.job_id = j.id WHERE j.id = $1 GROUP BY j.id`,
     [jobId],
@@ -63,7 +64,8 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps, why?
   );
   const count = (pred: (r: { batch: number; status: string }) => boolean) => c.rows.filter(pred).reduce((s, r) => s + r.n, 0);
   const inflight = count((r) => r.status === 'assigned' || r.status === 'running');
-  const failed = count((r) => r.status === 'failed');
+  // Failures acknowledged by resuming a job paused after them count no more toward maxFailures.
+  const failed = count((r) => r.status === 'failed') - job.acknowledged_failures;
   const cfg = job.strategy_config;
   const behavior = cfg.failureBehavior ?? (job.auto_rollback ? 'rollback' : 'stop');
   if (failed > (cfg.maxFailures ?? 0) && behavior !== 'continue') {
@@ -85,14 +87,15 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps, why?
   }
   const openInBatch = count((r) => r.batch <= job.current_batch && ['pending', 'assigned', 'running'].includes(r.status));
   if (openInBatch > 0) return;
+  if (job.strategy === 'canary' && (cfg.verifySeconds ?? 0) > 0 && job.verified_batch < job.current_batch) {
+    // Verify every wave, the last one included, before the next wave or the end of the job: the
+    // scheduler's next sweep opens the window (injected clock).
+    await tx.query(`UPDATE deployment_jobs SET paused_reason = 'verify', verify_started_at = NULL, verify_until = NULL WHERE id = $1`, [
+      jobId,
+    ]);
+    return;
+  }
   if (job.current_batch + 1 < job.batch_count) {
-    if (job.strategy === 'canary' && (cfg.verifySeconds ?? 0) > 0 && job.verified_batch < job.current_batch) {
-      // Verify the wave before the next one: the scheduler's next sweep opens the window (injected clock).
-      await tx.query(`UPDATE deployment_jobs SET paused_reason = 'verify', verify_started_at = NULL, verify_until = NULL WHERE id = $1`, [
-        jobId,
-      ]);
-      return;
-    }
     const approval = job.strategy === 'canary' && cfg.approvalBetweenWaves;
     await tx.query('UPDATE deployment_jobs SET current_batch = current_batch + 1, paused_reason = $2 WHERE id = $1', [
       jobId,
@@ -180,35 +183,54 @@ async function handBack(tx: Tx, promotionId: string, jobId: string, status: stri
 
 /**
  * Starts a rollback job for `jobId`: every target it touched returns to its previous components
- * (previous_digest). Targets that had nothing before are left as they are and named in the job's log.
+ * (previous_digest). A target the job deployed to for the first time (no previous digest) gets a removal
+ * task instead: its runner takes away what Gantry created there. The rollback job's release is the one
+ * the targets return to, or the rolled-back job's own when every target is a removal.
  */
 export async function startRollback(tx: Tx, tenantId: string, jobId: string, createdBy: string | null): Promise<string | null> {
-  const tasks = await tx.query<{ target_id: string; components: TaskComponent[]; previous_release_id: string | null }>(
-    `SELECT target_id, components, previous_release_id FROM deployment_tasks
-      WHERE job_id = $1 AND attempt > 0 AND previous_release_id IS NOT NULL AND status IN ('succeeded', 'failed', 'skipped')`,
+  const tasks = await tx.query<{
+    target_id: string;
+    components: TaskComponent[];
+    previous_digest: string | null;
+    previous_release_id: string | null;
+  }>(
+    `SELECT target_id, components, previous_digest, previous_release_id FROM deployment_tasks
+      WHERE job_id = $1 AND attempt > 0 AND action = 'deploy' AND status IN ('succeeded', 'failed', 'skipped')
+        AND (previous_release_id IS NOT NULL OR previous_digest IS NULL)`,
     [jobId],
   );
   const byTarget = new Map<string, TaskComponent[]>();
+  const removeFrom = new Set<string>();
   let releaseId: string | null = null;
   for (const t of tasks.rows) {
+    if (t.previous_digest === null) {
+      // First-ever deployment: what was put there goes.
+      byTarget.set(
+        t.target_id,
+        t.components.map((c) => ({ ...c, previousDigest: null })),
+      );
+      removeFrom.add(t.target_id);
+      continue;
+    }
     const back = t.components.filter((c) => c.previousDigest).map((c) => ({ ...c, digest: c.previousDigest!, previousDigest: c.digest }));
     if (back.length === 0) continue;
     byTarget.set(t.target_id, back);
     releaseId ??= t.previous_release_id;
   }
-  if (!releaseId || byTarget.size === 0) return null;
-  const env = await tx.query<{ environment_id: string; promotion_id: string | null }>(
-    'SELECT environment_id, promotion_id FROM deployment_jobs WHERE id = $1',
+  if (byTarget.size === 0) return null;
+  const env = await tx.query<{ environment_id: string; promotion_id: string | null; release_id: string }>(
+    'SELECT environment_id, promotion_id, release_id FROM deployment_jobs WHERE id = $1',
     [jobId],
   );
   return createJob(tx, {
     tenantId,
-    releaseRef: releaseId,
+    releaseRef: releaseId ?? env.rows[0]!.release_id,
     environmentRef: env.rows[0]!.environment_id,
     promotionId: env.rows[0]!.promotion_id,
     createdBy,
     rollbackOf: jobId,
     componentsByTarget: byTarget,
+    removeFrom,
   });
 }
 
@@ -216,6 +238,7 @@ export async function startRollback(tx: Tx, tenantId: string, jobId: string, cre
 async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unknown>> {
   const j = await tx.query(
     `SELECT j.id, j.status, j.strategy, j.strategy_config, j.rollback_of, j.error, j.started_at, j.completed_at, j.artifacts, j.verification,
+            j.acknowledged_failures,
             j.promotion_id, e.id AS env_id, e.name AS env_name, r.id AS rel_id, r.name AS rel_name, r.components AS rel_components
        FROM deployment_jobs j JOIN environments e ON e.id = j.environment_id JOIN releases r ON r.id = j.release_id WHERE j.id = $1`,
     [jobId],
@@ -223,6 +246,7 @@ async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unkn
   const row = j.rows[0];
   const tasks = await tx.query(
     `SELECT t.id, t.status, t.digest, t.previous_digest, t.components, t.attempt, t.agent_id, t.lease_owner, t.error, t.batch,
+            t.action, t.observed,
             g.id AS target_id, g.name AS target_name, g.target_type,
             (SELECT content_hash FROM version_stickers s WHERE s.task_id = t.id ORDER BY written_at DESC LIMIT 1) AS sticker_hash
        FROM deployment_tasks t JOIN targets g ON g.id = t.target_id WHERE t.job_id = $1 ORDER BY g.name`,
@@ -247,13 +271,29 @@ async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unkn
     targets: tasks.rows.map((t) => ({
       target: { id: t.target_id, name: t.target_name, type: t.target_type },
       task: { id: t.id, status: t.status, batch: t.batch, attempt: t.attempt, agentId: t.agent_id, runner: t.lease_owner, error: t.error },
+      action: t.action,
       digest: t.digest,
       previousDigest: t.previous_digest,
       components: t.components,
       stickerHash: t.sticker_hash,
+      // Per container, what the runner observed after the change: id, image digest, health, time.
+      observed: t.observed,
+      ...(t.action === 'remove'
+        ? {
+            removal: {
+              reason: 'the rolled-back deployment was the first to this target: no previous release to return to',
+              removed: t.status === 'succeeded',
+              what:
+                t.status === 'succeeded'
+                  ? 'the component containers (and compose project), version sticker and record Gantry created are gone; observed absent'
+                  : `not removed: ${t.error ?? t.status}`,
+            },
+          }
+        : {}),
     })),
     artifacts: row.artifacts,
     ...(row.strategy === 'canary' ? { verification: row.verification } : {}),
+    ...(row.acknowledged_failures > 0 ? { acknowledgedFailures: row.acknowledged_failures } : {}),
   };
 }
 

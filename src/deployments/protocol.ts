@@ -77,6 +77,12 @@ export const agentTask = z.object({
     .min(1)
     .describe("This lease's fencing token: sent with start, logs and the report; a newer lease of the task makes it stale."),
   mode: z.enum(['deploy', 'rollback']),
+  action: z
+    .enum(['deploy', 'remove'])
+    .default('deploy')
+    .describe(
+      'deploy: run the components (pinned digests). remove: take away what Gantry created on the target (its component containers, compose project and sticker) — the rollback of a target\'s first-ever deployment. Only leased to runners that declare the capability actions: ["remove"].',
+    ),
   strategy: z.enum(STRATEGIES),
   leaseExpiresAt: z.string(),
   target: z.object({
@@ -102,6 +108,17 @@ export const observedComponent = z.object({
   digest: z.string().nullable().describe('The digest of the running image (from the engine), when known.'),
   running: z.boolean(),
   labels: z.record(z.string(), z.string()).default({}),
+  observedAt: z.string().optional().describe('When the runner observed the container (ISO 8601); task reports always carry it.'),
+  health: z
+    .object({
+      status: z.enum(['healthy', 'unhealthy', 'skipped', 'absent']),
+      detail: z.string().max(2000),
+      probes: z.number().int().optional(),
+    })
+    .optional()
+    .describe(
+      "Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container).",
+    ),
 });
 export type ObservedComponent = z.infer<typeof observedComponent>;
 

@@ -112,7 +112,7 @@ export function deploymentRoutes(app: App, deps: Deps): void {
         response: { 200: m.jobDetail },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.resumeJob(tx, req.params.id)),
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.resumeJob(tx, req.params.id, progress())),
   );
 
   app.post(

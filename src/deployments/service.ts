@@ -6,7 +6,7 @@ import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { createJob } from './create.js';
 import type { Job, jobDetail, jobListQuery } from './model.js';
-import { finishJob, type ProgressDeps, startRollback } from './progress.js';
+import { advanceJob, finishJob, type ProgressDeps, startRollback } from './progress.js';
 
 const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
        (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*)::int AS n FROM deployment_tasks
@@ -41,6 +41,10 @@ const jobOut = (r: any): Job => ({
   error: r.error,
   artifacts: r.artifacts,
   counts: r.counts,
+  acknowledgedFailures: r.acknowledged_failures,
+  verifyStartedAt: r.verify_started_at?.toISOString() ?? null,
+  verifyUntil: r.verify_until?.toISOString() ?? null,
+  verification: r.verification,
   createdAt: r.created_at.toISOString(),
   startedAt: r.started_at?.toISOString() ?? null,
   completedAt: r.completed_at?.toISOString() ?? null,
@@ -62,6 +66,7 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
       targetName: x.target_name,
       targetType: x.target_type,
       status: x.status,
+      action: x.action,
       batch: x.batch,
       digest: x.digest,
       previousDigest: x.previous_digest,
@@ -74,6 +79,7 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
       waitingSince: x.waiting_since?.toISOString() ?? null,
       fencingToken: Number(x.fencing_token),
       health: x.health,
+      observed: x.observed,
       startedAt: x.started_at?.toISOString() ?? null,
       completedAt: x.completed_at?.toISOString() ?? null,
     })),
@@ -137,8 +143,12 @@ export async function cancelJob(tx: Tx, id: string, deps: ProgressDeps) {
   return getJob(tx, id);
 }
 
-/** Resumes a job paused after a failure or waiting for approval between canary waves. */
-export async function resumeJob(tx: Tx, id: string) {
+/**
+ * Resumes a job paused after a failure or waiting for approval between canary waves. Resuming after a
+ * failure acknowledges the failed tasks that caused the pause: they no longer count toward maxFailures
+ * (so the job goes on instead of pausing again at once); a new failure beyond maxFailures pauses it again.
+ */
+export async function resumeJob(tx: Tx, id: string, deps: ProgressDeps) {
   const job = await lockJob(tx, id);
   if (job.status !== 'running' || !job.paused_reason) throw new ConflictError(`Deployment ${id} is not paused.`, 'deployment_not_paused');
   if (job.paused_reason === 'verify') {
@@ -148,7 +158,15 @@ export async function resumeJob(tx: Tx, id: string) {
       'deployment_verifying',
     );
   }
-  await tx.query('UPDATE deployment_jobs SET paused_reason = NULL WHERE id = $1', [id]);
+  await tx.query(
+    `UPDATE deployment_jobs SET paused_reason = NULL,
+            acknowledged_failures = CASE WHEN paused_reason = 'failure'
+              THEN (SELECT count(*) FROM deployment_tasks WHERE job_id = $1 AND status = 'failed') ELSE acknowledged_failures END
+      WHERE id = $1`,
+    [id],
+  );
+  // The next batch is released (or the job ends) now, not at the scheduler's next sweep.
+  await advanceJob(tx, id, deps);
   return getJob(tx, id);
 }
 

@@ -3,6 +3,7 @@
 // commits logs and outcomes through the same lease functions. It also observes ssh targets for drift.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { proveConvergence } from '../agent/convergence.js';
 import { SshExecutor } from '../agent/executors/ssh.js';
 import type { Clock } from '../core/clock.js';
 import { GantryError } from '../core/errors.js';
@@ -30,6 +31,7 @@ export class SshRunner implements SweepHook {
       tenantId: null,
       owner: `server:${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
       targetTypes: ['ssh_host'],
+      removes: true,
     };
   }
 
@@ -82,6 +84,8 @@ export class SshRunner implements SweepHook {
     } finally {
       clearInterval(timer);
     }
+    // As on agents: success means every component was observed at its pinned digest, healthy (or gone, for a removal).
+    result = proveConvergence(task, result, { now: clock.now(), dryRun: false });
     if (abort.signal.aborted) {
       this.o.logger.warn({ task: task.taskId, reason: (abort.signal.reason as Error).message }, 'ssh task lease lost; not reported');
       return;

@@ -13,6 +13,8 @@ export interface SeenAgent {
   executors: string[];
   revoked: boolean;
   lastHeartbeat: Date | null;
+  /** It runs removal tasks (capabilities.actions lists "remove"). */
+  removes?: boolean;
 }
 
 export interface WaitingTarget {
@@ -20,6 +22,8 @@ export interface WaitingTarget {
   type: string;
   /** The target label `agent`: only the agent of that name may run its tasks. */
   pinned: string | null;
+  /** The task is a removal (the rollback of a first-ever deployment): only agents that run removals serve it. */
+  removal?: boolean;
 }
 
 const listAgents = (xs: SeenAgent[]) => xs.map((a) => `${a.name} [${a.executors.join(', ') || 'no executors'}]`).join(', ');
@@ -29,6 +33,15 @@ export function unservedReason(t: WaitingTarget, agents: SeenAgent[]): string | 
   if (t.type === 'ssh_host') return null;
   const head = `no online agent serves ${t.name}`;
   const live = agents.filter((a) => !a.revoked && a.status !== 'offline');
+  if (t.removal) {
+    const any = unservedReason({ ...t, removal: false }, agents);
+    if (any) return any;
+    const what =
+      'the removal (rollback of a first-ever deployment) needs an agent that runs removal tasks (an older agent version does not)';
+    if (t.pinned) return agents.find((x) => x.name === t.pinned)?.removes ? null : `${head}: ${what}; agent=${t.pinned} does not`;
+    if (live.some((a) => a.executors.includes(t.type) && a.removes)) return null;
+    return `${head}: ${what}, with the ${t.type} executor (online: ${listAgents(live)})`;
+  }
   if (t.pinned) {
     const needs = `needs agent=${t.pinned}`;
     const a = agents.find((x) => x.name === t.pinned);
@@ -56,10 +69,11 @@ interface PendingRow {
   name: string;
   target_type: string;
   pinned: string | null;
+  action: string;
   timeout: number | null;
 }
 
-const PENDING = `SELECT t.id, t.job_id, t.tenant_id, t.waiting_reason, t.waiting_since, g.name, g.target_type, g.labels->>'agent' AS pinned,
+const PENDING = `SELECT t.id, t.job_id, t.tenant_id, t.waiting_reason, t.waiting_since, t.action, g.name, g.target_type, g.labels->>'agent' AS pinned,
        (j.strategy_config->>'waitTimeoutSeconds')::int AS timeout
   FROM deployment_tasks t JOIN deployment_jobs j ON j.id = t.job_id JOIN targets g ON g.id = t.target_id
  WHERE t.status = 'pending' AND j.status = 'running' AND j.paused_reason IS NULL AND t.batch <= j.current_batch
@@ -74,10 +88,11 @@ async function reasonsFor(q: Db | Tx, rows: PendingRow[]): Promise<Map<string, s
     name: string;
     status: string;
     executors: string[] | null;
+    actions: unknown;
     revoked_at: Date | null;
     last_heartbeat: Date | null;
   }>(
-    `SELECT tenant_id, name, status, capabilities->'executors' AS executors, revoked_at, last_heartbeat FROM agents
+    `SELECT tenant_id, name, status, capabilities->'executors' AS executors, capabilities->'actions' AS actions, revoked_at, last_heartbeat FROM agents
       WHERE tenant_id = ANY($1::uuid[]) ORDER BY name`,
     [tenants],
   );
@@ -90,11 +105,13 @@ async function reasonsFor(q: Db | Tx, rows: PendingRow[]): Promise<Map<string, s
       executors: Array.isArray(r.executors) ? r.executors : [],
       revoked: r.revoked_at !== null,
       lastHeartbeat: r.last_heartbeat,
+      removes: Array.isArray(r.actions) && r.actions.includes('remove'),
     });
     byTenant.set(r.tenant_id, list);
   }
   for (const r of rows) {
-    out.set(r.id, unservedReason({ name: r.name, type: r.target_type, pinned: r.pinned }, byTenant.get(r.tenant_id) ?? []));
+    const target = { name: r.name, type: r.target_type, pinned: r.pinned, removal: r.action === 'remove' };
+    out.set(r.id, unservedReason(target, byTenant.get(r.tenant_id) ?? []));
   }
   return out;
 }

@@ -250,6 +250,56 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await call('POST', `/api/v1/deployments/${job.id}/cancel`);
   });
 
+  it("shows each canary wave's verification window and what each task's runner observed after the change", async () => {
+    const { call } = server;
+    const env = await call('POST', '/api/v1/environments', { name: 'canary' });
+    for (const n of [1, 2]) {
+      await call('POST', '/api/v1/targets', {
+        name: `canary-web-${n}`,
+        environmentId: env.id,
+        targetType: 'docker_host',
+        connection: { dockerHost: 'unix:///var/run/docker.sock' },
+      });
+    }
+    const job = await call('POST', '/api/v1/deployments', {
+      releaseId: '1.5.0',
+      environmentId: 'canary',
+      strategy: 'canary',
+      strategyConfig: { waves: [50, 100], verifySeconds: 3600 },
+    });
+    // The fake agent deploys wave 1; the server's scheduler then opens its verification window.
+    const open = await waitFor('wave 1 verification window', async () => {
+      const j = await call('GET', `/api/v1/deployments/${job.id}`);
+      return j.verifyUntil ? j : undefined;
+    });
+    await page.goto(`${server.base}/deployments/${job.id}`);
+    const table = page.getByTestId('wave-verification');
+    await table.waitFor();
+    const row = table.locator('tbody tr').first();
+    expect(await row.locator('td').first().textContent()).toBe('1');
+    expect(await row.textContent()).toMatch(/verifying/);
+    const [from, until] = await row.locator('time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime')));
+    expect([from, until]).toEqual([open.verifyStartedAt, open.verifyUntil]);
+    await page.getByText(/^Paused: verifying wave 1 until /).waitFor();
+    // Observed after the change: the wave-1 target's containers with the digests its agent reported.
+    const web = open.tasks.find((t: { targetName: string }) => t.targetName === 'canary-web-1');
+    const cell = page
+      .getByRole('row', { name: /canary-web-1/ })
+      .locator('td')
+      .nth(4);
+    expect(await cell.textContent()).toContain('canary-web-1-web');
+    expect(await cell.textContent()).toContain('canary-web-1-api');
+    expect(web.observed.map((o: { digest: string }) => o.digest)).toEqual(web.components.map((c: { digest: string }) => c.digest));
+    expect(
+      await page
+        .getByRole('row', { name: /canary-web-2/ })
+        .locator('td')
+        .nth(4)
+        .textContent(),
+    ).toBe('—');
+    await call('POST', `/api/v1/deployments/${job.id}/cancel`);
+  });
+
   it('loads the home page interactive with 20 environments and 500 targets (the time is a figure for bench/, not asserted)', async () => {
     const { call } = server;
     const existing = (await call('GET', '/api/v1/targets?limit=500')).items.length;

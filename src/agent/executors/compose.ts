@@ -10,6 +10,7 @@ import type { AgentTask, Observation } from '../../deployments/protocol.js';
 import { containerName, stickerFor } from '../../deployments/protocol.js';
 import { readSticker, runsAsPlanned, stickerToKeep, verifyAll, writeAtomic } from './docker.js';
 import { connectEngine, observeContainer, pull } from './engine.js';
+import { removeComposeTarget } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './types.js';
 
@@ -37,7 +38,7 @@ export function lockFile(task: AgentTask, plans: ComponentPlan[]): string {
   return header + stringify({ version: '2.4', services }, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
 }
 
-function projectName(task: { name: string; connection: Record<string, unknown> }): string {
+export function projectName(task: { name: string; connection: Record<string, unknown> }): string {
   const given = task.connection.projectName;
   return typeof given === 'string' && given ? given : `gantry-${task.name.replace(/[^a-z0-9_-]/g, '-')}`;
 }
@@ -79,6 +80,7 @@ export class ComposeExecutor implements Executor {
 
   async execute(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult> {
     const conn = task.target.connection as { dockerHost: string; projectDir: string; composeCommand?: string };
+    if (task.action === 'remove') return removeComposeTarget(task, log, signal);
     const docker = connectEngine(conn.dockerHost);
     const sticker = stickerFor(task, new Date());
     const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));

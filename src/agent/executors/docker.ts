@@ -18,6 +18,7 @@ import {
 } from '../../deployments/protocol.js';
 import { waitHealthy } from '../health.js';
 import { connectEngine, inspectContainer, observeContainer, probeMeans, pull, removeContainer, replaceContainer } from './engine.js';
+import { removeDockerTarget } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 
@@ -127,6 +128,7 @@ export class DockerExecutor implements Executor {
   }
 
   async execute(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult> {
+    if (task.action === 'remove') return removeDockerTarget(task, stickerPath(this.stateDir, task.target.name), log);
     const dockerHost = String(task.target.connection.dockerHost);
     const docker = connectEngine(dockerHost);
     const sticker = stickerFor(task, new Date());

@@ -4,11 +4,40 @@
 // line (one write(2), so atomic), and what a target runs is its last line there. Chaos tests count those
 // lines to prove no task's effect ran twice; effect and state cannot part, whenever the agent is killed.
 import { appendFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type AgentTask, bundleDigest, type Observation, stickerFor } from '../../deployments/protocol.js';
+import {
+  type AgentTask,
+  bundleDigest,
+  containerName,
+  type Observation,
+  type ObservedComponent,
+  stickerFor,
+} from '../../deployments/protocol.js';
 import { writeAtomic } from './docker.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
+
+/**
+ * What the noop executor "observes" after a task: each component at its pinned digest (nothing runs, so no
+ * container id) with health "skipped"; after a removal, no container. The agent's convergence check
+ * accepts these for the noop executor only.
+ */
+export function noopObserved(task: AgentTask, now: Date): ObservedComponent[] {
+  const removed = task.action === 'remove';
+  return task.components.map((c) => ({
+    component: c.name,
+    containerName: containerName(task.target.name, c.name),
+    containerId: null,
+    image: removed ? null : `${c.image}@${c.digest}`,
+    digest: removed ? null : c.digest,
+    running: !removed,
+    labels: {},
+    observedAt: now.toISOString(),
+    health: removed
+      ? { status: 'absent' as const, detail: 'removed (noop)' }
+      : { status: 'skipped' as const, detail: 'the noop executor probes nothing' },
+  }));
+}
 
 export class NoopExecutor implements Executor {
   constructor(private readonly dir?: string) {}
@@ -25,13 +54,13 @@ export class NoopExecutor implements Executor {
     let digest: string | null = null;
     for (const line of text.split('\n')) {
       if (!line) continue;
-      let e: { targetId?: string; digest?: string };
+      let e: { targetId?: string; digest?: string | null };
       try {
         e = JSON.parse(line) as typeof e;
       } catch {
         continue; // a line another agent is appending right now
       }
-      if (e.targetId === targetId && e.digest) digest = e.digest;
+      if (e.targetId === targetId) digest = e.digest ?? null; // a removal's line has no digest
     }
     return digest;
   }
@@ -41,7 +70,7 @@ export class NoopExecutor implements Executor {
       const digest = await this.journaled(task.target.id);
       if (digest !== bundleDigest(task.components)) return null;
       log(`noop: ${task.target.name} already has ${digest.slice(0, 19)}`);
-      return { status: 'succeeded', sticker: stickerFor(task, new Date()), artifacts: [], observed: [] };
+      return { status: 'succeeded', sticker: stickerFor(task, new Date()), artifacts: [], observed: noopObserved(task, new Date()) };
     }
     const file = this.file(task.target.name);
     const sticker = file
@@ -52,7 +81,7 @@ export class NoopExecutor implements Executor {
       : null;
     if (sticker?.content.digest !== bundleDigest(task.components)) return null;
     log(`noop: ${task.target.name} already has ${String(sticker.content.digest).slice(0, 19)}`);
-    return { status: 'succeeded', sticker, artifacts: [], observed: [] };
+    return { status: 'succeeded', sticker, artifacts: [], observed: noopObserved(task, new Date()) };
   }
 
   async info(): Promise<Record<string, string>> {
@@ -60,6 +89,7 @@ export class NoopExecutor implements Executor {
   }
 
   async execute(task: AgentTask, log: TaskLog): Promise<ExecResult> {
+    if (task.action === 'remove') return this.remove(task, log);
     log(`noop: would deploy ${task.components.map((c) => `${c.name}@${c.digest.slice(7, 19)}`).join(', ')} to ${task.target.name}`);
     const sticker = stickerFor(task, new Date());
     const journal = process.env.GANTRY_NOOP_JOURNAL;
@@ -78,7 +108,28 @@ export class NoopExecutor implements Executor {
     }
     const file = this.file(task.target.name);
     if (file) await writeAtomic(file, JSON.stringify(sticker));
-    return { status: 'succeeded', sticker, artifacts: [], observed: [] };
+    return { status: 'succeeded', sticker, artifacts: [], observed: noopObserved(task, new Date()) };
+  }
+
+  /** A removal: the target's record goes (a journal line without a digest), and nothing is observed there any more. */
+  private async remove(task: AgentTask, log: TaskLog): Promise<ExecResult> {
+    log(`noop: would remove ${task.components.map((c) => c.name).join(', ')} from ${task.target.name}`);
+    const journal = process.env.GANTRY_NOOP_JOURNAL;
+    if (journal) {
+      const line = {
+        jobId: task.jobId,
+        taskId: task.taskId,
+        targetId: task.target.id,
+        digest: null,
+        attempt: task.attempt,
+        pid: process.pid,
+        at: Date.now(),
+      };
+      appendFileSync(journal, `${JSON.stringify(line)}\n`);
+    }
+    const file = this.file(task.target.name);
+    if (file) await rm(file, { force: true });
+    return { status: 'succeeded', artifacts: [], observed: noopObserved(task, new Date()) };
   }
 
   async observe(t: ObserveTarget): Promise<Observation> {

@@ -13,6 +13,7 @@ import {
   stickerFor,
 } from '../../deployments/protocol.js';
 import { type ProbeMeans, waitHealthy } from '../health.js';
+import { removeOverSsh } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './types.js';
 
@@ -137,6 +138,7 @@ export class SshExecutor implements Executor {
     try {
       const docker = dockerCmd(conn);
       log(`connected to ${conn.user}@${conn.host}:${conn.port ?? 22}`);
+      if (task.action === 'remove') return await removeOverSsh(s, docker, task, log);
       const sticker = stickerFor(task, new Date());
       const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
       for (const p of plans) {

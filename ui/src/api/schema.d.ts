@@ -3966,6 +3966,8 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description Task actions the agent runs; only agents listing "remove" get removal tasks (rollback of a first-ever deployment). */
+                            actions?: string[];
                         } & {
                             [key: string]: unknown;
                         };
@@ -4044,6 +4046,8 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description Task actions the agent runs; only agents listing "remove" get removal tasks (rollback of a first-ever deployment). */
+                            actions?: string[];
                         } & {
                             [key: string]: unknown;
                         };
@@ -4187,6 +4191,12 @@ export interface paths {
                                 fencingToken: number;
                                 /** @enum {string} */
                                 mode: "deploy" | "rollback";
+                                /**
+                                 * @description deploy: run the components (pinned digests). remove: take away what Gantry created on the target (its component containers, compose project and sticker) — the rollback of a target's first-ever deployment. Only leased to runners that declare the capability actions: ["remove"].
+                                 * @default deploy
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 /** @enum {string} */
                                 strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
                                 leaseExpiresAt: string;
@@ -4518,6 +4528,15 @@ export interface paths {
                             labels?: {
                                 [key: string]: string;
                             };
+                            /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                            observedAt?: string;
+                            /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                            health?: {
+                                /** @enum {string} */
+                                status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                detail: string;
+                                probes?: number;
+                            };
                         }[];
                         health?: {
                             [key: string]: unknown;
@@ -4585,6 +4604,15 @@ export interface paths {
                                 /** @default {} */
                                 labels?: {
                                     [key: string]: string;
+                                };
+                                /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                observedAt?: string;
+                                /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                health?: {
+                                    /** @enum {string} */
+                                    status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                    detail: string;
+                                    probes?: number;
                                 };
                             }[];
                             sticker: {
@@ -4748,6 +4776,35 @@ export interface paths {
                                 counts: {
                                     [key: string]: number;
                                 };
+                                /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                                acknowledgedFailures: number;
+                                /** @description Canary: start of the verification window of the wave being verified now. */
+                                verifyStartedAt: string | null;
+                                /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                                verifyUntil: string | null;
+                                /** @description Canary: every ended wave verification, in order (window and result). */
+                                verification: {
+                                    /** @description Wave number, from 1. */
+                                    wave: number;
+                                    batch: number;
+                                    /** @description Start of the verification window. */
+                                    startedAt: string;
+                                    /** @description End of the window (startedAt + verifySeconds). */
+                                    until: string;
+                                    /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                    endedAt: string;
+                                    /** @enum {string} */
+                                    outcome: "passed" | "failed";
+                                    /** @description Targets reported unhealthy during the window. */
+                                    unhealthy: string[];
+                                    targets: {
+                                        id: string;
+                                        name: string;
+                                        healthStatus: string;
+                                        observedAt: string | null;
+                                        observedInWindow: boolean;
+                                    }[];
+                                }[];
                                 createdAt: string;
                                 startedAt: string | null;
                                 completedAt: string | null;
@@ -4940,6 +4997,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -4952,6 +5038,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -4975,6 +5066,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5048,6 +5159,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5060,6 +5200,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5083,6 +5228,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5260,6 +5425,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5272,6 +5466,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5295,6 +5494,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5373,6 +5592,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5385,6 +5633,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5408,6 +5661,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5486,6 +5759,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5498,6 +5800,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5521,6 +5828,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
@@ -5606,6 +5933,35 @@ export interface paths {
                             counts: {
                                 [key: string]: number;
                             };
+                            /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                            acknowledgedFailures: number;
+                            /** @description Canary: start of the verification window of the wave being verified now. */
+                            verifyStartedAt: string | null;
+                            /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                            verifyUntil: string | null;
+                            /** @description Canary: every ended wave verification, in order (window and result). */
+                            verification: {
+                                /** @description Wave number, from 1. */
+                                wave: number;
+                                batch: number;
+                                /** @description Start of the verification window. */
+                                startedAt: string;
+                                /** @description End of the window (startedAt + verifySeconds). */
+                                until: string;
+                                /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                endedAt: string;
+                                /** @enum {string} */
+                                outcome: "passed" | "failed";
+                                /** @description Targets reported unhealthy during the window. */
+                                unhealthy: string[];
+                                targets: {
+                                    id: string;
+                                    name: string;
+                                    healthStatus: string;
+                                    observedAt: string | null;
+                                    observedInWindow: boolean;
+                                }[];
+                            }[];
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
@@ -5618,6 +5974,11 @@ export interface paths {
                                 targetType: string;
                                 /** @enum {string} */
                                 status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
                                 batch: number;
                                 digest: string;
                                 previousDigest: string | null;
@@ -5641,6 +6002,26 @@ export interface paths {
                                 health: {
                                     [key: string]: unknown;
                                 } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];

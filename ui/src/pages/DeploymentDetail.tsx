@@ -1,5 +1,6 @@
-// A deployment job: strategy progress (batches or canary waves), one task per target, live logs
-// (polled with a cursor while the job runs), artifacts, and cancel / resume / roll back.
+// A deployment job: strategy progress (batches or canary waves) with each wave's verification window, one
+// task per target with what its runner observed after the change, live logs (polled with a cursor while
+// the job runs), artifacts, and cancel / resume / roll back.
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
@@ -65,6 +66,102 @@ function Progress({ job }: { job: Detail }) {
   );
 }
 
+/** Each canary wave's verification window (from/until) and result, the one under way included. */
+function Verification({ job }: { job: Detail }) {
+  const rows = job.verification.map((v) => ({ ...v, current: false }));
+  if (job.verifyUntil && job.verifyStartedAt) {
+    rows.push({
+      wave: job.currentBatch + 1,
+      batch: job.currentBatch,
+      startedAt: job.verifyStartedAt,
+      until: job.verifyUntil,
+      endedAt: '',
+      outcome: 'passed',
+      unhealthy: [],
+      targets: [],
+      current: true,
+    });
+  }
+  if (rows.length === 0) return null;
+  return (
+    <>
+      <h2>Wave verification</h2>
+      <div className="table-wrap">
+        <table data-testid="wave-verification">
+          <thead>
+            <tr>
+              <th scope="col">Wave</th>
+              <th scope="col">Window from</th>
+              <th scope="col">Until</th>
+              <th scope="col">Result</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((v) => (
+              <tr key={v.wave}>
+                <td>{v.wave}</td>
+                <td>
+                  <Time at={v.startedAt} />
+                </td>
+                <td>
+                  <Time at={v.until} />
+                </td>
+                <td>
+                  {v.current ? (
+                    <Badge status="running" label="verifying" />
+                  ) : (
+                    <Badge status={v.outcome === 'passed' ? 'succeeded' : 'failed'} label={v.outcome} />
+                  )}
+                  {v.unhealthy.length ? <div className="small">Unhealthy: {v.unhealthy.join(', ')}</div> : null}
+                  {v.endedAt ? (
+                    <div className="small muted">
+                      ended <Time at={v.endedAt} />
+                    </div>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+/** What the runner observed after the change, per container: id, digest, health, time (the proof of convergence). */
+function Observed({ t }: { t: DeploymentTask }) {
+  if (t.observed.length === 0) return <span className="muted">—</span>;
+  if (t.action === 'remove') {
+    const gone = t.observed.every((o) => o.containerId === null);
+    return (
+      <span>
+        {gone
+          ? 'removed: no container left'
+          : `left: ${t.observed
+              .filter((o) => o.containerId)
+              .map((o) => o.containerName)
+              .join(', ')}`}
+      </span>
+    );
+  }
+  return (
+    <>
+      {t.observed.map((o) => (
+        <div key={o.containerName}>
+          {o.containerName} {o.containerId ? <code>{o.containerId.slice(0, 12)}</code> : null} <Digest value={o.digest} />{' '}
+          {o.health ? (
+            <Badge
+              status={o.health.status === 'healthy' ? 'succeeded' : o.health.status === 'skipped' ? 'pending' : 'failed'}
+              label={o.health.status}
+            />
+          ) : null}{' '}
+          <Time at={o.observedAt ?? null} />
+        </div>
+      ))}
+    </>
+  );
+}
+
 function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boolean; onSelect: () => void }) {
   return (
     <tr aria-selected={selected}>
@@ -75,6 +172,7 @@ function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boole
       <td>{t.batch + 1}</td>
       <td>
         <Badge status={t.status} />
+        {t.action === 'remove' ? <div className="small">removes what Gantry created (first deployment)</div> : null}
         {t.attempt > 1 ? <span className="small muted"> attempt {t.attempt}</span> : null}
         {t.error ? (
           <div className="small" style={{ color: 'var(--bad)' }}>
@@ -93,6 +191,9 @@ function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boole
             {c.name}: <Digest value={c.previousDigest} /> → <Digest value={c.digest} />
           </div>
         ))}
+      </td>
+      <td className="small">
+        <Observed t={t} />
       </td>
       <td>
         <Time at={t.completedAt ?? t.startedAt} />
@@ -186,7 +287,14 @@ export function DeploymentDetail({ id }: { id: string }) {
       ) : null}
       {job.pausedReason ? (
         <div className="alert warn" role="status">
-          Paused: {job.pausedReason === 'approval' ? 'waiting for approval before the next wave' : job.pausedReason}
+          Paused:{' '}
+          {job.pausedReason === 'approval'
+            ? 'waiting for approval before the next wave'
+            : job.pausedReason === 'verify'
+              ? `verifying wave ${job.currentBatch + 1}${job.verifyUntil ? ` until ${new Date(job.verifyUntil).toLocaleString()}` : ' (the window opens at the next sweep)'}`
+              : job.pausedReason === 'failure'
+                ? 'after failed targets; resuming acknowledges them (they no longer count toward maxFailures) and goes on'
+                : job.pausedReason}
         </div>
       ) : null}
       <div className="panel">
@@ -223,6 +331,10 @@ export function DeploymentDetail({ id }: { id: string }) {
           </dd>
         </dl>
       </div>
+      {job.acknowledgedFailures > 0 ? (
+        <p className="small muted">{job.acknowledgedFailures} failed target(s) acknowledged by resuming after a failure pause.</p>
+      ) : null}
+      <Verification job={job} />
       <h2>Targets</h2>
       <div className="table-wrap">
         <table>
@@ -232,6 +344,7 @@ export function DeploymentDetail({ id }: { id: string }) {
               <th scope="col">{job.strategy === 'canary' ? 'Wave' : 'Batch'}</th>
               <th scope="col">Status</th>
               <th scope="col">Digests (previous → new)</th>
+              <th scope="col">Observed after the change</th>
               <th scope="col">Updated</th>
               <th scope="col">
                 <span className="sr-only">Logs</span>
