@@ -43,7 +43,7 @@ export const revokeBody = z
         'Revoke only this client certificate (SHA-256 fingerprint, "sha256:<hex>" or openssl\'s "AB:CD:…"), even one the agent never presented; the agent and its credential stay. Without it the whole agent is revoked.',
       ),
   })
-  .default({});
+  .nullish();
 
 const labelMap = z.record(z.string().max(63), z.string().max(256));
 

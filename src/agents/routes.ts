@@ -61,7 +61,7 @@ export function agentRoutes(app: App, { db, clock }: Deps): void {
     },
     async (req) => {
       const tenantId = caller(req).tenantId;
-      return withTenant(db, tenantId, (tx) => svc.revokeAgent(tx, tenantId, req.params.ref, clock.now(), req.body.certificate));
+      return withTenant(db, tenantId, (tx) => svc.revokeAgent(tx, tenantId, req.params.ref, clock.now(), req.body?.certificate));
     },
   );
 }

@@ -98,8 +98,9 @@ describe('agent protocol and job progress', () => {
     const rot = await agentCall('POST', `/api/v1/agents/${a.id}/rotate`, a.credential);
     expect((await agentCall('POST', `/api/v1/agents/${a.id}/heartbeat`, a.credential, { sessionId: 'session-2' })).status).toBe(401);
     expect((await agentCall('POST', `/api/v1/agents/${a.id}/heartbeat`, rot.body.credential, { sessionId: 'session-2' })).status).toBe(200);
-    expect((await t.call('POST', '/api/v1/agents/edge-2/revoke')).status).toBe(200);
-    expect((await agentCall('POST', `/api/v1/agents/${a.id}/heartbeat`, rot.body.credential, { sessionId: 'session-2' })).status).toBe(401);
+    const revoked = await t.call('POST', '/api/v1/agents/edge-2/revoke');
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect((await agentCall('POST', `/api/v1/agents/${a.id}/heartbeat`, rot.body.credential, { sessionId: 'session-2' })).status).toBe(403);
   });
 
   it('runs a canary with approval between waves, re-queues expired leases and records stickers and evidence', async () => {

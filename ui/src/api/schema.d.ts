@@ -2465,7 +2465,7 @@ export interface paths {
                     "application/json": {
                         /** @description Revoke only this client certificate (SHA-256 fingerprint, "sha256:<hex>" or openssl's "AB:CD:…"), even one the agent never presented; the agent and its credential stay. Without it the whole agent is revoked. */
                         certificate?: string;
-                    };
+                    } | null;
                 };
             };
             responses: {
