@@ -165,7 +165,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
-  const changes = new ChangeHub({ connectionString: opts.db.options.connectionString, logger: app.log as Logger });
+  const changes = new ChangeHub({ connectionString: opts.db.options?.connectionString, logger: app.log as Logger });
   app.addHook('onClose', () => changes.close());
   eventRoutes(app, deps, changes);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
