@@ -23,6 +23,11 @@ export function heartbeatSeconds(env: NodeJS.ProcessEnv = process.env): number {
 
 export function eventRoutes(app: App, deps: Deps, hub: ChangeHub): void {
   const tags = ['events'];
+  // Open streams never end by themselves: end them when the server closes, so shutdown does not wait on them.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...open]) end();
+  });
   app.post(
     '/api/v1/events/ticket',
     {
@@ -73,6 +78,7 @@ export function eventRoutes(app: App, deps: Deps, hub: ChangeHub): void {
       const end = () => {
         if (closed) return;
         closed = true;
+        open.delete(end);
         clearInterval(beat);
         unsubscribe?.();
         if (!raw.writableEnded) raw.end();
@@ -86,6 +92,7 @@ export function eventRoutes(app: App, deps: Deps, hub: ChangeHub): void {
           },
         );
       }, heartbeatSeconds() * 1000);
+      open.add(end);
       req.raw.on('close', end);
       try {
         unsubscribe = await hub.subscribe(auth.tenantId, (c) => send(`event: change\ndata: ${JSON.stringify(c)}\n\n`));
