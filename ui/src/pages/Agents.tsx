@@ -1,7 +1,8 @@
 // Agents: status, last heartbeat, version and capabilities.
 import { api, unwrap } from '../api/client';
+import { FullId, When } from '../components/format';
 import { JoinToken } from '../components/JoinToken';
-import { Badge, ErrorBox, Json, Loading, Time } from '../components/ui';
+import { Badge, ErrorBox, Json, Loading } from '../components/ui';
 import { Link, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
 
@@ -44,7 +45,7 @@ export function Agents() {
                     <Badge status={a.revokedAt ? 'cancelled' : a.status} label={a.revokedAt ? 'revoked' : a.status} />
                   </td>
                   <td>
-                    <Time at={a.lastHeartbeat} />
+                    <When at={a.lastHeartbeat} />
                   </td>
                   <td>{a.version}</td>
                   <td className="small">{Object.keys(a.capabilities).join(', ') || '—'}</td>
@@ -81,23 +82,23 @@ export function AgentDetail({ ref_ }: { ref_: string }) {
         <dl className="kv">
           <dt>Id</dt>
           <dd>
-            <code>{a.id}</code>
+            <FullId id={a.id} />
           </dd>
           <dt>Version</dt>
           <dd>{a.version}</dd>
           <dt>Last heartbeat</dt>
           <dd>
-            <Time at={a.lastHeartbeat} />
+            <When at={a.lastHeartbeat} />
           </dd>
           <dt>Registered</dt>
           <dd>
-            <Time at={a.createdAt} />
+            <When at={a.createdAt} />
           </dd>
           {a.revokedAt ? (
             <>
               <dt>Revoked</dt>
               <dd>
-                <Time at={a.revokedAt} />
+                <When at={a.revokedAt} />
               </dd>
             </>
           ) : null}

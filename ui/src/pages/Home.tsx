@@ -3,8 +3,9 @@
 // promotions, and the promote actions the server says this user can take now (next actions).
 import { useMemo, useState } from 'react';
 import type { Environment, NextActions, Promotion, Release, Target } from '../api/types';
+import { Digest, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
-import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { Badge, ErrorBox, Loading } from '../components/ui';
 import {
   ACTIVE_PROMOTION,
   listDrift,
@@ -42,8 +43,7 @@ async function loadPipeline() {
     listPromotions(),
     listDrift().catch(() => undefined),
   ]);
-  const actions = await nextActionsByEnv(envs).catch(() => undefined);
-  return { envs, targets, releases, promotions, drift, actions };
+  return { envs, targets, releases, promotions, drift };
 }
 
 /** What an environment runs, from its targets; without targets, its latest deployed promotion. */
@@ -68,7 +68,7 @@ function currentRelease(
   return { release, since: since(release?.id), spread: groups.map((g) => ({ release: g.release, count: g.targets.length })) };
 }
 
-function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>): Column[] {
+function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>, actions: Map<string, NextActions> | undefined): Column[] {
   const byEnv = new Map<string, Target[]>();
   for (const t of data.targets) {
     const list = byEnv.get(t.environmentId) ?? [];
@@ -85,8 +85,19 @@ function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>): Column[] 
     const unobservable = targets.filter((t) => t.observation.state === 'unobservable');
     const waiting = targets.filter((t) => t.waiting?.reason);
     const pending = data.promotions.filter((p) => p.targetEnvironmentId === env.id && ACTIVE_PROMOTION.has(p.status));
-    const actions = data.actions?.get(env.id);
-    return { env, targets, release, releaseSince: since, spread, pending, health, drifted, unobservable, waiting, actions };
+    return {
+      env,
+      targets,
+      release,
+      releaseSince: since,
+      spread,
+      pending,
+      health,
+      drifted,
+      unobservable,
+      waiting,
+      actions: actions?.get(env.id),
+    };
   });
 }
 
@@ -122,13 +133,15 @@ function EnvColumn({
   const canPromoteHere = Boolean(col.actions?.items.some((i) => i.canRequest));
   const nextItem = release ? next?.actions?.items.find((i) => i.release.id === release.id) : undefined;
   const canPromoteNext = Boolean(next && nextItem?.canRequest);
-  const whyNot = !col.actions?.canRequest
-    ? col.actions?.roleReason
-    : !canPromoteHere && !canPromoteNext
-      ? next && release && nextItem?.reason
-        ? `Not to ${next.env.name}: ${nextItem.reason}`
-        : 'No release can be promoted here now.'
-      : undefined;
+  const whyNot = !col.actions
+    ? undefined
+    : !col.actions.canRequest
+      ? col.actions.roleReason
+      : !canPromoteHere && !canPromoteNext
+        ? next && release && nextItem?.reason
+          ? `Not to ${next.env.name}: ${nextItem.reason}`
+          : 'No release can be promoted here now.'
+        : undefined;
   const shown = col.targets.slice(0, 6);
   return (
     <article className="env-col" aria-labelledby={`env-${env.id}`} data-testid={`env-${env.name}`}>
@@ -159,7 +172,7 @@ function EnvColumn({
             ) : null}
             {col.releaseSince ? (
               <p className="small muted" style={{ margin: 0 }}>
-                deployed <Time at={col.releaseSince} />
+                deployed <When at={col.releaseSince} />
               </p>
             ) : null}
             <ul className="plain small">
@@ -240,6 +253,7 @@ function EnvColumn({
             Promote to {next.env.name} →
           </button>
         ) : null}
+        {col.actions ? null : <span className="muted small">Checking what can be promoted…</span>}
         {whyNot ? (
           <p className="muted small" data-testid="no-promote" style={{ margin: 0 }}>
             {whyNot}
@@ -253,7 +267,10 @@ function EnvColumn({
 export function Home() {
   useTitle('Pipeline');
   const state = useApi(loadPipeline, []);
-  const columns = useMemo(() => (state.data ? buildColumns(state.data) : []), [state.data]);
+  // What this user may promote where: loaded after the pipeline, so the pipeline shows at once.
+  const envs = state.data?.envs;
+  const actions = useApi(() => nextActionsByEnv(envs ?? []), [envs?.map((e) => e.id).join(',')], { enabled: Boolean(envs) });
+  const columns = useMemo(() => (state.data ? buildColumns(state.data, actions.data) : []), [state.data, actions.data]);
   const [promote, setPromote] = useState<{ target: Environment; release?: Release }>();
 
   return (

@@ -4,8 +4,9 @@
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Environment, Release } from '../api/types';
+import { Digest, FullId, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
-import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listEnvironments, listPromotions, listTargets, nextActionsByEnv } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
@@ -78,11 +79,11 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
             <dd>{release.name}</dd>
             <dt>Id</dt>
             <dd>
-              <code>{release.id}</code>
+              <FullId id={release.id} />
             </dd>
             <dt>Created</dt>
             <dd>
-              <Time at={release.createdAt} />
+              <When at={release.createdAt} />
             </dd>
             <dt>Source</dt>
             <dd>
@@ -176,7 +177,7 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
                 <td>{c.semver ?? '—'}</td>
                 <td>{c.channel ?? '—'}</td>
                 <td>
-                  <Digest value={c.digest} full />
+                  <Digest value={c.digest} />
                 </td>
               </tr>
             ))}
@@ -189,7 +190,7 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
         <ul className="plain">
           {promotions.map((p) => (
             <li key={p.id}>
-              <Link to={`/promotions/${p.id}`}>to {p.targetEnvironmentName}</Link> <Badge status={p.status} /> <Time at={p.requestedAt} />{' '}
+              <Link to={`/promotions/${p.id}`}>to {p.targetEnvironmentName}</Link> <Badge status={p.status} /> <When at={p.requestedAt} />{' '}
               by {p.requestedBy.username}
             </li>
           ))}

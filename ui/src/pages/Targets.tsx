@@ -4,8 +4,9 @@
 import { useMemo, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { DriftRow, Target } from '../api/types';
+import { Digest, When } from '../components/format';
 import { NewTarget } from '../components/NewTarget';
-import { ActionButton, Badge, Digest, ErrorBox, Json, Loading, Time } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Json, Loading } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDrift, listEnvironments, listTargets, targetHistory } from '../lib/data';
 import { Link, useLocation, useTitle } from '../lib/router';
@@ -115,7 +116,9 @@ export function Targets() {
                   <td className="small">
                     <ServedBy t={t} />
                   </td>
-                  <td className="small">{t.observation.at ? <Time at={t.observation.at} /> : <span className="muted">never</span>}</td>
+                  <td className="small">
+                    {t.observation.at ? <When at={t.observation.at} relativeOnly /> : <span className="muted">never</span>}
+                  </td>
                   <td>
                     <StateBadges t={t} drift={state.data?.drift?.get(t.id)} />
                   </td>
@@ -162,7 +165,7 @@ export function TargetDetail({ ref_ }: { ref_: string }) {
           A deployment is waiting on this target (<Link to={`/deployments/${t.waiting.jobId}`}>deployment</Link>
           {t.waiting.since ? (
             <>
-              , since <Time at={t.waiting.since} />
+              , since <When at={t.waiting.since} />
             </>
           ) : null}
           ): {t.waiting.reason ?? 'its batch has not been released yet, or no runner has taken it so far.'}
@@ -189,7 +192,7 @@ export function TargetDetail({ ref_ }: { ref_: string }) {
                 <ul className="plain">
                   {t.currentComponents.map((c) => (
                     <li key={c.name}>
-                      {c.name} <Digest value={c.digest} full />
+                      {c.name} <Digest value={c.digest} />
                     </li>
                   ))}
                 </ul>
@@ -203,7 +206,7 @@ export function TargetDetail({ ref_ }: { ref_: string }) {
             </dd>
             <dt>Last observed</dt>
             <dd data-testid="target-observation">
-              {t.observation.state === 'never' ? <span className="muted">never</span> : <Time at={t.observation.at} />}
+              {t.observation.state === 'never' ? <span className="muted">never</span> : <When at={t.observation.at} />}
               {t.observation.state === 'unobservable' ? (
                 <div className="small">
                   <Badge status="unknown" label="unobservable" /> {t.observation.error} — this is not drift: nothing could be compared.
@@ -237,7 +240,7 @@ export function TargetDetail({ ref_ }: { ref_: string }) {
               {history.map((h) => (
                 <tr key={h.taskId}>
                   <td className="small">
-                    <Time at={h.completedAt ?? h.startedAt ?? h.createdAt} />
+                    <When at={h.completedAt ?? h.startedAt ?? h.createdAt} />
                   </td>
                   <td>
                     <Link to={`/releases/${h.release.name}`}>{h.release.name}</Link>
@@ -288,7 +291,7 @@ function DriftDetail({ verdict, environment, onChecked }: { verdict: DriftRow; e
     <div data-testid="drift-detail">
       <p>
         {verdict.driftDetected ? <Badge status="drift" label="drift detected" /> : <Badge status="succeeded" label="no drift" />} last
-        checked <Time at={verdict.checkedAt} />
+        checked <When at={verdict.checkedAt} />
         {verdict.stickerHash ? (
           <>
             {' '}
