@@ -213,6 +213,10 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     const release = await server.call('GET', '/api/v1/releases/1.5.0');
     expect(truth).toContain(release.components[0].digest);
     expect(truth).toContain('ui-agent');
+    // The serving agent's page lists the targets it serves.
+    await page.getByTestId('target-truth').getByRole('link', { name: 'ui-agent' }).click();
+    await page.getByTestId('agent-serves').waitFor();
+    expect(await page.getByTestId('agent-serves').textContent()).toContain('qa-web-1');
 
     await page.goto(`${server.base}/targets/qa-web-2`);
     await page.getByText('Nothing was deployed to this target yet.').waitFor();
