@@ -229,7 +229,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     expect(await column('staging').getByTestId('release-spread').textContent()).toBe('1.4.0 on 1 of 1');
     expect(await column('staging').getByRole('link', { name: '1.5.0' }).count()).toBe(1); // in "Pending promotions"
     await page.evaluate(() => {
-      (window as unknown as { stillHere: boolean }).stillHere = true;
+      (globalThis as unknown as { stillHere: boolean }).stillHere = true;
     });
     await server.call('POST', `/api/v1/promotions/${ids.promotion}/approve`, { comment: 'ok' }, tokens.bob);
     await waitFor(
@@ -238,7 +238,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
       60_000,
     );
     await column('staging').getByText('None').waitFor(); // no pending promotion any more
-    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
     // With 1.5.0 now on staging, the next step is offered there.
     await page.getByRole('button', { name: 'Promote 1.5.0 to prod' }).waitFor();
 
@@ -246,7 +246,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     await page.goto(`${server.base}/targets/staging-web-1`);
     await page.getByTestId('target-history').waitFor();
     await page.evaluate(() => {
-      (window as unknown as { stillHere: boolean }).stillHere = true;
+      (globalThis as unknown as { stillHere: boolean }).stillHere = true;
     });
     await deploy('1.4.0', 'staging');
     await waitFor(
@@ -254,7 +254,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
       async () => (await page.getByTestId('target-current-release').textContent()) === '1.4.0',
     );
     expect(await page.getByTestId('target-history').locator('tbody tr').count()).toBe(3);
-    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
   });
 
   it('shows a target served by a noop agent as unobservable, not drifted', async () => {
