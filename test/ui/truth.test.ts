@@ -120,7 +120,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await signIn(page, tokens.dave!);
-  });
+  }, 180_000); // eight deployments and a promotion through the real server and agent protocol
 
   afterAll(async () => {
     await browser?.close();
@@ -183,6 +183,11 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     expect(await viewer.getByTestId('env-qa').getByTestId('no-promote').textContent()).toMatch(
       /needs the role release_manager or admin; you have viewer/,
     );
+    // Nor on the release page.
+    await viewer.goto(`${server.base}/releases/1.5.0`);
+    await viewer.getByTestId('no-promote').waitFor();
+    expect(await viewer.getByTestId('no-promote').textContent()).toMatch(/you have viewer/);
+    expect(await viewer.getByLabel('Promote to environment').count()).toBe(0);
     await ctx.close();
   });
 
@@ -197,6 +202,9 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     await page.goto(`${server.base}/releases/1.5.0`);
     await page.getByTestId('runs-in-qa').waitFor();
     expect(await page.getByTestId('runs-in-qa').textContent()).toMatch(/^qa: 1 target\(s\) of 2\s*qa-web-1$/);
+    // It may go to qa (one target lacks it) but not to staging (in flight) or dev (running there).
+    const options = await page.getByLabel('Promote to environment').locator('option').allTextContents();
+    expect(options).toEqual(['Promote to…', 'qa']);
   });
 
   it('shows a target’s own release, digests, agent and history', async () => {

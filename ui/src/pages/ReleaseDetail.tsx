@@ -35,8 +35,15 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
     })
     .filter((x) => x.targets.length > 0);
   const deployedIn = new Set((promotions ?? []).filter((p) => p.status === 'deployed').map((p) => p.targetEnvironmentId));
-  // Where the server says this user may promote it now.
+  // Where the server says this user may promote it now, or why nowhere.
   const promotable = envs.filter((env) => state.data?.actions?.get(env.id)?.items.some((i) => i.release.id === release.id && i.canRequest));
+  const anyActions = state.data.actions ? [...state.data.actions.values()][0] : undefined;
+  const notPromotable =
+    promotable.length || !anyActions
+      ? undefined
+      : !anyActions.canRequest
+        ? anyActions.roleReason
+        : 'No environment can take it now: it already runs there, is being promoted there, or a gate refuses it (see the pipeline).';
   const canWrite = hasRole('release_manager');
 
   const act = async (call: Promise<{ data?: Release; error?: unknown; response: Response }>) => {
@@ -146,6 +153,10 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
                 ))}
               </select>
             </div>
+          ) : notPromotable ? (
+            <p className="muted small" data-testid="no-promote">
+              {notPromotable}
+            </p>
           ) : null}
         </div>
       </div>
