@@ -137,19 +137,19 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     // Buttons come from next actions, loaded after the pipeline: wait for them before looking for absent ones.
     // dev runs 1.5.0, qa has it on one of two targets: filling up qa is offered.
     await page.getByRole('button', { name: 'Promote 1.5.0 to qa' }).waitFor();
-    await column('qa').getByRole('button', { name: 'Promote a release to qa' }).waitFor();
+    await column('qa').getByRole('button', { name: 'Promote here: a release to qa' }).waitFor();
     await column('prod').getByRole('button', { name: 'Promote 1.4.0 to edge' }).waitFor();
     // 1.5.0 → staging is in flight: no button for it.
     expect(await page.getByRole('button', { name: 'Promote 1.5.0 to staging' }).count()).toBe(0);
     // staging runs 1.4.0 and so does every prod target: no "Promote 1.4.0 to prod".
     expect(await page.getByRole('button', { name: 'Promote 1.4.0 to prod' }).count()).toBe(0);
     // On staging, 1.3.0 (passed qa, not running there) can still go.
-    expect(await column('staging').getByRole('button', { name: 'Promote a release to staging' }).count()).toBe(1);
+    expect(await column('staging').getByRole('button', { name: 'Promote here: a release to staging' }).count()).toBe(1);
     expect(await column('qa').getByTestId('no-promote').count()).toBe(0);
   });
 
   it('preselects a release that can go, disables the request with the reason otherwise, and prevents a duplicate before submitting', async () => {
-    await page.getByRole('button', { name: 'Promote a release to qa' }).click();
+    await page.getByRole('button', { name: 'Promote here: a release to qa' }).click();
     const dialog = page.getByRole('dialog');
     const select = dialog.getByLabel('Release');
     await select.waitFor();
@@ -164,7 +164,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
     await dialog.getByRole('button', { name: 'Cancel' }).click();
 
     // staging: 1.5.0 is already being promoted there; the duplicate cannot be submitted (1.3.0 could go).
-    await page.getByRole('button', { name: 'Promote a release to staging' }).click();
+    await page.getByRole('button', { name: 'Promote here: a release to staging' }).click();
     await dialog.getByLabel('Release').waitFor();
     expect(await dialog.getByLabel('Release').inputValue()).toBe(ids['1.3.0']);
     await dialog.getByLabel('Release').selectOption(ids['1.5.0']!);

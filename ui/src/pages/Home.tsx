@@ -239,18 +239,13 @@ function EnvColumn({
       ) : null}
       <section className="row">
         {canPromoteHere ? (
-          <button type="button" onClick={() => onPromote(env)} aria-label={`Promote a release to ${env.name}`}>
+          <button type="button" onClick={() => onPromote(env)} aria-label={`Promote here: a release to ${env.name}`}>
             Promote here
           </button>
         ) : null}
         {next && release && canPromoteNext ? (
-          <button
-            type="button"
-            className="primary"
-            onClick={() => onPromote(next.env, release)}
-            aria-label={`Promote ${release.name} to ${next.env.name}`}
-          >
-            Promote to {next.env.name} →
+          <button type="button" className="primary" onClick={() => onPromote(next.env, release)}>
+            Promote {release.name} to {next.env.name} →
           </button>
         ) : null}
         {col.actions ? null : <span className="muted small">Checking what can be promoted…</span>}
