@@ -26,6 +26,8 @@ import { builtinRegistry } from './engine/builtins.js';
 import { Engine } from './engine/engine.js';
 import type { StepRegistry } from './engine/registry.js';
 import { environmentRoutes } from './environments/routes.js';
+import { ChangeHub } from './events/hub.js';
+import { eventRoutes } from './events/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
@@ -165,6 +167,9 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
+  const changes = new ChangeHub({ connectionString: opts.db.options?.connectionString, logger: app.log as Logger });
+  app.addHook('onClose', () => changes.close());
+  eventRoutes(app, deps, changes);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);
   if (!opts.plugins) {

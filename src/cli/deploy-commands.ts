@@ -283,6 +283,7 @@ export function registerDeployCommands(program: Command): void {
         targetName: string;
         environmentName: string;
         driftDetected: boolean;
+        unobservable?: string | null;
         checkedAt: string | null;
         drift: { component: string | null; field: string; expected: string | null; actual: string | null }[];
       };
@@ -305,7 +306,11 @@ export function registerDeployCommands(program: Command): void {
           [
             ['TARGET', (x) => x.r.targetName],
             ['ENV', (x) => x.r.environmentName],
-            ['DRIFT', (x) => (x.r.checkedAt ? (x.r.driftDetected ? 'yes' : 'no') : 'not checked')],
+            [
+              'DRIFT',
+              (x) =>
+                !x.r.checkedAt ? 'not checked' : x.r.driftDetected ? 'yes' : x.r.unobservable ? `unobservable: ${x.r.unobservable}` : 'no',
+            ],
             ['COMPONENT', (x) => x.d?.component],
             ['WHAT', (x) => x.d?.field],
             ['EXPECTED', (x) => x.d?.expected],

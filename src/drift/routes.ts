@@ -13,6 +13,7 @@ const driftItem = z.object({
 });
 const driftRow = z.object({
   targetId: z.uuid(),
+  unobservable: z.string().nullable().describe('Why the target cannot be observed (not drift: nothing could be compared), or null.'),
   targetName: z.string(),
   environmentName: z.string(),
   targetType: z.string(),

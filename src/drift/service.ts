@@ -1,6 +1,7 @@
 // Drift: compares what runs on a target (as observed by its agent, or by the server over SSH) with what
 // Gantry recorded (targets.current_components and the latest version sticker), sets drift_detected on
-// the target and its sticker, and lists what differs.
+// the target and its sticker, and lists what differs. A target whose runner cannot observe it (a noop
+// agent, an unreachable engine) is "unobservable": recorded as such, never counted as drift.
 import type { Observation, ObservedComponent } from '../deployments/protocol.js';
 import { getEnvironment } from '../environments/service.js';
 import type { Tx } from '../store/db.js';
@@ -47,6 +48,14 @@ export async function recordObservation(tx: Tx, tenantId: string, obs: Observati
     target.id,
   ]);
   if (busy.rowCount) return null;
+  if (obs.error) {
+    // Unobservable is not drift: nothing could be compared, so the verdict and health stay as they were.
+    await tx.query(
+      `UPDATE targets SET observed = $2, observed_at = $3, drift_checked_at = $3, drift_detected = false, drift = '[]' WHERE id = $1`,
+      [target.id, JSON.stringify({ components: [], sticker: null, error: obs.error }), now],
+    );
+    return [];
+  }
   const s = await tx.query<{ id: string; content_hash: string }>(
     'SELECT id, content_hash FROM version_stickers WHERE target_id = $1 ORDER BY written_at DESC, id DESC LIMIT 1',
     [target.id],
@@ -78,6 +87,8 @@ export async function recordObservation(tx: Tx, tenantId: string, obs: Observati
 
 export interface DriftRow {
   targetId: string;
+  /** Why the target cannot be observed (its own state, not drift), or null. */
+  unobservable: string | null;
   targetName: string;
   environmentName: string;
   targetType: string;
@@ -92,7 +103,7 @@ export interface DriftRow {
 export async function listDrift(tx: Tx, envRef: string | undefined): Promise<DriftRow[]> {
   const envId = envRef ? (await getEnvironment(tx, envRef)).id : null;
   const r = await tx.query(
-    `SELECT t.id, t.name, t.target_type, t.drift_detected, t.drift, t.drift_checked_at, t.current_digest, e.name AS env_name,
+    `SELECT t.id, t.name, t.target_type, t.drift_detected, t.observed ->> 'error' AS unobservable, t.drift, t.drift_checked_at, t.current_digest, e.name AS env_name,
             (SELECT content_hash FROM version_stickers s WHERE s.target_id = t.id ORDER BY written_at DESC, id DESC LIMIT 1) AS sticker_hash
        FROM targets t JOIN environments e ON e.id = t.environment_id
       WHERE $1::uuid IS NULL OR t.environment_id = $1 ORDER BY e.order_index, t.name`,
@@ -100,6 +111,7 @@ export async function listDrift(tx: Tx, envRef: string | undefined): Promise<Dri
   );
   return r.rows.map((x) => ({
     targetId: x.id,
+    unobservable: x.unobservable,
     targetName: x.name,
     environmentName: x.env_name,
     targetType: x.target_type,

@@ -53,6 +53,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     access?: Access;
+    /** The caller proves itself with a one-use event-stream ticket in `?ticket=` instead of the bearer header. */
+    streamTicket?: boolean;
   }
 }
 

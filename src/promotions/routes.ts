@@ -8,6 +8,7 @@ import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
 import type { Signer } from './decision.js';
 import * as m from './model.js';
+import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
 import * as svc from './service.js';
 
 export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void {
@@ -69,6 +70,24 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     async (req) => {
       const a = caller(req);
       return withTenant(db, a.tenantId, (tx) => svc.previewPromotion(tx, a, gates, gateDeps, req.body));
+    },
+  );
+
+  app.get(
+    '/api/v1/environments/:ref/next-actions',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'The releases this caller may promote to the environment now, with each one’s gate preview, or why not',
+        params: z.strictObject({ ref: z.string().min(1).max(100).describe('Environment id or name') }),
+        querystring: nextActionsQuery,
+        response: { 200: nextActionsResult },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      return withTenant(db, a.tenantId, (tx) => nextActions(tx, a, gates, gateDeps, req.params.ref, req.query.limit));
     },
   );
 

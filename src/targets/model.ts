@@ -13,11 +13,54 @@ export const target = z.object({
   connection: z.record(z.string(), z.unknown()).describe('The connection settings of the target type.'),
   labels: z.record(z.string(), z.string()),
   healthStatus: z.enum(['unknown', 'healthy', 'degraded', 'unhealthy']),
-  currentDigest: z.string().nullable(),
+  currentDigest: z
+    .string()
+    .nullable()
+    .describe('One digest over all current components (what the sticker records); see currentComponents per image.'),
+  currentRelease: z
+    .object({ id: z.uuid(), name: z.string() })
+    .nullable()
+    .describe('The release of the latest successful deployment task on this target (null: nothing deployed yet).'),
+  currentComponents: z
+    .array(z.object({ name: z.string(), image: z.string(), digest: z.string() }))
+    .describe('What that task put on the target, per component.'),
+  servedBy: z
+    .object({ kind: z.enum(['agent', 'server']), id: z.uuid().nullable(), name: z.string(), status: z.string().nullable() })
+    .nullable()
+    .describe('Who ran the latest successful task and observes the target: an agent, or the server itself (ssh_host).'),
+  observation: z
+    .object({
+      state: z.enum(['never', 'observed', 'unobservable']),
+      at: z.string().nullable().describe('When the target was last observed (null: never).'),
+      error: z.string().nullable().describe('Why it cannot be observed, e.g. a noop agent observes nothing.'),
+    })
+    .describe('The last observation: "unobservable" is not drift, only that nothing can be compared.'),
+  waiting: z
+    .object({ jobId: z.uuid(), taskId: z.uuid(), status: z.string(), reason: z.string().nullable(), since: z.string().nullable() })
+    .nullable()
+    .describe('The deployment task pending on this target, with why no runner took it yet (e.g. no online agent can serve it).'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type Target = z.infer<typeof target>;
+
+export const historyEntry = z.object({
+  taskId: z.uuid(),
+  jobId: z.uuid(),
+  promotionId: z.uuid().nullable(),
+  release: z.object({ id: z.uuid(), name: z.string() }),
+  previousRelease: z.object({ id: z.uuid(), name: z.string() }).nullable(),
+  rollback: z.boolean().describe('The job rolled back another one.'),
+  components: z.array(z.object({ name: z.string(), image: z.string(), digest: z.string(), previousDigest: z.string().nullable() })),
+  status: z.enum(['pending', 'assigned', 'running', 'succeeded', 'failed', 'skipped']),
+  error: z.string().nullable(),
+  waitingReason: z.string().nullable(),
+  agent: z.object({ id: z.uuid(), name: z.string() }).nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+export type HistoryEntry = z.infer<typeof historyEntry>;
 
 const environmentId = z.uuid({ error: 'must be the UUID of an environment of this tenant' });
 

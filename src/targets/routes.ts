@@ -1,5 +1,5 @@
 // HTTP routes for targets (the hosts a release is deployed to).
-import { pageOf } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
@@ -30,6 +30,21 @@ export function targetRoutes(app: App, { db }: Deps): void {
       schema: { tags, summary: 'Get a target by id or name', params: m.targetRef, response: { 200: m.target } },
     },
     async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getTarget(tx, req.params.ref)),
+  );
+
+  app.get(
+    '/api/v1/targets/:ref/history',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'What ran on a target over time, newest first: release, digests, job, promotion, when, outcome',
+        params: m.targetRef,
+        querystring: pageQuery,
+        response: { 200: pageOf(m.historyEntry) },
+      },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.targetHistory(tx, req.params.ref, req.query.limit, req.query.cursor)),
   );
 
   app.post(

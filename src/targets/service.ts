@@ -5,7 +5,7 @@ import { afterOf, toPage } from '../http/pagination.js';
 import { parseAt } from '../integrations/model.js';
 import type { Tx } from '../store/db.js';
 import { CONNECTIONS } from './connection.js';
-import type { Target, TargetCreate, TargetUpdate } from './model.js';
+import type { HistoryEntry, Target, TargetCreate, TargetUpdate } from './model.js';
 
 interface TargetRow {
   id: string;
@@ -17,8 +17,31 @@ interface TargetRow {
   labels: Record<string, string>;
   health_status: Target['healthStatus'];
   current_digest: string | null;
+  current_release_id: string | null;
+  current_release_name: string | null;
+  current_components: { name: string; image: string; digest: string }[];
+  observed: { error?: string | null } | null;
+  observed_at: Date | null;
+  served_agent_id: string | null;
+  served_agent_name: string | null;
+  served_agent_status: string | null;
+  served_owner: string | null;
+  waiting_task_id: string | null;
+  waiting_job_id: string | null;
+  waiting_status: string | null;
+  waiting_reason: string | null;
+  waiting_since: Date | null;
   created_at: Date;
   updated_at: Date;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function servedBy(r: TargetRow): Target['servedBy'] {
+  if (r.served_agent_id)
+    return { kind: 'agent', id: r.served_agent_id, name: r.served_agent_name ?? r.served_agent_id, status: r.served_agent_status };
+  if (r.served_owner) return { kind: 'server', id: null, name: r.served_owner, status: null };
+  return null;
 }
 
 const targetOut = (r: TargetRow): Target => ({
@@ -31,12 +54,42 @@ const targetOut = (r: TargetRow): Target => ({
   labels: r.labels,
   healthStatus: r.health_status,
   currentDigest: r.current_digest,
+  currentRelease: r.current_release_id ? { id: r.current_release_id, name: r.current_release_name ?? r.current_release_id } : null,
+  currentComponents: r.current_components.map((c) => ({ name: c.name, image: c.image, digest: c.digest })),
+  servedBy: servedBy(r),
+  observation: {
+    state: !r.observed_at ? 'never' : r.observed?.error ? 'unobservable' : 'observed',
+    at: iso(r.observed_at),
+    error: r.observed?.error ?? null,
+  },
+  waiting: r.waiting_task_id
+    ? {
+        jobId: r.waiting_job_id!,
+        taskId: r.waiting_task_id,
+        status: r.waiting_status!,
+        reason: r.waiting_reason,
+        since: iso(r.waiting_since),
+      }
+    : null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
 
-// Every read and write returns the row joined with its environment's name.
-const WITH_ENV = 'SELECT t.*, e.name AS environment_name FROM t JOIN environments e ON e.id = t.environment_id';
+// Every read and write returns the row joined with its environment's name, its current release, who
+// ran its latest successful task, and the task waiting on it (if any).
+const WITH_ENV = `SELECT t.*, e.name AS environment_name, cr.name AS current_release_name,
+    sv.agent_id AS served_agent_id, sa.name AS served_agent_name, sa.status AS served_agent_status,
+    CASE WHEN sv.agent_id IS NULL AND sv.id IS NOT NULL THEN 'the Gantry server (over SSH)' END AS served_owner,
+    w.id AS waiting_task_id, w.job_id AS waiting_job_id, w.status AS waiting_status, w.waiting_reason, w.waiting_since
+  FROM t JOIN environments e ON e.id = t.environment_id
+  LEFT JOIN releases cr ON cr.id = t.current_release_id
+  LEFT JOIN LATERAL (SELECT dt.id, dt.agent_id FROM deployment_tasks dt WHERE dt.target_id = t.id AND dt.status = 'succeeded'
+                      ORDER BY dt.completed_at DESC NULLS LAST, dt.id DESC LIMIT 1) sv ON true
+  LEFT JOIN agents sa ON sa.id = sv.agent_id
+  LEFT JOIN LATERAL (SELECT dt.id, dt.job_id, dt.status, dt.waiting_reason, dt.waiting_since
+                       FROM deployment_tasks dt JOIN deployment_jobs j ON j.id = dt.job_id
+                      WHERE dt.target_id = t.id AND dt.status = 'pending' AND j.status IN ('pending', 'running')
+                      ORDER BY dt.id DESC LIMIT 1) w ON true`;
 
 /** 422 unless the environment is visible to this tenant (row-level security hides other tenants' rows). */
 async function checkEnvironment(tx: Tx, id: string): Promise<void> {
@@ -113,4 +166,60 @@ export async function deleteTarget(tx: Tx, ref: string): Promise<void> {
     );
   }
   await tx.query('DELETE FROM targets WHERE id = $1', [current.id]);
+}
+
+interface HistoryRow {
+  id: string;
+  job_id: string;
+  promotion_id: string | null;
+  release_id: string;
+  release_name: string;
+  previous_release_id: string | null;
+  previous_release_name: string | null;
+  rollback_of: string | null;
+  components: { name: string; image: string; digest: string; previousDigest?: string | null }[];
+  status: HistoryEntry['status'];
+  error: string | null;
+  waiting_reason: string | null;
+  agent_id: string | null;
+  agent_name: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+/** What ran on a target over time, newest first: one entry per deployment task (release, digests, job, promotion, outcome). */
+export async function targetHistory(tx: Tx, ref: string, limit: number, cursor: string | undefined) {
+  const target = await getTarget(tx, ref);
+  const r = await tx.query<HistoryRow>(
+    `SELECT dt.id, dt.job_id, j.promotion_id, j.release_id, r.name AS release_name, dt.previous_release_id, pr.name AS previous_release_name,
+            j.rollback_of, dt.components, dt.status, dt.error, dt.waiting_reason, dt.agent_id, a.name AS agent_name,
+            dt.created_at, dt.started_at, dt.completed_at
+       FROM deployment_tasks dt JOIN deployment_jobs j ON j.id = dt.job_id JOIN releases r ON r.id = j.release_id
+       LEFT JOIN releases pr ON pr.id = dt.previous_release_id LEFT JOIN agents a ON a.id = dt.agent_id
+      WHERE dt.target_id = $1 AND ($2::uuid IS NULL OR dt.id < $2::uuid)
+      ORDER BY dt.id DESC LIMIT $3`,
+    [target.id, afterOf(cursor) ?? null, limit + 1],
+  );
+  return toPage(
+    r.rows,
+    limit,
+    (x) => [x.id],
+    (x): HistoryEntry => ({
+      taskId: x.id,
+      jobId: x.job_id,
+      promotionId: x.promotion_id,
+      release: { id: x.release_id, name: x.release_name },
+      previousRelease: x.previous_release_id ? { id: x.previous_release_id, name: x.previous_release_name ?? x.previous_release_id } : null,
+      rollback: x.rollback_of !== null,
+      components: x.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest, previousDigest: c.previousDigest ?? null })),
+      status: x.status,
+      error: x.error,
+      waitingReason: x.waiting_reason,
+      agent: x.agent_id ? { id: x.agent_id, name: x.agent_name ?? x.agent_id } : null,
+      createdAt: x.created_at.toISOString(),
+      startedAt: iso(x.started_at),
+      completedAt: iso(x.completed_at),
+    }),
+  );
 }

@@ -1,6 +1,7 @@
 // Authentication and role checks for every /api/v1 route; a route without a declared access level fails at start-up.
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
+import { redeemTicket, ticketKey } from '../events/service.js';
 import type { Access, App, AuthContext, Deps } from '../http/types.js';
 import { authenticate } from './service.js';
 
@@ -20,6 +21,18 @@ export function registerAuth(app: App, deps: Deps): void {
     const access = req.routeOptions.config?.access;
     // Agent routes authenticate the agent credential themselves (onRequest of the route).
     if (!access || access === 'public' || access === 'agent') return;
+    if (req.routeOptions.config?.streamTicket) {
+      const auth = await redeemTicket(
+        deps.db,
+        ticketKeyOf(deps),
+        (req.query as { ticket?: unknown } | undefined)?.ticket,
+        deps.clock.now(),
+      );
+      req.auth = auth;
+      req.log = req.log.child({ tenant: auth.tenantName, user: auth.username });
+      checkAccess(auth, access);
+      return;
+    }
     const header = req.headers.authorization;
     const m = header?.match(/^Bearer\s+(\S+)$/i);
     if (!m?.[1]) throw new UnauthorizedError();
@@ -28,6 +41,18 @@ export function registerAuth(app: App, deps: Deps): void {
     req.log = req.log.child({ tenant: auth.tenantName, user: auth.username });
     checkAccess(auth, access);
   });
+}
+
+const ticketKeys = new WeakMap<Deps, Buffer>();
+
+/** The event-stream ticket key of this app (derived once from its secret-store key). */
+export function ticketKeyOf(deps: Deps): Buffer {
+  let key = ticketKeys.get(deps);
+  if (!key) {
+    key = ticketKey(deps.secrets?.masterKey?.key);
+    ticketKeys.set(deps, key);
+  }
+  return key;
 }
 
 export function checkAccess(auth: AuthContext, access: Access): void {

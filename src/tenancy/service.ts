@@ -64,6 +64,15 @@ export async function insertToken(
 
 /** Resolves a bearer token to who is calling and in which tenant; 401 for anything not valid now. */
 export async function authenticate(db: Db, secret: string, now: Date): Promise<AuthContext> {
+  return authenticateBy(db, 'k.token_hash = $1', hashToken(secret), now);
+}
+
+/** The same checks for a token known by its id (an event-stream ticket names the token it was issued to). */
+export async function authenticateTokenId(db: Db, tokenId: string, now: Date): Promise<AuthContext> {
+  return authenticateBy(db, 'k.id = $1', tokenId, now);
+}
+
+async function authenticateBy(db: Db, where: 'k.token_hash = $1' | 'k.id = $1', value: string, now: Date): Promise<AuthContext> {
   const r = await db.query<{
     id: string;
     tenant_id: string;
@@ -82,8 +91,8 @@ export async function authenticate(db: Db, secret: string, now: Date): Promise<A
             (SELECT array_agg(rb.role ORDER BY rb.role) FROM role_bindings rb
               WHERE rb.tenant_id = k.tenant_id AND rb.user_id = k.user_id) AS roles
        FROM api_tokens k JOIN users u ON u.id = k.user_id JOIN tenants t ON t.id = k.tenant_id
-      WHERE k.token_hash = $1`,
-    [hashToken(secret)],
+      WHERE ${where}`,
+    [value],
   );
   const row = r.rows[0];
   if (!row) throw new UnauthorizedError('The API token is not known. Create one with `gantry token create` or log in again.');

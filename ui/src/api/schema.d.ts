@@ -1954,7 +1954,47 @@ export interface paths {
                                 };
                                 /** @enum {string} */
                                 healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                                /** @description One digest over all current components (what the sticker records); see currentComponents per image. */
                                 currentDigest: string | null;
+                                /** @description The release of the latest successful deployment task on this target (null: nothing deployed yet). */
+                                currentRelease: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                /** @description What that task put on the target, per component. */
+                                currentComponents: {
+                                    name: string;
+                                    image: string;
+                                    digest: string;
+                                }[];
+                                /** @description Who ran the latest successful task and observes the target: an agent, or the server itself (ssh_host). */
+                                servedBy: {
+                                    /** @enum {string} */
+                                    kind: "agent" | "server";
+                                    id: string | null;
+                                    name: string;
+                                    status: string | null;
+                                } | null;
+                                /** @description The last observation: "unobservable" is not drift, only that nothing can be compared. */
+                                observation: {
+                                    /** @enum {string} */
+                                    state: "never" | "observed" | "unobservable";
+                                    /** @description When the target was last observed (null: never). */
+                                    at: string | null;
+                                    /** @description Why it cannot be observed, e.g. a noop agent observes nothing. */
+                                    error: string | null;
+                                };
+                                /** @description The deployment task pending on this target, with why no runner took it yet (e.g. no online agent can serve it). */
+                                waiting: {
+                                    /** Format: uuid */
+                                    jobId: string;
+                                    /** Format: uuid */
+                                    taskId: string;
+                                    status: string;
+                                    reason: string | null;
+                                    since: string | null;
+                                } | null;
                                 createdAt: string;
                                 updatedAt: string;
                             }[];
@@ -2070,7 +2110,47 @@ export interface paths {
                             };
                             /** @enum {string} */
                             healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                            /** @description One digest over all current components (what the sticker records); see currentComponents per image. */
                             currentDigest: string | null;
+                            /** @description The release of the latest successful deployment task on this target (null: nothing deployed yet). */
+                            currentRelease: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            } | null;
+                            /** @description What that task put on the target, per component. */
+                            currentComponents: {
+                                name: string;
+                                image: string;
+                                digest: string;
+                            }[];
+                            /** @description Who ran the latest successful task and observes the target: an agent, or the server itself (ssh_host). */
+                            servedBy: {
+                                /** @enum {string} */
+                                kind: "agent" | "server";
+                                id: string | null;
+                                name: string;
+                                status: string | null;
+                            } | null;
+                            /** @description The last observation: "unobservable" is not drift, only that nothing can be compared. */
+                            observation: {
+                                /** @enum {string} */
+                                state: "never" | "observed" | "unobservable";
+                                /** @description When the target was last observed (null: never). */
+                                at: string | null;
+                                /** @description Why it cannot be observed, e.g. a noop agent observes nothing. */
+                                error: string | null;
+                            };
+                            /** @description The deployment task pending on this target, with why no runner took it yet (e.g. no online agent can serve it). */
+                            waiting: {
+                                /** Format: uuid */
+                                jobId: string;
+                                /** Format: uuid */
+                                taskId: string;
+                                status: string;
+                                reason: string | null;
+                                since: string | null;
+                            } | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2128,7 +2208,47 @@ export interface paths {
                             };
                             /** @enum {string} */
                             healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                            /** @description One digest over all current components (what the sticker records); see currentComponents per image. */
                             currentDigest: string | null;
+                            /** @description The release of the latest successful deployment task on this target (null: nothing deployed yet). */
+                            currentRelease: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            } | null;
+                            /** @description What that task put on the target, per component. */
+                            currentComponents: {
+                                name: string;
+                                image: string;
+                                digest: string;
+                            }[];
+                            /** @description Who ran the latest successful task and observes the target: an agent, or the server itself (ssh_host). */
+                            servedBy: {
+                                /** @enum {string} */
+                                kind: "agent" | "server";
+                                id: string | null;
+                                name: string;
+                                status: string | null;
+                            } | null;
+                            /** @description The last observation: "unobservable" is not drift, only that nothing can be compared. */
+                            observation: {
+                                /** @enum {string} */
+                                state: "never" | "observed" | "unobservable";
+                                /** @description When the target was last observed (null: never). */
+                                at: string | null;
+                                /** @description Why it cannot be observed, e.g. a noop agent observes nothing. */
+                                error: string | null;
+                            };
+                            /** @description The deployment task pending on this target, with why no runner took it yet (e.g. no online agent can serve it). */
+                            waiting: {
+                                /** Format: uuid */
+                                jobId: string;
+                                /** Format: uuid */
+                                taskId: string;
+                                status: string;
+                                reason: string | null;
+                                since: string | null;
+                            } | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2217,7 +2337,47 @@ export interface paths {
                             };
                             /** @enum {string} */
                             healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                            /** @description One digest over all current components (what the sticker records); see currentComponents per image. */
                             currentDigest: string | null;
+                            /** @description The release of the latest successful deployment task on this target (null: nothing deployed yet). */
+                            currentRelease: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            } | null;
+                            /** @description What that task put on the target, per component. */
+                            currentComponents: {
+                                name: string;
+                                image: string;
+                                digest: string;
+                            }[];
+                            /** @description Who ran the latest successful task and observes the target: an agent, or the server itself (ssh_host). */
+                            servedBy: {
+                                /** @enum {string} */
+                                kind: "agent" | "server";
+                                id: string | null;
+                                name: string;
+                                status: string | null;
+                            } | null;
+                            /** @description The last observation: "unobservable" is not drift, only that nothing can be compared. */
+                            observation: {
+                                /** @enum {string} */
+                                state: "never" | "observed" | "unobservable";
+                                /** @description When the target was last observed (null: never). */
+                                at: string | null;
+                                /** @description Why it cannot be observed, e.g. a noop agent observes nothing. */
+                                error: string | null;
+                            };
+                            /** @description The deployment task pending on this target, with why no runner took it yet (e.g. no online agent can serve it). */
+                            waiting: {
+                                /** Format: uuid */
+                                jobId: string;
+                                /** Format: uuid */
+                                taskId: string;
+                                status: string;
+                                reason: string | null;
+                                since: string | null;
+                            } | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2225,6 +2385,89 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/v1/targets/{ref}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What ran on a target over time, newest first: release, digests, job, promotion, when, outcome */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Target id or name */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                taskId: string;
+                                /** Format: uuid */
+                                jobId: string;
+                                promotionId: string | null;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                previousRelease: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                /** @description The job rolled back another one. */
+                                rollback: boolean;
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    digest: string;
+                                    previousDigest: string | null;
+                                }[];
+                                /** @enum {string} */
+                                status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                error: string | null;
+                                waitingReason: string | null;
+                                agent: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                createdAt: string;
+                                startedAt: string | null;
+                                completedAt: string | null;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/agents": {
@@ -6065,6 +6308,8 @@ export interface paths {
                             items: {
                                 /** Format: uuid */
                                 targetId: string;
+                                /** @description Why the target cannot be observed (not drift: nothing could be compared), or null. */
+                                unobservable: string | null;
                                 targetName: string;
                                 environmentName: string;
                                 targetType: string;
@@ -7687,6 +7932,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/environments/{ref}/next-actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The releases this caller may promote to the environment now, with each one’s gate preview, or why not */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description How many of the newest ready or deployed releases to consider. */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description Environment id or name */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            previousEnvironment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            } | null;
+                            /** @description The caller’s roles allow requesting promotions. */
+                            canRequest: boolean;
+                            roleReason: string | null;
+                            /** @description The newest release that can be requested now, if any. */
+                            recommendedReleaseId: string | null;
+                            items: {
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                    displayName: string;
+                                    status: string;
+                                    createdAt: string;
+                                };
+                                /**
+                                 * @description available: may be requested; running: already on every target; in_progress: a promotion there is active; blocked: a gate fails
+                                 * @enum {string}
+                                 */
+                                state: "available" | "running" | "in_progress" | "blocked";
+                                /** @description True when this caller may request it now and the API would accept it. */
+                                canRequest: boolean;
+                                /** @description Why it cannot be requested (state, or the caller’s roles). */
+                                reason: string | null;
+                                activePromotion: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    /** @enum {string} */
+                                    status: "pending" | "awaiting_approval" | "approved" | "deploying" | "deployed" | "rejected" | "cancelled" | "failed" | "rolled_back";
+                                } | null;
+                                /** @description Targets of the environment running this release. */
+                                targets: {
+                                    running: number;
+                                    total: number;
+                                };
+                                /** @description The gate preview for this caller (empty when running or in progress). */
+                                gates: {
+                                    gate: string;
+                                    /** @enum {string} */
+                                    status: "pass" | "fail" | "pending";
+                                    reason: string;
+                                    inputs: {
+                                        [key: string]: unknown;
+                                    };
+                                    retryAt?: string;
+                                    policyVersion?: string;
+                                }[];
+                                wouldPass: boolean;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/promotions/{id}": {
         parameters: {
             query?: never;
@@ -8391,6 +8737,89 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A one-use ticket (valid 60 s) to open the event stream, which a browser's EventSource cannot authenticate with a header */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Opens one stream: GET /api/v1/events/stream?ticket=… */
+                            ticket: string;
+                            expiresAt: string;
+                            streamUrl: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events (text/event-stream): every change of the tenant as `event: change`, `data: {"kind","id"}`
+         * @description Authenticated by a ticket from POST /api/v1/events/ticket (not the bearer header). Sends `event: ready` first, a `: heartbeat` comment every 15 s, `event: change` per committed change (kinds: promotion, approval, gate_override, deployment, deployment_task, release, environment, evidence, sticker, workflow_run, step_run, target, agent; `resync` when changes may have been missed), and `event: unauthorized` before it ends when the token was revoked or expired. Reload what you show after reconnecting.
+         */
+        get: {
+            parameters: {
+                query: {
+                    ticket: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;

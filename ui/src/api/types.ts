@@ -49,3 +49,6 @@ export type DeploymentTask = DeploymentDetail['tasks'][number];
 export type LogLine = Body<'/api/v1/deployments/{id}/logs', 'get'>['lines'][number];
 export type Artifact = Body<'/api/v1/deployments/{id}/artifacts/{name}', 'get'>;
 export type DriftRow = ItemOf<Body<'/api/v1/drift', 'get'>>;
+export type NextActions = Body<'/api/v1/environments/{ref}/next-actions', 'get'>;
+export type NextAction = NextActions['items'][number];
+export type TargetHistoryEntry = ItemOf<Body<'/api/v1/targets/{ref}/history', 'get'>>;

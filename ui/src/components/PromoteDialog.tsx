@@ -1,28 +1,35 @@
-// Promote a release to an environment: pick the release, preview its gates (a dry run), give a reason.
+// Promote a release to an environment: the server says which releases may go there now (next actions,
+// with each one's gate preview for this user); the dialog offers those, and for any other shows why the
+// API would refuse it, with the request button disabled. Give a reason and request.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
-import type { Environment, PromotionPreview, Release } from '../api/types';
+import type { Environment, NextAction } from '../api/types';
+import { nextActions } from '../lib/data';
 import { navigate } from '../lib/router';
+import { useApi } from '../lib/useApi';
 import { GateList } from './Gates';
-import { ErrorBox, Loading } from './ui';
+import { Badge, ErrorBox, Loading } from './ui';
+
+const STATE_LABEL: Record<NextAction['state'], string> = {
+  available: 'can go',
+  running: 'already running there',
+  in_progress: 'being promoted there',
+  blocked: 'refused by a gate',
+};
 
 export function PromoteDialog({
   target,
-  release,
-  releases,
+  releaseId,
   onClose,
 }: {
   target: Environment;
-  release: Release | undefined;
-  releases: Release[];
+  releaseId?: string | undefined;
   onClose: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
-  const promotable = releases.filter((r) => r.status === 'ready' || r.status === 'deployed');
-  const [releaseId, setReleaseId] = useState(release?.id ?? promotable[0]?.id ?? '');
+  const actions = useApi(() => nextActions(target.id), [target.id]);
+  const [chosen, setChosen] = useState<string>();
   const [reason, setReason] = useState('');
-  const [preview, setPreview] = useState<PromotionPreview>();
-  const [previewError, setPreviewError] = useState<unknown>();
   const [submitError, setSubmitError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
 
@@ -30,29 +37,26 @@ export function PromoteDialog({
     ref.current?.showModal();
   }, []);
 
-  useEffect(() => {
-    if (!releaseId) return;
-    let live = true;
-    setPreview(undefined);
-    setPreviewError(undefined);
-    unwrap(api.POST('/api/v1/promotions/preview', { body: { releaseId, targetEnvironmentId: target.id } }))
-      .then((p) => live && setPreview(p))
-      .catch((err) => live && setPreviewError(err));
-    return () => {
-      live = false;
-    };
-  }, [releaseId, target.id]);
+  const items = actions.data?.items ?? [];
+  // The asked-for release when it can go, else the newest that can; never one the API would refuse.
+  const preferred = items.find((i) => i.release.id === releaseId && i.canRequest)?.release.id ?? actions.data?.recommendedReleaseId;
+  const selectedId = chosen ?? preferred ?? releaseId ?? items[0]?.release.id ?? '';
+  const item = items.find((i) => i.release.id === selectedId);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    if (!item?.canRequest) return;
     setBusy(true);
     setSubmitError(undefined);
     try {
-      const p = await unwrap(api.POST('/api/v1/promotions', { body: { releaseId, targetEnvironmentId: target.id, reason } }));
+      const p = await unwrap(
+        api.POST('/api/v1/promotions', { body: { releaseId: item.release.id, targetEnvironmentId: target.id, reason } }),
+      );
       ref.current?.close();
       navigate(`/promotions/${p.id}`);
     } catch (err) {
       setSubmitError(err);
+      void actions.reload();
     } finally {
       setBusy(false);
     }
@@ -64,29 +68,55 @@ export function PromoteDialog({
         <h2 id="promote-title" style={{ marginTop: 0 }}>
           Promote to {target.displayName || target.name}
         </h2>
-        <label htmlFor="promote-release">Release</label>
-        {promotable.length === 0 ? (
-          <p className="muted">No ready release. Create one and make it ready first.</p>
-        ) : (
-          <select id="promote-release" value={releaseId} onChange={(e) => setReleaseId(e.target.value)}>
-            {promotable.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.name} ({r.status})
-              </option>
-            ))}
-          </select>
-        )}
-        <h3>Gate preview</h3>
-        <ErrorBox error={previewError} title="Preview failed" />
-        {releaseId && !preview && !previewError ? <Loading what="Evaluating gates" /> : null}
-        {preview ? (
+        <ErrorBox error={actions.error} title="Could not load what can be promoted" />
+        {!actions.data && !actions.error ? <Loading what="Checking what can be promoted" /> : null}
+        {actions.data && items.length === 0 ? <p className="muted">No ready release. Create one and make it ready first.</p> : null}
+        {items.length ? (
           <>
-            <p className={`alert ${preview.wouldPass ? 'ok' : 'warn'}`} role="status">
-              {preview.wouldPass
-                ? 'No gate fails: the promotion goes ahead once any approvals are given.'
-                : 'Some gates do not pass yet; the promotion will wait (pending) or be refused as shown.'}
-            </p>
-            <GateList gates={preview.gates} caption="Gate preview" />
+            <label htmlFor="promote-release">Release</label>
+            <select id="promote-release" value={selectedId} onChange={(e) => setChosen(e.target.value)}>
+              {items.map((i) => (
+                <option key={i.release.id} value={i.release.id}>
+                  {i.release.name} ({STATE_LABEL[i.state]})
+                </option>
+              ))}
+            </select>
+          </>
+        ) : null}
+        {item ? (
+          <>
+            <h3>Gate preview</h3>
+            {item.reason ? (
+              <p className={`alert ${item.state === 'available' ? 'warn' : 'bad'}`} role="status" data-testid="promote-refusal">
+                <Badge
+                  status={item.state === 'available' ? 'pending' : 'fail'}
+                  label={item.state === 'available' ? 'not for you' : STATE_LABEL[item.state]}
+                />{' '}
+                {item.reason}
+                {item.activePromotion ? (
+                  <>
+                    {' '}
+                    <a
+                      href={`/promotions/${item.activePromotion.id}`}
+                      onClick={(e) => {
+                        e.preventDefault();
+                        ref.current?.close();
+                        navigate(`/promotions/${item.activePromotion?.id}`);
+                      }}
+                    >
+                      Open that promotion
+                    </a>
+                  </>
+                ) : null}
+              </p>
+            ) : (
+              <p className="alert ok" role="status" data-testid="promote-verdict">
+                {item.wouldPass
+                  ? 'No gate fails: the promotion goes ahead once any approvals are given.'
+                  : 'No gate refuses it; some wait (e.g. a freeze window) and are re-evaluated until they pass.'}
+              </p>
+            )}
+            {item.gates.length ? <GateList gates={item.gates} caption="Gate preview" /> : null}
           </>
         ) : null}
         <label htmlFor="promote-reason">Reason</label>
@@ -96,7 +126,12 @@ export function PromoteDialog({
           <button type="button" onClick={() => ref.current?.close()}>
             Cancel
           </button>
-          <button type="submit" className="primary" disabled={busy || !releaseId}>
+          <button
+            type="submit"
+            className="primary"
+            disabled={busy || !item?.canRequest}
+            title={item && !item.canRequest ? (item.reason ?? undefined) : undefined}
+          >
             {busy ? 'Requesting…' : 'Request promotion'}
           </button>
         </div>

@@ -1,6 +1,6 @@
 // Loaders shared by several pages: whole lists (all pages), promotions and drift.
 import { api, unwrap } from '../api/client';
-import type { DriftRow, Environment, Promotion, Query, Release, Target } from '../api/types';
+import type { DriftRow, Environment, NextActions, Promotion, Query, Release, Target, TargetHistoryEntry } from '../api/types';
 import { allPages } from './useApi';
 
 export const listEnvironments = (): Promise<Environment[]> =>
@@ -29,4 +29,31 @@ export const ACTIVE_PROMOTION = new Set(['pending', 'awaiting_approval', 'approv
 export async function listDrift(environment?: string): Promise<Map<string, DriftRow>> {
   const res = await unwrap(api.GET('/api/v1/drift', { params: { query: environment ? { environment } : {} } }));
   return new Map(res.items.map((d) => [d.targetId, d]));
+}
+
+/** What the caller may promote to an environment now, computed by the server (GET …/next-actions). */
+export const nextActions = (environment: string): Promise<NextActions> =>
+  unwrap(api.GET('/api/v1/environments/{ref}/next-actions', { params: { path: { ref: environment } } }));
+
+/** next-actions of every environment, by environment id. */
+export async function nextActionsByEnv(envs: Environment[]): Promise<Map<string, NextActions>> {
+  const all = await Promise.all(envs.map((e) => nextActions(e.id)));
+  return new Map(all.map((a) => [a.environment.id, a]));
+}
+
+/** What ran on a target, newest first (the newest 100). */
+export async function targetHistory(target: string): Promise<TargetHistoryEntry[]> {
+  return (await unwrap(api.GET('/api/v1/targets/{ref}/history', { params: { path: { ref: target }, query: { limit: 100 } } }))).items;
+}
+
+/** Targets grouped by the release each runs (per-target truth); null = nothing deployed. */
+export function releasesOnTargets(targets: Target[]): { release: { id: string; name: string } | null; targets: Target[] }[] {
+  const groups = new Map<string | null, { release: { id: string; name: string } | null; targets: Target[] }>();
+  for (const t of targets) {
+    const key = t.currentRelease?.id ?? null;
+    const g = groups.get(key) ?? { release: t.currentRelease, targets: [] };
+    g.targets.push(t);
+    groups.set(key, g);
+  }
+  return [...groups.values()].sort((a, b) => b.targets.length - a.targets.length);
 }

@@ -1,5 +1,7 @@
-// Loads data for a page: loading/error/data, reload(), and optional polling while the tab is visible.
+// Loads data for a page: loading/error/data, reload(), live reloads on the tenant's changes (lib/live.ts),
+// and optional polling while the tab is visible.
 import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react';
+import { useLive } from './live';
 
 export interface ApiState<T> {
   data: T | undefined;
@@ -8,7 +10,11 @@ export interface ApiState<T> {
   reload: () => Promise<void>;
 }
 
-export function useApi<T>(load: () => Promise<T>, deps: DependencyList, opts: { pollMs?: number; enabled?: boolean } = {}): ApiState<T> {
+export function useApi<T>(
+  load: () => Promise<T>,
+  deps: DependencyList,
+  opts: { pollMs?: number; enabled?: boolean; live?: boolean } = {},
+): ApiState<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<Error>();
   const [loading, setLoading] = useState(true);
@@ -31,6 +37,8 @@ export function useApi<T>(load: () => Promise<T>, deps: DependencyList, opts: { 
       if (mine === generation.current) setLoading(false);
     }
   }, []);
+
+  useLive(reload, { enabled: enabled && opts.live !== false });
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the caller's deps decide when to reload
   useEffect(() => {

@@ -1,7 +1,9 @@
 // Agents: status, last heartbeat, version and capabilities.
 import { api, unwrap } from '../api/client';
+import { FullId, When } from '../components/format';
 import { JoinToken } from '../components/JoinToken';
-import { Badge, ErrorBox, Json, Loading, Time } from '../components/ui';
+import { Badge, ErrorBox, Json, Loading } from '../components/ui';
+import { listTargets } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
 
@@ -44,7 +46,7 @@ export function Agents() {
                     <Badge status={a.revokedAt ? 'cancelled' : a.status} label={a.revokedAt ? 'revoked' : a.status} />
                   </td>
                   <td>
-                    <Time at={a.lastHeartbeat} />
+                    <When at={a.lastHeartbeat} />
                   </td>
                   <td>{a.version}</td>
                   <td className="small">{Object.keys(a.capabilities).join(', ') || '—'}</td>
@@ -64,11 +66,22 @@ export function Agents() {
 }
 
 export function AgentDetail({ ref_ }: { ref_: string }) {
-  const state = useApi(() => unwrap(api.GET('/api/v1/agents/{ref}', { params: { path: { ref: ref_ } } })), [ref_], { pollMs: 10_000 });
-  useTitle(`Agent ${state.data?.name ?? ''}`);
+  const state = useApi(
+    async () => {
+      const [agent, targets] = await Promise.all([
+        unwrap(api.GET('/api/v1/agents/{ref}', { params: { path: { ref: ref_ } } })),
+        listTargets(),
+      ]);
+      // The targets whose latest successful deployment this agent ran: it serves and observes them.
+      return { agent, serves: targets.filter((t) => t.servedBy?.kind === 'agent' && t.servedBy.id === agent.id) };
+    },
+    [ref_],
+    { pollMs: 10_000 },
+  );
+  useTitle(`Agent ${state.data?.agent.name ?? ''}`);
   if (state.error) return <ErrorBox error={state.error} />;
   if (!state.data) return <Loading />;
-  const a = state.data;
+  const { agent: a, serves } = state.data;
   return (
     <>
       <p className="small">
@@ -81,28 +94,41 @@ export function AgentDetail({ ref_ }: { ref_: string }) {
         <dl className="kv">
           <dt>Id</dt>
           <dd>
-            <code>{a.id}</code>
+            <FullId id={a.id} />
           </dd>
           <dt>Version</dt>
           <dd>{a.version}</dd>
           <dt>Last heartbeat</dt>
           <dd>
-            <Time at={a.lastHeartbeat} />
+            <When at={a.lastHeartbeat} />
           </dd>
           <dt>Registered</dt>
           <dd>
-            <Time at={a.createdAt} />
+            <When at={a.createdAt} />
           </dd>
           {a.revokedAt ? (
             <>
               <dt>Revoked</dt>
               <dd>
-                <Time at={a.revokedAt} />
+                <When at={a.revokedAt} />
               </dd>
             </>
           ) : null}
         </dl>
       </div>
+      <h2>Targets it serves</h2>
+      {serves.length === 0 ? <p className="muted">None yet: an agent serves the targets whose latest deployment it ran.</p> : null}
+      {serves.length ? (
+        <ul className="plain" data-testid="agent-serves">
+          {serves.map((t) => (
+            <li key={t.id}>
+              <Link to={`/targets/${t.id}`}>{t.name}</Link> <span className="muted small">{t.environmentName}</span>{' '}
+              {t.currentRelease ? <Link to={`/releases/${t.currentRelease.name}`}>{t.currentRelease.name}</Link> : null}{' '}
+              {t.observation.state === 'unobservable' ? <Badge status="unknown" label="unobservable" /> : null}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <h2>Capabilities</h2>
       <Json value={a.capabilities} />
     </>

@@ -1,21 +1,38 @@
-// Home: the pipeline. Environments in promotion order as columns, each with the release it runs, its
-// digests, target health, drift and pending promotions, and a promote action with a gate preview.
+// Home: the pipeline. Environments in promotion order as columns, each with the releases its targets run
+// (per-target truth), their digests, target health, drift, unobservable and waiting targets, pending
+// promotions, and the promote actions the server says this user can take now (next actions).
 import { useMemo, useState } from 'react';
-import type { Environment, Promotion, Release, Target } from '../api/types';
+import type { Environment, NextActions, Promotion, Release, Target } from '../api/types';
+import { Digest, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
-import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
-import { ACTIVE_PROMOTION, listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
+import { Badge, ErrorBox, Loading } from '../components/ui';
+import {
+  ACTIVE_PROMOTION,
+  listDrift,
+  listEnvironments,
+  listPromotions,
+  listReleases,
+  listTargets,
+  nextActionsByEnv,
+  releasesOnTargets,
+} from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
 interface Column {
   env: Environment;
   targets: Target[];
+  /** The release most of its targets run (per-target truth). */
   release: Release | undefined;
   releaseSince: string | undefined;
+  /** Every release on its targets with how many run it; `release: null` = targets with nothing deployed. */
+  spread: { release: { id: string; name: string } | null; count: number }[];
   pending: Promotion[];
   health: Record<'healthy' | 'degraded' | 'unhealthy' | 'unknown', number>;
   drifted: Target[];
+  unobservable: Target[];
+  waiting: Target[];
+  actions: NextActions | undefined;
 }
 
 async function loadPipeline() {
@@ -29,25 +46,29 @@ async function loadPipeline() {
   return { envs, targets, releases, promotions, drift };
 }
 
-/** The release an environment runs: its latest deployed promotion, else the release whose digests its targets run. */
+/** What an environment runs, from its targets; without targets, its latest deployed promotion. */
 function currentRelease(
   env: Environment,
   targets: Target[],
   releases: Release[],
   promotions: Promotion[] | undefined,
-): { release: Release | undefined; since: string | undefined } {
+): { release: Release | undefined; since: string | undefined; spread: Column['spread'] } {
   const deployed = promotions
     ?.filter((p) => p.targetEnvironmentId === env.id && p.status === 'deployed')
     .sort((a, b) => (b.completedAt ?? b.updatedAt).localeCompare(a.completedAt ?? a.updatedAt))[0];
-  if (deployed) {
-    return { release: releases.find((r) => r.id === deployed.releaseId), since: deployed.completedAt ?? deployed.updatedAt };
+  const since = (id: string | undefined) =>
+    deployed && deployed.releaseId === id ? (deployed.completedAt ?? deployed.updatedAt) : undefined;
+  if (targets.length === 0) {
+    const release = deployed ? releases.find((r) => r.id === deployed.releaseId) : undefined;
+    return { release, since: since(release?.id), spread: [] };
   }
-  // Without a deployed promotion: the release the targets report running, where the API says so.
-  const ids = new Set(targets.map((t) => (t as { currentReleaseId?: string | null }).currentReleaseId).filter(Boolean));
-  return { release: releases.find((r) => ids.has(r.id)), since: undefined };
+  const groups = releasesOnTargets(targets);
+  const main = groups.find((g) => g.release)?.release;
+  const release = main ? releases.find((r) => r.id === main.id) : undefined;
+  return { release, since: since(release?.id), spread: groups.map((g) => ({ release: g.release, count: g.targets.length })) };
 }
 
-function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>): Column[] {
+function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>, actions: Map<string, NextActions> | undefined): Column[] {
   const byEnv = new Map<string, Target[]>();
   for (const t of data.targets) {
     const list = byEnv.get(t.environmentId) ?? [];
@@ -56,13 +77,27 @@ function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>): Column[] 
   }
   return data.envs.map((env) => {
     const targets = byEnv.get(env.id) ?? [];
-    const { release, since } = currentRelease(env, targets, data.releases, data.promotions);
+    const { release, since, spread } = currentRelease(env, targets, data.releases, data.promotions);
     const health = { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 };
     for (const t of targets) health[t.healthStatus]++;
     // Drift: the server's verdict (running containers and sticker against the record).
     const drifted = targets.filter((t) => data.drift?.get(t.id)?.driftDetected);
+    const unobservable = targets.filter((t) => t.observation.state === 'unobservable');
+    const waiting = targets.filter((t) => t.waiting?.reason);
     const pending = data.promotions.filter((p) => p.targetEnvironmentId === env.id && ACTIVE_PROMOTION.has(p.status));
-    return { env, targets, release, releaseSince: since, pending, health, drifted };
+    return {
+      env,
+      targets,
+      release,
+      releaseSince: since,
+      spread,
+      pending,
+      health,
+      drifted,
+      unobservable,
+      waiting,
+      actions: actions?.get(env.id),
+    };
   });
 }
 
@@ -90,10 +125,23 @@ function EnvColumn({
   onPromote,
 }: {
   col: Column;
-  next: Environment | undefined;
+  next: Column | undefined;
   onPromote: (target: Environment, release?: Release) => void;
 }) {
   const { env, release } = col;
+  // Only what the server says this user can do now (GET /environments/{id}/next-actions).
+  const canPromoteHere = Boolean(col.actions?.items.some((i) => i.canRequest));
+  const nextItem = release ? next?.actions?.items.find((i) => i.release.id === release.id) : undefined;
+  const canPromoteNext = Boolean(next && nextItem?.canRequest);
+  const whyNot = !col.actions
+    ? undefined
+    : !col.actions.canRequest
+      ? col.actions.roleReason
+      : !canPromoteHere && !canPromoteNext
+        ? next && release && nextItem?.reason
+          ? `Not to ${next.env.name}: ${nextItem.reason}`
+          : 'No release can be promoted here now.'
+        : undefined;
   const shown = col.targets.slice(0, 6);
   return (
     <article className="env-col" aria-labelledby={`env-${env.id}`} data-testid={`env-${env.name}`}>
@@ -115,9 +163,16 @@ function EnvColumn({
               </Link>
               <Badge status={release.status} />
             </div>
+            {col.spread.length ? (
+              <p className="small muted" style={{ margin: 0 }} data-testid="release-spread">
+                {col.spread
+                  .map((g) => `${g.release ? g.release.name : 'nothing deployed'} on ${g.count} of ${col.targets.length}`)
+                  .join(' · ')}
+              </p>
+            ) : null}
             {col.releaseSince ? (
               <p className="small muted" style={{ margin: 0 }}>
-                deployed <Time at={col.releaseSince} />
+                deployed <When at={col.releaseSince} />
               </p>
             ) : null}
             <ul className="plain small">
@@ -135,7 +190,11 @@ function EnvColumn({
       <section aria-label="Targets">
         <div className="spread">
           <strong className="small">Targets</strong>
-          {col.drifted.length ? <Badge status="drift" label={`drift: ${col.drifted.length}`} /> : null}
+          <span className="row">
+            {col.drifted.length ? <Badge status="drift" label={`drift: ${col.drifted.length}`} /> : null}
+            {col.unobservable.length ? <Badge status="unknown" label={`unobservable: ${col.unobservable.length}`} /> : null}
+            {col.waiting.length ? <Badge status="waiting" label={`waiting: ${col.waiting.length}`} /> : null}
+          </span>
         </div>
         <HealthBar health={col.health} total={col.targets.length} />
         <ul className="plain small">
@@ -144,6 +203,8 @@ function EnvColumn({
               <Link to={`/targets/${t.id}`}>{t.name}</Link>
               <span className="row">
                 {col.drifted.includes(t) ? <Badge status="drift" label="drift" /> : null}
+                {col.unobservable.includes(t) ? <Badge status="unknown" label="unobservable" /> : null}
+                {t.waiting?.reason ? <Badge status="waiting" label="waiting" /> : null}
                 <Badge status={t.healthStatus} />
               </span>
             </li>
@@ -167,19 +228,31 @@ function EnvColumn({
           ))}
         </ul>
       </section>
+      {col.waiting.length ? (
+        <ul className="plain small" data-testid="waiting-reasons">
+          {col.waiting.slice(0, 3).map((t) => (
+            <li key={t.id} className="muted">
+              <Link to={`/targets/${t.id}`}>{t.name}</Link>: {t.waiting?.reason}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <section className="row">
-        <button type="button" onClick={() => onPromote(env)} aria-label={`Promote a release to ${env.name}`}>
-          Promote here
-        </button>
-        {next && release ? (
-          <button
-            type="button"
-            className="primary"
-            onClick={() => onPromote(next, release)}
-            aria-label={`Promote ${release.name} to ${next.name}`}
-          >
-            Promote to {next.name} →
+        {canPromoteHere ? (
+          <button type="button" onClick={() => onPromote(env)} aria-label={`Promote here: a release to ${env.name}`}>
+            Promote here
           </button>
+        ) : null}
+        {next && release && canPromoteNext ? (
+          <button type="button" className="primary" onClick={() => onPromote(next.env, release)}>
+            Promote {release.name} to {next.env.name} →
+          </button>
+        ) : null}
+        {col.actions ? null : <span className="muted small">Checking what can be promoted…</span>}
+        {whyNot ? (
+          <p className="muted small" data-testid="no-promote" style={{ margin: 0 }}>
+            {whyNot}
+          </p>
         ) : null}
       </section>
     </article>
@@ -188,8 +261,11 @@ function EnvColumn({
 
 export function Home() {
   useTitle('Pipeline');
-  const state = useApi(loadPipeline, [], { pollMs: 10_000 });
-  const columns = useMemo(() => (state.data ? buildColumns(state.data) : []), [state.data]);
+  const state = useApi(loadPipeline, []);
+  // What this user may promote where: loaded after the pipeline, so the pipeline shows at once.
+  const envs = state.data?.envs;
+  const actions = useApi(() => nextActionsByEnv(envs ?? []), [envs?.map((e) => e.id).join(',')], { enabled: Boolean(envs) });
+  const columns = useMemo(() => (state.data ? buildColumns(state.data, actions.data) : []), [state.data, actions.data]);
   const [promote, setPromote] = useState<{ target: Environment; release?: Release }>();
 
   return (
@@ -217,18 +293,13 @@ export function Home() {
           <EnvColumn
             key={col.env.id}
             col={col}
-            next={columns[i + 1]?.env}
+            next={columns[i + 1]}
             onPromote={(target, release) => setPromote({ target, ...(release ? { release } : {}) })}
           />
         ))}
       </div>
       {promote && state.data ? (
-        <PromoteDialog
-          target={promote.target}
-          release={promote.release}
-          releases={state.data.releases}
-          onClose={() => setPromote(undefined)}
-        />
+        <PromoteDialog target={promote.target} releaseId={promote.release?.id} onClose={() => setPromote(undefined)} />
       ) : null}
     </>
   );

@@ -1,12 +1,14 @@
-// Release detail: components with tags, semver and digests, source ref, where it runs now, its
-// promotions, and the actions of its lifecycle (make ready, deprecate, promote).
+// Release detail: components with tags, semver and digests, source ref, where it runs now (the targets
+// whose latest successful deployment is of this release), its promotions, and the actions of its
+// lifecycle (make ready, deprecate, promote where the server says this user can).
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Environment, Release } from '../api/types';
+import { Digest, FullId, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
-import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading } from '../components/ui';
 import { useSession } from '../lib/auth';
-import { listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
+import { listEnvironments, listPromotions, listTargets, nextActionsByEnv } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
@@ -15,37 +17,33 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
   const { hasRole } = useSession();
   const state = useApi(async () => {
     const release = await unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: ref_ } } }));
-    const [envs, targets, promotions, envPromotions, releases] = await Promise.all([
-      listEnvironments(),
-      listTargets(),
-      listPromotions({ release: release.id }),
-      listPromotions({ status: 'deployed' }),
-      listReleases(),
-    ]);
-    return { release, envs, targets, promotions, envPromotions, releases };
+    const [envs, targets, promotions] = await Promise.all([listEnvironments(), listTargets(), listPromotions({ release: release.id })]);
+    const actions =
+      release.status === 'ready' || release.status === 'deployed' ? await nextActionsByEnv(envs).catch(() => undefined) : undefined;
+    return { release, envs, targets, promotions, actions };
   }, [ref_]);
   const [promoteTo, setPromoteTo] = useState<Environment>();
 
   if (state.error) return <ErrorBox error={state.error} title={`Could not load release ${ref_}`} />;
   if (!state.data) return <Loading />;
   const { release, envs, targets, promotions } = state.data;
-  // An environment runs this release when its latest deployed promotion is of it (or, where the API
-  // reports it, its targets' current release is this one).
-  const latestDeployed = new Map<string, string>();
-  for (const p of [...(state.data.envPromotions ?? [])].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))) {
-    latestDeployed.set(p.targetEnvironmentId, p.releaseId);
-  }
+  // Per-target truth: an environment counts the targets whose current release is exactly this one.
   const runningIn = envs
-    .map((env) => ({
-      env,
-      targets: targets.filter(
-        (t) =>
-          t.environmentId === env.id &&
-          ((t as { currentReleaseId?: string | null }).currentReleaseId === release.id || latestDeployed.get(env.id) === release.id),
-      ),
-    }))
+    .map((env) => {
+      const all = targets.filter((t) => t.environmentId === env.id);
+      return { env, all, targets: all.filter((t) => t.currentRelease?.id === release.id) };
+    })
     .filter((x) => x.targets.length > 0);
   const deployedIn = new Set((promotions ?? []).filter((p) => p.status === 'deployed').map((p) => p.targetEnvironmentId));
+  // Where the server says this user may promote it now, or why nowhere.
+  const promotable = envs.filter((env) => state.data?.actions?.get(env.id)?.items.some((i) => i.release.id === release.id && i.canRequest));
+  const anyActions = state.data.actions ? [...state.data.actions.values()][0] : undefined;
+  const notPromotable =
+    promotable.length || !anyActions
+      ? undefined
+      : !anyActions.canRequest
+        ? anyActions.roleReason
+        : 'No environment can take it now: it already runs there, is being promoted there, or a gate refuses it (see the pipeline).';
   const canWrite = hasRole('release_manager');
 
   const act = async (call: Promise<{ data?: Release; error?: unknown; response: Response }>) => {
@@ -88,11 +86,11 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
             <dd>{release.name}</dd>
             <dt>Id</dt>
             <dd>
-              <code>{release.id}</code>
+              <FullId id={release.id} />
             </dd>
             <dt>Created</dt>
             <dd>
-              <Time at={release.createdAt} />
+              <When at={release.createdAt} />
             </dd>
             <dt>Source</dt>
             <dd>
@@ -116,13 +114,22 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
           <h2 style={{ marginTop: 0 }}>Where it runs now</h2>
           {runningIn.length === 0 ? <p className="muted">Not running on any target.</p> : null}
           <ul className="plain">
-            {runningIn.map(({ env, targets: ts }) => (
-              <li key={env.id}>
-                <strong>{env.name}</strong>: {ts.length} target(s) {deployedIn.has(env.id) ? <Badge status="deployed" /> : null}
+            {runningIn.map(({ env, all, targets: ts }) => (
+              <li key={env.id} data-testid={`runs-in-${env.name}`}>
+                <strong>{env.name}</strong>: {ts.length} target(s) of {all.length}{' '}
+                {deployedIn.has(env.id) ? <Badge status="deployed" /> : null}
+                <div className="small muted">
+                  {ts.map((t, i) => (
+                    <span key={t.id}>
+                      {i ? ', ' : ''}
+                      <Link to={`/targets/${t.id}`}>{t.name}</Link>
+                    </span>
+                  ))}
+                </div>
               </li>
             ))}
           </ul>
-          {release.status === 'ready' || release.status === 'deployed' ? (
+          {promotable.length ? (
             <div className="row" style={{ marginTop: '0.5rem' }}>
               <label htmlFor="promote-env" className="sr-only">
                 Promote to environment
@@ -139,13 +146,17 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
                 <option value="" disabled>
                   Promote to…
                 </option>
-                {envs.map((env) => (
+                {promotable.map((env) => (
                   <option key={env.id} value={env.id}>
                     {env.name}
                   </option>
                 ))}
               </select>
             </div>
+          ) : notPromotable ? (
+            <p className="muted small" data-testid="no-promote">
+              {notPromotable}
+            </p>
           ) : null}
         </div>
       </div>
@@ -177,7 +188,7 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
                 <td>{c.semver ?? '—'}</td>
                 <td>{c.channel ?? '—'}</td>
                 <td>
-                  <Digest value={c.digest} full />
+                  <Digest value={c.digest} />
                 </td>
               </tr>
             ))}
@@ -190,15 +201,13 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
         <ul className="plain">
           {promotions.map((p) => (
             <li key={p.id}>
-              <Link to={`/promotions/${p.id}`}>to {p.targetEnvironmentName}</Link> <Badge status={p.status} /> <Time at={p.requestedAt} />{' '}
+              <Link to={`/promotions/${p.id}`}>to {p.targetEnvironmentName}</Link> <Badge status={p.status} /> <When at={p.requestedAt} />{' '}
               by {p.requestedBy.username}
             </li>
           ))}
         </ul>
       ) : null}
-      {promoteTo ? (
-        <PromoteDialog target={promoteTo} release={release} releases={state.data.releases} onClose={() => setPromoteTo(undefined)} />
-      ) : null}
+      {promoteTo ? <PromoteDialog target={promoteTo} releaseId={release.id} onClose={() => setPromoteTo(undefined)} /> : null}
     </>
   );
 }
