@@ -60,7 +60,7 @@ export interface TestNginx {
 /**
  * nginx on a free 127.0.0.1 port. Each upstream of `upstreams` (default ["app"]) is
  * `upstream NAME { include DIR/upstreams/NAME/*.conf; }` with a placeholder server marked down (an
- * upstream needs one server to load); location / proxies to the first, `/u/NAME/` to each. No retries
+ * upstream needs one server to load); location / proxies to the first, `/u/NAME/…` to each (as `/…`). No retries
  * to another server (proxy_next_upstream off), so a refused connection is a 502 the client sees.
  */
 export async function startNginx(upstreams: string[] = ['app']): Promise<TestNginx> {
@@ -76,15 +76,15 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
     await writeFile(path.join(upstreamDir(u), '000-placeholder.conf'), `server 127.0.0.1:${closed} down;\n`);
   }
   const tmp = (k: string) => `${k}_temp_path ${dir}/tmp/${k};`;
-  const proxy = (u: string) =>
-    `proxy_pass http://${u}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
+  const proxy = (u: string, strip = '') =>
+    `proxy_pass http://${u}${strip}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
   await writeFile(
     conf,
     `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
       `http {\n  access_log off;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
       upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('') +
       `  server {\n    listen 127.0.0.1:${port};\n    location / { ${proxy(upstreams[0]!)} }\n` +
-      upstreams.map((u) => `    location /u/${u}/ { ${proxy(u)} }\n`).join('') +
+      upstreams.map((u) => `    location /u/${u}/ { ${proxy(u, '/')} }\n`).join('') +
       '  }\n}\n',
   );
   const ctl = (...args: string[]) => [NGINX, '-p', dir, '-c', conf, ...args];
@@ -130,12 +130,12 @@ export interface LoadCounts {
   requests: number;
   answered: number;
   non2xx: number;
-  /** Connection errors and timeouts (autocannon counts a timeout as an error too). */
+  /** Connection errors and timeouts as autocannon counts them (an error on an idle connection loses no request). */
   errors: number;
   timeouts: number;
-  /** Requests sent and neither answered nor failed with an error (a connection closed under them). */
-  lost: number;
-  /** non2xx + errors + lost: every request a client without retries saw fail. */
+  /** Requests sent and never answered: reset or closed under them, or timed out (those in flight at the end excluded). */
+  unanswered: number;
+  /** non2xx + unanswered: every request a client without retries saw fail. */
   failed: number;
   slowRequests: number;
   slowFailed: number;
@@ -144,26 +144,37 @@ export interface LoadCounts {
   seconds: number;
   /** Keep-alive requests per second achieved. */
   rate: number;
+  /** Responses with `Connection: close` after which the client opened a new connection. */
+  closeReconnects: number;
 }
 
 interface ClientTally {
   sent: number;
   answered: number;
-  errors: number;
-  lastWasRequest: boolean;
+  /** The connection the last request went out on, and its requests and answers (what is in flight). */
+  conn: unknown;
+  connSent: number;
+  connAnswered: number;
+  /** The response being read carries `Connection: close`. */
+  closing: boolean;
 }
 
-type Client = NodeJS.EventEmitter;
+/**
+ * autocannon's per-connection client, with the internals used below (see cannon()): its socket, its
+ * options, and the reconnect it uses itself for `reconnectRate`.
+ */
+type Client = NodeJS.EventEmitter & { conn?: unknown; opts?: { pipelining: number }; _resetConnection?: () => void };
 
 /**
  * One autocannon instance until stop(): every response tallied by status and release, and every request
- * accounted for per connection (autocannon reconnects silently when a server closes a connection with a
- * request in flight; such a request is counted as lost, not ignored).
+ * accounted for per connection: a request that was sent and never answered (a connection closed or reset
+ * under it, a timeout) is `unanswered`, except the ones still in flight on the live connection at stop.
  */
 function cannon(url: string, opts: { connections: number; rate?: number; path: string; release: (b: string) => string }) {
   const byRelease: Record<string, number> = {};
   const tallies = new Map<Client, ClientTally>();
   let non2xx = 0;
+  let closeReconnects = 0;
   const instance = autocannon(
     {
       url,
@@ -193,42 +204,56 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
   instance.on('response', (client: Client) => {
     let t = tallies.get(client);
     if (!t) {
-      t = { sent: 1, answered: 0, errors: 0, lastWasRequest: true };
+      t = { sent: 1, answered: 0, conn: client.conn, connSent: 1, connAnswered: 0, closing: false };
       tallies.set(client, t);
       const tally = t;
+      client.on('headers', (info: { shouldKeepAlive?: boolean }) => {
+        tally.closing = info.shouldKeepAlive === false;
+      });
       client.on('request', () => {
         tally.sent++;
-        tally.lastWasRequest = true;
-      });
-      client.on('connError', () => {
-        tally.errors++;
-        tally.lastWasRequest = false;
-      });
-      client.on('timeout', () => {
-        tally.lastWasRequest = false;
+        if (client.conn !== tally.conn) Object.assign(tally, { conn: client.conn, connSent: 0, connAnswered: 0 });
+        tally.connSent++;
       });
     }
     t.answered++;
-    t.lastWasRequest = false;
+    t.connAnswered++;
+    // autocannon writes the next request on the same connection even after `Connection: close` (nginx
+    // says so on the last response of a worker that is shutting down after a reload): a request the
+    // server never reads. An HTTP/1.1 client must stop sending on such a connection (RFC 9112 §9.6), so
+    // the client opens a new connection here, before autocannon writes its next request (on the new
+    // one). Its own reconnect would also write a request at once; pipelining 0 keeps one in flight.
+    // Nothing is re-sent.
+    if (t.closing && client.opts && client._resetConnection) {
+      t.closing = false;
+      closeReconnects++;
+      const depth = client.opts.pipelining;
+      client.opts.pipelining = 0;
+      client._resetConnection();
+      client.opts.pipelining = depth;
+    }
   });
   const done = new Promise<autocannon.Result>((resolve) => instance.once('done', resolve));
   return {
     /** Every connection has had an answer (so its requests are tallied). */
     ready: () => tallies.size >= opts.connections,
     async stop() {
+      // in flight when the clients are destroyed: what the live connection was sent and did not answer yet
+      const inFlight = new Map<Client, number>();
+      instance.on('tick', () => {
+        for (const [c, t] of tallies) inFlight.set(c, c.conn === t.conn ? t.connSent - t.connAnswered : 0);
+      });
       instance.stop();
       const result = await done;
       let sent = 0;
-      let lost = 0;
       let answered = 0;
-      for (const t of tallies.values()) {
+      let unanswered = 0;
+      for (const [c, t] of tallies) {
         sent += t.sent;
         answered += t.answered;
-        // the one request in flight when the run was stopped is neither answered nor lost
-        const open = t.sent - t.answered - t.errors - (t.lastWasRequest ? 1 : 0);
-        lost += Math.max(0, open);
+        unanswered += t.sent - t.answered - (inFlight.get(c) ?? 0);
       }
-      return { result, byRelease, non2xx, sent, answered, lost };
+      return { result, byRelease, non2xx, sent, answered, unanswered, closeReconnects };
     },
   };
 }
@@ -239,7 +264,7 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
  */
 export async function underLoad<T>(url: string, opts: LoadOptions, action: () => Promise<T>): Promise<{ result: T; counts: LoadCounts }> {
   const rate = opts.rate ?? 160;
-  const fast = cannon(url, { connections: opts.connections ?? 8, rate, path: opts.path ?? '/VERSION', release: opts.release });
+  const fast = cannon(url, { connections: opts.connections ?? 24, rate, path: opts.path ?? '/VERSION', release: opts.release });
   const slow = cannon(url, { connections: opts.slowConnections ?? 4, path: opts.slowPath ?? '/cgi-bin/slow', release: opts.release });
   const started = Date.now();
   const deadline = started + 15_000;
@@ -265,7 +290,7 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
   for (const [k, v] of Object.entries(s.byRelease)) byRelease[k] = (byRelease[k] ?? 0) + v;
   const errors = f.result.errors + s.result.errors;
   const non2xx = f.non2xx + s.non2xx;
-  const lost = f.lost + s.lost;
+  const unanswered = f.unanswered + s.unanswered;
   return {
     result,
     counts: {
@@ -274,13 +299,14 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
       non2xx,
       errors,
       timeouts: f.result.timeouts + s.result.timeouts,
-      lost,
-      failed: non2xx + errors + lost,
+      unanswered,
+      failed: non2xx + unanswered,
       slowRequests: s.sent,
-      slowFailed: s.non2xx + s.result.errors + s.lost,
+      slowFailed: s.non2xx + s.unanswered,
       byRelease,
       seconds,
       rate: f.sent / seconds,
+      closeReconnects: f.closeReconnects + s.closeReconnects,
     },
   };
 }
@@ -297,8 +323,8 @@ export function formatCounts(scenario: string, run: number, counts: LoadCounts, 
     .join(' ');
   return (
     `[load] ${scenario} run ${run}: requests=${counts.requests} (slow ${counts.slowRequests}) failed=${counts.failed} ` +
-    `(non2xx=${counts.non2xx} errors=${counts.errors} timeouts=${counts.timeouts} lost=${counts.lost}) bad-release=${bad} ` +
-    `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} served: ${releases}`
+    `(non2xx=${counts.non2xx} errors=${counts.errors} timeouts=${counts.timeouts} unanswered=${counts.unanswered}) bad-release=${bad} ` +
+    `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} close-reconnects=${counts.closeReconnects} served: ${releases}`
   );
 }
 
