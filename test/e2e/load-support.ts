@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +43,8 @@ export function loadRuns(): number {
 export interface TestNginx {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** One line per request nginx read: `$status $request_completion $upstream_addr`. */
+  accessLog: string;
   dir: string;
   conf: string;
   /** The master's pid file (router.pidFile: how Gantry confirms a reload). */
@@ -81,7 +83,7 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
   await writeFile(
     conf,
     `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
-      `http {\n  access_log off;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
+      `http {\n  log_format load '$status $request_completion $upstream_addr';\n  access_log ${dir}/access.log load;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
       upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('') +
       `  server {\n    listen 127.0.0.1:${port};\n    location / { ${proxy(upstreams[0]!)} }\n` +
       upstreams.map((u) => `    location /u/${u}/ { ${proxy(u, '/')} }\n`).join('') +
@@ -93,6 +95,7 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    accessLog: path.join(dir, 'access.log'),
     dir,
     conf,
     pidFile,
@@ -137,6 +140,14 @@ export interface LoadCounts {
   unanswered: number;
   /** non2xx + unanswered: every request a client without retries saw fail. */
   failed: number;
+  /**
+   * From nginx's access log (when underLoad was given a TestNginx): requests nginx read and did not answer
+   * completely with a 2xx, apart from those the load generator itself cut when it stopped (status 499).
+   * `unanswered - nginxFailed` requests were never read by nginx at all.
+   */
+  nginxFailed: number | null;
+  /** Requests nginx read during the run (null without a TestNginx). */
+  nginxRead: number | null;
   slowRequests: number;
   slowFailed: number;
   /** 2xx answers per release (as named by `release(body)`). */
@@ -262,7 +273,19 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
  * Runs `action` under load through `url` (nginx) and returns its result with the counts. Traffic starts
  * `leadSeconds` before the action and goes on `leadSeconds` after it.
  */
-export async function underLoad<T>(url: string, opts: LoadOptions, action: () => Promise<T>): Promise<{ result: T; counts: LoadCounts }> {
+export async function underLoad<T>(
+  through: string | TestNginx,
+  opts: LoadOptions,
+  action: () => Promise<T>,
+): Promise<{ result: T; counts: LoadCounts }> {
+  const url = typeof through === 'string' ? through : through.url;
+  const logFile = typeof through === 'string' ? null : through.accessLog;
+  const logFrom = logFile
+    ? await stat(logFile).then(
+        (st) => st.size,
+        () => 0,
+      )
+    : 0;
   const rate = opts.rate ?? 160;
   const fast = cannon(url, { connections: opts.connections ?? 24, rate, path: opts.path ?? '/VERSION', release: opts.release });
   const slow = cannon(url, { connections: opts.slowConnections ?? 4, path: opts.slowPath ?? '/cgi-bin/slow', release: opts.release });
@@ -286,6 +309,17 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
   }
   const [f, s] = await Promise.all([fast.stop(), slow.stop()]);
   const seconds = (Date.now() - started) / 1000;
+  let nginxFailed: number | null = null;
+  let nginxRead: number | null = null;
+  if (logFile) {
+    await sleep(200); // nginx writes a request's line when it ends
+    const lines = (await readFile(logFile)).subarray(logFrom).toString('utf8').split('\n').filter(Boolean);
+    nginxRead = lines.length;
+    nginxFailed = lines.filter((l) => {
+      const [status, completion] = l.split(' ');
+      return status !== '499' && !(status!.startsWith('2') && completion === 'OK');
+    }).length;
+  }
   const byRelease: Record<string, number> = { ...f.byRelease };
   for (const [k, v] of Object.entries(s.byRelease)) byRelease[k] = (byRelease[k] ?? 0) + v;
   const errors = f.result.errors + s.result.errors;
@@ -301,6 +335,8 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
       timeouts: f.result.timeouts + s.result.timeouts,
       unanswered,
       failed: non2xx + unanswered,
+      nginxFailed,
+      nginxRead,
       slowRequests: s.sent,
       slowFailed: s.non2xx + s.unanswered,
       byRelease,
@@ -323,7 +359,8 @@ export function formatCounts(scenario: string, run: number, counts: LoadCounts, 
     .join(' ');
   return (
     `[load] ${scenario} run ${run}: requests=${counts.requests} (slow ${counts.slowRequests}) failed=${counts.failed} ` +
-    `(non2xx=${counts.non2xx} errors=${counts.errors} timeouts=${counts.timeouts} unanswered=${counts.unanswered}) bad-release=${bad} ` +
+    `(non2xx=${counts.non2xx} unanswered=${counts.unanswered}; nginx read ${counts.nginxRead ?? '?'}, failed ${counts.nginxFailed ?? '?'}; ` +
+    `autocannon errors=${counts.errors} timeouts=${counts.timeouts}) bad-release=${bad} ` +
     `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} close-reconnects=${counts.closeReconnects} served: ${releases}`
   );
 }
