@@ -66,7 +66,14 @@ export async function verifyAll(docker: Docker, dockerHost: string, plans: Compo
  * gantry.digest label) and answers one health probe. Returns what was seen, or null (with the reason
  * logged) when the task has to run.
  */
-export async function runsAsPlanned(docker: Docker, dockerHost: string, plans: ComponentPlan[], log: TaskLog, signal: AbortSignal) {
+export async function runsAsPlanned(
+  docker: Docker,
+  dockerHost: string,
+  plans: ComponentPlan[],
+  log: TaskLog,
+  signal: AbortSignal,
+  retries = 0,
+) {
   const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
   for (const [i, o] of observed.entries()) {
     const want = plans[i]!.component.digest;
@@ -79,7 +86,7 @@ export async function runsAsPlanned(docker: Docker, dockerHost: string, plans: C
   const verdict = await verifyAll(
     docker,
     dockerHost,
-    plans.map((p) => ({ ...p, health: { ...p.health, retries: 0 } })),
+    plans.map((p) => ({ ...p, health: { ...p.health, retries: Math.min(retries, p.health.retries) } })),
     log,
     signal,
   );
@@ -243,7 +250,8 @@ export class DockerExecutor implements Executor {
     for (const color of COLORS) {
       const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt), color);
       if (!(await router.pointsAt(servers(plans)))) continue;
-      const seen = await runsAsPlanned(docker, dockerHost, plans, log, signal);
+      // a few probes: one slow answer should not turn "already serving" into a needless switch
+      const seen = await runsAsPlanned(docker, dockerHost, plans, log, signal, 2);
       if (!seen) return null;
       log(`router already points at the ${color} set, which runs this release healthy: nothing to switch`);
       if (sticker !== existing) await writeAtomic(file, `${JSON.stringify(sticker.content, null, 2)}\n`);
