@@ -193,7 +193,8 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
       ...(opts.rate ? { overallRate: opts.rate } : {}),
       pipelining: 1,
       duration: 3600,
-      timeout: 8,
+      // longer than nginx's proxy_read_timeout (10 s): a stalled backend shows as a 504 nginx logs, not as a client timeout
+      timeout: 30,
       requests: [
         {
           method: 'GET',
