@@ -46,6 +46,7 @@ interface Job {
   batchCount: number;
   pausedReason: string | null;
   waitingReason?: string | null;
+  warnings?: string[];
   rollbackOf: string | null;
   error: string | null;
   counts: Record<string, number>;
@@ -77,6 +78,7 @@ function printJob(j: Job): void {
     environment: j.environmentName,
     status: j.pausedReason ? `${j.status} (paused: ${j.pausedReason})` : j.status,
     waiting: j.waitingReason ?? null,
+    warnings: j.warnings?.length ? j.warnings.join('\n') : null,
     strategy: j.strategy,
     batch: `${j.currentBatch + 1}/${j.batchCount}`,
     promotion: j.promotionId,

@@ -5,6 +5,7 @@ import { UUID_RE } from '../environments/service.js';
 import type { Tx } from '../store/db.js';
 import { bundleDigest, type Strategy, type StrategyConfig, strategyConfig, type TaskComponent } from './protocol.js';
 import { markWaiting } from './waiting.js';
+import { switchWarnings } from './warnings.js';
 
 export interface JobInput {
   tenantId: string;
@@ -37,6 +38,7 @@ interface ReleaseRow {
 interface TargetRow {
   id: string;
   name: string;
+  target_type: string;
   labels: Record<string, string>;
   current_digest: string | null;
   current_components: { name: string; image: string; digest: string }[];
@@ -141,17 +143,24 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
       : 'all_at_once'
     : (input.strategy ?? envStrategy ?? 'all_at_once');
   const cfg: StrategyConfig = strategyConfig.parse({ ...envDeployment, ...(input.strategyConfig ?? {}) });
-  if (strategy === 'blue_green' && !cfg.router && rolledBack?.strategy_config.router) cfg.router = rolledBack.strategy_config.router;
+  // A rollback switches traffic the way the rolled-back job did (docker_host with a router: beside, then switch).
+  if (!cfg.router && rolledBack?.strategy_config.router) cfg.router = rolledBack.strategy_config.router;
   const autoRollback =
     !input.rollbackOf &&
     (cfg.failureBehavior === 'rollback' || (cfg.failureBehavior === undefined && envCfg.rows[0]?.config.autoRollback === true));
   // Checked now even for a queued job, so a promotion into an environment without targets fails at once.
   const targets = await selectTargets(tx, env, input.componentsByTarget);
   const plan = planBatches(targets.length, strategy, cfg);
+  const warnings = switchWarnings(
+    strategy,
+    cfg,
+    release.components.map((c) => c.component),
+    targets,
+  );
   const job = await tx.query<{ id: string }>(
     `INSERT INTO deployment_jobs (tenant_id, promotion_id, release_id, environment_id, status, strategy, strategy_config, rollback_of,
-                                  batch_count, created_by, auto_rollback, started_at)
-     VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $10, CASE WHEN $11 = 'running' THEN now() END) RETURNING id`,
+                                  batch_count, created_by, auto_rollback, started_at, warnings)
+     VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $10, CASE WHEN $11 = 'running' THEN now() END, $12) RETURNING id`,
     [
       input.tenantId,
       input.promotionId,
@@ -164,6 +173,7 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
       input.createdBy,
       autoRollback,
       queued ? 'pending' : 'running',
+      warnings,
     ],
   );
   const jobId = job.rows[0]!.id;
@@ -183,7 +193,7 @@ async function selectTargets(tx: Tx, env: { id: string; name: string }, only?: M
   ]);
   const selector = envCfg.rows[0]?.config.targetSelector ?? {};
   const targets = await tx.query<TargetRow>(
-    `SELECT id, name, labels, current_digest, current_components, current_release_id FROM targets
+    `SELECT id, name, target_type, labels, current_digest, current_components, current_release_id FROM targets
       WHERE environment_id = $1 AND labels @> $2::jsonb ${only ? 'AND id = ANY($3::uuid[])' : ''} ORDER BY name`,
     only ? [env.id, JSON.stringify(selector), [...only.keys()]] : [env.id, JSON.stringify(selector)],
   );
@@ -259,6 +269,16 @@ export async function startQueuedJob(
   }
   const plan = planBatches(targets.length, job.strategy, job.strategy_config);
   await insertTasks(tx, job.tenant_id, job.id, release, targets, plan.batches);
-  await tx.query(`UPDATE deployment_jobs SET status = 'running', started_at = now(), batch_count = $2 WHERE id = $1`, [job.id, plan.count]);
+  const warnings = switchWarnings(
+    job.strategy,
+    job.strategy_config,
+    release.components.map((c) => c.component),
+    targets,
+  );
+  await tx.query(`UPDATE deployment_jobs SET status = 'running', started_at = now(), batch_count = $2, warnings = $3 WHERE id = $1`, [
+    job.id,
+    plan.count,
+    warnings,
+  ]);
   return null;
 }

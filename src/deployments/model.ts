@@ -90,6 +90,9 @@ export const job = z.object({
     .string()
     .nullable()
     .describe("Why released tasks are not running: the first task's waiting reason (no online agent can serve it)."),
+  warnings: z
+    .array(z.string())
+    .describe('Said when the job was created (or left the queue), e.g. targets that cannot switch without downtime (no router).'),
   autoRollback: z.boolean(),
   rollbackOf: z.string().nullable(),
   error: z.string().nullable(),

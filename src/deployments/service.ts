@@ -36,6 +36,7 @@ const jobOut = (r: any): Job => ({
   batchCount: r.batch_count,
   pausedReason: r.paused_reason,
   waitingReason: waitingSummary(r.waiting_reasons),
+  warnings: r.warnings ?? [],
   autoRollback: r.auto_rollback,
   rollbackOf: r.rollback_of,
   error: r.error,

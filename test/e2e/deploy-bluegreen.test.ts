@@ -2,7 +2,7 @@
 // real nginx on 127.0.0.1 whose upstream file is the router. Release A goes to the blue colour; release B
 // starts green beside blue (both running on their own ports while green is not yet healthy, traffic still
 // on blue), then the upstream file is switched and nginx reloaded (traffic through nginx reaches green),
-// then blue is removed. A release whose new colour fails its health check leaves the old colour serving
+// then blue drains (nginx's previous workers exit) and is stopped, then removed. A release whose new colour fails its health check leaves the old colour serving
 // and the upstream file byte-identical; a rollback goes blue-green too.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -88,15 +88,6 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
   const viaNginx = async (p: string) => {
     const res = await fetch(`http://127.0.0.1:${nginxPort}${p}`, { signal: AbortSignal.timeout(3_000) });
     return { status: res.status, text: await res.text() };
-  };
-  /** nginx -s reload returns before the new workers take over: polls (bounded) until nginx serves `text`. */
-  const servedVia = async (text: string) => {
-    let through = await viaNginx('/VERSION');
-    for (let i = 0; i < 30 && through.text !== text; i++) {
-      await sleep(100);
-      through = await viaNginx('/VERSION');
-    }
-    return through;
   };
   /** GET a colour's port directly (null when nothing listens). */
   const direct = async (port: number, p: string) => {
@@ -189,8 +180,12 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       router: {
         type: 'nginx',
         path: path.join(nginxDir, 'upstreams', '${target.name}.conf'),
+        validateCommand: [NGINX, '-p', nginxDir, '-c', nginxConf, '-t', '-q'],
         reloadCommand: [NGINX, '-p', nginxDir, '-c', nginxConf, '-s', 'reload'],
+        pidFile: path.join(nginxDir, 'nginx.pid'),
       },
+      drainSeconds: 5,
+      stopGraceSeconds: 2,
     };
     const env = await call('POST', '/api/v1/environments', { name: 'bg', config: { deployment } });
     expect(env.status, JSON.stringify(env.body)).toBe(201);
@@ -237,7 +232,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-blue`, webRepo())).toBe(digests.a);
       expect(await inspect(`gantry-${TARGET}-web-green`)).toBeNull();
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.blue));
-      expect(await servedVia('demo/web:1.0\n')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
+      expect(await viaNginx('/VERSION')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
       expect((await target()).currentDigest).toBe(digests.a);
       expect(JSON.parse(await readFile(stickerFile(), 'utf8'))).toMatchObject({ release: { name: 'A' }, digest: digests.a });
       const artifact = await call('GET', `/api/v1/deployments/${job.id}/artifacts/router.${TARGET}.nginx`);
@@ -276,14 +271,19 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       const job = await waitJob(created.body.id);
       expect(job.status, JSON.stringify(job.tasks)).toBe('succeeded');
 
-      // order: green healthy -> router switched -> reloaded -> blue removed
+      // order: green healthy -> upstream written -> reloaded -> reload confirmed -> blue drained -> stopped -> removed
       const lines = await logLines(job.id);
       const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
       const order = [
         at(/starting the green set beside blue/),
         at(/gantry-bg1-web-green: healthy/),
-        at(/switched to green/),
+        at(/router: switching bg1 to the green set/),
+        at(/configuration valid/),
         at(/router reloaded/),
+        at(/router reload confirmed: nginx \d+ runs new workers/),
+        at(/router switched to green/),
+        at(/blue set drained \(the previous proxy workers exited after \d+ ms\)/),
+        at(/gantry-bg1-web-blue: stopped \(SIGTERM, grace 2 s/),
         at(/gantry-bg1-web-blue: removed/),
       ];
       expect(
@@ -297,7 +297,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect((await inspect(`gantry-${TARGET}-web-green`))?.State.Running).toBe(true);
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-green`, webRepo())).toBe(digests.b);
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.green));
-      expect(await servedVia('demo/web:2.0\n')).toEqual({ status: 200, text: 'demo/web:2.0\n' });
+      expect(await viaNginx('/VERSION')).toEqual({ status: 200, text: 'demo/web:2.0\n' });
 
       const t = await target();
       expect(t.currentDigest).toBe(digests.b);
@@ -385,7 +385,7 @@ describe.skipIf(skip)('blue_green through an agent to a real Docker host behind 
       expect(await inspect(`gantry-${TARGET}-web-green`)).toBeNull();
       expect(await runningDigest(dk.docker, `gantry-${TARGET}-web-blue`, webRepo())).toBe(digests.a);
       expect(await readFile(upstreamFile, 'utf8')).toBe(upstreamFor(ports.blue));
-      expect(await servedVia('demo/web:1.0\n')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
+      expect(await viaNginx('/VERSION')).toEqual({ status: 200, text: 'demo/web:1.0\n' });
       expect((await target()).currentDigest).toBe(digests.a);
       const names = (await dk.docker.listContainers({ all: true })).map((c) => c.Names[0]!.replace(/^\//, ''));
       expect(names).toEqual([`gantry-${TARGET}-web-blue`]);

@@ -1,28 +1,34 @@
-// docker_host executor: Docker Engine API (also podman's compatible API). Pull by digest, replace each
-// component's container (gantry.* labels), verify health, write the version sticker; blue_green starts the
-// new colour beside the old, switches the router file, then stops the old colour.
-import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// docker_host executor: Docker Engine API (also podman's compatible API). Pull by digest, verify health,
+// write the version sticker. With a router (any strategy) the new colour starts beside the old one, the
+// router switches once it is healthy, the old colour drains and stops; without one, containers are
+// replaced in place (stopped with a grace period first).
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import {
   type AgentTask,
   bundleDigest,
   canonicalJson,
   containerName,
-  expandTemplate,
   type Observation,
   sha256Of,
   stickerFor,
 } from '../../deployments/protocol.js';
 import { waitHealthy } from '../health.js';
-import { connectEngine, inspectContainer, observeContainer, probeMeans, pull, removeContainer, replaceContainer } from './engine.js';
+import { type Router, RouterError, type RouteServer, routerFor } from '../routers/index.js';
+import {
+  connectEngine,
+  inspectContainer,
+  observeContainer,
+  probeMeans,
+  pull,
+  removeContainer,
+  replaceContainer,
+  stopAndRemove,
+} from './engine.js';
 import { removeDockerTarget } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
-
-const run = promisify(execFile);
 
 /** Where stickers of docker_host targets live: the target has no deploy directory of its own. */
 export function stickerPath(stateDir: string, targetName: string): string {
@@ -61,7 +67,14 @@ export async function verifyAll(docker: Docker, dockerHost: string, plans: Compo
  * gantry.digest label) and answers one health probe. Returns what was seen, or null (with the reason
  * logged) when the task has to run.
  */
-export async function runsAsPlanned(docker: Docker, dockerHost: string, plans: ComponentPlan[], log: TaskLog, signal: AbortSignal) {
+export async function runsAsPlanned(
+  docker: Docker,
+  dockerHost: string,
+  plans: ComponentPlan[],
+  log: TaskLog,
+  signal: AbortSignal,
+  retries = 0,
+) {
   const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
   for (const [i, o] of observed.entries()) {
     const want = plans[i]!.component.digest;
@@ -74,7 +87,7 @@ export async function runsAsPlanned(docker: Docker, dockerHost: string, plans: C
   const verdict = await verifyAll(
     docker,
     dockerHost,
-    plans.map((p) => ({ ...p, health: { ...p.health, retries: 0 } })),
+    plans.map((p) => ({ ...p, health: { ...p.health, retries: Math.min(retries, p.health.retries) } })),
     log,
     signal,
   );
@@ -86,39 +99,32 @@ export function stickerToKeep(task: AgentTask, existing: Observation['sticker'])
   return existing && existing.content.digest === bundleDigest(task.components) ? existing : stickerFor(task, new Date());
 }
 
-function routerFile(task: AgentTask, plans: ComponentPlan[]): string {
-  const router = task.config.router!;
-  if (router.type === 'nginx') {
-    return plans
-      .map(
-        (p) => `upstream gantry_${task.target.name.replace(/[^a-z0-9]/g, '_')}_${p.component.name} {\n  server 127.0.0.1:${p.port};\n}\n`,
-      )
-      .join('');
-  }
-  const services = plans.map(
-    (p) =>
-      `    ${task.target.name}-${p.component.name}:\n      loadBalancer:\n        servers:\n          - url: "http://127.0.0.1:${p.port}"\n`,
-  );
-  return `http:\n  services:\n${services.join('')}`;
+const servers = (plans: ComponentPlan[]): RouteServer[] =>
+  plans.map((p) => ({ component: p.component.name, host: '127.0.0.1', port: p.port ?? 0 }));
+
+/** With a router: whether both colours have their own port for every component (they can run side by side). */
+function colorsApart(plansOf: (color: string) => ComponentPlan[]): boolean {
+  const [blue, green] = [plansOf('blue'), plansOf('green')];
+  return blue.every((b, i) => b.port !== undefined && green[i]!.port !== undefined && b.port !== green[i]!.port);
 }
 
 /**
- * The colour a blue_green task starts. A retried task takes the colour its job already started; otherwise
+ * The colour a routed task starts. A retried task takes the colour its job already started; otherwise
  * the colour that is not running. When both run (a task of another job was interrupted between start
- * and switch), the router file says which one serves, and the other one is replaced.
+ * and switch), the router's files say which one serves, and the other one is replaced.
  */
-async function newColor(docker: Docker, task: AgentTask, plansOf: (color: string) => ComponentPlan[]): Promise<'blue' | 'green'> {
+async function newColor(docker: Docker, task: AgentTask, router: Router, plansOf: (color: string) => ComponentPlan[]): Promise<Color> {
   const first = task.components[0]!;
-  const colors = ['blue', 'green'] as const;
-  const found = await Promise.all(colors.map((c) => inspectContainer(docker, containerName(task.target.name, first.name, c))));
-  const byJob = colors.find((_, i) => found[i]?.Config.Labels?.['gantry.job'] === task.jobId);
+  const found = await Promise.all(COLORS.map((c) => inspectContainer(docker, containerName(task.target.name, first.name, c))));
+  const byJob = COLORS.find((_, i) => found[i]?.Config.Labels?.['gantry.job'] === task.jobId);
   if (byJob) return byJob;
   const [blueRuns, greenRuns] = found.map((c) => Boolean(c?.State.Running));
   if (!(blueRuns && greenRuns)) return blueRuns ? 'green' : 'blue';
-  const router = task.config.router!;
-  const current = await readFile(expandTemplate(router.path, { task, color: 'blue' }), 'utf8').catch(() => '');
-  return current === routerFile(task, plansOf('blue')) ? 'green' : 'blue';
+  return (await router.pointsAt(servers(plansOf('blue')))) ? 'green' : 'blue';
 }
+
+const COLORS = ['blue', 'green'] as const;
+type Color = (typeof COLORS)[number];
 
 export class DockerExecutor implements Executor {
   constructor(private readonly stateDir: string) {}
@@ -133,11 +139,26 @@ export class DockerExecutor implements Executor {
     const docker = connectEngine(dockerHost);
     const sticker = stickerFor(task, new Date());
     const writtenAt = String(sticker.content.writtenAt);
-    if (task.strategy === 'blue_green') return this.blueGreen(task, docker, dockerHost, sticker, log, signal);
+    const router = routerFor(task);
+    const plansOf = (color: string) => planComponents(task, sticker.contentHash, writtenAt, color);
+    if (router && colorsApart(plansOf)) return this.routed(task, router, docker, dockerHost, sticker, log, signal);
+    if (task.strategy === 'blue_green') {
+      const error = router
+        ? 'blue_green needs a port per colour for every component (e.g. services.<component>.port "${label.port.web.${color}}")'
+        : 'blue_green needs strategyConfig.router';
+      return { status: 'failed', error, artifacts: [], observed: [] };
+    }
+    // In place: the old container stops (with its grace period) before the new one can take its port.
+    const grace = task.config.stopGraceSeconds ?? 10;
+    log(
+      router
+        ? `${task.strategy}: the ports do not depend on \${color}, so the router cannot switch: replacing in place (requests fail while it restarts)`
+        : `${task.strategy}: no router: replacing in place (requests fail while it restarts)`,
+    );
     const plans = planComponents(task, sticker.contentHash, writtenAt);
     for (const p of plans) await pull(docker, p.ref, log);
     signal.throwIfAborted(); // the lease was lost while pulling: leave the target to the new holder
-    for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
+    for (const p of plans) await replaceContainer(docker, p, task.jobId, log, grace);
     const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
     const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
     const artifacts = [{ name: `container-spec.${task.target.name}.json`, mediaType: 'application/json', content: canonicalJson(plans) }];
@@ -147,69 +168,111 @@ export class DockerExecutor implements Executor {
     return { status: 'succeeded', sticker, artifacts, observed, health: verdict.health };
   }
 
-  private async blueGreen(
+  /**
+   * Every strategy with a router: the new colour starts beside the serving one, must pass its health check,
+   * then the router is switched (and the reload confirmed), the old colour drains (requests in flight
+   * end) and is stopped with its grace period, then removed. A new colour that fails before the switch is
+   * removed having served nothing; the old one is never touched.
+   */
+  private async routed(
     task: AgentTask,
+    router: Router,
     docker: Docker,
     dockerHost: string,
     sticker: ReturnType<typeof stickerFor>,
     log: TaskLog,
     signal: AbortSignal,
   ): Promise<ExecResult> {
-    const router = task.config.router;
-    if (!router) return { status: 'failed', error: 'blue_green needs strategyConfig.router', artifacts: [], observed: [] };
     const writtenAt = String(sticker.content.writtenAt);
-    const color = await newColor(docker, task, (c) => planComponents(task, sticker.contentHash, writtenAt, c));
+    const plansOf = (color: string) => planComponents(task, sticker.contentHash, writtenAt, color);
+    const serving = await this.serving(task, router, docker, dockerHost, log, signal);
+    if (serving) return serving; // the router already points at this release, running and healthy: nothing to move
+    const color = await newColor(docker, task, router, plansOf);
     const old = color === 'blue' ? 'green' : 'blue';
-    log(`blue_green: starting the ${color} set beside ${old}`);
-    const plans = planComponents(task, sticker.contentHash, writtenAt, color);
+    const grace = task.config.stopGraceSeconds ?? 10;
+    log(`${task.strategy}: starting the ${color} set beside ${old}`);
+    const plans = plansOf(color);
     const removeNew = async () => {
       for (const p of plans) await removeContainer(docker, p.containerName, log); // the old set keeps serving
     };
     for (const p of plans) await pull(docker, p.ref, log);
-    for (const p of plans) await replaceContainer(docker, p, task.jobId, log);
+    signal.throwIfAborted();
+    for (const p of plans) await replaceContainer(docker, p, task.jobId, log, grace);
     const verdict = await verifyAll(docker, dockerHost, plans, log, signal);
     const observed = await Promise.all(plans.map((p) => observeContainer(docker, p.component.name, p.component.image, [p.containerName])));
-    const file = routerFile(task, plans);
-    const artifacts = [{ name: `router.${task.target.name}.${router.type}`, mediaType: 'text/plain', content: file }];
+    const files = router.render(servers(plans));
+    const artifacts = files.map((f, i) => ({
+      name: `router.${task.target.name}${i ? `.${i}` : ''}.${router.type}`,
+      mediaType: 'text/plain',
+      content: f.content,
+    }));
     if (!verdict.ok) {
       await removeNew();
       return { status: 'failed', error: verdict.error, artifacts, observed, health: verdict.health };
     }
-    const routerPath = expandTemplate(router.path, { task, color });
-    const previous = await readFile(routerPath, 'utf8').catch(() => null);
-    await writeAtomic(routerPath, file);
-    log(`router ${routerPath} switched to ${color}`);
-    if (router.reloadCommand?.length) {
-      const [cmd, ...args] = router.reloadCommand;
-      try {
-        await run(cmd!, args);
-      } catch (err) {
-        // The proxy did not take the new file: put the previous one back and keep the old set serving.
-        if (previous === null) await rm(routerPath, { force: true });
-        else await writeAtomic(routerPath, previous);
-        log(`router reload failed; ${routerPath} restored, ${old} keeps serving`);
-        await removeNew();
-        const detail = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
-        return { status: 'failed', error: `router reload (${router.reloadCommand.join(' ')}) failed: ${detail}`, artifacts, observed };
-      }
-      log(`router reloaded (${router.reloadCommand.join(' ')})`);
+    signal.throwIfAborted();
+    log(`router: switching ${task.target.name} to the ${color} set`);
+    let drained: { drained: boolean; ms: number };
+    try {
+      const sw = await router.switchTo(servers(plans), log, signal);
+      log(`router switched to ${color}`);
+      const drainSeconds = task.config.drainSeconds ?? 5;
+      drained = await sw.drain(drainSeconds * 1000, signal);
+      log(
+        drained.drained
+          ? `${old} set drained (${sw.confirmed ? 'the previous proxy workers exited' : 'drain time elapsed'} after ${drained.ms} ms)`
+          : `${old} set: drain time (${drainSeconds} s) reached with requests possibly still in flight; stopping it`,
+      );
+    } catch (err) {
+      if (!(err instanceof RouterError)) throw err;
+      log(err.message);
+      await removeNew();
+      return { status: 'failed', error: err.message, artifacts, observed };
     }
-    // The old set: the other colour, and an uncoloured container left by another strategy.
+    // The old set: the other colour, and an uncoloured container left by the in-place path.
     for (const c of task.components) {
       for (const name of [containerName(task.target.name, c.name, old), containerName(task.target.name, c.name)]) {
-        await removeContainer(docker, name, log);
+        await stopAndRemove(docker, name, grace, log);
       }
     }
     await writeAtomic(stickerPath(this.stateDir, task.target.name), `${JSON.stringify(sticker.content, null, 2)}\n`);
     log(`sticker ${sticker.contentHash} written`);
-    return { status: 'succeeded', sticker, artifacts, observed, health: { ...verdict.health, color } };
+    return { status: 'succeeded', sticker, artifacts, observed, health: { ...verdict.health, color, drainMs: drained.ms } };
+  }
+
+  /**
+   * With a router: when its files point at a colour whose containers run the task's digests, healthy, the
+   * target already serves the release (a rollback to what a failed task left serving, a retried task
+   * whose switch was done): the success to report, else null.
+   */
+  private async serving(task: AgentTask, router: Router, docker: Docker, dockerHost: string, log: TaskLog, signal: AbortSignal) {
+    const file = stickerPath(this.stateDir, task.target.name);
+    const existing = await readSticker(file);
+    const sticker = stickerToKeep(task, existing);
+    for (const color of COLORS) {
+      const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt), color);
+      if (!(await router.pointsAt(servers(plans)))) continue;
+      // a few probes: one slow answer should not turn "already serving" into a needless switch
+      const seen = await runsAsPlanned(docker, dockerHost, plans, log, signal, 2);
+      if (!seen) return null;
+      log(`router already points at the ${color} set, which runs this release healthy: nothing to switch`);
+      if (sticker !== existing) await writeAtomic(file, `${JSON.stringify(sticker.content, null, 2)}\n`);
+      const artifacts = router.render(servers(plans)).map((f, i) => ({
+        name: `router.${task.target.name}${i ? `.${i}` : ''}.${router.type}`,
+        mediaType: 'text/plain',
+        content: f.content,
+      }));
+      return { status: 'succeeded' as const, sticker, artifacts, observed: seen.observed, health: { ...seen.health, color } };
+    }
+    return null;
   }
 
   async alreadyDone(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult | null> {
-    // blue_green: which colour serves is the router file's say; a retry takes its job's colour again (newColor).
-    if (task.strategy === 'blue_green') return null;
     const dockerHost = String(task.target.connection.dockerHost);
     const docker = connectEngine(dockerHost);
+    const router = routerFor(task);
+    if (router) return this.serving(task, router, docker, dockerHost, log, signal);
+    if (task.strategy === 'blue_green') return null;
     const file = stickerPath(this.stateDir, task.target.name);
     const existing = await readSticker(file);
     const sticker = stickerToKeep(task, existing);

@@ -48,11 +48,18 @@ export async function inspectContainer(docker: Docker, name: string): Promise<Do
 
 /**
  * Makes container `plan.containerName` run `plan.ref`. If it already runs that digest for this job (a
- * retried task after an agent crash) it is kept; otherwise the old one is removed first (host network:
- * old and new would fight over the port) and the new one created under the same name, so there is
- * never more than one container per target and component.
+ * retried task after an agent crash) it is kept; otherwise the old one is stopped (SIGTERM, then SIGKILL
+ * after `stopGraceSeconds`) and removed first (host network: old and new would fight over the port) and
+ * the new one created under the same name, so there is never more than one container per target and
+ * component.
  */
-export async function replaceContainer(docker: Docker, plan: ComponentPlan, jobId: string, log: TaskLog): Promise<void> {
+export async function replaceContainer(
+  docker: Docker,
+  plan: ComponentPlan,
+  jobId: string,
+  log: TaskLog,
+  stopGraceSeconds = 10,
+): Promise<void> {
   const existing = await inspectContainer(docker, plan.containerName);
   const labels = existing?.Config.Labels ?? {};
   if (existing && labels['gantry.digest'] === plan.component.digest && labels['gantry.job'] === jobId && existing.State.Running) {
@@ -60,8 +67,8 @@ export async function replaceContainer(docker: Docker, plan: ComponentPlan, jobI
     return;
   }
   if (existing) {
-    log(`${plan.containerName}: removing the container running ${existing.Config.Image}`);
-    await docker.getContainer(existing.Id).remove({ force: true });
+    log(`${plan.containerName}: replacing the container running ${existing.Config.Image}`);
+    await stopAndRemove(docker, plan.containerName, stopGraceSeconds, log);
   }
   log(`${plan.containerName}: creating from ${plan.ref}`);
   const c = await docker.createContainer({
@@ -74,6 +81,30 @@ export async function replaceContainer(docker: Docker, plan: ComponentPlan, jobI
   });
   await c.start();
   log(`${plan.containerName}: started ${c.id.slice(0, 12)}`);
+}
+
+/**
+ * Stops a container the way `docker stop` does (SIGTERM, SIGKILL after `graceSeconds` if it is still
+ * running), then removes it; requests it is answering can finish within the grace period.
+ */
+export async function stopAndRemove(docker: Docker, name: string, graceSeconds: number, log: TaskLog): Promise<void> {
+  const existing = await inspectContainer(docker, name);
+  if (!existing) return;
+  if (existing.State.Running) {
+    const started = Date.now();
+    try {
+      await docker.getContainer(existing.Id).stop({ t: graceSeconds });
+    } catch (err) {
+      if (statusOf(err) !== 304 && statusOf(err) !== 404) throw err; // 304: it stopped meanwhile
+    }
+    log(`${name}: stopped (SIGTERM, grace ${graceSeconds} s; took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  try {
+    await docker.getContainer(existing.Id).remove({ force: true });
+  } catch (err) {
+    if (statusOf(err) !== 404) throw err;
+  }
+  log(`${name}: removed`);
 }
 
 export async function removeContainer(docker: Docker, name: string, log: TaskLog): Promise<void> {
