@@ -30,9 +30,33 @@ export type ServiceSpec = z.infer<typeof serviceSpec>;
 
 export const routerConfig = z.strictObject({
   type: z.enum(['nginx', 'traefik']).describe('File-based switch: an nginx upstream file or a Traefik file-provider config.'),
-  path: z.string().min(1).max(1000).describe('File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf).'),
+  path: z
+    .string()
+    .min(1)
+    .max(1000)
+    .describe('File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}).'),
+  format: z
+    .enum(['upstream', 'servers'])
+    .default('upstream')
+    .describe(
+      'nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.',
+    ),
   reloadCommand: z.array(z.string()).max(20).optional().describe('Run after the switch, e.g. ["nginx","-s","reload"].'),
+  validateCommand: z
+    .array(z.string())
+    .max(20)
+    .optional()
+    .describe('Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file.'),
+  pidFile: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe(
+      "nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited).",
+    ),
+  confirmTimeoutSeconds: z.number().min(1).max(300).default(10).describe('nginx: how long a reload may take to be confirmed.'),
 });
+export type RouterConfig = z.infer<typeof routerConfig>;
 
 export const strategyConfig = z.strictObject({
   maxConcurrent: z.number().int().min(1).max(100_000).optional().describe('Targets deployed at once (all_at_once).'),
@@ -53,7 +77,24 @@ export const strategyConfig = z.strictObject({
   verifySeconds: z.number().min(0).max(3600).default(0).describe('Canary: seconds to keep watching health after a wave.'),
   healthCheck: healthCheck.optional(),
   failureBehavior: z.enum(['rollback', 'continue', 'pause']).optional(),
-  router: routerConfig.optional().describe('blue_green: how traffic is switched.'),
+  router: routerConfig
+    .optional()
+    .describe(
+      'How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one.',
+    ),
+  drainSeconds: z
+    .number()
+    .min(0)
+    .max(3600)
+    .default(5)
+    .describe('After a router switch: how long the old containers may go on answering requests in flight before they are stopped.'),
+  stopGraceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(10)
+    .describe('Seconds between SIGTERM and SIGKILL when a container is stopped.'),
   services: z.record(z.string(), serviceSpec).optional().describe('Per component: command, env, port, health check.'),
 });
 export type StrategyConfig = z.infer<typeof strategyConfig>;
