@@ -91,7 +91,8 @@ export async function startDockerd(): Promise<TestDocker> {
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /**
- * Pushes a busybox image whose httpd serves /www/VERSION and a CGI health check /cgi-bin/healthz. With
+ * Pushes a busybox image whose httpd serves /www/VERSION, a CGI health check /cgi-bin/healthz and a slow
+ * path /cgi-bin/slow (VERSION after 1 s). With
  * `brokenInRegion` the health check answers 500 where the container's REGION variable equals it (a release
  * that breaks on some hosts only). Returns the registry's digest.
  */
@@ -107,7 +108,7 @@ export async function pushHttpdImage(
     await mkdir(path.join(rootfs, 'bin'), { recursive: true });
     await mkdir(path.join(rootfs, 'www'), { recursive: true });
     await copyFile('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));
-    for (const l of ['sh', 'httpd', 'sleep']) await symlink('busybox', path.join(rootfs, 'bin', l));
+    for (const l of ['sh', 'httpd', 'sleep', 'cat']) await symlink('busybox', path.join(rootfs, 'bin', l));
     await writeFile(path.join(rootfs, 'www', 'VERSION'), `${repo}:${tag}\n`);
     await mkdir(path.join(rootfs, 'www', 'cgi-bin'));
     const broken = opts.brokenInRegion
@@ -116,6 +117,12 @@ export async function pushHttpdImage(
     await writeFile(
       path.join(rootfs, 'www', 'cgi-bin', 'healthz'),
       `#!/bin/sh\n${broken}printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n`,
+      { mode: 0o755 },
+    );
+    // A slow request (1 s) for the rollout load tests: answers with the VERSION line after sleeping.
+    await writeFile(
+      path.join(rootfs, 'www', 'cgi-bin', 'slow'),
+      "#!/bin/sh\nsleep 1\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /www/VERSION\n",
       { mode: 0o755 },
     );
     const layerFile = path.join(work, 'layer.tar.gz');

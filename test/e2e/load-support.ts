@@ -1,0 +1,390 @@
+// Rollout load tests: a real nginx in front of the targets (one upstream whose servers are the files of an
+// include directory, one file per target, written by Gantry's router), a stack of real registry, dockerd,
+// server and agent, and traffic during a rollout: autocannon at a fixed rate over keep-alive connections
+// plus a stream of slow (1 s) requests, no client retries, every request accounted for.
+//
+// A scenario is a few lines: start the stack, deploy the first release, then
+//   const { counts } = await underLoad(nginx.url, { release: versionOf }, () => deployAndWait(...));
+//   expect(counts.failed).toBe(0); expect(badCount(counts, ['bad'])).toBe(0);
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { createTestDb } from '../helpers.js';
+import { dockerToolsMissing, startDockerd, type TestDocker } from '../support/docker.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { api, childEnv, freePort, type GantryProcess, killAll, runGantry, spawnGantry, stopGantry, waitReady } from './support.js';
+
+const execFileP = promisify(execFile);
+export const NGINX = '/usr/sbin/nginx';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** docker tools and nginx present; under CI=true a missing one is an error, elsewhere the tests skip with this message. */
+export function loadToolsMissing(): string | undefined {
+  const docker = dockerToolsMissing();
+  if (docker) return docker;
+  if (existsSync(NGINX)) return undefined;
+  const msg = `the rollout load tests need ${NGINX} (apt-get install -y nginx)`;
+  if (process.env.CI === 'true') throw new Error(`CI=true: ${msg}`);
+  process.stderr.write(`SKIPPED: ${msg}\n`);
+  return msg;
+}
+
+/** How many times each scenario runs (GANTRY_LOAD_RUNS, default 1). */
+export function loadRuns(): number {
+  const n = Number(process.env.GANTRY_LOAD_RUNS ?? '1');
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+export interface TestNginx {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  dir: string;
+  conf: string;
+  /** The master's pid file (router.pidFile: how Gantry confirms a reload). */
+  pidFile: string;
+  /** The include directory of upstream `name`: one file per target holds that target's `server` lines. */
+  upstreamDir(name?: string): string;
+  /** `nginx -s reload` for this instance (router.reloadCommand). */
+  reloadCommand: string[];
+  /** `nginx -t` for this instance (router.validateCommand). */
+  validateCommand: string[];
+  get(p: string): Promise<{ status: number; text: string }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx on a free 127.0.0.1 port. Each upstream of `upstreams` (default ["app"]) is
+ * `upstream NAME { include DIR/upstreams/NAME/*.conf; }` with a placeholder server marked down (an
+ * upstream needs one server to load); location / proxies to the first, `/u/NAME/` to each. No retries
+ * to another server (proxy_next_upstream off), so a refused connection is a 502 the client sees.
+ */
+export async function startNginx(upstreams: string[] = ['app']): Promise<TestNginx> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-nginx-'));
+  const conf = path.join(dir, 'nginx.conf');
+  const pidFile = path.join(dir, 'nginx.pid');
+  const port = await freePort();
+  const closed = await freePort();
+  const upstreamDir = (name = upstreams[0]!) => path.join(dir, 'upstreams', name);
+  await mkdir(path.join(dir, 'tmp'), { recursive: true });
+  for (const u of upstreams) {
+    await mkdir(upstreamDir(u), { recursive: true });
+    await writeFile(path.join(upstreamDir(u), '000-placeholder.conf'), `server 127.0.0.1:${closed} down;\n`);
+  }
+  const tmp = (k: string) => `${k}_temp_path ${dir}/tmp/${k};`;
+  const proxy = (u: string) =>
+    `proxy_pass http://${u}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
+  await writeFile(
+    conf,
+    `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
+      `http {\n  access_log off;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
+      upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('') +
+      `  server {\n    listen 127.0.0.1:${port};\n    location / { ${proxy(upstreams[0]!)} }\n` +
+      upstreams.map((u) => `    location /u/${u}/ { ${proxy(u)} }\n`).join('') +
+      '  }\n}\n',
+  );
+  const ctl = (...args: string[]) => [NGINX, '-p', dir, '-c', conf, ...args];
+  const [cmd, ...args] = ctl();
+  await execFileP(cmd!, args); // daemonizes
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    dir,
+    conf,
+    pidFile,
+    upstreamDir,
+    reloadCommand: ctl('-s', 'reload'),
+    validateCommand: ctl('-t', '-q'),
+    async get(p: string) {
+      const res = await fetch(`${url}${p}`, { signal: AbortSignal.timeout(3_000) });
+      return { status: res.status, text: await res.text() };
+    },
+    async stop() {
+      const [c, ...a] = ctl('-s', 'stop');
+      await execFileP(c!, a).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface LoadOptions {
+  /** Names the release that answered from a response body (e.g. the image's VERSION line). */
+  release(body: string): string;
+  /** Keep-alive requests per second over all connections (default 160). */
+  rate?: number;
+  connections?: number;
+  path?: string;
+  /** The slow path (default /cgi-bin/slow: sleeps 1 s) and how many connections request it back to back. */
+  slowPath?: string;
+  slowConnections?: number;
+  /** Seconds of traffic before and after the action (default 1). */
+  leadSeconds?: number;
+}
+
+export interface LoadCounts {
+  /** Requests sent (fast + slow). */
+  requests: number;
+  answered: number;
+  non2xx: number;
+  /** Connection errors and timeouts (autocannon counts a timeout as an error too). */
+  errors: number;
+  timeouts: number;
+  /** Requests sent and neither answered nor failed with an error (a connection closed under them). */
+  lost: number;
+  /** non2xx + errors + lost: every request a client without retries saw fail. */
+  failed: number;
+  slowRequests: number;
+  slowFailed: number;
+  /** 2xx answers per release (as named by `release(body)`). */
+  byRelease: Record<string, number>;
+  seconds: number;
+  /** Keep-alive requests per second achieved. */
+  rate: number;
+}
+
+interface ClientTally {
+  sent: number;
+  answered: number;
+  errors: number;
+  lastWasRequest: boolean;
+}
+
+type Client = NodeJS.EventEmitter;
+
+/**
+ * One autocannon instance until stop(): every response tallied by status and release, and every request
+ * accounted for per connection (autocannon reconnects silently when a server closes a connection with a
+ * request in flight; such a request is counted as lost, not ignored).
+ */
+function cannon(url: string, opts: { connections: number; rate?: number; path: string; release: (b: string) => string }) {
+  const byRelease: Record<string, number> = {};
+  const tallies = new Map<Client, ClientTally>();
+  let non2xx = 0;
+  const instance = autocannon(
+    {
+      url,
+      connections: opts.connections,
+      ...(opts.rate ? { overallRate: opts.rate } : {}),
+      pipelining: 1,
+      duration: 3600,
+      timeout: 8,
+      requests: [
+        {
+          method: 'GET',
+          path: opts.path,
+          onResponse: (status: number, body: string) => {
+            if (status < 200 || status > 299) non2xx++;
+            else {
+              const r = opts.release(body);
+              byRelease[r] = (byRelease[r] ?? 0) + 1;
+            }
+          },
+        },
+      ],
+    },
+    () => {},
+  );
+  // A client emits its first request from its constructor, before a listener can be attached: its first
+  // response attaches the tally with that request counted.
+  instance.on('response', (client: Client) => {
+    let t = tallies.get(client);
+    if (!t) {
+      t = { sent: 1, answered: 0, errors: 0, lastWasRequest: true };
+      tallies.set(client, t);
+      const tally = t;
+      client.on('request', () => {
+        tally.sent++;
+        tally.lastWasRequest = true;
+      });
+      client.on('connError', () => {
+        tally.errors++;
+        tally.lastWasRequest = false;
+      });
+      client.on('timeout', () => {
+        tally.lastWasRequest = false;
+      });
+    }
+    t.answered++;
+    t.lastWasRequest = false;
+  });
+  const done = new Promise<autocannon.Result>((resolve) => instance.once('done', resolve));
+  return {
+    /** Every connection has had an answer (so its requests are tallied). */
+    ready: () => tallies.size >= opts.connections,
+    async stop() {
+      instance.stop();
+      const result = await done;
+      let sent = 0;
+      let lost = 0;
+      let answered = 0;
+      for (const t of tallies.values()) {
+        sent += t.sent;
+        answered += t.answered;
+        // the one request in flight when the run was stopped is neither answered nor lost
+        const open = t.sent - t.answered - t.errors - (t.lastWasRequest ? 1 : 0);
+        lost += Math.max(0, open);
+      }
+      return { result, byRelease, non2xx, sent, answered, lost };
+    },
+  };
+}
+
+/**
+ * Runs `action` under load through `url` (nginx) and returns its result with the counts. Traffic starts
+ * `leadSeconds` before the action and goes on `leadSeconds` after it.
+ */
+export async function underLoad<T>(url: string, opts: LoadOptions, action: () => Promise<T>): Promise<{ result: T; counts: LoadCounts }> {
+  const rate = opts.rate ?? 160;
+  const fast = cannon(url, { connections: opts.connections ?? 8, rate, path: opts.path ?? '/VERSION', release: opts.release });
+  const slow = cannon(url, { connections: opts.slowConnections ?? 4, path: opts.slowPath ?? '/cgi-bin/slow', release: opts.release });
+  const started = Date.now();
+  const deadline = started + 15_000;
+  while (!(fast.ready() && slow.ready())) {
+    if (Date.now() > deadline) {
+      await Promise.all([fast.stop(), slow.stop()]);
+      throw new Error(`not every load connection got an answer from ${url} within 15 s`);
+    }
+    await sleep(50);
+  }
+  await sleep((opts.leadSeconds ?? 1) * 1000);
+  let result: T;
+  try {
+    result = await action();
+    await sleep((opts.leadSeconds ?? 1) * 1000);
+  } catch (err) {
+    await Promise.all([fast.stop(), slow.stop()]);
+    throw err;
+  }
+  const [f, s] = await Promise.all([fast.stop(), slow.stop()]);
+  const seconds = (Date.now() - started) / 1000;
+  const byRelease: Record<string, number> = { ...f.byRelease };
+  for (const [k, v] of Object.entries(s.byRelease)) byRelease[k] = (byRelease[k] ?? 0) + v;
+  const errors = f.result.errors + s.result.errors;
+  const non2xx = f.non2xx + s.non2xx;
+  const lost = f.lost + s.lost;
+  return {
+    result,
+    counts: {
+      requests: f.sent + s.sent,
+      answered: f.answered + s.answered,
+      non2xx,
+      errors,
+      timeouts: f.result.timeouts + s.result.timeouts,
+      lost,
+      failed: non2xx + errors + lost,
+      slowRequests: s.sent,
+      slowFailed: s.non2xx + s.result.errors + s.lost,
+      byRelease,
+      seconds,
+      rate: f.sent / seconds,
+    },
+  };
+}
+
+/** Answers by releases that failed their health check (counted as served traffic they must not have had). */
+export function badCount(counts: LoadCounts, badReleases: string[]): number {
+  return badReleases.reduce((n, r) => n + (counts.byRelease[r] ?? 0), 0);
+}
+
+/** One line per scenario run, for the test output and docs/benchmarks.md. */
+export function formatCounts(scenario: string, run: number, counts: LoadCounts, bad: number): string {
+  const releases = Object.entries(counts.byRelease)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return (
+    `[load] ${scenario} run ${run}: requests=${counts.requests} (slow ${counts.slowRequests}) failed=${counts.failed} ` +
+    `(non2xx=${counts.non2xx} errors=${counts.errors} timeouts=${counts.timeouts} lost=${counts.lost}) bad-release=${bad} ` +
+    `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} served: ${releases}`
+  );
+}
+
+/** A server, an agent, a registry and a dockerd for rollout scenarios, with the calls tests need. */
+export interface RolloutStack {
+  reg: TestRegistry;
+  dk: TestDocker;
+  base: string;
+  token: string;
+  agentDir: string;
+  server: GantryProcess;
+  agent: GantryProcess;
+  // any: the tests read arbitrary JSON
+  call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }>;
+  gantry(...args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }>;
+  /** Creates release `name` of one component from a digest and marks it ready; returns its id. */
+  release(name: string, components: Record<string, string>): Promise<string>;
+  // any: the job as the API returns it
+  waitJob(id: string, timeoutMs?: number): Promise<any>;
+  stop(): Promise<void>;
+}
+
+export async function startRolloutStack(): Promise<RolloutStack> {
+  const [reg, dk] = await Promise.all([startRegistry(), startDockerd()]);
+  const token = `gty_${randomBytes(32).toString('base64url')}`;
+  const tdb = await createTestDb();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawnGantry(
+    ['server'],
+    childEnv({
+      DATABASE_URL: tdb.url,
+      GANTRY_BOOTSTRAP_TOKEN: token,
+      GANTRY_PORT: String(port),
+      GANTRY_DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'gantry-e2e-load-')),
+      GANTRY_AGENT_HEARTBEAT_SECONDS: '1',
+      GANTRY_AGENT_POLL_SECONDS: '0.3',
+      GANTRY_TASK_LEASE_SECONDS: '30',
+      GANTRY_DEPLOY_SWEEP_SECONDS: '0.5',
+    }),
+  );
+  await waitReady(server, base);
+  const call = async (method: string, url: string, body?: unknown) => api(base, method, url, token, body);
+  const gantry = async (...args: string[]) => runGantry(args, childEnv({ GANTRY_SERVER: base, GANTRY_TOKEN: token }));
+  const agentDir = await mkdtemp(path.join(os.tmpdir(), 'gantry-agent-load-'));
+  const join = await gantry('agent', 'token', 'create', '--json');
+  if (join.code !== 0) throw new Error(`agent token create failed: ${join.stderr}`);
+  const agent = spawnGantry(
+    ['agent', 'run', '--server', base, '--state-dir', agentDir, '--name', 'edge-load', '--join-token', JSON.parse(join.stdout).token],
+    childEnv({}),
+  );
+  const stack: RolloutStack = {
+    reg,
+    dk,
+    base,
+    token,
+    agentDir,
+    server,
+    agent,
+    call,
+    gantry,
+    async release(name, components) {
+      const r = await call('POST', '/api/v1/releases', {
+        name,
+        components: Object.entries(components).map(([component, digest]) => ({ component, digest })),
+      });
+      if (r.status !== 201) throw new Error(`release ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+      const ready = await call('POST', `/api/v1/releases/${r.body.id}/ready`);
+      if (ready.status !== 200) throw new Error(`release ${name} ready: ${ready.status} ${JSON.stringify(ready.body)}`);
+      return r.body.id as string;
+    },
+    async waitJob(id, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const j = await call('GET', `/api/v1/deployments/${id}`);
+        if (['succeeded', 'failed', 'cancelled'].includes(j.body.status)) return j.body;
+        if (Date.now() > deadline) throw new Error(`job ${id} still ${j.body.status}: ${JSON.stringify(j.body.tasks)}\n${agent.stderr()}`);
+        await sleep(200);
+      }
+    },
+    async stop() {
+      await stopGantry(agent);
+      await stopGantry(server);
+      await killAll();
+      await Promise.all([reg.stop(), dk.stop()]);
+    },
+  };
+  return stack;
+}
