@@ -151,6 +151,32 @@ interface ClientTally {
   answered: number;
   errors: number;
   lastWasRequest: boolean;
+  /** The response being read said `Connection: close`. */
+  closing: boolean;
+}
+
+/** Whether raw headers ([name, value, …]) carry `Connection: close`. */
+function saysClose(raw: string[]): boolean {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'connection' && /\bclose\b/i.test(raw[i + 1]!)) return true;
+  }
+  return false;
+}
+
+/**
+ * autocannon writes the next request on a connection right after a response, even one that said
+ * `Connection: close` (nginx says so from a worker that finishes its requests after a reload, then
+ * closes): such a request is never read. An HTTP/1.1 client must not send on that connection (RFC 9112
+ * §9.6), so the next request goes on a new one. Called from the response event, before autocannon writes.
+ */
+function honourClose(client: Client): void {
+  // autocannon 9's Client internals (lib/httpClient.js): drop the connection, open a new one without
+  // sending from _connect; the _doRequest that follows the response event then writes on the new one.
+  const c = client as unknown as { _destroyConnection(): void; _connect(): void; _doRequest?: () => void };
+  c._destroyConnection();
+  c._doRequest = () => {};
+  c._connect();
+  Reflect.deleteProperty(c, '_doRequest');
 }
 
 type Client = NodeJS.EventEmitter;
@@ -193,9 +219,12 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
   instance.on('response', (client: Client) => {
     let t = tallies.get(client);
     if (!t) {
-      t = { sent: 1, answered: 0, errors: 0, lastWasRequest: true };
+      t = { sent: 1, answered: 0, errors: 0, lastWasRequest: true, closing: false };
       tallies.set(client, t);
       const tally = t;
+      client.on('headers', (h: { headers?: string[] }) => {
+        tally.closing = saysClose(h.headers ?? []);
+      });
       client.on('request', () => {
         tally.sent++;
         tally.lastWasRequest = true;
@@ -210,6 +239,10 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
     }
     t.answered++;
     t.lastWasRequest = false;
+    if (t.closing) {
+      t.closing = false;
+      honourClose(client);
+    }
   });
   const done = new Promise<autocannon.Result>((resolve) => instance.once('done', resolve));
   return {
