@@ -86,15 +86,17 @@ export const strategyConfig = z.strictObject({
     .number()
     .min(0)
     .max(3600)
-    .default(5)
-    .describe('After a router switch: how long the old containers may go on answering requests in flight before they are stopped.'),
+    .optional()
+    .describe(
+      'After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5).',
+    ),
   stopGraceSeconds: z
     .number()
     .int()
     .min(0)
     .max(3600)
-    .default(10)
-    .describe('Seconds between SIGTERM and SIGKILL when a container is stopped.'),
+    .optional()
+    .describe('Seconds between SIGTERM and SIGKILL when a container is stopped (default 10).'),
   services: z.record(z.string(), serviceSpec).optional().describe('Per component: command, env, port, health check.'),
 });
 export type StrategyConfig = z.infer<typeof strategyConfig>;

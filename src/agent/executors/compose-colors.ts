@@ -15,6 +15,8 @@ import {
   colorLockFile,
   colorPidFile,
   composeUp,
+  DEFAULT_DRAIN_SECONDS,
+  DEFAULT_STOP_GRACE_SECONDS,
   lockFile,
   projectName,
   STICKER_FILE,
@@ -85,7 +87,8 @@ export async function deployColored(
   signal: AbortSignal,
 ): Promise<ExecResult> {
   const router = routerFor(task)!;
-  const grace = task.config.stopGraceSeconds;
+  const grace = task.config.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
+  const drainSeconds = task.config.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
   const sticker = stickerFor(task, new Date());
   const writtenAt = String(sticker.content.writtenAt);
   const plansOf = (c: Color) => planComponents(task, sticker.contentHash, writtenAt, c);
@@ -159,11 +162,11 @@ export async function deployColored(
   const oldNames = task.components.flatMap((c) => [containerName(task.target.name, c.name, old), containerName(task.target.name, c.name)]);
   const running = (await Promise.all(oldNames.map((n) => inspectContainer(docker, n)))).some((c) => c?.State.Running);
   if (running) {
-    const d = await drainFor(task.config.drainSeconds * 1000);
+    const d = await drainFor(drainSeconds * 1000);
     log(
       d.drained
         ? `old colour ${old} drained in ${(d.ms / 1000).toFixed(1)} s`
-        : `drain time (${task.config.drainSeconds} s) over; stopping ${old} with requests possibly in flight`,
+        : `drain time (${drainSeconds} s) over; stopping ${old} with requests possibly in flight`,
     );
   }
   for (const n of oldNames) await stopAndRemove(docker, n, grace, log);

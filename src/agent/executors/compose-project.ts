@@ -12,6 +12,9 @@ import { TaskFailure, type TaskLog } from './types.js';
 export const LOCK_FILE = 'compose.gantry.lock.yml';
 export const STICKER_FILE = 'gantry.version.json';
 export const PID_FILE = '.gantry-compose.pid';
+/** Defaults of strategyConfig.stopGraceSeconds and drainSeconds. */
+export const DEFAULT_STOP_GRACE_SECONDS = 10;
+export const DEFAULT_DRAIN_SECONDS = 5;
 export const COLORS = ['blue', 'green'] as const;
 export type Color = (typeof COLORS)[number];
 /** The lock file of one colour's project. */

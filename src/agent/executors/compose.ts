@@ -14,6 +14,7 @@ import {
   type ComposeConnection,
   clearInterrupted,
   composeUp,
+  DEFAULT_STOP_GRACE_SECONDS,
   LOCK_FILE,
   lockFile,
   PID_FILE,
@@ -47,7 +48,7 @@ export class ComposeExecutor implements Executor {
     const blocker = blockerOf(task);
     if (blocker === null) return deployColored(task, conn, docker, log, signal);
     log(`not zero-downtime: ${blocker}`);
-    const grace = task.config.stopGraceSeconds;
+    const grace = task.config.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
     const sticker = stickerFor(task, new Date());
     const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
     const content = lockFile(task, plans, grace);
