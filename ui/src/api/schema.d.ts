@@ -869,18 +869,37 @@ export interface paths {
                                         };
                                         /** @enum {string} */
                                         failureBehavior?: "rollback" | "continue" | "pause";
-                                        /** @description blue_green: how traffic is switched. */
+                                        /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                         router?: {
                                             /**
                                              * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                              * @enum {string}
                                              */
                                             type: "nginx" | "traefik";
-                                            /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                            /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                             path: string;
+                                            /**
+                                             * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                             * @default upstream
+                                             * @enum {string}
+                                             */
+                                            format: "upstream" | "servers";
                                             /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                             reloadCommand?: string[];
+                                            /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                            validateCommand?: string[];
+                                            /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                            pidFile?: string;
+                                            /**
+                                             * @description nginx: how long a reload may take to be confirmed.
+                                             * @default 10
+                                             */
+                                            confirmTimeoutSeconds: number;
                                         };
+                                        /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                        drainSeconds?: number;
+                                        /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                        stopGraceSeconds?: number;
                                         /** @description Per component: command, env, port, health check. */
                                         services?: {
                                             [key: string]: {
@@ -1055,18 +1074,37 @@ export interface paths {
                                 };
                                 /** @enum {string} */
                                 failureBehavior?: "rollback" | "continue" | "pause";
-                                /** @description blue_green: how traffic is switched. */
+                                /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                 router?: {
                                     /**
                                      * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                      * @enum {string}
                                      */
                                     type: "nginx" | "traefik";
-                                    /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                    /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                     path: string;
+                                    /**
+                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                     * @default upstream
+                                     * @enum {string}
+                                     */
+                                    format?: "upstream" | "servers";
                                     /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                     reloadCommand?: string[];
+                                    /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                    validateCommand?: string[];
+                                    /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                    pidFile?: string;
+                                    /**
+                                     * @description nginx: how long a reload may take to be confirmed.
+                                     * @default 10
+                                     */
+                                    confirmTimeoutSeconds?: number;
                                 };
+                                /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                drainSeconds?: number;
+                                /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                stopGraceSeconds?: number;
                                 /** @description Per component: command, env, port, health check. */
                                 services?: {
                                     [key: string]: {
@@ -1229,18 +1267,37 @@ export interface paths {
                                     };
                                     /** @enum {string} */
                                     failureBehavior?: "rollback" | "continue" | "pause";
-                                    /** @description blue_green: how traffic is switched. */
+                                    /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                     router?: {
                                         /**
                                          * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                          * @enum {string}
                                          */
                                         type: "nginx" | "traefik";
-                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
+                                        /**
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @default upstream
+                                         * @enum {string}
+                                         */
+                                        format: "upstream" | "servers";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
+                                        /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                        validateCommand?: string[];
+                                        /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                        pidFile?: string;
+                                        /**
+                                         * @description nginx: how long a reload may take to be confirmed.
+                                         * @default 10
+                                         */
+                                        confirmTimeoutSeconds: number;
                                     };
+                                    /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                    drainSeconds?: number;
+                                    /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                    stopGraceSeconds?: number;
                                     /** @description Per component: command, env, port, health check. */
                                     services?: {
                                         [key: string]: {
@@ -1432,18 +1489,37 @@ export interface paths {
                                     };
                                     /** @enum {string} */
                                     failureBehavior?: "rollback" | "continue" | "pause";
-                                    /** @description blue_green: how traffic is switched. */
+                                    /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                     router?: {
                                         /**
                                          * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                          * @enum {string}
                                          */
                                         type: "nginx" | "traefik";
-                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
+                                        /**
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @default upstream
+                                         * @enum {string}
+                                         */
+                                        format: "upstream" | "servers";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
+                                        /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                        validateCommand?: string[];
+                                        /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                        pidFile?: string;
+                                        /**
+                                         * @description nginx: how long a reload may take to be confirmed.
+                                         * @default 10
+                                         */
+                                        confirmTimeoutSeconds: number;
                                     };
+                                    /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                    drainSeconds?: number;
+                                    /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                    stopGraceSeconds?: number;
                                     /** @description Per component: command, env, port, health check. */
                                     services?: {
                                         [key: string]: {
@@ -1641,18 +1717,37 @@ export interface paths {
                                 };
                                 /** @enum {string} */
                                 failureBehavior?: "rollback" | "continue" | "pause";
-                                /** @description blue_green: how traffic is switched. */
+                                /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                 router?: {
                                     /**
                                      * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                      * @enum {string}
                                      */
                                     type: "nginx" | "traefik";
-                                    /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                    /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                     path: string;
+                                    /**
+                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                     * @default upstream
+                                     * @enum {string}
+                                     */
+                                    format?: "upstream" | "servers";
                                     /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                     reloadCommand?: string[];
+                                    /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                    validateCommand?: string[];
+                                    /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                    pidFile?: string;
+                                    /**
+                                     * @description nginx: how long a reload may take to be confirmed.
+                                     * @default 10
+                                     */
+                                    confirmTimeoutSeconds?: number;
                                 };
+                                /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                drainSeconds?: number;
+                                /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                stopGraceSeconds?: number;
                                 /** @description Per component: command, env, port, health check. */
                                 services?: {
                                     [key: string]: {
@@ -1815,18 +1910,37 @@ export interface paths {
                                     };
                                     /** @enum {string} */
                                     failureBehavior?: "rollback" | "continue" | "pause";
-                                    /** @description blue_green: how traffic is switched. */
+                                    /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                     router?: {
                                         /**
                                          * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                          * @enum {string}
                                          */
                                         type: "nginx" | "traefik";
-                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
+                                        /**
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @default upstream
+                                         * @enum {string}
+                                         */
+                                        format: "upstream" | "servers";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
+                                        /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                        validateCommand?: string[];
+                                        /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                        pidFile?: string;
+                                        /**
+                                         * @description nginx: how long a reload may take to be confirmed.
+                                         * @default 10
+                                         */
+                                        confirmTimeoutSeconds: number;
                                     };
+                                    /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                    drainSeconds?: number;
+                                    /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                    stopGraceSeconds?: number;
                                     /** @description Per component: command, env, port, health check. */
                                     services?: {
                                         [key: string]: {
@@ -4236,18 +4350,37 @@ export interface paths {
                                     };
                                     /** @enum {string} */
                                     failureBehavior?: "rollback" | "continue" | "pause";
-                                    /** @description blue_green: how traffic is switched. */
+                                    /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                                     router?: {
                                         /**
                                          * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                          * @enum {string}
                                          */
                                         type: "nginx" | "traefik";
-                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                        /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
+                                        /**
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @default upstream
+                                         * @enum {string}
+                                         */
+                                        format: "upstream" | "servers";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
+                                        /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                        validateCommand?: string[];
+                                        /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                        pidFile?: string;
+                                        /**
+                                         * @description nginx: how long a reload may take to be confirmed.
+                                         * @default 10
+                                         */
+                                        confirmTimeoutSeconds: number;
                                     };
+                                    /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                                    drainSeconds?: number;
+                                    /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                                    stopGraceSeconds?: number;
                                     /** @description Per component: command, env, port, health check. */
                                     services?: {
                                         [key: string]: {
@@ -4798,18 +4931,37 @@ export interface paths {
                             };
                             /** @enum {string} */
                             failureBehavior?: "rollback" | "continue" | "pause";
-                            /** @description blue_green: how traffic is switched. */
+                            /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
                             router?: {
                                 /**
                                  * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
                                  * @enum {string}
                                  */
                                 type: "nginx" | "traefik";
-                                /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf). */
+                                /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                 path: string;
+                                /**
+                                 * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                 * @default upstream
+                                 * @enum {string}
+                                 */
+                                format?: "upstream" | "servers";
                                 /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                 reloadCommand?: string[];
+                                /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                validateCommand?: string[];
+                                /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                pidFile?: string;
+                                /**
+                                 * @description nginx: how long a reload may take to be confirmed.
+                                 * @default 10
+                                 */
+                                confirmTimeoutSeconds?: number;
                             };
+                            /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                            drainSeconds?: number;
+                            /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                            stopGraceSeconds?: number;
                             /** @description Per component: command, env, port, health check. */
                             services?: {
                                 [key: string]: {
