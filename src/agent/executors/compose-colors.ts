@@ -89,13 +89,17 @@ export async function deployColored(
   const router = routerFor(task)!;
   const grace = task.config.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
   const drainSeconds = task.config.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
-  const sticker = stickerFor(task, new Date());
-  const writtenAt = String(sticker.content.writtenAt);
-  const plansOf = (c: Color) => planComponents(task, sticker.contentHash, writtenAt, c);
-  const serversOf = (c: Color) => routeServers(conn.dockerHost, plansOf(c));
-  const color = await newColor(docker, task, router, serversOf);
+  const fresh = stickerFor(task, new Date());
+  const portsOf = (c: Color) => routeServers(conn.dockerHost, planComponents(task, fresh.contentHash, String(fresh.content.writtenAt), c));
+  const color = await newColor(docker, task, router, portsOf);
   const old: Color = color === 'blue' ? 'green' : 'blue';
-  const plans = plansOf(color);
+  // A retry whose earlier attempt already switched: this colour serves and is not restarted, and the
+  // sticker is that attempt's (its containers carry its hash and time).
+  const labels = (await inspectContainer(docker, containerName(task.target.name, task.components[0]!.name, color)))?.Config.Labels ?? {};
+  const switched = labels['gantry.job'] === task.jobId && (await router.pointsAt(portsOf(color)));
+  const earlier = labels['gantry.written-at'];
+  const sticker = switched && earlier ? stickerFor(task, new Date(earlier)) : fresh;
+  const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt), color);
   const servers = routeServers(conn.dockerHost, plans);
   const project = `${projectName({ name: task.target.name, connection: conn })}-${color}`;
   const content = lockFile(task, plans, grace);
@@ -115,9 +119,6 @@ export async function deployColored(
 
   for (const p of plans) await pull(docker, p.ref, log);
   signal.throwIfAborted(); // the lease was lost while pulling: leave the target to the new holder
-  // A retry whose earlier attempt already switched: this colour serves and is not restarted.
-  const job = (await inspectContainer(docker, plans[0]!.containerName))?.Config.Labels?.['gantry.job'];
-  const switched = job === task.jobId && (await router.pointsAt(servers));
   if (switched) log(`the router already points at ${color} (an earlier attempt switched): finishing`);
   else {
     log(`compose_host: starting project ${project} (${color}) beside ${old}`);
