@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +43,8 @@ export function loadRuns(): number {
 export interface TestNginx {
   /** http://127.0.0.1:PORT */
   url: string;
+  /** One line per request nginx read: `$status $request_completion $upstream_addr`. */
+  accessLog: string;
   dir: string;
   conf: string;
   /** The master's pid file (router.pidFile: how Gantry confirms a reload). */
@@ -60,7 +62,7 @@ export interface TestNginx {
 /**
  * nginx on a free 127.0.0.1 port. Each upstream of `upstreams` (default ["app"]) is
  * `upstream NAME { include DIR/upstreams/NAME/*.conf; }` with a placeholder server marked down (an
- * upstream needs one server to load); location / proxies to the first, `/u/NAME/` to each. No retries
+ * upstream needs one server to load); location / proxies to the first, `/u/NAME/…` to each (as `/…`). No retries
  * to another server (proxy_next_upstream off), so a refused connection is a 502 the client sees.
  */
 export async function startNginx(upstreams: string[] = ['app']): Promise<TestNginx> {
@@ -76,15 +78,15 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
     await writeFile(path.join(upstreamDir(u), '000-placeholder.conf'), `server 127.0.0.1:${closed} down;\n`);
   }
   const tmp = (k: string) => `${k}_temp_path ${dir}/tmp/${k};`;
-  const proxy = (u: string) =>
-    `proxy_pass http://${u}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
+  const proxy = (u: string, strip = '') =>
+    `proxy_pass http://${u}${strip}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
   await writeFile(
     conf,
     `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
-      `http {\n  access_log off;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
+      `http {\n  log_format load '$status $request_completion $upstream_addr';\n  access_log ${dir}/access.log load;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
       upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('') +
       `  server {\n    listen 127.0.0.1:${port};\n    location / { ${proxy(upstreams[0]!)} }\n` +
-      upstreams.map((u) => `    location /u/${u}/ { ${proxy(u)} }\n`).join('') +
+      upstreams.map((u) => `    location /u/${u}/ { ${proxy(u, '/')} }\n`).join('') +
       '  }\n}\n',
   );
   const ctl = (...args: string[]) => [NGINX, '-p', dir, '-c', conf, ...args];
@@ -93,6 +95,7 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    accessLog: path.join(dir, 'access.log'),
     dir,
     conf,
     pidFile,
@@ -130,13 +133,21 @@ export interface LoadCounts {
   requests: number;
   answered: number;
   non2xx: number;
-  /** Connection errors and timeouts (autocannon counts a timeout as an error too). */
+  /** Connection errors and timeouts as autocannon counts them (an error on an idle connection loses no request). */
   errors: number;
   timeouts: number;
-  /** Requests sent and neither answered nor failed with an error (a connection closed under them). */
-  lost: number;
-  /** non2xx + errors + lost: every request a client without retries saw fail. */
+  /** Requests sent and never answered: reset or closed under them, or timed out (those in flight at the end excluded). */
+  unanswered: number;
+  /** non2xx + unanswered: every request a client without retries saw fail. */
   failed: number;
+  /**
+   * From nginx's access log (when underLoad was given a TestNginx): requests nginx read and did not answer
+   * completely with a 2xx, apart from those the load generator itself cut when it stopped (status 499).
+   * `unanswered - nginxFailed` requests were never read by nginx at all.
+   */
+  nginxFailed: number | null;
+  /** Requests nginx read during the run (null without a TestNginx). */
+  nginxRead: number | null;
   slowRequests: number;
   slowFailed: number;
   /** 2xx answers per release (as named by `release(body)`). */
@@ -144,52 +155,37 @@ export interface LoadCounts {
   seconds: number;
   /** Keep-alive requests per second achieved. */
   rate: number;
+  /** Responses with `Connection: close` after which the client opened a new connection. */
+  closeReconnects: number;
 }
 
 interface ClientTally {
   sent: number;
   answered: number;
-  errors: number;
-  lastWasRequest: boolean;
-  /** The response being read said `Connection: close`. */
+  /** The connection the last request went out on, and its requests and answers (what is in flight). */
+  conn: unknown;
+  connSent: number;
+  connAnswered: number;
+  /** The response being read carries `Connection: close`. */
   closing: boolean;
 }
 
-/** Whether raw headers ([name, value, …]) carry `Connection: close`. */
-function saysClose(raw: string[]): boolean {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection' && /\bclose\b/i.test(raw[i + 1]!)) return true;
-  }
-  return false;
-}
-
 /**
- * autocannon writes the next request on a connection right after a response, even one that said
- * `Connection: close` (nginx says so from a worker that finishes its requests after a reload, then
- * closes): such a request is never read. An HTTP/1.1 client must not send on that connection (RFC 9112
- * §9.6), so the next request goes on a new one. Called from the response event, before autocannon writes.
+ * autocannon's per-connection client, with the internals used below (see cannon()): its socket, its
+ * options, and the reconnect it uses itself for `reconnectRate`.
  */
-function honourClose(client: Client): void {
-  // autocannon 9's Client internals (lib/httpClient.js): drop the connection, open a new one without
-  // sending from _connect; the _doRequest that follows the response event then writes on the new one.
-  const c = client as unknown as { _destroyConnection(): void; _connect(): void; _doRequest?: () => void };
-  c._destroyConnection();
-  c._doRequest = () => {};
-  c._connect();
-  Reflect.deleteProperty(c, '_doRequest');
-}
-
-type Client = NodeJS.EventEmitter;
+type Client = NodeJS.EventEmitter & { conn?: unknown; opts?: { pipelining: number }; _resetConnection?: () => void };
 
 /**
  * One autocannon instance until stop(): every response tallied by status and release, and every request
- * accounted for per connection (autocannon reconnects silently when a server closes a connection with a
- * request in flight; such a request is counted as lost, not ignored).
+ * accounted for per connection: a request that was sent and never answered (a connection closed or reset
+ * under it, a timeout) is `unanswered`, except the ones still in flight on the live connection at stop.
  */
 function cannon(url: string, opts: { connections: number; rate?: number; path: string; release: (b: string) => string }) {
   const byRelease: Record<string, number> = {};
   const tallies = new Map<Client, ClientTally>();
   let non2xx = 0;
+  let closeReconnects = 0;
   const instance = autocannon(
     {
       url,
@@ -219,29 +215,33 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
   instance.on('response', (client: Client) => {
     let t = tallies.get(client);
     if (!t) {
-      t = { sent: 1, answered: 0, errors: 0, lastWasRequest: true, closing: false };
+      t = { sent: 1, answered: 0, conn: client.conn, connSent: 1, connAnswered: 0, closing: false };
       tallies.set(client, t);
       const tally = t;
-      client.on('headers', (h: { headers?: string[] }) => {
-        tally.closing = saysClose(h.headers ?? []);
+      client.on('headers', (info: { shouldKeepAlive?: boolean }) => {
+        tally.closing = info.shouldKeepAlive === false;
       });
       client.on('request', () => {
         tally.sent++;
-        tally.lastWasRequest = true;
-      });
-      client.on('connError', () => {
-        tally.errors++;
-        tally.lastWasRequest = false;
-      });
-      client.on('timeout', () => {
-        tally.lastWasRequest = false;
+        if (client.conn !== tally.conn) Object.assign(tally, { conn: client.conn, connSent: 0, connAnswered: 0 });
+        tally.connSent++;
       });
     }
     t.answered++;
-    t.lastWasRequest = false;
-    if (t.closing) {
+    t.connAnswered++;
+    // autocannon writes the next request on the same connection even after `Connection: close` (nginx
+    // says so on the last response of a worker that is shutting down after a reload): a request the
+    // server never reads. An HTTP/1.1 client must stop sending on such a connection (RFC 9112 §9.6), so
+    // the client opens a new connection here, before autocannon writes its next request (on the new
+    // one). Its own reconnect would also write a request at once; pipelining 0 keeps one in flight.
+    // Nothing is re-sent.
+    if (t.closing && client.opts && client._resetConnection) {
       t.closing = false;
-      honourClose(client);
+      closeReconnects++;
+      const depth = client.opts.pipelining;
+      client.opts.pipelining = 0;
+      client._resetConnection();
+      client.opts.pipelining = depth;
     }
   });
   const done = new Promise<autocannon.Result>((resolve) => instance.once('done', resolve));
@@ -249,19 +249,22 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
     /** Every connection has had an answer (so its requests are tallied). */
     ready: () => tallies.size >= opts.connections,
     async stop() {
+      // in flight when the clients are destroyed: what the live connection was sent and did not answer yet
+      const inFlight = new Map<Client, number>();
+      instance.on('tick', () => {
+        for (const [c, t] of tallies) inFlight.set(c, c.conn === t.conn ? t.connSent - t.connAnswered : 0);
+      });
       instance.stop();
       const result = await done;
       let sent = 0;
-      let lost = 0;
       let answered = 0;
-      for (const t of tallies.values()) {
+      let unanswered = 0;
+      for (const [c, t] of tallies) {
         sent += t.sent;
         answered += t.answered;
-        // the one request in flight when the run was stopped is neither answered nor lost
-        const open = t.sent - t.answered - t.errors - (t.lastWasRequest ? 1 : 0);
-        lost += Math.max(0, open);
+        unanswered += t.sent - t.answered - (inFlight.get(c) ?? 0);
       }
-      return { result, byRelease, non2xx, sent, answered, lost };
+      return { result, byRelease, non2xx, sent, answered, unanswered, closeReconnects };
     },
   };
 }
@@ -270,9 +273,21 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
  * Runs `action` under load through `url` (nginx) and returns its result with the counts. Traffic starts
  * `leadSeconds` before the action and goes on `leadSeconds` after it.
  */
-export async function underLoad<T>(url: string, opts: LoadOptions, action: () => Promise<T>): Promise<{ result: T; counts: LoadCounts }> {
+export async function underLoad<T>(
+  through: string | TestNginx,
+  opts: LoadOptions,
+  action: () => Promise<T>,
+): Promise<{ result: T; counts: LoadCounts }> {
+  const url = typeof through === 'string' ? through : through.url;
+  const logFile = typeof through === 'string' ? null : through.accessLog;
+  const logFrom = logFile
+    ? await stat(logFile).then(
+        (st) => st.size,
+        () => 0,
+      )
+    : 0;
   const rate = opts.rate ?? 160;
-  const fast = cannon(url, { connections: opts.connections ?? 8, rate, path: opts.path ?? '/VERSION', release: opts.release });
+  const fast = cannon(url, { connections: opts.connections ?? 24, rate, path: opts.path ?? '/VERSION', release: opts.release });
   const slow = cannon(url, { connections: opts.slowConnections ?? 4, path: opts.slowPath ?? '/cgi-bin/slow', release: opts.release });
   const started = Date.now();
   const deadline = started + 15_000;
@@ -294,11 +309,22 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
   }
   const [f, s] = await Promise.all([fast.stop(), slow.stop()]);
   const seconds = (Date.now() - started) / 1000;
+  let nginxFailed: number | null = null;
+  let nginxRead: number | null = null;
+  if (logFile) {
+    await sleep(200); // nginx writes a request's line when it ends
+    const lines = (await readFile(logFile)).subarray(logFrom).toString('utf8').split('\n').filter(Boolean);
+    nginxRead = lines.length;
+    nginxFailed = lines.filter((l) => {
+      const [status, completion] = l.split(' ');
+      return status !== '499' && !(status!.startsWith('2') && completion === 'OK');
+    }).length;
+  }
   const byRelease: Record<string, number> = { ...f.byRelease };
   for (const [k, v] of Object.entries(s.byRelease)) byRelease[k] = (byRelease[k] ?? 0) + v;
   const errors = f.result.errors + s.result.errors;
   const non2xx = f.non2xx + s.non2xx;
-  const lost = f.lost + s.lost;
+  const unanswered = f.unanswered + s.unanswered;
   return {
     result,
     counts: {
@@ -307,13 +333,16 @@ export async function underLoad<T>(url: string, opts: LoadOptions, action: () =>
       non2xx,
       errors,
       timeouts: f.result.timeouts + s.result.timeouts,
-      lost,
-      failed: non2xx + errors + lost,
+      unanswered,
+      failed: non2xx + unanswered,
+      nginxFailed,
+      nginxRead,
       slowRequests: s.sent,
-      slowFailed: s.non2xx + s.result.errors + s.lost,
+      slowFailed: s.non2xx + s.unanswered,
       byRelease,
       seconds,
       rate: f.sent / seconds,
+      closeReconnects: f.closeReconnects + s.closeReconnects,
     },
   };
 }
@@ -330,8 +359,9 @@ export function formatCounts(scenario: string, run: number, counts: LoadCounts, 
     .join(' ');
   return (
     `[load] ${scenario} run ${run}: requests=${counts.requests} (slow ${counts.slowRequests}) failed=${counts.failed} ` +
-    `(non2xx=${counts.non2xx} errors=${counts.errors} timeouts=${counts.timeouts} lost=${counts.lost}) bad-release=${bad} ` +
-    `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} served: ${releases}`
+    `(non2xx=${counts.non2xx} unanswered=${counts.unanswered}; nginx read ${counts.nginxRead ?? '?'}, failed ${counts.nginxFailed ?? '?'}; ` +
+    `autocannon errors=${counts.errors} timeouts=${counts.timeouts}) bad-release=${bad} ` +
+    `rate=${counts.rate.toFixed(0)}/s seconds=${counts.seconds.toFixed(1)} close-reconnects=${counts.closeReconnects} served: ${releases}`
   );
 }
 

@@ -2,8 +2,8 @@
 // `server` line of the target inside the `app` upstream), deployed by a real agent with docker-compose v1
 // on a real dockerd. Each update runs the new release as its own colour project beside the serving one;
 // during it autocannon sends ≥150 keep-alive requests/s plus back-to-back 1 s requests through nginx, with
-// no retries. No request may get an error status or be cut, and nothing may be answered by a release
-// whose health check fails; such a release must leave the serving project untouched.
+// no retries. No request nginx read may fail (error status or cut), nothing may be answered by a release
+// whose health check fails, and such a release must leave the serving project untouched.
 // GANTRY_LOAD_RUNS sets how many consecutive updates run (default 1); GANTRY_LOAD_MIN_RATE the keep-alive
 // rate a run must reach (default 150 requests/s; a saturated machine cannot generate it).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -32,13 +32,8 @@ const JOB_WAIT_MS = 300_000;
 const TARGET = 'app1';
 const RELEASES: Record<string, string> = { 'demo/web:1.0': 'A', 'demo/web:2.0': 'B', 'demo/web:2.1-bad': 'BAD' };
 const MIN_RATE = Number(process.env.GANTRY_LOAD_MIN_RATE ?? '150');
-/**
- * nginx closes the idle keep-alive client connections of its old workers at a reload (unconditionally); a
- * request a client wrote to one at that instant is never read, and without retries it fails. That is at
- * most one request per client connection (8 keep-alive + 4 slow) per reload; every other failure (an
- * error status, a request cut mid-way, more than one per connection) is Gantry's.
- */
-const RELOAD_RACE_BOUND = 12;
+/** Keep-alive connections of the load: 24 at the offered rate plus 4 of back-to-back 1 s requests (load-support's defaults). */
+const CONNECTIONS = 28;
 const release = (body: string) => RELEASES[body.trim()] ?? `unknown:${body.trim().slice(0, 40)}`;
 
 describe.skipIf(skip)('compose_host update under load through nginx', () => {
@@ -153,7 +148,7 @@ describe.skipIf(skip)('compose_host update under load through nginx', () => {
         const from = run % 2 === 1 ? 'A' : 'B';
         const to = run % 2 === 1 ? 'B' : 'A';
         const before = (await running())[0]!;
-        const { result: job, counts } = await underLoad(nginx.url, { release }, () => deploy(to));
+        const { result: job, counts } = await underLoad(nginx, { release }, () => deploy(to));
         console.log(formatCounts('compose_host update', run, counts, badCount(counts, ['BAD'])));
         console.log(
           `[load] compose_host update run ${run} timeline: ${await timeline(job.id, {
@@ -168,9 +163,13 @@ describe.skipIf(skip)('compose_host update under load through nginx', () => {
         expect(job.status, JSON.stringify(job.tasks)).toBe('succeeded');
         expect(counts.rate, 'keep-alive requests per second').toBeGreaterThanOrEqual(MIN_RATE);
         expect(counts.slowRequests).toBeGreaterThan(0);
+        // Every request nginx read was answered completely with a 2xx. The update reloads nginx once: its old
+        // workers close their idle keep-alive connections as they exit, and a request a client wrote to one
+        // at that moment is never read (HTTP/1.1 clients retry those; this one does not): at most one per
+        // connection may go unanswered.
         expect(counts.non2xx, JSON.stringify(counts)).toBe(0);
-        expect(counts.timeouts, JSON.stringify(counts)).toBe(0);
-        expect(counts.failed, JSON.stringify(counts)).toBeLessThanOrEqual(RELOAD_RACE_BOUND);
+        expect(counts.nginxFailed, JSON.stringify(counts)).toBe(0);
+        expect(counts.unanswered, JSON.stringify(counts)).toBeLessThanOrEqual(CONNECTIONS);
         expect(badCount(counts, ['BAD'])).toBe(0);
         expect(servedBy(counts)).toEqual([from, to].sort());
 
@@ -221,12 +220,14 @@ describe.skipIf(skip)('compose_host update under load through nginx', () => {
       const id = (await inspect(serving))!.Id;
       const route = await readFile(routeFile(), 'utf8');
       const sticker = await readFile(path.join(projectDir, 'gantry.version.json'), 'utf8');
-      const { result: job, counts } = await underLoad(nginx.url, { release }, () => deploy('BAD'));
+      const { result: job, counts } = await underLoad(nginx, { release }, () => deploy('BAD'));
       console.log(formatCounts('compose_host update to a failing release', 1, counts, badCount(counts, ['BAD'])));
       expect(job.status).toBe('failed');
       expect(job.tasks[0].error).toMatch(/unhealthy: .*500/);
       expect(counts.rate, 'keep-alive requests per second').toBeGreaterThanOrEqual(MIN_RATE);
+      // no reload: nothing may fail at all
       expect(counts.failed, JSON.stringify(counts)).toBe(0);
+      expect(counts.nginxFailed, JSON.stringify(counts)).toBe(0);
       expect(badCount(counts, ['BAD'])).toBe(0);
 
       const lines = await logLines(job.id);
