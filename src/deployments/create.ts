@@ -127,8 +127,8 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
   }>('SELECT config FROM environments WHERE id = $1', [env.id]);
   const { strategy: envStrategy, ...envDeployment } = envCfg.rows[0]?.config.deployment ?? {};
   // A rollback deploys all at once, except after blue_green: the coloured containers are switched back
-  // the same way (the new colour beside the old, then the router), with the rolled-back job's router
-  // when the environment names none.
+  // the same way (the new colour beside the old, then the router). It keeps the rolled-back job's router
+  // when the environment names none (compose_host switches colours through it with every strategy).
   const rolledBack = input.rollbackOf
     ? (
         await tx.query<{ strategy: Strategy; strategy_config: StrategyConfig }>(
@@ -143,7 +143,7 @@ export async function createJob(tx: Tx, input: JobInput): Promise<string> {
       : 'all_at_once'
     : (input.strategy ?? envStrategy ?? 'all_at_once');
   const cfg: StrategyConfig = strategyConfig.parse({ ...envDeployment, ...(input.strategyConfig ?? {}) });
-  // A rollback switches traffic the way the rolled-back job did (docker_host with a router: beside, then switch).
+  // A rollback switches traffic the way the rolled-back job did (a router: beside, then switch).
   if (!cfg.router && rolledBack?.strategy_config.router) cfg.router = rolledBack.strategy_config.router;
   const autoRollback =
     !input.rollbackOf &&

@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { type AgentTask, containerName, type ObservedComponent } from '../../deployments/protocol.js';
-import { LOCK_FILE, projectName, STICKER_FILE } from './compose.js';
+import { COLORS, colorLockFile, LOCK_FILE, projectName, STICKER_FILE } from './compose-project.js';
 import { connectEngine, observeContainer, removeContainer } from './engine.js';
 import type { SshSession } from './ssh.js';
 import { sq } from './ssh.js';
@@ -54,22 +54,25 @@ export async function removeDockerTarget(task: AgentTask, stickerFile: string, l
 }
 
 /**
- * compose_host: `<compose> -p PROJECT -f compose.gantry.lock.yml down --remove-orphans` when the lock file
- * is there, then any component container left by name; the lock file and the sticker go too.
+ * compose_host: `<compose> -p PROJECT -f LOCKFILE down --remove-orphans` for the in-place project and each colour
+ * project whose lock file is there, then any component container left by name; the lock file and the sticker go too.
  */
 export async function removeComposeTarget(task: AgentTask, log: TaskLog, signal: AbortSignal): Promise<ExecResult> {
   const conn = task.target.connection as { dockerHost: string; projectDir: string; composeCommand?: string };
-  const files = {
-    lockFile: path.join(conn.projectDir, LOCK_FILE),
-    stickerFile: path.join(conn.projectDir, STICKER_FILE),
-    project: projectName({ name: task.target.name, connection: conn }),
-  };
+  const base = projectName({ name: task.target.name, connection: conn });
+  // The in-place project and the colour projects of zero-downtime updates, each with its own lock file.
+  const projects = [
+    { project: base, lockFile: path.join(conn.projectDir, LOCK_FILE) },
+    ...COLORS.map((color) => ({ project: `${base}-${color}`, lockFile: path.join(conn.projectDir, colorLockFile(color)) })),
+  ];
+  const stickerFile = path.join(conn.projectDir, STICKER_FILE);
   const docker = connectEngine(conn.dockerHost);
-  if ((await readFile(files.lockFile, 'utf8').catch(() => null)) !== null) {
+  for (const p of projects) {
+    if ((await readFile(p.lockFile, 'utf8').catch(() => null)) === null) continue;
     const [cmd, ...pre] = (conn.composeCommand ?? 'docker compose').split(' ');
-    const args = [...pre, '-p', files.project, '-f', files.lockFile, 'down', '--remove-orphans'];
+    const args = [...pre, '-p', p.project, '-f', p.lockFile, 'down', '--remove-orphans'];
     log(`$ ${cmd} ${args.join(' ')}`);
-    const child = spawn(cmd!, args, { env: { ...process.env, DOCKER_HOST: conn.dockerHost }, cwd: path.dirname(files.lockFile), signal });
+    const child = spawn(cmd!, args, { env: { ...process.env, DOCKER_HOST: conn.dockerHost }, cwd: path.dirname(p.lockFile), signal });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => {
       output += d.toString();
@@ -85,9 +88,9 @@ export async function removeComposeTarget(task: AgentTask, log: TaskLog, signal:
     if (code !== 0) throw new TaskFailure(`${cmd} down failed (exit ${code}): ${output.trim().slice(-2000)}`);
   }
   for (const c of task.components) for (const name of removalNames(task, c.name)) await removeContainer(docker, name, log);
-  await rm(files.lockFile, { force: true });
-  await rm(files.stickerFile, { force: true });
-  log(`removed ${files.lockFile} and ${files.stickerFile}`);
+  for (const p of projects) await rm(p.lockFile, { force: true });
+  await rm(stickerFile, { force: true });
+  log(`removed the lock files and ${stickerFile}`);
   return removed(task, await observeGone(docker, task));
 }
 
