@@ -13,8 +13,9 @@ const perColor = { services: { web: { port: '${label.port.web.${color}}' } } };
 describe('switchWarnings', () => {
   it('names docker_host targets without a router: replaced in place, with the grace period', () => {
     const w = switchWarnings('rolling', strategyConfig.parse({ stopGraceSeconds: 7 }), ['web'], targets);
-    expect(w).toHaveLength(1);
+    expect(w).toHaveLength(2);
     expect(w[0]).toMatch(/^docker_host target\(s\) d1, d2: no router .*stopped \(SIGTERM, up to 7 s\) and replaced in place/);
+    expect(w[1]).toMatch(/^compose_host target\(s\) c1: not zero-downtime: compose_host without strategyConfig.router/);
   });
 
   it('says blue_green without a router will fail', () => {
@@ -33,8 +34,14 @@ describe('switchWarnings', () => {
     ]);
   });
 
-  it('has nothing to say with a confirmable router and ports per colour, or without docker_host targets', () => {
+  it('has nothing to say with a confirmable router and ports per colour', () => {
     expect(switchWarnings('rolling', strategyConfig.parse({ router, ...perColor }), ['web'], targets)).toEqual([]);
-    expect(switchWarnings('rolling', strategyConfig.parse({}), ['web'], [targets[2]!])).toEqual([]);
+  });
+
+  it('names compose_host targets whose port is fixed in both colours', () => {
+    const cfg = strategyConfig.parse({ router, services: { web: { port: '8080' } } });
+    expect(switchWarnings('rolling', cfg, ['web'], [targets[2]!])).toEqual([
+      expect.stringMatching(/^compose_host target\(s\) c1: not zero-downtime: .*same host port/),
+    ]);
   });
 });

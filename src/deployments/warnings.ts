@@ -1,6 +1,7 @@
 // Warnings a deployment job carries from its creation: what will not switch without downtime, said before
 // anything starts (the job API, the CLI and the UI show them).
 import type { Strategy, StrategyConfig } from './protocol.js';
+import { zeroDowntimeBlocker } from './zero-downtime.js';
 
 interface WarnTarget {
   name: string;
@@ -19,6 +20,13 @@ function portsPerColor(cfg: StrategyConfig, components: string[]): boolean {
 }
 
 export function switchWarnings(strategy: Strategy, cfg: StrategyConfig, components: string[], targets: WarnTarget[]): string[] {
+  const compose = targets.filter((t) => t.target_type === 'compose_host').map((t) => t.name);
+  const composeBlocker = compose.length ? zeroDowntimeBlocker('compose_host', cfg, components) : null;
+  const composeWarnings = composeBlocker ? [`compose_host target(s) ${list(compose)}: not zero-downtime: ${composeBlocker}`] : [];
+  return [...dockerWarnings(strategy, cfg, components, targets), ...composeWarnings];
+}
+
+function dockerWarnings(strategy: Strategy, cfg: StrategyConfig, components: string[], targets: WarnTarget[]): string[] {
   const docker = targets.filter((t) => t.target_type === 'docker_host').map((t) => t.name);
   if (docker.length === 0) return [];
   const grace = cfg.stopGraceSeconds ?? 10;
