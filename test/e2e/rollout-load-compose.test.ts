@@ -5,7 +5,7 @@
 // no retries. No request nginx read may fail (error status or cut), nothing may be answered by a release
 // whose health check fails, and such a release must leave the serving project untouched.
 // GANTRY_LOAD_RUNS sets how many consecutive updates run (default 1); GANTRY_LOAD_MIN_RATE the keep-alive
-// rate a run must reach (default 150 requests/s; a saturated machine cannot generate it).
+// rate a run must reach (see load-support.ts: unset in the suite, 150 when measuring).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import {
   type LoadCounts,
   loadRuns,
   loadToolsMissing,
+  MIN_RATE,
   type RolloutStack,
   startNginx,
   startRolloutStack,
@@ -31,7 +32,6 @@ const T = 420_000;
 const JOB_WAIT_MS = 300_000;
 const TARGET = 'app1';
 const RELEASES: Record<string, string> = { 'demo/web:1.0': 'A', 'demo/web:2.0': 'B', 'demo/web:2.1-bad': 'BAD' };
-const MIN_RATE = Number(process.env.GANTRY_LOAD_MIN_RATE ?? '150');
 /** Keep-alive connections of the load: 24 at the offered rate plus 4 of back-to-back 1 s requests (load-support's defaults). */
 const CONNECTIONS = 28;
 const release = (body: string) => RELEASES[body.trim()] ?? `unknown:${body.trim().slice(0, 40)}`;

@@ -14,6 +14,7 @@ import {
   type LoadCounts,
   loadRuns,
   loadToolsMissing,
+  MIN_RATE,
   type RolloutStack,
   startNginx,
   startRolloutStack,
@@ -29,8 +30,6 @@ const BAD = 'demo/web:2.1-broken';
 const versionOf = (body: string) => body.trim();
 /** Keep-alive connections (24) plus slow ones (4) of underLoad's defaults. */
 const CONNECTIONS = 28;
-/** The keep-alive rate the run must reach (offered: 160/s); GANTRY_LOAD_MIN_RATE lowers it on a machine that cannot. */
-const MIN_RATE = Number(process.env.GANTRY_LOAD_MIN_RATE ?? '150');
 
 describe.skipIf(skip)('rollouts under load through nginx: no failed request, no request served by a failing release', () => {
   let s: RolloutStack;
