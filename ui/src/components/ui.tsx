@@ -41,37 +41,8 @@ export function Badge({ status, label }: { status: string; label?: string }) {
   return <span className={`badge ${toneOf(status)}`}>{label ?? status.replaceAll('_', ' ')}</span>;
 }
 
-/** A digest shortened for reading, full in the title and for copying. */
-export function Digest({ value, full = false }: { value: string | null | undefined; full?: boolean }) {
-  if (!value) return <span className="muted">—</span>;
-  const short = value.startsWith('sha256:') ? `${value.slice(0, 19)}…` : value;
-  return (
-    <code className="digest" title={value}>
-      {full ? value : short}
-    </code>
-  );
-}
-
-export function Time({ at }: { at: string | null | undefined }) {
-  if (!at) return <span className="muted">—</span>;
-  const d = new Date(at);
-  return (
-    <time dateTime={at} title={d.toISOString()}>
-      {relative(d)}
-    </time>
-  );
-}
-
-export function relative(d: Date, now = Date.now()): string {
-  const s = Math.round((now - d.getTime()) / 1000);
-  const abs = Math.abs(s);
-  const suffix = s >= 0 ? 'ago' : 'from now';
-  if (abs < 45) return s >= 0 ? 'just now' : 'in a moment';
-  if (abs < 3600) return `${Math.round(abs / 60)} min ${suffix}`;
-  if (abs < 86_400) return `${Math.round(abs / 3600)} h ${suffix}`;
-  if (abs < 86_400 * 14) return `${Math.round(abs / 86_400)} d ${suffix}`;
-  return d.toLocaleDateString();
-}
+/** Older names for the shared formatting pieces (format.tsx): a time reads "14:05 (3 min ago)". */
+export { Digest, relative, When as Time } from './format';
 
 export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
   if (!error) return null;
