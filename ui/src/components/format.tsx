@@ -117,3 +117,13 @@ export function Digest({ value, copy = true }: { value: string | null | undefine
     </span>
   );
 }
+
+const ISO = /\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z/g;
+
+/** Server text with ISO timestamps in it ("active until 2026-11-30T09:00:00.000Z") read in local time. */
+export function localizeTimes(text: string, now = Date.now()): string {
+  return text.replace(ISO, (iso) => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : whenText(d, now);
+  });
+}

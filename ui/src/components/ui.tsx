@@ -1,6 +1,7 @@
 // Small shared pieces: status badges, digests, times, errors, loading states.
 import { type ReactNode, useState } from 'react';
 import { ApiError } from '../api/client';
+import { useSession } from '../lib/auth';
 
 const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
   healthy: 'ok',
@@ -31,6 +32,8 @@ const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
   rejected: 'bad',
   rolled_back: 'warn',
   drift: 'bad',
+  overridden: 'warn',
+  frozen: 'warn',
 };
 
 export function toneOf(status: string): string {
@@ -44,7 +47,8 @@ export function Badge({ status, label }: { status: string; label?: string }) {
 /** Older names for the shared formatting pieces (format.tsx): a time reads "14:05 (3 min ago)". */
 export { Digest, relative, When as Time } from './format';
 
-export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
+/** An error with the server's problem details; `onRetry` adds a Retry button (a load that failed can be tried again). */
+export function ErrorBox({ error, title, onRetry }: { error: unknown; title?: string; onRetry?: () => unknown }) {
   if (!error) return null;
   const err = error instanceof Error ? error : new Error(String(error));
   const problem = err instanceof ApiError ? err.problem : undefined;
@@ -60,6 +64,13 @@ export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
             </li>
           ))}
         </ul>
+      ) : null}
+      {onRetry ? (
+        <div>
+          <button type="button" onClick={() => void onRetry()} style={{ marginTop: '0.4rem' }}>
+            Retry
+          </button>
+        </div>
       ) : null}
     </div>
   );
@@ -122,4 +133,19 @@ export function ActionButton({
 
 export function Json({ value }: { value: unknown }) {
   return <pre>{JSON.stringify(value, null, 2)}</pre>;
+}
+
+/**
+ * Says why the signed-in user does not see an action (the API would refuse it for their roles); renders
+ * nothing when one of `roles` (or admin) is theirs.
+ */
+export function RoleNote({ roles, what }: { roles: string[]; what: string }) {
+  const { me, hasRole } = useSession();
+  if (hasRole(...roles)) return null;
+  const needed = [...new Set(['admin', ...roles])];
+  return (
+    <p className="alert info small" data-testid="role-note">
+      {what} needs {needed.length > 1 ? 'one of the roles' : 'the role'} {needed.join(', ')}; you have {me?.roles.join(', ') || 'none'}.
+    </p>
+  );
 }

@@ -2,6 +2,7 @@
 // digests, target health, drift and pending promotions, and a promote action with a gate preview.
 import { useMemo, useState } from 'react';
 import type { Environment, Promotion, Release, Target } from '../api/types';
+import { localTime } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
 import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { ACTIVE_PROMOTION, listDrift, listEnvironments, listPromotions, listReleases, listTargets } from '../lib/data';
@@ -104,7 +105,11 @@ function EnvColumn({
       <div className="row small muted">
         {env.requiredApprovals > 0 ? <span>{env.requiredApprovals} approval(s)</span> : <span>no approvals</span>}
         {env.requireSod ? <Badge status="info" label="SoD" /> : null}
-        {env.freezeWindows.length ? <Badge status="warn" label={`${env.freezeWindows.length} freeze window(s)`} /> : null}
+        {env.freeze.until ? (
+          <Badge status="frozen" label={`frozen until ${localTime(new Date(env.freeze.until))}`} />
+        ) : env.freezeWindows.length ? (
+          <Badge status="idle" label={`${env.freezeWindows.length} freeze window(s)`} />
+        ) : null}
       </div>
       <section aria-label="Running release">
         {release ? (

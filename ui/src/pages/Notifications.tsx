@@ -50,7 +50,7 @@ export function Notifications() {
           </select>
         </div>
       </div>
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} onRetry={state.reload} />
       {!state.data ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
