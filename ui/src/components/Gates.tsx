@@ -2,7 +2,7 @@
 // An overridden gate says so (badge, who, why, until when) instead of looking like a plain pass.
 import type { GateResult } from '../api/types';
 import { localizeTimes, When } from './format';
-import { Badge } from './ui';
+import { Badge, ScrollPre } from './ui';
 
 /** Gates that need people; no emergency override applies to them. */
 export const PEOPLE_GATES = new Set(['approvals', 'separation_of_duties']);
@@ -95,7 +95,7 @@ export function GateList({
                   )}
                   <details>
                     <summary className="small muted">inputs</summary>
-                    <pre>{JSON.stringify(g.inputs, null, 2)}</pre>
+                    <ScrollPre label={`Inputs of ${g.gate}`}>{JSON.stringify(g.inputs, null, 2)}</ScrollPre>
                   </details>
                 </td>
                 <td data-label="What would unblock it" className="small">

@@ -9,9 +9,13 @@ export function relative(d: Date, now = Date.now()): string {
   const past = s >= 0;
   let amount: string;
   if (abs < 45) return past ? 'just now' : 'in a moment';
-  if (abs < 3600) amount = `${Math.round(abs / 60)} min`;
-  else if (abs < 86_400) amount = `${Math.round(abs / 3600)} h`;
-  else if (abs < 86_400 * 14) amount = `${Math.round(abs / 86_400)} d`;
+  // Rounded first, so 59.9 minutes reads "1 h", not "60 min".
+  const minutes = Math.round(abs / 60);
+  const hours = Math.round(abs / 3600);
+  const days = Math.round(abs / 86_400);
+  if (minutes < 60) amount = `${minutes} min`;
+  else if (hours < 24) amount = `${hours} h`;
+  else if (days < 14) amount = `${days} d`;
   else return d.toLocaleDateString();
   return past ? `${amount} ago` : `in ${amount}`;
 }
@@ -22,7 +26,7 @@ function sameDay(a: Date, b: Date): boolean {
 
 /** Local wall-clock time, "14:05"; with the date ("3 Dec 14:05") when it is not today. */
 export function localTime(d: Date, now = new Date()): string {
-  const hm = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+  const hm = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   if (sameDay(d, now)) return hm;
   const sameYear = d.getFullYear() === now.getFullYear();
   const date = d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', ...(sameYear ? {} : { year: 'numeric' }) });

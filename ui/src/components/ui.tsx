@@ -131,8 +131,32 @@ export function ActionButton({
   );
 }
 
-export function Json({ value }: { value: unknown }) {
-  return <pre>{JSON.stringify(value, null, 2)}</pre>;
+/**
+ * A <pre> that may scroll: keyboard users reach it with Tab to scroll it (WCAG 2.1.1; axe's
+ * scrollable-region-focusable), so it takes focus like the scrollable region it is.
+ */
+export function ScrollPre({
+  children,
+  label,
+  role = 'region',
+  ...rest
+}: {
+  children: ReactNode;
+  label: string;
+  className?: string;
+  role?: 'region' | 'log';
+  'data-testid'?: string;
+}) {
+  return (
+    // biome-ignore lint/a11y/useAriaPropsSupportedByRole: the role (region or log) is set, so the label is supported; tabIndex lets the keyboard scroll it
+    <pre tabIndex={0} role={role} aria-label={label} {...rest}>
+      {children}
+    </pre>
+  );
+}
+
+export function Json({ value, label = 'JSON' }: { value: unknown; label?: string }) {
+  return <ScrollPre label={label}>{JSON.stringify(value, null, 2)}</ScrollPre>;
 }
 
 /**

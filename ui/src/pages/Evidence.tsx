@@ -4,7 +4,7 @@ import { type FormEvent, useState } from 'react';
 import { api, download, unwrap } from '../api/client';
 import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/types';
 import { FullId } from '../components/format';
-import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { Badge, Digest, ErrorBox, Loading, ScrollPre, Time } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { Link, navigate, useLocation, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
@@ -131,10 +131,12 @@ function PacketViewer({ packet, all, keys }: { packet: EvidencePacket; all: Evid
         </dd>
       </dl>
       <h3>Content</h3>
-      <pre data-testid="packet-content">{JSON.stringify(packet.content, null, 2)}</pre>
+      <ScrollPre label="Packet content" data-testid="packet-content">
+        {JSON.stringify(packet.content, null, 2)}
+      </ScrollPre>
       <details>
         <summary>Signature (DSSE envelope)</summary>
-        <pre>{JSON.stringify(envelope, null, 2)}</pre>
+        <ScrollPre label="DSSE envelope">{JSON.stringify(envelope, null, 2)}</ScrollPre>
       </details>
     </section>
   );

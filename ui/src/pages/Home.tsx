@@ -173,17 +173,12 @@ function EnvColumn({
         </ul>
       </section>
       <section className="row">
-        <button type="button" onClick={() => onPromote(env)} aria-label={`Promote a release to ${env.name}`}>
+        <button type="button" onClick={() => onPromote(env)} aria-label={`Promote here: a release to ${env.name}`}>
           Promote here
         </button>
         {next && release ? (
-          <button
-            type="button"
-            className="primary"
-            onClick={() => onPromote(next, release)}
-            aria-label={`Promote ${release.name} to ${next.name}`}
-          >
-            Promote to {next.name} →
+          <button type="button" className="primary" onClick={() => onPromote(next, release)}>
+            Promote {release.name} to {next.name} →
           </button>
         ) : null}
       </section>

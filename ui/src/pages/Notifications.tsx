@@ -51,7 +51,7 @@ export function Notifications() {
         </div>
       </div>
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

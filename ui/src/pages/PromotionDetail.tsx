@@ -15,7 +15,7 @@ import type {
 } from '../api/types';
 import { FullId, localizeTimes, When } from '../components/format';
 import { GateList, PEOPLE_GATES, unblockHint } from '../components/Gates';
-import { ActionButton, Badge, ErrorBox, Loading } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading, ScrollPre } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDeployments, listEvidence } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
@@ -434,7 +434,7 @@ export function PromotionDetail({ id }: { id: string }) {
       </ol>
       <details>
         <summary>Decision record</summary>
-        <pre>{JSON.stringify(p.decisionRecord, null, 2)}</pre>
+        <ScrollPre label="Decision record">{JSON.stringify(p.decisionRecord, null, 2)}</ScrollPre>
       </details>
     </>
   );

@@ -4,7 +4,7 @@ import { api, unwrap } from '../api/client';
 import type { StepRun } from '../api/types';
 import { Dag, type DagNode } from '../components/Dag';
 import { FullId } from '../components/format';
-import { ActionButton, Badge, ErrorBox, Loading, Time } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading, ScrollPre, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -114,7 +114,7 @@ export function WorkflowRunDetail({ id }: { id: string }) {
         </dl>
         <details>
           <summary>Inputs and outputs</summary>
-          <pre>{JSON.stringify({ inputs: run.inputs, outputs: run.outputs }, null, 2)}</pre>
+          <ScrollPre label="Inputs and outputs">{JSON.stringify({ inputs: run.inputs, outputs: run.outputs }, null, 2)}</ScrollPre>
         </details>
       </div>
       <h2>Steps</h2>
@@ -140,9 +140,9 @@ export function WorkflowRunDetail({ id }: { id: string }) {
                 </span>
               </h3>
               {a.error ? <div className="alert bad">{a.error}</div> : null}
-              <pre className="logs" role="log" aria-label={`Logs of attempt ${a.attemptNumber}`}>
+              <ScrollPre className="logs" role="log" label={`Logs of attempt ${a.attemptNumber}`}>
                 {a.logs || '(no logs)'}
-              </pre>
+              </ScrollPre>
             </div>
           ))}
         </section>

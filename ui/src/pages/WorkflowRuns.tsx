@@ -30,7 +30,7 @@ export function WorkflowRuns() {
         </select>
       </div>
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap cards">
           <table>

@@ -139,7 +139,7 @@ export function AdminEnvironments() {
         />
       ) : null}
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

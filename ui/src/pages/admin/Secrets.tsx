@@ -9,15 +9,17 @@ import { allPages, useApi } from '../../lib/useApi';
 
 export function AdminSecrets() {
   useTitle('Secrets');
+  // Listing secrets is for admins too; others see the note and no request is made.
+  const canEdit = useSession().hasRole('admin');
   const state = useApi(
     () => allPages((cursor) => unwrap(api.GET('/api/v1/secrets', { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } }))),
     [],
+    { enabled: canEdit },
   );
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
   const [saved, setSaved] = useState<string>();
   const [error, setError] = useState<unknown>();
-  const canEdit = useSession().hasRole('admin');
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
@@ -37,7 +39,7 @@ export function AdminSecrets() {
   return (
     <>
       <h1>Secrets</h1>
-      <RoleNote roles={['admin']} what="Setting and deleting secrets" />
+      <RoleNote roles={['admin']} what="Listing, setting and deleting secrets" />
       <p className="muted">
         Stored encrypted; a value can be replaced or deleted but never read back. Use one in an integration as{' '}
         <code>secret:&lt;name&gt;</code>.
@@ -72,7 +74,7 @@ export function AdminSecrets() {
       ) : null}
       <ErrorBox error={error} title="Not saved" />
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {canEdit && !state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

@@ -64,7 +64,7 @@ export function AdminTokens() {
       ) : null}
       <ErrorBox error={error} title="Not created" />
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

@@ -126,7 +126,7 @@ export function AdminUsers() {
       ) : null}
       <ErrorBox error={error} title="Not created" />
       <ErrorBox error={state.error} onRetry={state.reload} />
-      {!state.data ? <Loading /> : null}
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>
