@@ -475,10 +475,12 @@ describe.skipIf(!hasBrowser)('web UI as an operator console', { timeout: 600_000
     expect(wide).toEqual([]);
   });
 
-  it('axe-core finds no serious or critical violation on any page, light or dark', async () => {
-    const pages = await everyPage();
-    const found: string[] = [];
-    for (const scheme of ['light', 'dark'] as const) {
+  it.each(['light', 'dark'] as const)(
+    'axe-core finds no serious or critical violation on any page (%s)',
+    { timeout: 900_000 },
+    async (scheme) => {
+      const pages = await everyPage();
+      const found: string[] = [];
       const page = await session(tokens.admin!, { colorScheme: scheme });
       for (const url of pages) {
         await visit(page, url);
@@ -499,7 +501,7 @@ describe.skipIf(!hasBrowser)('web UI as an operator console', { timeout: 600_000
             found.push(`${scheme} ${url}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.join(', ')}`);
         }
       }
-    }
-    expect(found).toEqual([]);
-  });
+      expect(found).toEqual([]);
+    },
+  );
 });

@@ -115,7 +115,7 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
 
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -35,10 +35,13 @@ const LABEL: Record<string, string> = {
   rolled_back: 'Rolled back',
 };
 
-/** The status in words; "pending" reads "Blocked" only when a gate other than approvals holds it. */
+/** The status in words, as the banner says it: "Blocked" only while a gate other than approvals holds it. */
 function statusLabel(status: string, gates: GateResult[]): string {
-  if (status === 'pending' && !gates.some((g) => g.status !== 'pass' && !PEOPLE_GATES.has(g.gate))) return 'Pending';
-  return LABEL[status] ?? status;
+  if (!OPEN.has(status)) return LABEL[status] ?? status;
+  // Open: the same words as the banner — what still waits decides, not which step last wrote the status.
+  const waiting = gates.filter((g) => g.status !== 'pass');
+  if (waiting.length === 0) return 'Pending';
+  return waiting.every((g) => PEOPLE_GATES.has(g.gate)) ? 'Awaiting approval' : 'Blocked';
 }
 
 /** Roles that may override a gate of this environment (admin always may). */
