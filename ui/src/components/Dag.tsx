@@ -118,7 +118,7 @@ export function Dag({
               role="button"
               tabIndex={0}
               aria-pressed={selected === n.id}
-              aria-label={`${shown} ${n.type} · ${status}${n.attempts > 1 ? ` · ×${n.attempts} attempts` : ''}${shown === n.id ? '' : ` (step ${n.id})`}`}
+              // No aria-label: the name is the visible text (id, type, status), so speech and sight agree.
               data-testid={`dag-node-${n.id}`}
               onClick={() => onSelect(n.id)}
               onKeyDown={key(n.id)}
@@ -132,7 +132,7 @@ export function Dag({
                 strokeWidth={selected === n.id ? 3 : 1.5}
               />
               <text x="10" y="20" fontWeight="600" fill="#1a1d23">
-                {shown}
+                {`${shown} `}
               </text>
               <text x="10" y="38" fill="#4a5260">
                 {n.type} · {status}
