@@ -49,6 +49,16 @@ export const environment = z.object({
 });
 export type Environment = z.infer<typeof environment>;
 
+/** An environment as read: with its freeze state now, so a client need not evaluate the rules itself. */
+export const environmentRead = environment.extend({
+  freeze: z
+    .object({
+      active: z.array(z.string()).describe('Names of the freeze windows that cover now'),
+      until: z.string().nullable().describe('When the current freeze ends (the last overlapping window), or null when not frozen'),
+    })
+    .describe('The freeze windows in force now, as the freeze_window gate sees them'),
+});
+
 export const environmentCreate = z.strictObject({
   name: nameSchema,
   displayName: z.string().max(200).optional(),

@@ -1,29 +1,45 @@
 // HTTP routes for environments.
+
+import { activeWindows } from '../gates/freeze.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
+import type { FreezeWindow } from './freeze.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
-export function environmentRoutes(app: App, { db }: Deps): void {
+export function environmentRoutes(app: App, { db, clock }: Deps): void {
   const tags = ['environments'];
+  const withFreeze = (env: m.Environment) => {
+    const active = activeWindows(env.freezeWindows as FreezeWindow[], clock.now());
+    const until = active.length ? new Date(Math.max(...active.map((w) => w.end.getTime()))).toISOString() : null;
+    return { ...env, freeze: { active: active.map((w) => w.name), until } };
+  };
   app.get(
     '/api/v1/environments',
     {
       config: { access: READ },
-      schema: { tags, summary: 'List environments in promotion order', querystring: pageQuery, response: { 200: pageOf(m.environment) } },
+      schema: {
+        tags,
+        summary: 'List environments in promotion order',
+        querystring: pageQuery,
+        response: { 200: pageOf(m.environmentRead) },
+      },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listEnvironments(tx, req.query.limit, req.query.cursor)),
+    async (req) => {
+      const page = await withTenant(db, caller(req).tenantId, (tx) => svc.listEnvironments(tx, req.query.limit, req.query.cursor));
+      return { ...page, items: page.items.map(withFreeze) };
+    },
   );
 
   app.get(
     '/api/v1/environments/:ref',
     {
       config: { access: READ },
-      schema: { tags, summary: 'Get an environment by id or name', params: m.envRef, response: { 200: m.environment } },
+      schema: { tags, summary: 'Get an environment by id or name', params: m.envRef, response: { 200: m.environmentRead } },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getEnvironment(tx, req.params.ref)),
+    async (req) => withFreeze(await withTenant(db, caller(req).tenantId, (tx) => svc.getEnvironment(tx, req.params.ref))),
   );
 
   app.post(

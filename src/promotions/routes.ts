@@ -142,7 +142,11 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (req) => {
       const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.approve(tx, a, req.params.id, req.body.comment));
+      return withTenant(db, a.tenantId, async (tx) => {
+        const { promotion, decided } = await svc.approve(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment);
+        if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, deps.clock.now());
+        return promotion;
+      });
     },
   );
 

@@ -10,9 +10,10 @@ import { afterOf, toPage } from '../http/pagination.js';
 import type { AuthContext, Role } from '../http/types.js';
 import { getRelease } from '../releases/service.js';
 import type { Tx } from '../store/db.js';
+import { rolesText } from '../tenancy/auth.js';
 import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
 import { buildContext, contextFor, type PromotionRow, previousEnvironment } from './context.js';
-import { recordDecision, type Signer } from './decision.js';
+import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
 
 const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.name AS target_name, u.username AS requester,
@@ -181,7 +182,21 @@ async function recordApproval(tx: Tx, auth: AuthContext, id: string, action: 'ap
   if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
 }
 
-export async function approve(tx: Tx, auth: AuthContext, id: string, comment: string) {
+/**
+ * Records an approval and re-evaluates the gates at once, so the promotion's status, blocking reason and
+ * gate table agree with its approvals the moment the answer arrives: when every gate now passes it is
+ * approved here (with its release_decision packet), otherwise it keeps waiting with the fresh reason.
+ * Returns the promotion and whether this approval decided it.
+ */
+export async function approve(
+  tx: Tx,
+  auth: AuthContext,
+  signer: Signer,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  id: string,
+  comment: string,
+): Promise<{ promotion: Awaited<ReturnType<typeof getPromotion>>; decided: boolean }> {
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
     throw new ConflictError(`The promotion is ${p.status}; approvals are closed.`, 'promotion_decided');
@@ -202,8 +217,16 @@ export async function approve(tx: Tx, auth: AuthContext, id: string, comment: st
     }
   }
   await recordApproval(tx, auth, id, 'approved', comment);
+  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  let decided = false;
+  if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
+    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed');
+  } else if (!results.some((g) => g.status === 'fail')) {
+    await recordWaiting(tx, ctx, results, p.status as 'pending' | 'awaiting_approval', p.next_evaluation_at);
+  }
   await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
-  return getPromotion(tx, id);
+  return { promotion: await getPromotion(tx, id), decided };
 }
 
 export async function reject(
@@ -254,7 +277,7 @@ export async function overrideGate(
   const env = await getEnvironment(tx, p.target_environment_id);
   const allowed = (env.config.overrideRoles as Role[] | undefined) ?? ['admin'];
   if (!auth.roles.some((r) => r === 'admin' || allowed.includes(r))) {
-    throw new ForbiddenError(`Overriding a gate in "${env.name}" needs one of the roles ${['admin', ...allowed].join(', ')}.`);
+    throw new ForbiddenError(`Overriding a gate in "${env.name}" needs one of the roles ${rolesText(allowed)}.`);
   }
   if (['approvals', 'separation_of_duties'].includes(body.gate)) {
     throw new ValidationError(`The ${body.gate} gate cannot be overridden; it needs people.`, [

@@ -72,16 +72,19 @@ async function evaluate(
     async (tx): Promise<StepResult<{ gates: Record<string, unknown>[] }> & { decided?: string }> => {
       const pc = await buildContext(tx, contextFor(ctx.tenantId, p, now));
       const refs = gateRefs(pc.environment.config);
-      const gates = await evaluateGates(deps.gates, refs, pc, deps, final ? () => true : (id) => !APPROVAL_GATES.has(id));
+      // Every gate is evaluated and recorded, so the promotion shows approvals and separation of duties
+      // while it waits on another gate; before the approval step only the others decide.
+      const gates = await evaluateGates(deps.gates, refs, pc, deps);
+      const deciding = final ? gates : gates.filter((g) => !APPROVAL_GATES.has(g.gate));
       for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
-      const failed = gates.filter((g) => g.status === 'fail');
+      const failed = deciding.filter((g) => g.status === 'fail');
       if (failed.length) {
         const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
         const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
         if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why });
         return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false, ...(decided ? { decided: why } : {}) };
       }
-      const pending = gates.filter((g) => g.status === 'pending');
+      const pending = deciding.filter((g) => g.status === 'pending');
       if (pending.length) {
         const onlyPeople = pending.every((g) => APPROVAL_GATES.has(g.gate));
         const next = onlyPeople ? null : nextCheck(pending, now, deps.recheckSeconds ?? 30);

@@ -88,14 +88,37 @@ describe.skipIf(skip)('releases', () => {
     expect((await t.db.query('SELECT count(*)::int AS n FROM releases')).rows[0].n).toBe(before);
   });
 
-  it('pins nothing when one tag cannot be resolved, and names it', async () => {
-    await t.call('POST', '/api/v1/releases', {
+  it('refuses a tag that is neither synced nor in the registry when the release is written', async () => {
+    const before = (await t.db.query('SELECT count(*)::int AS n FROM releases')).rows[0].n;
+    const r = await t.call('POST', '/api/v1/releases', {
       name: 'r-bad',
       components: [
         { component: 'web', tag: '2.0.0' },
         { component: 'api', tag: '9.9.9' },
       ],
     });
+    expect([r.status, r.body.code]).toEqual([422, 'tag_not_found']);
+    expect(r.body.errors).toEqual([
+      {
+        path: 'body.components.1.tag',
+        message: expect.stringMatching(/^tag "9\.9\.9" of api does not exist in the registry \(demo\/api\)$/),
+      },
+    ]);
+    expect((await t.db.query('SELECT count(*)::int AS n FROM releases')).rows[0].n).toBe(before);
+  });
+
+  it('pins nothing when one tag cannot be resolved, and names it', async () => {
+    await t.call('POST', '/api/v1/releases', {
+      name: 'r-bad',
+      components: [
+        { component: 'web', tag: '2.0.0' },
+        { component: 'api', tag: '1.0.0' },
+      ],
+    });
+    // The tag disappears from the registry after the draft was written.
+    await t.db.query(
+      `UPDATE releases SET components = jsonb_set(jsonb_set(jsonb_set(components, '{1,tag}', '"9.9.9"'), '{1,selector,value}', '"9.9.9"'), '{1,digest}', 'null') WHERE name = 'r-bad'`,
+    );
     const r = await t.call('POST', '/api/v1/releases/r-bad/ready');
     expect([r.status, r.body.code]).toEqual([422, 'release_unresolvable']);
     expect(r.body.detail).toMatch(/api: tag "9\.9\.9" of demo\/api is not in the registry/);
@@ -153,6 +176,19 @@ describe.skipIf(skip)('releases', () => {
       /cannot go from deprecated to ready/,
     );
     expect((await t.call('GET', '/api/v1/releases?status=deprecated')).body.items.map((r: { name: string }) => r.name)).toEqual(['r1']);
+  });
+
+  it('edits and deletes a draft; a ready release can be neither', async () => {
+    const created = await t.call('POST', '/api/v1/releases', { name: 'r-del', components: [{ component: 'api', tag: '1.0.0' }] });
+    expect(created.status).toBe(201);
+    const bad = await t.call('PATCH', '/api/v1/releases/r-del', { components: [{ component: 'api', tag: '7.7.7' }] });
+    expect([bad.status, bad.body.code, bad.body.errors[0].path]).toEqual([422, 'tag_not_found', 'body.components.0.tag']);
+    const ok = await t.call('PATCH', '/api/v1/releases/r-del', { components: [{ component: 'api', tag: '1.1.0' }] });
+    expect([ok.status, ok.body.components[0].tag, ok.body.components[0].semver]).toEqual([200, '1.1.0', '1.1.0']);
+    expect((await t.call('DELETE', '/api/v1/releases/r-del')).status).toBe(204);
+    expect((await t.call('GET', '/api/v1/releases/r-del')).status).toBe(404);
+    const ready = await t.call('DELETE', '/api/v1/releases/r1');
+    expect([ready.status, ready.body.code]).toEqual([409, 'release_immutable']);
   });
 
   it('diffs two releases per component', async () => {

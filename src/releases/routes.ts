@@ -8,6 +8,7 @@ import { diffReleases } from './diff.js';
 import * as m from './model.js';
 import { makeReady } from './ready.js';
 import * as svc from './service.js';
+import { checkTags } from './tags.js';
 
 export function releaseRoutes(app: App, { db, outbound }: Deps): void {
   const tags = ['releases'];
@@ -65,10 +66,17 @@ export function releaseRoutes(app: App, { db, outbound }: Deps): void {
     '/api/v1/releases',
     {
       config: { access: RELEASE_WRITE },
-      schema: { tags, summary: 'Create a draft release', body: m.releaseCreate, response: { 201: m.release } },
+      schema: {
+        tags,
+        summary: 'Create a draft release',
+        description: 'A tag must be a synced version of its component or exist in its registry (422 tag_not_found otherwise).',
+        body: m.releaseCreate,
+        response: { 201: m.release },
+      },
     },
     async (req, reply) => {
       const a = caller(req);
+      await checkTags(db, a.tenantId, req.body.components, 'body.components', outbound);
       const created = await withTenant(db, a.tenantId, (tx) => svc.createRelease(tx, a.tenantId, a.userId, req.body));
       return reply.status(201).send(created);
     },
@@ -81,12 +89,33 @@ export function releaseRoutes(app: App, { db, outbound }: Deps): void {
       schema: {
         tags,
         summary: 'Edit a draft release (409 release_immutable once ready)',
+        description: 'Tags are checked as on create (422 tag_not_found).',
         params: m.releaseRef,
         body: m.releaseUpdate,
         response: { 200: m.release },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateRelease(tx, req.params.ref, req.body)),
+    async (req) => {
+      const a = caller(req);
+      await checkTags(db, a.tenantId, req.body.components, 'body.components', outbound);
+      return withTenant(db, a.tenantId, (tx) => svc.updateRelease(tx, req.params.ref, req.body));
+    },
+  );
+
+  app.delete(
+    '/api/v1/releases/:ref',
+    {
+      config: { access: RELEASE_WRITE },
+      schema: {
+        tags,
+        summary: 'Delete a draft release (409 release_immutable once ready; 409 release_in_use when a promotion names it)',
+        params: m.releaseRef,
+      },
+    },
+    async (req, reply) => {
+      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteDraft(tx, req.params.ref));
+      return reply.status(204).send();
+    },
   );
 
   app.post(

@@ -170,6 +170,20 @@ export async function updateRelease(tx: Tx, ref: string, input: ReleaseUpdate): 
   return releaseOut(r.rows[0]!);
 }
 
+/** Deletes a draft; a ready release is evidence of what was shipped and stays. */
+export async function deleteDraft(tx: Tx, ref: string): Promise<void> {
+  const current = await getRelease(tx, ref, true);
+  if (current.status !== 'draft') throw immutable(current);
+  const used = await tx.query<{ id: string }>('SELECT id FROM promotions WHERE release_id = $1 LIMIT 1', [current.id]);
+  if (used.rows[0]) {
+    throw new ConflictError(
+      `Release "${current.name}" is named by promotion ${used.rows[0].id}, so it stays; edit it instead.`,
+      'release_in_use',
+    );
+  }
+  await tx.query('DELETE FROM releases WHERE id = $1', [current.id]);
+}
+
 /** ready/deployed → deprecated; deprecating a deprecated release is a no-op, so scripts may retry. */
 export async function deprecateRelease(tx: Tx, ref: string): Promise<Release> {
   const current = await getRelease(tx, ref, true);

@@ -55,6 +55,11 @@ export function ticketKeyOf(deps: Deps): Buffer {
   return key;
 }
 
+/** "admin, release_manager": admin first (it always may), each role once. */
+export function rolesText(roles: readonly string[]): string {
+  return [...new Set(['admin', ...roles])].join(', ');
+}
+
 export function checkAccess(auth: AuthContext, access: Access): void {
   if (access === 'public' || access === 'any') return;
   if (access === 'agent') throw new UnauthorizedError('This route is for agents: send the agent credential, not a user token.');
@@ -68,7 +73,7 @@ export function checkAccess(auth: AuthContext, access: Access): void {
   if (auth.roles.includes('admin')) return;
   if (!access.some((r) => auth.roles.includes(r))) {
     throw new ForbiddenError(
-      `This needs one of the roles ${['admin', ...access].join(', ')}; you have ${auth.roles.join(', ') || 'none'} in tenant "${auth.tenantName}".`,
+      `This needs one of the roles ${rolesText(access)}; you have ${auth.roles.join(', ') || 'none'} in tenant "${auth.tenantName}".`,
     );
   }
 }

@@ -20,6 +20,9 @@ export interface RunRow {
   template_id: string;
   template_version: number;
   template_name?: string;
+  promotion_id?: string | null;
+  release_name?: string | null;
+  environment_name?: string | null;
   status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   context: Record<string, unknown>;
   inputs: Record<string, unknown>;
@@ -67,6 +70,9 @@ export const runOut = (r: RunRow) => ({
   templateId: r.template_id,
   templateName: r.template_name ?? '',
   templateVersion: r.template_version,
+  promotionId: r.promotion_id ?? null,
+  releaseName: r.release_name ?? null,
+  environmentName: r.environment_name ?? null,
   status: r.status,
   inputs: r.inputs,
   outputs: r.outputs,

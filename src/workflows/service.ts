@@ -126,7 +126,11 @@ export async function startRun(
   return { ...run, template_name: t.name };
 }
 
-const RUN_SELECT = `SELECT r.*, t.name AS template_name FROM workflow_runs r JOIN workflow_templates t ON t.id = r.template_id`;
+// A promotion's run names its release and environment, so lists read "1.4.0 → prod" instead of an id.
+const RUN_SELECT = `SELECT r.*, t.name AS template_name, p.id AS promotion_id, rel.name AS release_name, env.name AS environment_name
+  FROM workflow_runs r JOIN workflow_templates t ON t.id = r.template_id
+  LEFT JOIN promotions p ON p.workflow_run_id = r.id LEFT JOIN releases rel ON rel.id = p.release_id
+  LEFT JOIN environments env ON env.id = p.target_environment_id`;
 
 export async function getRun(tx: Tx, id: string) {
   const r = await tx.query<RunRow>(`${RUN_SELECT} WHERE r.id = $1`, [id]);

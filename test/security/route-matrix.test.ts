@@ -104,6 +104,7 @@ const MATRIX: Record<string, Row> = {
   'GET /api/v1/releases/{ref}/diff/{other}': {},
   'GET /api/v1/releases/{ref}': {},
   'PATCH /api/v1/releases/{ref}': { body: () => ({ displayName: 'pwned' }) },
+  'DELETE /api/v1/releases/{ref}': {},
   'POST /api/v1/releases/{ref}/ready': {},
   'POST /api/v1/releases/{ref}/deprecate': {},
   'POST /api/v1/agents/register': {},

@@ -115,7 +115,7 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
 
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -156,15 +156,12 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await page.getByLabel('Comment').fill('checked the changelog');
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByTestId('approval').first().waitFor();
-    await page.getByRole('link', { name: /^deployment [0-9a-f]{8}$/ }).waitFor({ timeout: 30_000 });
+    await page.getByRole('link', { name: 'deployment', exact: true }).waitFor({ timeout: 30_000 });
     await page.getByText('deployed', { exact: true }).first().waitFor({ timeout: 60_000 });
     expect((await page.getByTestId('approval').first().textContent()) ?? '').toContain('bob');
     await shot('promotion');
 
-    await page
-      .getByRole('link', { name: /^deployment [0-9a-f]{8}$/ })
-      .first()
-      .click();
+    await page.getByRole('link', { name: 'deployment', exact: true }).first().click();
     await page.waitForURL(/\/deployments\//);
     const logs = page.getByTestId('deployment-logs');
     await waitFor('deployment logs', async () => /health check: container healthy/.test((await logs.textContent()) ?? ''));
@@ -196,7 +193,7 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
     await shot('release');
 
     await page.goto(`${server.base}/workflow-runs`);
-    await page.getByRole('link', { name: /…$/ }).first().click();
+    await page.getByRole('link', { name: 'Promotion run' }).first().click();
     await page.locator('[data-testid^="dag-node-"]').first().waitFor();
     await page.locator('[data-testid^="dag-node-"]').first().focus();
     await page.keyboard.press('Enter');

@@ -1,5 +1,5 @@
 // The app shell: session gate (login), sidebar navigation and the route table.
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { Loading } from './components/ui';
 import { SessionProvider, useSession } from './lib/auth';
 import { Link, match, useLocation } from './lib/router';
@@ -33,6 +33,7 @@ const ROUTES: [string, Render][] = [
   ['/releases/new', () => <ReleaseNew />],
   ['/releases/diff', () => <ReleaseDiffPage />],
   ['/releases/:ref', (p) => <ReleaseDetail ref_={p.ref!} />],
+  ['/releases/:ref/edit', (p) => <ReleaseNew edit={p.ref!} />],
   ['/promotions', () => <Promotions />],
   ['/promotions/:id', (p) => <PromotionDetail id={p.id!} />],
   ['/deployments', () => <Deployments />],
@@ -93,6 +94,10 @@ function isCurrent(href: string, path: string): boolean {
 function Shell() {
   const { me, checking, logout } = useSession();
   const { path } = useLocation();
+  const [navOpen, setNavOpen] = useState(false);
+  // On a narrow screen the menu closes once a page is picked.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path is the trigger, not a value read
+  useEffect(() => setNavOpen(false), [path]);
   if (checking) return <Loading what="Signing in" />;
   if (!me) return <Login />;
   let page: ReactNode = (
@@ -115,34 +120,47 @@ function Shell() {
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      <aside className="sidebar">
-        <Link to="/" className="brand" aria-label="Gantry home">
-          <span aria-hidden="true">▤</span> Gantry
-        </Link>
-        <nav aria-label="Main">
-          {NAV.map((g) => (
-            <div key={g.group}>
-              <div className="nav-group">{g.group}</div>
-              <ul>
-                {g.items.map(([href, label]) => (
-                  <li key={href}>
-                    <Link to={href} aria-current={isCurrent(href, path) ? 'page' : undefined}>
-                      {label}
-                    </Link>
-                  </li>
-                ))}
-              </ul>
-            </div>
-          ))}
-        </nav>
-        <div className="whoami" data-testid="whoami">
-          Signed in as <strong>{me.user.username}</strong>
-          <br />
-          tenant {me.tenant.name} · {me.roles.join(', ')}
-          <br />
-          <button type="button" onClick={logout} style={{ marginTop: '0.4rem' }}>
-            Sign out
+      <aside className="sidebar" data-open={navOpen ? 'true' : 'false'}>
+        <div className="sidebar-top">
+          <Link to="/" className="brand" aria-label="Gantry home">
+            <span aria-hidden="true">▤</span> Gantry
+          </Link>
+          <button
+            type="button"
+            className="menu-button"
+            aria-expanded={navOpen}
+            aria-controls="nav-body"
+            onClick={() => setNavOpen((o) => !o)}
+          >
+            {navOpen ? 'Close menu' : 'Menu'}
           </button>
+        </div>
+        <div className="nav-body" id="nav-body">
+          <nav aria-label="Main">
+            {NAV.map((g) => (
+              <div key={g.group}>
+                <div className="nav-group">{g.group}</div>
+                <ul>
+                  {g.items.map(([href, label]) => (
+                    <li key={href}>
+                      <Link to={href} aria-current={isCurrent(href, path) ? 'page' : undefined}>
+                        {label}
+                      </Link>
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            ))}
+          </nav>
+          <div className="whoami" data-testid="whoami">
+            Signed in as <strong>{me.user.username}</strong>
+            <br />
+            tenant {me.tenant.name} · roles <span data-testid="my-roles">{me.roles.join(', ')}</span>
+            <br />
+            <button type="button" onClick={logout} style={{ marginTop: '0.4rem' }}>
+              Sign out
+            </button>
+          </div>
         </div>
       </aside>
       <main id="main" tabIndex={-1}>

@@ -52,8 +52,16 @@ api.use({
     if (token) request.headers.set('authorization', `Bearer ${token}`);
     return request;
   },
-  onResponse({ response }) {
-    if (response.status === 401 && getToken()) window.dispatchEvent(new Event('gantry:unauthorized'));
+  async onResponse({ response }) {
+    if (response.status === 401 && getToken()) {
+      // The server says why (revoked, expired, unknown token); the sign-in page shows it.
+      const body: unknown = await response
+        .clone()
+        .json()
+        .catch(() => undefined);
+      const detail = body && typeof body === 'object' && 'detail' in body && typeof body.detail === 'string' ? body.detail : undefined;
+      window.dispatchEvent(new CustomEvent<string | undefined>('gantry:unauthorized', { detail }));
+    }
     return response;
   },
 });

@@ -971,6 +971,13 @@ export interface paths {
                                 requireSod: boolean;
                                 createdAt: string;
                                 updatedAt: string;
+                                /** @description The freeze windows in force now, as the freeze_window gate sees them */
+                                freeze: {
+                                    /** @description Names of the freeze windows that cover now */
+                                    active: string[];
+                                    /** @description When the current freeze ends (the last overlapping window), or null when not frozen */
+                                    until: string | null;
+                                };
                             }[];
                             nextCursor: string | null;
                         };
@@ -1591,6 +1598,13 @@ export interface paths {
                             requireSod: boolean;
                             createdAt: string;
                             updatedAt: string;
+                            /** @description The freeze windows in force now, as the freeze_window gate sees them */
+                            freeze: {
+                                /** @description Names of the freeze windows that cover now */
+                                active: string[];
+                                /** @description When the current freeze ends (the last overlapping window), or null when not frozen */
+                                until: string | null;
+                            };
                         };
                     };
                 };
@@ -3701,7 +3715,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a draft release */
+        /**
+         * Create a draft release
+         * @description A tag must be a synced version of its component or exist in its registry (422 tag_not_found otherwise).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -4019,10 +4036,34 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a draft release (409 release_immutable once ready; 409 release_in_use when a promotion names it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Release id or name */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         options?: never;
         head?: never;
-        /** Edit a draft release (409 release_immutable once ready) */
+        /**
+         * Edit a draft release (409 release_immutable once ready)
+         * @description Tags are checked as on create (422 tag_not_found).
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -7056,6 +7097,12 @@ export interface paths {
                                 templateId: string;
                                 templateName: string;
                                 templateVersion: number;
+                                /** @description The promotion this run carries out, if any */
+                                promotionId: string | null;
+                                /** @description The promotion's release */
+                                releaseName: string | null;
+                                /** @description The promotion's target environment */
+                                environmentName: string | null;
                                 /** @enum {string} */
                                 status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
                                 inputs: {
@@ -7118,6 +7165,12 @@ export interface paths {
                             templateId: string;
                             templateName: string;
                             templateVersion: number;
+                            /** @description The promotion this run carries out, if any */
+                            promotionId: string | null;
+                            /** @description The promotion's release */
+                            releaseName: string | null;
+                            /** @description The promotion's target environment */
+                            environmentName: string | null;
                             /** @enum {string} */
                             status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
                             inputs: {
@@ -7194,6 +7247,12 @@ export interface paths {
                             templateId: string;
                             templateName: string;
                             templateVersion: number;
+                            /** @description The promotion this run carries out, if any */
+                            promotionId: string | null;
+                            /** @description The promotion's release */
+                            releaseName: string | null;
+                            /** @description The promotion's target environment */
+                            environmentName: string | null;
                             /** @enum {string} */
                             status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
                             inputs: {
@@ -7277,6 +7336,12 @@ export interface paths {
                             templateId: string;
                             templateName: string;
                             templateVersion: number;
+                            /** @description The promotion this run carries out, if any */
+                            promotionId: string | null;
+                            /** @description The promotion's release */
+                            releaseName: string | null;
+                            /** @description The promotion's target environment */
+                            environmentName: string | null;
                             /** @enum {string} */
                             status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
                             inputs: {

@@ -108,6 +108,7 @@ export function Dag({
           const p = pos.get(n.id);
           if (!p) return null;
           const status = n.status ?? 'not started';
+          const shown = n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id;
           return (
             // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>; role and keys make it one
             <g
@@ -117,7 +118,7 @@ export function Dag({
               role="button"
               tabIndex={0}
               aria-pressed={selected === n.id}
-              aria-label={`Step ${n.id} (${n.type}): ${status}${n.attempts > 1 ? `, ${n.attempts} attempts` : ''}`}
+              // No aria-label: the name is the visible text (id, type, status), so speech and sight agree.
               data-testid={`dag-node-${n.id}`}
               onClick={() => onSelect(n.id)}
               onKeyDown={key(n.id)}
@@ -131,7 +132,7 @@ export function Dag({
                 strokeWidth={selected === n.id ? 3 : 1.5}
               />
               <text x="10" y="20" fontWeight="600" fill="#1a1d23">
-                {n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id}
+                {`${shown} `}
               </text>
               <text x="10" y="38" fill="#4a5260">
                 {n.type} · {status}

@@ -54,7 +54,9 @@ function useNow(ms: number): number {
  * `relativeOnly` keeps just "3 min ago" for dense lists (the title still has the exact time).
  */
 export function When({ at, relativeOnly = false }: { at: string | Date | null | undefined; relativeOnly?: boolean }) {
-  const now = useNow(30_000);
+  useNow(30_000);
+  // The clock at render, not at the last tick: fresh data must not read "in a moment".
+  const now = Date.now();
   if (!at) return <span className="muted">—</span>;
   const d = typeof at === 'string' ? new Date(at) : at;
   if (Number.isNaN(d.getTime())) return <span className="muted">—</span>;

@@ -1,6 +1,7 @@
 // Small shared pieces: status badges, digests, times, errors, loading states.
 import { type ReactNode, useState } from 'react';
 import { ApiError } from '../api/client';
+import { useSession } from '../lib/auth';
 
 const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
   healthy: 'ok',
@@ -31,6 +32,8 @@ const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
   rejected: 'bad',
   rolled_back: 'warn',
   drift: 'bad',
+  overridden: 'warn',
+  frozen: 'warn',
 };
 
 export function toneOf(status: string): string {
@@ -41,39 +44,11 @@ export function Badge({ status, label }: { status: string; label?: string }) {
   return <span className={`badge ${toneOf(status)}`}>{label ?? status.replaceAll('_', ' ')}</span>;
 }
 
-/** A digest shortened for reading, full in the title and for copying. */
-export function Digest({ value, full = false }: { value: string | null | undefined; full?: boolean }) {
-  if (!value) return <span className="muted">—</span>;
-  const short = value.startsWith('sha256:') ? `${value.slice(0, 19)}…` : value;
-  return (
-    <code className="digest" title={value}>
-      {full ? value : short}
-    </code>
-  );
-}
+/** Older names for the shared formatting pieces (format.tsx): a time reads "14:05 (3 min ago)". */
+export { Digest, relative, When as Time } from './format';
 
-export function Time({ at }: { at: string | null | undefined }) {
-  if (!at) return <span className="muted">—</span>;
-  const d = new Date(at);
-  return (
-    <time dateTime={at} title={d.toISOString()}>
-      {relative(d)}
-    </time>
-  );
-}
-
-export function relative(d: Date, now = Date.now()): string {
-  const s = Math.round((now - d.getTime()) / 1000);
-  const abs = Math.abs(s);
-  const suffix = s >= 0 ? 'ago' : 'from now';
-  if (abs < 45) return s >= 0 ? 'just now' : 'in a moment';
-  if (abs < 3600) return `${Math.round(abs / 60)} min ${suffix}`;
-  if (abs < 86_400) return `${Math.round(abs / 3600)} h ${suffix}`;
-  if (abs < 86_400 * 14) return `${Math.round(abs / 86_400)} d ${suffix}`;
-  return d.toLocaleDateString();
-}
-
-export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
+/** An error with the server's problem details; `onRetry` adds a Retry button (a load that failed can be tried again). */
+export function ErrorBox({ error, title, onRetry }: { error: unknown; title?: string; onRetry?: () => unknown }) {
   if (!error) return null;
   const err = error instanceof Error ? error : new Error(String(error));
   const problem = err instanceof ApiError ? err.problem : undefined;
@@ -89,6 +64,13 @@ export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
             </li>
           ))}
         </ul>
+      ) : null}
+      {onRetry ? (
+        <div>
+          <button type="button" onClick={() => void onRetry()} style={{ marginTop: '0.4rem' }}>
+            Retry
+          </button>
+        </div>
       ) : null}
     </div>
   );
@@ -149,6 +131,45 @@ export function ActionButton({
   );
 }
 
-export function Json({ value }: { value: unknown }) {
-  return <pre>{JSON.stringify(value, null, 2)}</pre>;
+/**
+ * A <pre> that may scroll: keyboard users reach it with Tab to scroll it (WCAG 2.1.1; axe's
+ * scrollable-region-focusable), so it takes focus like the scrollable region it is.
+ */
+export function ScrollPre({
+  children,
+  label,
+  role = 'region',
+  ...rest
+}: {
+  children: ReactNode;
+  label: string;
+  className?: string;
+  role?: 'region' | 'log';
+  'data-testid'?: string;
+}) {
+  return (
+    // biome-ignore lint/a11y/useAriaPropsSupportedByRole: the role (region or log) is set, so the label is supported; tabIndex lets the keyboard scroll it
+    <pre tabIndex={0} role={role} aria-label={label} {...rest}>
+      {children}
+    </pre>
+  );
+}
+
+export function Json({ value, label = 'JSON' }: { value: unknown; label?: string }) {
+  return <ScrollPre label={label}>{JSON.stringify(value, null, 2)}</ScrollPre>;
+}
+
+/**
+ * Says why the signed-in user does not see an action (the API would refuse it for their roles); renders
+ * nothing when one of `roles` (or admin) is theirs.
+ */
+export function RoleNote({ roles, what }: { roles: string[]; what: string }) {
+  const { me, hasRole } = useSession();
+  if (hasRole(...roles)) return null;
+  const needed = [...new Set(['admin', ...roles])];
+  return (
+    <p className="alert info small" data-testid="role-note">
+      {what} needs {needed.length > 1 ? 'one of the roles' : 'the role'} {needed.join(', ')}; you have {me?.roles.join(', ') || 'none'}.
+    </p>
+  );
 }

@@ -1,6 +1,7 @@
 // Deployment jobs: newest first, filterable by environment and status.
 import { useState } from 'react';
 import type { DeploymentStatus } from '../api/types';
+import { FullId } from '../components/format';
 import { Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { listDeployments } from '../lib/deployments';
@@ -43,7 +44,7 @@ export function Deployments() {
           </select>
         </div>
       </div>
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
@@ -61,16 +62,19 @@ export function Deployments() {
             <tbody>
               {state.data.map((j) => (
                 <tr key={j.id}>
-                  <td>
+                  <td data-label="Job">
                     <Link to={`/deployments/${j.id}`}>
-                      <code>{j.id.slice(0, 8)}</code>
-                    </Link>
+                      {j.rollbackOf ? 'Rollback' : 'Deployment'} of {j.releaseName} → {j.environmentName}
+                    </Link>{' '}
                     {j.rollbackOf ? <Badge status="rolled_back" label="rollback" /> : null}
+                    <div>
+                      <FullId id={j.id} />
+                    </div>
                   </td>
-                  <td>
+                  <td data-label="Release → environment">
                     {j.releaseName} → {j.environmentName}
                   </td>
-                  <td>
+                  <td data-label="Strategy">
                     {j.strategy.replaceAll('_', ' ')}
                     {j.batchCount > 1 ? (
                       <span className="small muted">
@@ -79,17 +83,17 @@ export function Deployments() {
                       </span>
                     ) : null}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <Badge status={j.status} />
                     {j.pausedReason ? <Badge status="waiting" label={`paused: ${j.pausedReason}`} /> : null}
                     {j.waitingReason ? <div className="small muted">waiting: {j.waitingReason}</div> : null}
                   </td>
-                  <td className="small">
+                  <td className="small" data-label="Tasks">
                     {Object.entries(j.counts)
                       .map(([k, v]) => `${v} ${k}`)
                       .join(', ')}
                   </td>
-                  <td>
+                  <td data-label="Started">
                     <Time at={j.startedAt ?? j.createdAt} />
                   </td>
                 </tr>

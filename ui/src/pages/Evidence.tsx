@@ -3,7 +3,8 @@
 import { type FormEvent, useState } from 'react';
 import { api, download, unwrap } from '../api/client';
 import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/types';
-import { Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
+import { FullId } from '../components/format';
+import { Badge, Digest, ErrorBox, Loading, ScrollPre, Time } from '../components/ui';
 import { listEnvironments } from '../lib/data';
 import { Link, navigate, useLocation, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
@@ -14,6 +15,15 @@ function filterQuery(promotion: string, environment: string): string {
   if (promotion) q.set('promotion', promotion);
   if (environment) q.set('environment', environment);
   return q.toString();
+}
+
+/** "1.4.0 → prod": the release and environment a packet is about, read from its (signed) content. */
+export function subjectOf(p: EvidencePacket): string | undefined {
+  const c = p.content as { release?: { name?: unknown }; environment?: { name?: unknown } };
+  const release = typeof c.release?.name === 'string' ? c.release.name : undefined;
+  const env = typeof c.environment?.name === 'string' ? c.environment.name : undefined;
+  if (!release && !env) return undefined;
+  return `${release ?? '?'} → ${env ?? '?'}`;
 }
 
 function Verdict({ verdict }: { verdict: PacketVerdict }) {
@@ -74,14 +84,22 @@ function PacketViewer({ packet, all, keys }: { packet: EvidencePacket; all: Evid
           <Time at={packet.createdAt} />
         </dd>
         <dt>Promotion</dt>
-        <dd>{packet.promotionId ? <Link to={`/promotions/${packet.promotionId}`}>{packet.promotionId.slice(0, 8)}</Link> : '—'}</dd>
+        <dd>
+          {packet.promotionId ? (
+            <>
+              <Link to={`/promotions/${packet.promotionId}`}>{subjectOf(packet) ?? 'promotion'}</Link> <FullId id={packet.promotionId} />
+            </>
+          ) : (
+            '—'
+          )}
+        </dd>
         <dt>Content hash</dt>
         <dd>
-          <Digest value={packet.contentHash} full />
+          <Digest value={packet.contentHash} />
         </dd>
         <dt>Signed by</dt>
         <dd>
-          <code>{packet.signerKeyRef}</code>
+          <code className="full-id">{packet.signerKeyRef}</code>
         </dd>
         <dt>Chain link</dt>
         <dd>
@@ -113,10 +131,12 @@ function PacketViewer({ packet, all, keys }: { packet: EvidencePacket; all: Evid
         </dd>
       </dl>
       <h3>Content</h3>
-      <pre data-testid="packet-content">{JSON.stringify(packet.content, null, 2)}</pre>
+      <ScrollPre label="Packet content" data-testid="packet-content">
+        {JSON.stringify(packet.content, null, 2)}
+      </ScrollPre>
       <details>
         <summary>Signature (DSSE envelope)</summary>
-        <pre>{JSON.stringify(envelope, null, 2)}</pre>
+        <ScrollPre label="DSSE envelope">{JSON.stringify(envelope, null, 2)}</ScrollPre>
       </details>
     </section>
   );
@@ -190,7 +210,7 @@ export function Evidence() {
       <form className="row panel" onSubmit={setFilter} style={{ alignItems: 'flex-end' }}>
         <div>
           <label htmlFor="ev-promotion">Promotion id</label>
-          <input id="ev-promotion" value={promoInput} onChange={(e) => setPromoInput(e.target.value)} placeholder="any" size={38} />
+          <input id="ev-promotion" value={promoInput} onChange={(e) => setPromoInput(e.target.value)} placeholder="any" size={36} />
         </div>
         <div>
           <label htmlFor="ev-env">Environment</label>
@@ -233,7 +253,7 @@ export function Evidence() {
       </form>
       {bundleVerdict ? <BundleVerdictView verdict={bundleVerdict} /> : null}
       <ErrorBox error={bundleError} title="Bundle verification failed" />
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} onRetry={state.reload} />
       {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="grid2">
@@ -244,6 +264,7 @@ export function Evidence() {
                 <tr>
                   <th scope="col">#</th>
                   <th scope="col">Type</th>
+                  <th scope="col">Release → environment</th>
                   <th scope="col">Hash</th>
                   <th scope="col">Created</th>
                 </tr>
@@ -251,16 +272,17 @@ export function Evidence() {
               <tbody>
                 {[...packets].reverse().map((p) => (
                   <tr key={p.id} aria-selected={p.id === selectedId}>
-                    <td>{p.sequence}</td>
-                    <td>
+                    <td data-label="#">{p.sequence}</td>
+                    <td data-label="Type">
                       <Link to={`/evidence?${new URLSearchParams({ ...Object.fromEntries(query), packet: p.id })}`}>
                         <Badge status={p.packetType === 'gate_override' ? 'warn' : 'info'} label={p.packetType.replaceAll('_', ' ')} />
                       </Link>
                     </td>
-                    <td>
+                    <td data-label="Release → environment">{subjectOf(p) ?? <span className="muted">—</span>}</td>
+                    <td data-label="Hash">
                       <Digest value={p.contentHash} />
                     </td>
-                    <td>
+                    <td data-label="Created">
                       <Time at={p.createdAt} />
                     </td>
                   </tr>

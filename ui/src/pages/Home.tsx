@@ -3,7 +3,7 @@
 // promotions, and the promote actions the server says this user can take now (next actions).
 import { useMemo, useState } from 'react';
 import type { Environment, NextActions, Promotion, Release, Target } from '../api/types';
-import { Digest, When } from '../components/format';
+import { Digest, localTime, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
 import { Badge, ErrorBox, Loading } from '../components/ui';
 import {
@@ -152,7 +152,11 @@ function EnvColumn({
       <div className="row small muted">
         {env.requiredApprovals > 0 ? <span>{env.requiredApprovals} approval(s)</span> : <span>no approvals</span>}
         {env.requireSod ? <Badge status="info" label="SoD" /> : null}
-        {env.freezeWindows.length ? <Badge status="warn" label={`${env.freezeWindows.length} freeze window(s)`} /> : null}
+        {env.freeze.until ? (
+          <Badge status="frozen" label={`frozen until ${localTime(new Date(env.freeze.until))}`} />
+        ) : env.freezeWindows.length ? (
+          <Badge status="idle" label={`${env.freezeWindows.length} freeze window(s)`} />
+        ) : null}
       </div>
       <section aria-label="Running release">
         {release ? (

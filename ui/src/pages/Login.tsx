@@ -6,7 +6,7 @@ import { useTitle } from '../lib/router';
 
 export function Login() {
   useTitle('Sign in');
-  const { login } = useSession();
+  const { login, endedBecause } = useSession();
   const [token, setToken] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -26,6 +26,11 @@ export function Login() {
     <main id="main" style={{ maxWidth: '34rem', margin: '8vh auto', padding: '1rem' }}>
       <div className="panel">
         <h1>Sign in to Gantry</h1>
+        {endedBecause && !error ? (
+          <div className="alert warn" role="alert" data-testid="signed-out-reason">
+            <strong>You were signed out:</strong> {endedBecause}
+          </div>
+        ) : null}
         <form onSubmit={submit}>
           <label htmlFor="token">API token</label>
           <input

@@ -50,8 +50,8 @@ export function Notifications() {
           </select>
         </div>
       </div>
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

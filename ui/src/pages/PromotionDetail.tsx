@@ -1,10 +1,21 @@
-// A promotion: gate results with reasons and what would unblock them, approvals with comments,
-// approve/reject (with the reason you cannot, e.g. separation of duties), cancel, and a timeline.
-import { useState } from 'react';
+// A promotion: one story told the same way by the banner, the gate table and the approvals (every gate,
+// approvals and separation of duties included, while it waits), approve/reject (or why you cannot), an
+// emergency override for the roles the environment allows, cancel, and a timeline.
+import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../api/client';
-import type { DeploymentJob, PromotionDetail as Detail, Environment, EvidencePacket, PromotionGates, Release, WhoAmI } from '../api/types';
-import { GateList } from '../components/Gates';
-import { ActionButton, Badge, ErrorBox, Loading, Time } from '../components/ui';
+import type {
+  DeploymentJob,
+  PromotionDetail as Detail,
+  Environment,
+  EvidencePacket,
+  GateResult,
+  PromotionGates,
+  Release,
+  WhoAmI,
+} from '../api/types';
+import { FullId, localizeTimes, When } from '../components/format';
+import { GateList, PEOPLE_GATES, unblockHint } from '../components/Gates';
+import { ActionButton, Badge, ErrorBox, Loading, ScrollPre } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDeployments, listEvidence } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
@@ -12,6 +23,31 @@ import { useApi } from '../lib/useApi';
 
 const OPEN = new Set(['pending', 'awaiting_approval']);
 const FINAL = new Set(['deployed', 'rejected', 'cancelled', 'failed', 'rolled_back']);
+const LABEL: Record<string, string> = {
+  pending: 'Blocked',
+  awaiting_approval: 'Awaiting approval',
+  approved: 'Approved',
+  deploying: 'Deploying',
+  deployed: 'Deployed',
+  rejected: 'Rejected',
+  cancelled: 'Cancelled',
+  failed: 'Failed',
+  rolled_back: 'Rolled back',
+};
+
+/** The status in words, as the banner says it: "Blocked" only while a gate other than approvals holds it. */
+function statusLabel(status: string, gates: GateResult[]): string {
+  if (!OPEN.has(status)) return LABEL[status] ?? status;
+  // Open: the same words as the banner — what still waits decides, not which step last wrote the status.
+  const waiting = gates.filter((g) => g.status !== 'pass');
+  if (waiting.length === 0) return 'Pending';
+  return waiting.every((g) => PEOPLE_GATES.has(g.gate)) ? 'Awaiting approval' : 'Blocked';
+}
+
+/** Roles that may override a gate of this environment (admin always may). */
+export function overrideRoles(env: Environment | undefined): string[] {
+  return [...new Set(['admin', ...(env?.config.overrideRoles ?? [])])];
+}
 
 /** Why the signed-in user cannot decide, or undefined when they can. */
 function whyNot(
@@ -21,7 +57,7 @@ function whyNot(
   me: WhoAmI,
   canApprove: boolean,
 ): string | undefined {
-  if (!OPEN.has(p.status)) return `The promotion is ${p.status.replaceAll('_', ' ')}; decisions are closed.`;
+  if (!OPEN.has(p.status)) return `The promotion is ${(LABEL[p.status] ?? p.status).toLowerCase()}; decisions are closed.`;
   if (!canApprove) return `Deciding needs the approver or admin role; you have ${me.roles.join(', ') || 'none'}.`;
   if (p.approvals.some((a) => a.approver.id === me.user.id)) return 'You already decided on this promotion; one person counts once.';
   if (env?.requireSod && p.requestedBy.id === me.user.id) {
@@ -60,12 +96,135 @@ function timeline(p: Detail, gates: PromotionGates | undefined, jobs: Deployment
       what: `Evidence: ${k.packetType.replaceAll('_', ' ')} #${k.sequence}`,
       link: `/evidence?promotion=${p.id}&packet=${k.id}`,
     });
-  if (p.completedAt) ev.push({ at: p.completedAt, what: `Finished: ${p.status.replaceAll('_', ' ')}`, status: p.status });
+  if (p.completedAt) ev.push({ at: p.completedAt, what: `Finished: ${(LABEL[p.status] ?? p.status).toLowerCase()}`, status: p.status });
   return ev.sort((a, b) => a.at.localeCompare(b.at));
 }
 
+/** When the promotion continues by itself: the latest retry time of the gates that still wait. */
+function continuesAt(gates: GateResult[]): string | undefined {
+  const times = gates.filter((g) => g.status === 'pending' && g.retryAt).map((g) => g.retryAt!);
+  return times.sort().at(-1);
+}
+
+/** The banner: the same verdict as the gate table, in words. */
+function StatusBanner({ p, gates }: { p: Detail; gates: GateResult[] }) {
+  const waiting = gates.filter((g) => g.status !== 'pass');
+  if (OPEN.has(p.status)) {
+    const people = waiting.length > 0 && waiting.every((g) => PEOPLE_GATES.has(g.gate));
+    const until = continuesAt(waiting);
+    if (waiting.length === 0) {
+      return (
+        <div className="alert info" role="status" data-testid="status-banner">
+          Every gate passes; the promotion continues.
+        </div>
+      );
+    }
+    return (
+      <div className="alert warn" role="status" data-testid="status-banner">
+        <strong>{people ? 'Awaiting approval' : 'Blocked'}:</strong>
+        <ul className="plain">
+          {waiting.map((g) => (
+            <li key={g.gate}>
+              <code>{g.gate}</code> — {localizeTimes(g.reason)}
+            </li>
+          ))}
+        </ul>
+        {until ? (
+          <div>
+            Continues by itself at <When at={until} />.
+          </div>
+        ) : null}
+      </div>
+    );
+  }
+  if (p.status === 'rejected')
+    return (
+      <div className="alert bad" role="status" data-testid="status-banner">
+        <strong>Rejected:</strong> {localizeTimes(p.blockedReason ?? 'the promotion was rejected')}. It will not deploy; request a new
+        promotion once the cause is fixed.
+      </div>
+    );
+  if (p.status === 'cancelled')
+    return (
+      <div className="alert info" role="status" data-testid="status-banner">
+        <strong>Cancelled</strong> before it deployed.
+      </div>
+    );
+  if (p.status === 'failed' || p.status === 'rolled_back')
+    return (
+      <div className="alert bad" role="status" data-testid="status-banner">
+        <strong>{LABEL[p.status]}:</strong> the deployment did not complete; see the deployment below.
+      </div>
+    );
+  if (p.status === 'approved' || p.status === 'deploying')
+    return (
+      <div className="alert info" role="status" data-testid="status-banner">
+        <strong>{LABEL[p.status]}:</strong> every gate passed
+        {p.status === 'deploying' ? '; the deployment is running' : '; the deployment starts'}.
+      </div>
+    );
+  return null;
+}
+
+function OverrideForm({ id, gates, onDone }: { id: string; gates: GateResult[]; onDone: () => Promise<void> }) {
+  const [gate, setGate] = useState(gates[0]?.gate ?? '');
+  const [reason, setReason] = useState('');
+  const [minutes, setMinutes] = useState(60);
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await unwrap(
+        api.POST('/api/v1/promotions/{id}/overrides', { params: { path: { id } }, body: { gate, reason, expiresInMinutes: minutes } }),
+      );
+      setReason('');
+      await onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={submit} data-testid="override-form">
+      <div className="row" style={{ alignItems: 'flex-end' }}>
+        <div>
+          <label htmlFor="override-gate">Gate</label>
+          <select id="override-gate" value={gate} onChange={(e) => setGate(e.target.value)}>
+            {gates.map((g) => (
+              <option key={g.gate} value={g.gate}>
+                {g.gate}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="override-minutes">For (minutes)</label>
+          <input
+            id="override-minutes"
+            type="number"
+            min={1}
+            max={1440}
+            value={minutes}
+            onChange={(e) => setMinutes(Number(e.target.value))}
+            style={{ width: '7rem' }}
+          />
+        </div>
+      </div>
+      <label htmlFor="override-reason">Reason (recorded in the evidence; at least 10 characters)</label>
+      <textarea id="override-reason" value={reason} onChange={(e) => setReason(e.target.value)} required minLength={10} />
+      <ErrorBox error={error} title="Override refused" />
+      <button type="submit" className="danger" disabled={busy || reason.trim().length < 10}>
+        {busy ? 'Overriding…' : 'Override gate'}
+      </button>
+    </form>
+  );
+}
+
 export function PromotionDetail({ id }: { id: string }) {
-  useTitle(`Promotion ${id.slice(0, 8)}`);
   const { me, hasRole } = useSession();
   const [final, setFinal] = useState(false);
   const state = useApi(
@@ -85,17 +244,37 @@ export function PromotionDetail({ id }: { id: string }) {
     { pollMs: final ? 15_000 : 2000 },
   );
   const [comment, setComment] = useState('');
+  const d = state.data;
+  useTitle(d ? `Promotion ${d.p.releaseName} → ${d.p.targetEnvironmentName}` : 'Promotion');
 
-  if (state.error) return <ErrorBox error={state.error} title="Could not load the promotion" />;
-  if (!state.data || !me) return <Loading />;
-  const { p, gates, env, release, jobs, packets } = state.data;
+  if (state.error) return <ErrorBox error={state.error} onRetry={state.reload} title="Could not load the promotion" />;
+  if (!d || !me) return <Loading />;
+  const { p, gates, env, release, jobs, packets } = d;
+  const results = gates?.gates ?? [];
   const cannot = whyNot(p, env, release, me, hasRole('approver'));
+  const allowedToOverride = overrideRoles(env);
+  const mayOverride = hasRole(...allowedToOverride);
+  const overridable = OPEN.has(p.status) ? results.filter((g) => g.status !== 'pass' && !PEOPLE_GATES.has(g.gate)) : [];
+  const counted = p.approvals.filter((a) => a.action === 'approved').length;
   const decide = async (action: 'approve' | 'reject') => {
     const req = { params: { path: { id } }, body: { comment } };
     await unwrap(action === 'approve' ? api.POST('/api/v1/promotions/{id}/approve', req) : api.POST('/api/v1/promotions/{id}/reject', req));
     setComment('');
     await state.reload();
   };
+  const unblock = (g: GateResult) => {
+    const base = unblockHint(g);
+    if (!base || PEOPLE_GATES.has(g.gate) || !OPEN.has(p.status)) return base;
+    return mayOverride
+      ? `${base} The emergency override is below.`
+      : `${base} An emergency override needs one of the roles ${allowedToOverride.join(', ')}.`;
+  };
+  const noDeployment =
+    p.status === 'rejected' || p.status === 'cancelled'
+      ? `none — the promotion was ${p.status} before deploying`
+      : OPEN.has(p.status)
+        ? 'none yet — it deploys once every gate passes'
+        : 'none yet';
 
   return (
     <>
@@ -104,7 +283,8 @@ export function PromotionDetail({ id }: { id: string }) {
       </p>
       <div className="spread">
         <h1>
-          <Link to={`/releases/${p.releaseName}`}>{p.releaseName}</Link> → {p.targetEnvironmentName} <Badge status={p.status} />
+          <Link to={`/releases/${p.releaseName}`}>{p.releaseName}</Link> → {p.targetEnvironmentName}{' '}
+          <Badge status={p.status} label={statusLabel(p.status, results)} />
         </h1>
         {OPEN.has(p.status) && hasRole('release_manager') ? (
           <ActionButton
@@ -118,20 +298,14 @@ export function PromotionDetail({ id }: { id: string }) {
           </ActionButton>
         ) : null}
       </div>
-      {p.blockedReason ? (
-        <div className="alert warn" role="status">
-          <strong>Blocked:</strong> {p.blockedReason}
-          {p.nextEvaluationAt ? (
-            <>
-              {' '}
-              (re-evaluated <Time at={p.nextEvaluationAt} />)
-            </>
-          ) : null}
-        </div>
-      ) : null}
+      <StatusBanner p={p} gates={results} />
       <div className="grid2">
         <div className="panel">
           <dl className="kv">
+            <dt>Promotion</dt>
+            <dd>
+              <FullId id={p.id} />
+            </dd>
             <dt>From</dt>
             <dd>{p.sourceEnvironmentName ?? '— (first environment)'}</dd>
             <dt>To</dt>
@@ -141,26 +315,41 @@ export function PromotionDetail({ id }: { id: string }) {
                 <span className="small muted">
                   {' '}
                   · {env.requiredApprovals} approval(s) required{env.requireSod ? ' · separation of duties' : ''}
+                  {env.freeze.until ? (
+                    <>
+                      {' '}
+                      · frozen until <When at={env.freeze.until} />
+                    </>
+                  ) : null}
                 </span>
               ) : null}
             </dd>
             <dt>Requested</dt>
             <dd>
-              <Time at={p.requestedAt} /> by {p.requestedBy.username}
+              <When at={p.requestedAt} /> by {p.requestedBy.username}
             </dd>
             <dt>Reason</dt>
             <dd>{p.reason || <span className="muted">—</span>}</dd>
-            <dt>Workflow</dt>
-            <dd>{p.workflowRunId ? <Link to={`/workflow-runs/${p.workflowRunId}`}>run {p.workflowRunId.slice(0, 8)}</Link> : '—'}</dd>
-            <dt>Deployments</dt>
+            <dt>Workflow run</dt>
             <dd>
-              {jobs.length === 0 ? <span className="muted">none yet</span> : null}
+              {p.workflowRunId ? (
+                <>
+                  <Link to={`/workflow-runs/${p.workflowRunId}`}>
+                    {p.releaseName} → {p.targetEnvironmentName}
+                  </Link>{' '}
+                  <FullId id={p.workflowRunId} />
+                </>
+              ) : (
+                '—'
+              )}
+            </dd>
+            <dt>Deployments</dt>
+            <dd data-testid="promotion-deployments">
+              {jobs.length === 0 ? <span className="muted">{noDeployment}</span> : null}
               {jobs.map((j) => (
                 <div key={j.id}>
-                  <Link to={`/deployments/${j.id}`}>
-                    {j.rollbackOf ? 'rollback' : 'deployment'} {j.id.slice(0, 8)}
-                  </Link>{' '}
-                  <Badge status={j.status} />
+                  <Link to={`/deployments/${j.id}`}>{j.rollbackOf ? 'rollback' : 'deployment'}</Link> <Badge status={j.status} />{' '}
+                  <FullId id={j.id} />
                 </div>
               ))}
             </dd>
@@ -176,13 +365,13 @@ export function PromotionDetail({ id }: { id: string }) {
         </div>
         <section className="panel" aria-labelledby="decide-title">
           <h2 id="decide-title" style={{ marginTop: 0 }}>
-            Approvals ({p.approvals.filter((a) => a.action === 'approved').length}/{env?.requiredApprovals ?? '?'})
+            Approvals ({counted}/{env?.requiredApprovals ?? '?'})
           </h2>
           {p.approvals.length === 0 ? <p className="muted">No approvals yet.</p> : null}
           <ul className="plain">
             {p.approvals.map((a) => (
               <li key={a.id} data-testid="approval">
-                <Badge status={a.action} /> <strong>{a.approver.username}</strong> <Time at={a.approvedAt} />
+                <Badge status={a.action} /> <strong>{a.approver.username}</strong> <When at={a.approvedAt} />
                 {a.comment ? <blockquote style={{ margin: '0.2rem 0 0.4rem 1rem' }}>{a.comment}</blockquote> : null}
               </li>
             ))}
@@ -215,21 +404,40 @@ export function PromotionDetail({ id }: { id: string }) {
       <h2>Gates</h2>
       {gates?.evaluatedAt ? (
         <p className="small muted">
-          evaluated <Time at={gates.evaluatedAt} />
+          evaluated <When at={gates.evaluatedAt} />
         </p>
       ) : null}
-      <GateList gates={gates?.gates ?? []} caption="Gate results" />
+      <GateList gates={results} caption="Gate results" unblock={unblock} />
+      {overridable.length > 0 ? (
+        <section className="panel" aria-labelledby="override-title" data-testid="override">
+          <h2 id="override-title" style={{ marginTop: 0 }}>
+            Emergency override
+          </h2>
+          {mayOverride ? (
+            <>
+              <p className="hint">
+                Lets a gate pass for a while with your reason; the override is signed into the evidence as a gate_override packet.
+              </p>
+              <OverrideForm id={id} gates={overridable} onDone={state.reload} />
+            </>
+          ) : (
+            <p className="muted" data-testid="override-not-allowed">
+              An emergency override here needs one of the roles {allowedToOverride.join(', ')}; you have {me.roles.join(', ') || 'none'}.
+            </p>
+          )}
+        </section>
+      ) : null}
       <h2>Timeline</h2>
       <ol className="plain" data-testid="timeline">
         {timeline(p, gates, jobs, packets).map((e) => (
           <li key={`${e.at}-${e.what}`}>
-            <Time at={e.at} /> — {e.link ? <Link to={e.link}>{e.what}</Link> : e.what} {e.status ? <Badge status={e.status} /> : null}
+            <When at={e.at} /> — {e.link ? <Link to={e.link}>{e.what}</Link> : e.what} {e.status ? <Badge status={e.status} /> : null}
           </li>
         ))}
       </ol>
       <details>
         <summary>Decision record</summary>
-        <pre>{JSON.stringify(p.decisionRecord, null, 2)}</pre>
+        <ScrollPre label="Decision record">{JSON.stringify(p.decisionRecord, null, 2)}</ScrollPre>
       </details>
     </>
   );

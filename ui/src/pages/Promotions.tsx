@@ -53,7 +53,7 @@ export function Promotions() {
           </select>
         </div>
       </div>
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">

@@ -56,7 +56,7 @@ export function ReleaseDiffPage() {
           Compare
         </button>
       </form>
-      <ErrorBox error={diff.error} />
+      <ErrorBox error={diff.error} onRetry={diff.reload} />
       {from && to && diff.loading ? <Loading /> : null}
       {diff.data && from && to ? (
         <div className="table-wrap">

@@ -1,9 +1,11 @@
-// Create a release from components: per component choose a tag (from its synced versions), a channel,
-// a digest, or the latest of its default channel; optional source reference.
-import { type FormEvent, useState } from 'react';
+// Create or edit a draft release: per component choose a tag (from its synced versions; the server checks
+// any other tag against the registry), a channel, a digest, or the latest of its default channel; optional
+// source reference. A draft can also be deleted here.
+import { type FormEvent, useEffect, useState } from 'react';
 import { api, unwrap } from '../api/client';
-import type { ComponentVersion } from '../api/types';
-import { ErrorBox, Loading } from '../components/ui';
+import type { ComponentVersion, Release } from '../api/types';
+import { ActionButton, ErrorBox, Loading, RoleNote } from '../components/ui';
+import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
 
@@ -32,9 +34,23 @@ function VersionPicker({
     { enabled: Boolean(component) },
   );
   const versions: ComponentVersion[] = state.data?.items ?? [];
+  const unknown = Boolean(value.trim()) && state.data !== undefined && !versions.some((v) => v.tag === value.trim());
   return (
     <>
-      <input id={id} list={`${id}-list`} value={value} onChange={(e) => onChange(e.target.value)} placeholder="1.2.0" required />
+      <input
+        id={id}
+        list={`${id}-list`}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        placeholder="1.2.0"
+        required
+        aria-describedby={unknown ? `${id}-unknown` : undefined}
+      />
+      {unknown ? (
+        <p className="hint" id={`${id}-unknown`} data-testid="tag-unknown">
+          Not among the synced versions of {component}; saving asks the registry and refuses a tag it does not have.
+        </p>
+      ) : null}
       <datalist id={`${id}-list`}>
         {versions.map((v) => (
           <option key={v.id} value={v.tag}>
@@ -46,8 +62,16 @@ function VersionPicker({
   );
 }
 
-export function ReleaseNew() {
-  useTitle('New release');
+function rowsOf(r: Release): Row[] {
+  return r.components.map((c, i) => ({ key: i + 1, component: c.component, by: c.selector.by as By, value: c.selector.value }));
+}
+
+export function ReleaseNew({ edit }: { edit?: string } = {}) {
+  useTitle(edit ? `Edit ${edit}` : 'New release');
+  const canWrite = useSession().hasRole('release_manager');
+  const existing = useApi(() => unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: edit ?? '' } } })), [edit], {
+    enabled: Boolean(edit),
+  });
   const components = useApi(
     () => allPages((cursor) => unwrap(api.GET('/api/v1/components', { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } }))),
     [],
@@ -58,6 +82,19 @@ export function ReleaseNew() {
   const [src, setSrc] = useState({ repository: '', commitSha: '', branch: '', ciRunUrl: '' });
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const loaded = existing.data;
+  useEffect(() => {
+    if (!loaded) return;
+    setName(loaded.name);
+    setDisplayName(loaded.displayName);
+    setRows(rowsOf(loaded));
+    setSrc({
+      repository: loaded.sourceRef?.repository ?? '',
+      commitSha: loaded.sourceRef?.commitSha ?? '',
+      branch: loaded.sourceRef?.branch ?? '',
+      ciRunUrl: loaded.sourceRef?.ciRunUrl ?? '',
+    });
+  }, [loaded]);
   const update = (key: number, patch: Partial<Row>) => setRows((rs) => rs.map((r) => (r.key === key ? { ...r, ...patch } : r)));
 
   const submit = async (e: FormEvent) => {
@@ -65,18 +102,17 @@ export function ReleaseNew() {
     setBusy(true);
     setError(undefined);
     const sourceRef = Object.fromEntries(Object.entries(src).filter(([, v]) => v.trim() !== ''));
+    const body = {
+      name,
+      ...(displayName ? { displayName } : {}),
+      components: rows.map((r) => ({ component: r.component, ...(r.by === 'latest' ? {} : { [r.by]: r.value.trim() }) })),
+      ...(Object.keys(sourceRef).length ? { sourceRef } : {}),
+    };
     try {
-      const created = await unwrap(
-        api.POST('/api/v1/releases', {
-          body: {
-            name,
-            ...(displayName ? { displayName } : {}),
-            components: rows.map((r) => ({ component: r.component, ...(r.by === 'latest' ? {} : { [r.by]: r.value.trim() }) })),
-            ...(Object.keys(sourceRef).length ? { sourceRef } : {}),
-          },
-        }),
-      );
-      navigate(`/releases/${created.name}`);
+      const saved = loaded
+        ? await unwrap(api.PATCH('/api/v1/releases/{ref}', { params: { path: { ref: loaded.id } }, body }))
+        : await unwrap(api.POST('/api/v1/releases', { body }));
+      navigate(`/releases/${saved.name}`);
     } catch (err) {
       setError(err);
     } finally {
@@ -84,15 +120,49 @@ export function ReleaseNew() {
     }
   };
 
-  if (components.error) return <ErrorBox error={components.error} />;
+  if (components.error) return <ErrorBox error={components.error} onRetry={components.reload} />;
+  if (existing.error) return <ErrorBox error={existing.error} onRetry={existing.reload} title={`Could not load release ${edit}`} />;
   const list = components.data;
-  if (!list) return <Loading />;
+  if (!list || (edit && !loaded)) return <Loading />;
+  const title = loaded ? `Edit draft ${loaded.name}` : 'New release';
+  if (!canWrite) {
+    return (
+      <>
+        <h1>{title}</h1>
+        <RoleNote roles={['release_manager']} what="Creating and editing releases" />
+      </>
+    );
+  }
+  if (loaded && loaded.status !== 'draft') {
+    return (
+      <>
+        <h1>{title}</h1>
+        <p className="alert info">
+          Release {loaded.name} is {loaded.status}: a release is immutable once ready. <Link to="/releases/new">Create a new release</Link>.
+        </p>
+      </>
+    );
+  }
   return (
     <>
       <p className="small">
         <Link to="/releases">Releases</Link> /
       </p>
-      <h1>New release</h1>
+      <div className="spread">
+        <h1>{title}</h1>
+        {loaded ? (
+          <ActionButton
+            className="danger"
+            onAction={async () => {
+              if (!window.confirm(`Delete draft ${loaded.name}?`)) return;
+              await unwrap(api.DELETE('/api/v1/releases/{ref}', { params: { path: { ref: loaded.id } } }));
+              navigate('/releases');
+            }}
+          >
+            Delete draft
+          </ActionButton>
+        ) : null}
+      </div>
       {list.length === 0 ? (
         <div className="alert warn">
           No components yet: add them under <Link to="/admin/components">Admin → Components</Link>.
@@ -193,9 +263,9 @@ export function ReleaseNew() {
             ))}
           </div>
         </fieldset>
-        <ErrorBox error={error} title="Could not create the release" />
+        <ErrorBox error={error} title={loaded ? 'Could not save the draft' : 'Could not create the release'} />
         <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Creating…' : 'Create draft'}
+          {busy ? 'Saving…' : loaded ? 'Save draft' : 'Create draft'}
         </button>
         <p className="hint">A draft chooses versions; “Make ready” on its page pins every digest at once.</p>
       </form>

@@ -1,7 +1,8 @@
 // Releases: newest first, filterable by status; links to detail, create and diff.
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
-import { Badge, ErrorBox, Loading, Time } from '../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading, RoleNote, Time } from '../components/ui';
+import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
@@ -15,6 +16,7 @@ export function Releases() {
     [status],
   );
   const [picked, setPicked] = useState<string[]>([]);
+  const canWrite = useSession().hasRole('release_manager');
   const toggle = (name: string) => setPicked((p) => (p.includes(name) ? p.filter((x) => x !== name) : [...p.slice(-1), name]));
 
   return (
@@ -29,11 +31,14 @@ export function Releases() {
           >
             Diff selected ({picked.length}/2)
           </button>
-          <Link className="button primary" to="/releases/new">
-            New release
-          </Link>
+          {canWrite ? (
+            <Link className="button primary" to="/releases/new">
+              New release
+            </Link>
+          ) : null}
         </div>
       </div>
+      <RoleNote roles={['release_manager']} what="Creating, editing and deleting releases" />
       <div className="field">
         <label htmlFor="status-filter">Status</label>
         <select id="status-filter" value={status} onChange={(e) => setStatus(e.target.value as (typeof STATUSES)[number])}>
@@ -44,10 +49,10 @@ export function Releases() {
           ))}
         </select>
       </div>
-      <ErrorBox error={state.error} />
+      <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}
       {state.data ? (
-        <div className="table-wrap">
+        <div className="table-wrap cards">
           <table>
             <thead>
               <tr>
@@ -59,6 +64,9 @@ export function Releases() {
                 <th scope="col">Components</th>
                 <th scope="col">Source</th>
                 <th scope="col">Created</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -72,17 +80,41 @@ export function Releases() {
                       onChange={() => toggle(r.name)}
                     />
                   </td>
-                  <td>
+                  <td data-label="Release">
                     <Link to={`/releases/${r.name}`}>{r.displayName || r.name}</Link>
                     {r.displayName && r.displayName !== r.name ? <div className="small muted">{r.name}</div> : null}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <Badge status={r.status} />
                   </td>
-                  <td className="small">{r.components.map((c) => `${c.component}${c.tag ? `:${c.tag}` : ''}`).join(', ')}</td>
-                  <td className="small">{r.sourceRef?.commitSha ? <code>{r.sourceRef.commitSha.slice(0, 10)}</code> : '—'}</td>
-                  <td>
+                  <td className="small" data-label="Components">
+                    {r.components.map((c) => `${c.component}${c.tag ? `:${c.tag}` : ''}`).join(', ')}
+                  </td>
+                  <td className="small" data-label="Source">
+                    {r.sourceRef?.commitSha ? <code className="full-id">{r.sourceRef.commitSha}</code> : '—'}
+                  </td>
+                  <td data-label="Created">
                     <Time at={r.createdAt} />
+                  </td>
+                  <td>
+                    {r.status === 'draft' && canWrite ? (
+                      <div className="row">
+                        <Link className="button" to={`/releases/${encodeURIComponent(r.name)}/edit`} aria-label={`Edit draft ${r.name}`}>
+                          Edit
+                        </Link>
+                        <ActionButton
+                          className="danger"
+                          title={`Delete draft ${r.name}`}
+                          onAction={async () => {
+                            if (!window.confirm(`Delete draft ${r.name}?`)) return;
+                            await unwrap(api.DELETE('/api/v1/releases/{ref}', { params: { path: { ref: r.id } } }));
+                            await state.reload();
+                          }}
+                        >
+                          Delete
+                        </ActionButton>
+                      </div>
+                    ) : null}
                   </td>
                 </tr>
               ))}

@@ -3,7 +3,8 @@ import { useMemo, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { StepRun } from '../api/types';
 import { Dag, type DagNode } from '../components/Dag';
-import { ActionButton, Badge, ErrorBox, Loading, Time } from '../components/ui';
+import { FullId } from '../components/format';
+import { ActionButton, Badge, ErrorBox, Loading, ScrollPre, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -11,7 +12,6 @@ import { useApi } from '../lib/useApi';
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export function WorkflowRunDetail({ id }: { id: string }) {
-  useTitle(`Workflow run ${id.slice(0, 8)}`);
   const { hasRole } = useSession();
   const [done, setDone] = useState(false);
   const state = useApi(
@@ -24,6 +24,7 @@ export function WorkflowRunDetail({ id }: { id: string }) {
     { pollMs: done ? 0 : 2000 },
   );
   const run = state.data;
+  useTitle(run?.releaseName ? `Workflow run: ${run.releaseName} → ${run.environmentName}` : 'Workflow run');
   const template = useApi(
     () =>
       unwrap(
@@ -56,7 +57,7 @@ export function WorkflowRunDetail({ id }: { id: string }) {
     [template.data, byNode],
   );
 
-  if (state.error) return <ErrorBox error={state.error} />;
+  if (state.error) return <ErrorBox error={state.error} onRetry={state.reload} />;
   if (!run) return <Loading />;
   const attempts = selected ? (byNode.get(selected) ?? []) : [];
   return (
@@ -84,8 +85,18 @@ export function WorkflowRunDetail({ id }: { id: string }) {
         <dl className="kv">
           <dt>Run</dt>
           <dd>
-            <code>{run.id}</code>
+            <FullId id={run.id} />
           </dd>
+          {run.promotionId ? (
+            <>
+              <dt>Promotion</dt>
+              <dd>
+                <Link to={`/promotions/${run.promotionId}`}>
+                  {run.releaseName} → {run.environmentName}
+                </Link>
+              </dd>
+            </>
+          ) : null}
           <dt>Started</dt>
           <dd>
             <Time at={run.startedAt} />
@@ -103,11 +114,11 @@ export function WorkflowRunDetail({ id }: { id: string }) {
         </dl>
         <details>
           <summary>Inputs and outputs</summary>
-          <pre>{JSON.stringify({ inputs: run.inputs, outputs: run.outputs }, null, 2)}</pre>
+          <ScrollPre label="Inputs and outputs">{JSON.stringify({ inputs: run.inputs, outputs: run.outputs }, null, 2)}</ScrollPre>
         </details>
       </div>
       <h2>Steps</h2>
-      <ErrorBox error={template.error} title="Could not load the template" />
+      <ErrorBox error={template.error} onRetry={template.reload} title="Could not load the template" />
       {template.data ? (
         <Dag nodes={nodes} edges={template.data.edges} selected={selected} onSelect={setSelected} />
       ) : (
@@ -129,9 +140,9 @@ export function WorkflowRunDetail({ id }: { id: string }) {
                 </span>
               </h3>
               {a.error ? <div className="alert bad">{a.error}</div> : null}
-              <pre className="logs" role="log" aria-label={`Logs of attempt ${a.attemptNumber}`}>
+              <ScrollPre className="logs" role="log" label={`Logs of attempt ${a.attemptNumber}`}>
                 {a.logs || '(no logs)'}
-              </pre>
+              </ScrollPre>
             </div>
           ))}
         </section>

@@ -1,6 +1,7 @@
 // Workflow runs: newest first, filterable by status.
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
+import { FullId } from '../components/format';
 import { Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
@@ -28,14 +29,15 @@ export function WorkflowRuns() {
           ))}
         </select>
       </div>
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
-        <div className="table-wrap">
+        <div className="table-wrap cards">
           <table>
             <thead>
               <tr>
                 <th scope="col">Run</th>
+                <th scope="col">Release → environment</th>
                 <th scope="col">Template</th>
                 <th scope="col">Status</th>
                 <th scope="col">Started</th>
@@ -45,21 +47,29 @@ export function WorkflowRuns() {
             <tbody>
               {state.data.items.map((r) => (
                 <tr key={r.id}>
-                  <td>
-                    <Link to={`/workflow-runs/${r.id}`}>
-                      <code>{r.id.slice(0, 13)}…</code>
-                    </Link>
+                  <td data-label="Run">
+                    <Link to={`/workflow-runs/${r.id}`}>{r.releaseName ? 'Promotion run' : `${r.templateName} run`}</Link>{' '}
+                    <FullId id={r.id} />
                   </td>
-                  <td>
+                  <td data-label="Release → environment">
+                    {r.releaseName ? (
+                      <Link to={`/promotions/${r.promotionId}`}>
+                        {r.releaseName} → {r.environmentName}
+                      </Link>
+                    ) : (
+                      <span className="muted">— (not a promotion)</span>
+                    )}
+                  </td>
+                  <td data-label="Template">
                     {r.templateName} v{r.templateVersion}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <Badge status={r.status} />
                   </td>
-                  <td>
+                  <td data-label="Started">
                     <Time at={r.startedAt ?? r.createdAt} />
                   </td>
-                  <td>
+                  <td data-label="Completed">
                     <Time at={r.completedAt} />
                   </td>
                 </tr>

@@ -3,7 +3,9 @@ import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../../api/client';
 import type { Environment, FreezeWindow } from '../../api/types';
 import { FreezeEditor } from '../../components/FreezeEditor';
-import { ActionButton, Badge, ErrorBox, Loading } from '../../components/ui';
+import { When } from '../../components/format';
+import { ActionButton, Badge, ErrorBox, Loading, RoleNote } from '../../components/ui';
+import { useSession } from '../../lib/auth';
 import { listEnvironments } from '../../lib/data';
 import { useTitle } from '../../lib/router';
 import { useApi } from '../../lib/useApi';
@@ -113,14 +115,18 @@ export function AdminEnvironments() {
   useTitle('Environments');
   const state = useApi(listEnvironments, []);
   const [editing, setEditing] = useState<Environment | 'new'>();
+  const canEdit = useSession().hasRole('admin');
   return (
     <>
       <div className="spread">
         <h1>Environments</h1>
-        <button type="button" className="primary" onClick={() => setEditing('new')}>
-          New environment
-        </button>
+        {canEdit ? (
+          <button type="button" className="primary" onClick={() => setEditing('new')}>
+            New environment
+          </button>
+        ) : null}
       </div>
+      <RoleNote roles={['admin']} what="Creating, changing and deleting environments" />
       {editing ? (
         <EnvForm
           key={editing === 'new' ? 'new' : editing.id}
@@ -132,8 +138,8 @@ export function AdminEnvironments() {
           }}
         />
       ) : null}
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>
@@ -158,23 +164,32 @@ export function AdminEnvironments() {
                   <td>
                     {e.requiredApprovals} {e.requireSod ? <Badge status="info" label="SoD" /> : null}
                   </td>
-                  <td className="small">{e.freezeWindows.map((w) => w.name).join(', ') || '—'}</td>
+                  <td className="small" data-label="Freeze windows">
+                    {e.freezeWindows.map((w) => w.name).join(', ') || '—'}
+                    {e.freeze.until ? (
+                      <div>
+                        <Badge status="frozen" label="frozen" /> until <When at={e.freeze.until} />
+                      </div>
+                    ) : null}
+                  </td>
                   <td>
-                    <div className="row">
-                      <button type="button" onClick={() => setEditing(e)} aria-label={`Edit ${e.name}`}>
-                        Edit
-                      </button>
-                      <ActionButton
-                        className="danger"
-                        onAction={async () => {
-                          if (!window.confirm(`Delete environment ${e.name}?`)) return;
-                          await unwrap(api.DELETE('/api/v1/environments/{ref}', { params: { path: { ref: e.id } } }));
-                          await state.reload();
-                        }}
-                      >
-                        Delete
-                      </ActionButton>
-                    </div>
+                    {canEdit ? (
+                      <div className="row">
+                        <button type="button" onClick={() => setEditing(e)} aria-label={`Edit ${e.name}`}>
+                          Edit
+                        </button>
+                        <ActionButton
+                          className="danger"
+                          onAction={async () => {
+                            if (!window.confirm(`Delete environment ${e.name}?`)) return;
+                            await unwrap(api.DELETE('/api/v1/environments/{ref}', { params: { path: { ref: e.id } } }));
+                            await state.reload();
+                          }}
+                        >
+                          Delete
+                        </ActionButton>
+                      </div>
+                    ) : null}
                   </td>
                 </tr>
               ))}

@@ -1,7 +1,8 @@
 // Admin → integrations: registries and other systems, with a credentialRef (never a secret) and health.
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../../api/client';
-import { ActionButton, Badge, ErrorBox, Loading, Time } from '../../components/ui';
+import { ActionButton, Badge, ErrorBox, Loading, RoleNote, Time } from '../../components/ui';
+import { useSession } from '../../lib/auth';
 import { useTitle } from '../../lib/router';
 import { allPages, useApi } from '../../lib/useApi';
 
@@ -19,6 +20,7 @@ export function AdminIntegrations() {
     credentialRef: '',
   });
   const [error, setError] = useState<unknown>();
+  const canEdit = useSession().hasRole('admin');
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
@@ -43,38 +45,41 @@ export function AdminIntegrations() {
   return (
     <>
       <h1>Integrations</h1>
-      <form className="panel" onSubmit={submit} aria-label="New integration">
-        <div className="row" style={{ alignItems: 'flex-end' }}>
-          <div>
-            <label htmlFor="int-name">Name</label>
-            <input id="int-name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required />
+      <RoleNote roles={['admin']} what="Adding and checking integrations" />
+      {canEdit ? (
+        <form className="panel" onSubmit={submit} aria-label="New integration">
+          <div className="row" style={{ alignItems: 'flex-end' }}>
+            <div>
+              <label htmlFor="int-name">Name</label>
+              <input id="int-name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required />
+            </div>
+            <div>
+              <label htmlFor="int-type">Type</label>
+              <input id="int-type" value={form.typeId} onChange={(e) => setForm({ ...form, typeId: e.target.value })} required />
+            </div>
+            <div>
+              <label htmlFor="int-cred">Credential reference</label>
+              <input
+                id="int-cred"
+                value={form.credentialRef}
+                placeholder="env:REGISTRY_CREDENTIALS"
+                onChange={(e) => setForm({ ...form, credentialRef: e.target.value })}
+              />
+            </div>
           </div>
-          <div>
-            <label htmlFor="int-type">Type</label>
-            <input id="int-type" value={form.typeId} onChange={(e) => setForm({ ...form, typeId: e.target.value })} required />
-          </div>
-          <div>
-            <label htmlFor="int-cred">Credential reference</label>
-            <input
-              id="int-cred"
-              value={form.credentialRef}
-              placeholder="env:REGISTRY_CREDENTIALS"
-              onChange={(e) => setForm({ ...form, credentialRef: e.target.value })}
-            />
-          </div>
-        </div>
-        <label htmlFor="int-config">Config (JSON)</label>
-        <textarea id="int-config" value={form.config} onChange={(e) => setForm({ ...form, config: e.target.value })} className="mono" />
-        <p className="hint">
-          Secrets are never stored here: the credential reference names an environment variable or file the server reads.
-        </p>
-        <button type="submit" className="primary">
-          Add integration
-        </button>
-      </form>
+          <label htmlFor="int-config">Config (JSON)</label>
+          <textarea id="int-config" value={form.config} onChange={(e) => setForm({ ...form, config: e.target.value })} className="mono" />
+          <p className="hint">
+            Secrets are never stored here: the credential reference names an environment variable or file the server reads.
+          </p>
+          <button type="submit" className="primary">
+            Add integration
+          </button>
+        </form>
+      ) : null}
       <ErrorBox error={error} title="Not created" />
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>
@@ -105,14 +110,16 @@ export function AdminIntegrations() {
                     <Time at={i.lastCheckedAt} />
                   </td>
                   <td>
-                    <ActionButton
-                      onAction={async () => {
-                        await unwrap(api.POST('/api/v1/integrations/{ref}/check', { params: { path: { ref: i.id } } }));
-                        await state.reload();
-                      }}
-                    >
-                      Check
-                    </ActionButton>
+                    {canEdit ? (
+                      <ActionButton
+                        onAction={async () => {
+                          await unwrap(api.POST('/api/v1/integrations/{ref}/check', { params: { path: { ref: i.id } } }));
+                          await state.reload();
+                        }}
+                      >
+                        Check
+                      </ActionButton>
+                    ) : null}
                   </td>
                 </tr>
               ))}

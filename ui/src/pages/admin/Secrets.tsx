@@ -2,15 +2,19 @@
 // never holds or shows a stored value, only each secret's name, version and when and by whom it changed.
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../../api/client';
-import { ActionButton, ErrorBox, Loading, Time } from '../../components/ui';
+import { ActionButton, ErrorBox, Loading, RoleNote, Time } from '../../components/ui';
+import { useSession } from '../../lib/auth';
 import { useTitle } from '../../lib/router';
 import { allPages, useApi } from '../../lib/useApi';
 
 export function AdminSecrets() {
   useTitle('Secrets');
+  // Listing secrets is for admins too; others see the note and no request is made.
+  const canEdit = useSession().hasRole('admin');
   const state = useApi(
     () => allPages((cursor) => unwrap(api.GET('/api/v1/secrets', { params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } } }))),
     [],
+    { enabled: canEdit },
   );
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
@@ -35,39 +39,42 @@ export function AdminSecrets() {
   return (
     <>
       <h1>Secrets</h1>
+      <RoleNote roles={['admin']} what="Listing, setting and deleting secrets" />
       <p className="muted">
         Stored encrypted; a value can be replaced or deleted but never read back. Use one in an integration as{' '}
         <code>secret:&lt;name&gt;</code>.
       </p>
-      <form className="panel row" onSubmit={submit} style={{ alignItems: 'flex-end' }} aria-label="Set secret" autoComplete="off">
-        <div>
-          <label htmlFor="sec-name">Name</label>
-          <input id="sec-name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="registry-auth" />
-        </div>
-        <div>
-          <label htmlFor="sec-value">Value</label>
-          <input
-            id="sec-value"
-            type="password"
-            autoComplete="new-password"
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-            required
-            placeholder="user:password"
-          />
-        </div>
-        <button type="submit" className="primary">
-          Save secret
-        </button>
-      </form>
+      {canEdit ? (
+        <form className="panel row" onSubmit={submit} style={{ alignItems: 'flex-end' }} aria-label="Set secret" autoComplete="off">
+          <div>
+            <label htmlFor="sec-name">Name</label>
+            <input id="sec-name" value={name} onChange={(e) => setName(e.target.value)} required placeholder="registry-auth" />
+          </div>
+          <div>
+            <label htmlFor="sec-value">Value</label>
+            <input
+              id="sec-value"
+              type="password"
+              autoComplete="new-password"
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+              required
+              placeholder="user:password"
+            />
+          </div>
+          <button type="submit" className="primary">
+            Save secret
+          </button>
+        </form>
+      ) : null}
       {saved ? (
         <div className="alert ok" role="status">
           {saved}
         </div>
       ) : null}
       <ErrorBox error={error} title="Not saved" />
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {canEdit && !state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>
@@ -98,15 +105,17 @@ export function AdminSecrets() {
                     <Time at={s.createdAt} />
                   </td>
                   <td>
-                    <ActionButton
-                      className="danger"
-                      onAction={async () => {
-                        await unwrap(api.DELETE('/api/v1/secrets/{name}', { params: { path: { name: s.name } } }));
-                        await state.reload();
-                      }}
-                    >
-                      Delete
-                    </ActionButton>
+                    {canEdit ? (
+                      <ActionButton
+                        className="danger"
+                        onAction={async () => {
+                          await unwrap(api.DELETE('/api/v1/secrets/{name}', { params: { path: { name: s.name } } }));
+                          await state.reload();
+                        }}
+                      >
+                        Delete
+                      </ActionButton>
+                    ) : null}
                   </td>
                 </tr>
               ))}

@@ -2,6 +2,7 @@
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../../api/client';
 import { ActionButton, Badge, ErrorBox, Loading, Time } from '../../components/ui';
+import { useSession } from '../../lib/auth';
 import { useTitle } from '../../lib/router';
 import { allPages, useApi } from '../../lib/useApi';
 
@@ -30,6 +31,11 @@ export function AdminTokens() {
   return (
     <>
       <h1>API tokens</h1>
+      {useSession().hasRole('admin') ? null : (
+        <p className="alert info small" data-testid="role-note">
+          You see and manage your own tokens; an admin sees and revokes everyone's.
+        </p>
+      )}
       <form className="panel row" onSubmit={submit} style={{ alignItems: 'flex-end' }} aria-label="New token">
         <div>
           <label htmlFor="tok-name">Name</label>
@@ -57,8 +63,8 @@ export function AdminTokens() {
         </div>
       ) : null}
       <ErrorBox error={error} title="Not created" />
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>

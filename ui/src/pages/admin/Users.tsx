@@ -2,7 +2,8 @@
 import { type FormEvent, useState } from 'react';
 import { api, unwrap } from '../../api/client';
 import type { User } from '../../api/types';
-import { ActionButton, ErrorBox, Loading, Time } from '../../components/ui';
+import { ActionButton, ErrorBox, Loading, RoleNote, Time } from '../../components/ui';
+import { useSession } from '../../lib/auth';
 import { useTitle } from '../../lib/router';
 import { allPages, useApi } from '../../lib/useApi';
 
@@ -28,7 +29,7 @@ function RolePicker({ value, onChange, idPrefix }: { value: Role[]; onChange: (r
   );
 }
 
-function UserRow({ u, onChanged }: { u: User; onChanged: () => Promise<void> }) {
+function UserRow({ u, onChanged, canEdit }: { u: User; onChanged: () => Promise<void>; canEdit: boolean }) {
   const [roles, setRoles] = useState<Role[]>(u.roles);
   const [secret, setSecret] = useState<string>();
   const dirty = roles.slice().sort().join() !== u.roles.slice().sort().join();
@@ -43,42 +44,42 @@ function UserRow({ u, onChanged }: { u: User; onChanged: () => Promise<void> }) 
           </div>
         ) : null}
       </td>
-      <td>
-        <RolePicker value={roles} onChange={setRoles} idPrefix={`u-${u.id}`} />
-      </td>
+      <td>{canEdit ? <RolePicker value={roles} onChange={setRoles} idPrefix={`u-${u.id}`} /> : u.roles.join(', ')}</td>
       <td>
         <Time at={u.createdAt} />
       </td>
       <td>
-        <div className="row">
-          <ActionButton
-            disabled={!dirty || roles.length === 0}
-            onAction={async () => {
-              await unwrap(api.PATCH('/api/v1/users/{id}', { params: { path: { id: u.id } }, body: { roles } }));
-              await onChanged();
-            }}
-          >
-            Save roles
-          </ActionButton>
-          <ActionButton
-            onAction={async () => {
-              const t = await unwrap(api.POST('/api/v1/tokens', { body: { name: `ui-${Date.now()}`, userId: u.id } }));
-              setSecret(t.secret);
-            }}
-          >
-            New token
-          </ActionButton>
-          <ActionButton
-            className="danger"
-            onAction={async () => {
-              if (!window.confirm(`Remove ${u.username}?`)) return;
-              await unwrap(api.DELETE('/api/v1/users/{id}', { params: { path: { id: u.id } } }));
-              await onChanged();
-            }}
-          >
-            Remove
-          </ActionButton>
-        </div>
+        {canEdit ? (
+          <div className="row">
+            <ActionButton
+              disabled={!dirty || roles.length === 0}
+              onAction={async () => {
+                await unwrap(api.PATCH('/api/v1/users/{id}', { params: { path: { id: u.id } }, body: { roles } }));
+                await onChanged();
+              }}
+            >
+              Save roles
+            </ActionButton>
+            <ActionButton
+              onAction={async () => {
+                const t = await unwrap(api.POST('/api/v1/tokens', { body: { name: `ui-${Date.now()}`, userId: u.id } }));
+                setSecret(t.secret);
+              }}
+            >
+              New token
+            </ActionButton>
+            <ActionButton
+              className="danger"
+              onAction={async () => {
+                if (!window.confirm(`Remove ${u.username}?`)) return;
+                await unwrap(api.DELETE('/api/v1/users/{id}', { params: { path: { id: u.id } } }));
+                await onChanged();
+              }}
+            >
+              Remove
+            </ActionButton>
+          </div>
+        ) : null}
       </td>
     </tr>
   );
@@ -93,6 +94,7 @@ export function AdminUsers() {
   const [username, setUsername] = useState('');
   const [roles, setRoles] = useState<Role[]>(['viewer']);
   const [error, setError] = useState<unknown>();
+  const canEdit = useSession().hasRole('admin');
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
@@ -107,21 +109,24 @@ export function AdminUsers() {
   return (
     <>
       <h1>Users</h1>
-      <form className="panel" onSubmit={submit} aria-label="New user">
-        <div className="row" style={{ alignItems: 'flex-end' }}>
-          <div>
-            <label htmlFor="user-name">Username</label>
-            <input id="user-name" value={username} onChange={(e) => setUsername(e.target.value)} required />
+      <RoleNote roles={['admin']} what="Adding users, changing roles and removing users" />
+      {canEdit ? (
+        <form className="panel" onSubmit={submit} aria-label="New user">
+          <div className="row" style={{ alignItems: 'flex-end' }}>
+            <div>
+              <label htmlFor="user-name">Username</label>
+              <input id="user-name" value={username} onChange={(e) => setUsername(e.target.value)} required />
+            </div>
+            <RolePicker value={roles} onChange={setRoles} idPrefix="new-user" />
+            <button type="submit" className="primary" disabled={roles.length === 0}>
+              Add user
+            </button>
           </div>
-          <RolePicker value={roles} onChange={setRoles} idPrefix="new-user" />
-          <button type="submit" className="primary" disabled={roles.length === 0}>
-            Add user
-          </button>
-        </div>
-      </form>
+        </form>
+      ) : null}
       <ErrorBox error={error} title="Not created" />
-      <ErrorBox error={state.error} />
-      {!state.data ? <Loading /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+      {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
         <div className="table-wrap">
           <table>
@@ -137,7 +142,7 @@ export function AdminUsers() {
             </thead>
             <tbody>
               {state.data.map((u) => (
-                <UserRow key={`${u.id}-${u.roles.join()}`} u={u} onChanged={state.reload} />
+                <UserRow key={`${u.id}-${u.roles.join()}`} u={u} onChanged={state.reload} canEdit={canEdit} />
               ))}
             </tbody>
           </table>
