@@ -49,15 +49,21 @@ export function projectName(task: { name: string; connection: Record<string, unk
   return typeof given === 'string' && given ? given : `gantry-${task.name.replace(/[^a-z0-9_-]/g, '-')}`;
 }
 
+/** The pid of a compose process an interrupted attempt left running on this lock file, else null. */
+export async function orphanPid(pidFile: string, lockFile: string): Promise<number | null> {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(lockFile) ? pid : null;
+}
+
 /**
  * An agent killed during `up` leaves its compose process running. A retry stops that process (only if
  * its command line names this lock file) and waits for it, so two compose runs never race on a project.
  */
 export async function waitForOrphan(pidFile: string, lockFile: string, log: TaskLog): Promise<void> {
-  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  const pid = await orphanPid(pidFile, lockFile);
+  if (pid === null) return;
   const alive = async () => (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(lockFile);
-  if (!(await alive())) return;
   log(`stopping compose process ${pid} of the interrupted attempt`);
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 300 && (await alive()); i++) await new Promise((r) => setTimeout(r, 100));

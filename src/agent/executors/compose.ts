@@ -17,6 +17,7 @@ import {
   DEFAULT_STOP_GRACE_SECONDS,
   LOCK_FILE,
   lockFile,
+  orphanPid,
   PID_FILE,
   projectName,
   STICKER_FILE,
@@ -88,6 +89,12 @@ export class ComposeExecutor implements Executor {
     const docker = connectEngine(conn.dockerHost);
     const lock = await readFile(path.join(conn.projectDir, LOCK_FILE), 'utf8').catch(() => null);
     if (lock === null) return null;
+    // compose v1 starts the new container before it stops and removes the old one (renamed "<id>_<name>"):
+    // while the interrupted attempt's compose still runs, nothing is done yet; the task runs again.
+    if ((await orphanPid(path.join(conn.projectDir, PID_FILE), path.join(conn.projectDir, LOCK_FILE))) !== null) {
+      log("the interrupted attempt's compose run is still going: running the task again");
+      return null;
+    }
     const stickerFile = path.join(conn.projectDir, STICKER_FILE);
     const existing = await readSticker(stickerFile);
     const sticker = stickerToKeep(task, existing);
