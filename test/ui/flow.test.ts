@@ -31,6 +31,8 @@ describe.skipIf(!hasBrowser)('web UI', { timeout: 180_000 }, () => {
   }
 
   async function shot(name: string) {
+    // The pipeline's promote actions arrive last (next actions): the picture shows them, not the placeholder.
+    await page.getByText('Checking what can be promoted…').first().waitFor({ state: 'detached' });
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   }
 

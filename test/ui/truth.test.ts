@@ -151,7 +151,7 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
   it('preselects a release that can go, disables the request with the reason otherwise, and prevents a duplicate before submitting', async () => {
     await page.getByRole('button', { name: 'Promote here: a release to qa' }).click();
     const dialog = page.getByRole('dialog');
-    const select = dialog.getByLabel('Release');
+    const select = dialog.getByLabel('Release', { exact: true });
     await select.waitFor();
     // 1.6.0 is the newest but never reached dev (environment order): 1.5.0 is preselected instead.
     expect(await select.inputValue()).toBe(ids['1.5.0']);
@@ -165,9 +165,9 @@ describe.skipIf(!hasBrowser)('web UI: next actions, per-target truth, live updat
 
     // staging: 1.5.0 is already being promoted there; the duplicate cannot be submitted (1.3.0 could go).
     await page.getByRole('button', { name: 'Promote here: a release to staging' }).click();
-    await dialog.getByLabel('Release').waitFor();
-    expect(await dialog.getByLabel('Release').inputValue()).toBe(ids['1.3.0']);
-    await dialog.getByLabel('Release').selectOption(ids['1.5.0']!);
+    await dialog.getByLabel('Release', { exact: true }).waitFor();
+    expect(await dialog.getByLabel('Release', { exact: true }).inputValue()).toBe(ids['1.3.0']);
+    await dialog.getByLabel('Release', { exact: true }).selectOption(ids['1.5.0']!);
     await dialog.getByTestId('promote-refusal').waitFor();
     expect(await dialog.getByTestId('promote-refusal').textContent()).toMatch(/already being promoted to "staging"/);
     expect(await dialog.getByRole('button', { name: 'Request promotion' }).isDisabled()).toBe(true);
