@@ -294,9 +294,10 @@ describe.skipIf(skip)('deployments through an agent to real Docker and Compose h
       await c.start();
       const changedAt = Date.now();
       let row: any;
+      // Polled through the API: a CLI spawn per poll takes seconds on a loaded machine (the CLI is checked below).
       while (Date.now() - changedAt < (DRIFT_SECONDS + 2) * 1000) {
-        const r = await gantry('drift', 'staging', '--json');
-        row = r.json().find((x: any) => x.targetName === 'd1');
+        const r = await call('GET', '/api/v1/drift?environment=staging');
+        row = r.body.items.find((x: any) => x.targetName === 'd1');
         if (row.driftDetected) break;
         await new Promise((r2) => setTimeout(r2, 250));
       }
