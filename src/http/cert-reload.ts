@@ -105,14 +105,21 @@ export class CertificateReloader {
   private async reloadIfChanged(): Promise<boolean> {
     const now = await signatureOf(this.files);
     if (now === this.signature || this.stopped) return false;
-    // Remembered even when the new files are refused: the error is logged once per change, not per poll.
-    this.signature = now;
-    let next: HttpsOptions;
+    let next: HttpsOptions | undefined;
+    let refused: Error | undefined;
     try {
       next = loadHttpsOptions(this.o.files);
     } catch (err) {
+      refused = err as Error;
+    }
+    // Files still being written (the key replaced, the certificate not yet): what was read may mix two
+    // versions. Nothing is installed or logged; the next event or poll looks again at the settled files.
+    if ((await signatureOf(this.files)) !== now) return false;
+    // Remembered even when the new files are refused: the error is logged once per change, not per poll.
+    this.signature = now;
+    if (!next) {
       this.o.logger.error(
-        { err: (err as Error).message },
+        { err: refused?.message },
         'the renewed TLS files were refused; still serving the previous certificate (fix the files: they are loaded again when they change)',
       );
       return false;

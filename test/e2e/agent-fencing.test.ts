@@ -80,7 +80,8 @@ describe.skipIf(skip)('fencing tokens, durable reports and observe-before-acting
       ['agent', 'run', '--server', base, '--state-dir', agentDir, '--name', 'edge-1', '--concurrency', '1', ...extra],
       childEnv({}),
     );
-  const until = async <V>(what: string, probe: () => Promise<V | undefined | false>, ms = 60_000): Promise<V> => {
+  // Generous bounds: a server restart and a rollout take seconds here but much longer on a loaded machine.
+  const until = async <V>(what: string, probe: () => Promise<V | undefined | false>, ms = 150_000): Promise<V> => {
     const deadline = Date.now() + ms;
     for (;;) {
       const v = await probe().catch(() => undefined);

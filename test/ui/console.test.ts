@@ -22,6 +22,8 @@ const hasBrowser = browserAvailable();
 const digest = () => `sha256:${randomBytes(32).toString('hex')}`;
 const WIDE = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+/** A local clock time as the UI writes it: "16:05" today, "Dec 3 00:11" on another day (times in these tests are hours ahead, so they cross midnight when the suite runs late in the day). */
+const CLOCK = String.raw`(?:[A-Z][a-z]{2} \d{1,2}(?:, \d{4})? )?\d\d:\d\d`;
 
 /** The browser globals the functions given to page.evaluate use (they run in the page, not in Node). */
 interface InPage {
@@ -251,9 +253,9 @@ describe.skipIf(!hasBrowser)('web UI as an operator console', { timeout: 600_000
     await visit(viewer, `/promotions/${ids.prod}`);
     const banner = (await viewer.getByTestId('status-banner').textContent()) ?? '';
     expect(banner).toMatch(/^Blocked:/);
-    expect(banner).toMatch(/freeze_window — freeze window "launch week" is active until \d\d:\d\d \(in 3 h\)/);
+    expect(banner).toMatch(new RegExp(`freeze_window — freeze window "launch week" is active until ${CLOCK} \\(in 3 h\\)`));
     expect(banner).toMatch(/approvals — 0 of 1 approvals/);
-    const at = /Continues by itself at (\d\d:\d\d \(in 3 h\))/.exec(banner)?.[1];
+    const at = new RegExp(`Continues by itself at (${CLOCK} \\(in 3 h\\))`).exec(banner)?.[1];
     expect(at).toBeTruthy();
     expect(await viewer.getByTestId('gate-freeze_window').getByTestId('gate-continues').textContent()).toBe(`continues at ${at}`);
     expect(banner).not.toMatch(/in a moment|\d{4}-\d\d-\d\dT/);
@@ -268,9 +270,9 @@ describe.skipIf(!hasBrowser)('web UI as an operator console', { timeout: 600_000
     expect(await viewer.getByTestId('cannot-decide').textContent()).toMatch(/needs the approver or admin role; you have viewer/);
 
     await visit(viewer, '/');
-    expect(await viewer.getByTestId('env-prod').textContent()).toContain(`frozen until ${at!.slice(0, 5)}`);
+    expect(await viewer.getByTestId('env-prod').textContent()).toContain(`frozen until ${at!.replace(/ \(in 3 h\)$/, '')}`);
     await visit(viewer, '/admin/environments');
-    expect(await viewer.locator('main').textContent()).toMatch(/frozen until \d\d:\d\d \(in 3 h\)/);
+    expect(await viewer.locator('main').textContent()).toMatch(new RegExp(`frozen until ${CLOCK} \\(in 3 h\\)`));
 
     const dave = await session(tokens.dave!);
     await visit(dave, `/promotions/${ids.prod}`);
@@ -281,7 +283,7 @@ describe.skipIf(!hasBrowser)('web UI as an operator console', { timeout: 600_000
     const row = dave.getByTestId('gate-freeze_window');
     await waitFor('the freeze gate shows overridden', async () => (await row.getAttribute('data-overridden')) === 'true', 30_000);
     expect(await row.textContent()).toMatch(
-      /overridden.*Overridden by dave until \d\d:\d\d \(in (?:1 h|59 min)\): “hotfix for the checkout outage”/,
+      new RegExp(`overridden.*Overridden by dave until ${CLOCK} \\(in (?:1 h|59 min)\\): “hotfix for the checkout outage”`),
     );
     await dave.screenshot({ path: path.join(SHOTS, 'promotion-blocked.png'), fullPage: true });
   });
