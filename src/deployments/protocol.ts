@@ -36,10 +36,10 @@ export const routerConfig = z.strictObject({
     .max(1000)
     .describe('File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}).'),
   format: z
-    .enum(['upstream', 'servers'])
+    .enum(['upstream', 'servers', 'live'])
     .default('upstream')
     .describe(
-      'nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.',
+      'nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).',
     ),
   reloadCommand: z.array(z.string()).max(20).optional().describe('Run after the switch, e.g. ["nginx","-s","reload"].'),
   validateCommand: z

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,7 +17,18 @@ import autocannon from 'autocannon';
 import { createTestDb } from '../helpers.js';
 import { dockerToolsMissing, startDockerd, type TestDocker } from '../support/docker.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { api, childEnv, freePort, type GantryProcess, killAll, runGantry, spawnGantry, stopGantry, waitReady } from './support.js';
+import {
+  api,
+  childEnv,
+  freePort,
+  type GantryProcess,
+  killAll,
+  REPO_ROOT,
+  runGantry,
+  spawnGantry,
+  stopGantry,
+  waitReady,
+} from './support.js';
 
 const execFileP = promisify(execFile);
 export const NGINX = '/usr/sbin/nginx';
@@ -33,11 +44,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function loadToolsMissing(): string | undefined {
   const docker = dockerToolsMissing();
   if (docker) return docker;
-  if (existsSync(NGINX)) return undefined;
-  const msg = `the rollout load tests need ${NGINX} (apt-get install -y nginx)`;
+  if (existsSync(NGINX) && existsSync(NJS_MODULE)) return undefined;
+  const msg = `the rollout load tests need ${NGINX} and ${NJS_MODULE} (apt-get install -y nginx libnginx-mod-http-js)`;
   if (process.env.CI === 'true') throw new Error(`CI=true: ${msg}`);
   process.stderr.write(`SKIPPED: ${msg}\n`);
   return msg;
+}
+
+/** nginx's njs module (Debian: libnginx-mod-http-js), for routers of format "live". */
+export const NJS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
+/** Gantry's njs route module, as an operator's nginx loads it. */
+export const GANTRY_ROUTE_JS = path.join(REPO_ROOT, 'share', 'nginx', 'gantry-route.js');
+
+/**
+ * How routers switch in the load tests (GANTRY_LOAD_ROUTER): "live" (default; nginx reads the address
+ * files on every request, no reload) or "reload" (upstream server files and `nginx -s reload`).
+ */
+export function loadRouterMode(): 'live' | 'reload' {
+  const m = process.env.GANTRY_LOAD_ROUTER ?? 'live';
+  if (m !== 'live' && m !== 'reload') throw new Error(`GANTRY_LOAD_ROUTER must be live or reload, got "${m}"`);
+  return m;
 }
 
 /** How many times each scenario runs (GANTRY_LOAD_RUNS, default 1). */
@@ -57,6 +83,10 @@ export interface TestNginx {
   pidFile: string;
   /** The include directory of upstream `name`: one file per target holds that target's `server` lines. */
   upstreamDir(name?: string): string;
+  /** How this nginx routes: upstream blocks reloaded by Gantry, or live address files (gantry-route.js). */
+  mode: 'live' | 'reload';
+  /** The router config Gantry is given for this nginx: route files `${target.name}` in the upstream's directory. */
+  router(upstream?: string): Record<string, unknown>;
   /** `nginx -s reload` for this instance (router.reloadCommand). */
   reloadCommand: string[];
   /** `nginx -t` for this instance (router.validateCommand). */
@@ -71,8 +101,10 @@ export interface TestNginx {
  * upstream needs one server to load); location / proxies to the first, `/u/NAME/…` to each (as `/…`). No retries
  * to another server (proxy_next_upstream off), so a refused connection is a 502 the client sees.
  */
-export async function startNginx(upstreams: string[] = ['app']): Promise<TestNginx> {
+export async function startNginx(upstreams: string[] = ['app'], mode: 'live' | 'reload' = loadRouterMode()): Promise<TestNginx> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-nginx-'));
+  // live: nginx's workers (not root) read the address files on every request
+  if (mode === 'live') await chmod(dir, 0o755);
   const conf = path.join(dir, 'nginx.conf');
   const pidFile = path.join(dir, 'nginx.pid');
   const port = await freePort();
@@ -84,13 +116,21 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
     await writeFile(path.join(upstreamDir(u), '000-placeholder.conf'), `server 127.0.0.1:${closed} down;\n`);
   }
   const tmp = (k: string) => `${k}_temp_path ${dir}/tmp/${k};`;
+  // live: the location names the upstream's directory and gantry-route.js picks one of its *.addr files
+  // addresses per request (the request's path is kept as is: proxy_pass with a variable and no URI part)
   const proxy = (u: string, strip = '') =>
-    `proxy_pass http://${u}${strip}; proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;`;
+    (mode === 'live'
+      ? `set $gantry_route ${upstreamDir(u)}; ${strip ? 'rewrite ^/u/[^/]+(/.*)$ $1 break; ' : ''}proxy_pass http://$gantry_backend;`
+      : `proxy_pass http://${u}${strip};`) +
+    ' proxy_next_upstream off; proxy_read_timeout 10s; add_header X-Upstream $upstream_addr always;';
   await writeFile(
     conf,
-    `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
+    (mode === 'live' ? `load_module ${NJS_MODULE};\n` : '') +
+      `pid ${pidFile};\nerror_log ${dir}/error.log warn;\nworker_processes 2;\nevents { worker_connections 1024; }\n` +
       `http {\n  log_format load '$status $request_completion $upstream_addr';\n  access_log ${dir}/access.log load;\n  keepalive_requests 10000;\n  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}\n` +
-      upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('') +
+      (mode === 'live'
+        ? `  js_import gantry from ${GANTRY_ROUTE_JS};\n  js_set $gantry_backend gantry.backend;\n`
+        : upstreams.map((u) => `  upstream ${u} { include ${upstreamDir(u)}/*.conf; }\n`).join('')) +
       `  server {\n    listen 127.0.0.1:${port};\n    location / { ${proxy(upstreams[0]!)} }\n` +
       upstreams.map((u) => `    location /u/${u}/ { ${proxy(u, '/')} }\n`).join('') +
       '  }\n}\n',
@@ -106,6 +146,18 @@ export async function startNginx(upstreams: string[] = ['app']): Promise<TestNgi
     conf,
     pidFile,
     upstreamDir,
+    mode,
+    router: (u = upstreams[0]!) =>
+      mode === 'live'
+        ? { type: 'nginx', format: 'live', path: path.join(upstreamDir(u), '${target.name}.addr'), pidFile }
+        : {
+            type: 'nginx',
+            format: 'servers',
+            path: path.join(upstreamDir(u), '${target.name}.conf'),
+            validateCommand: ctl('-t', '-q'),
+            reloadCommand: ctl('-s', 'reload'),
+            pidFile,
+          },
     reloadCommand: ctl('-s', 'reload'),
     validateCommand: ctl('-t', '-q'),
     async get(p: string) {

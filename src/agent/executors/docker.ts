@@ -220,7 +220,7 @@ export class DockerExecutor implements Executor {
       drained = await sw.drain(drainSeconds * 1000, signal);
       log(
         drained.drained
-          ? `${old} set drained (${sw.confirmed ? 'the previous proxy workers exited' : 'drain time elapsed'} after ${drained.ms} ms)`
+          ? `${old} set drained (${sw.drainedWhen} after ${drained.ms} ms)`
           : `${old} set: drain time (${drainSeconds} s) reached with requests possibly still in flight; stopping it`,
       );
     } catch (err) {

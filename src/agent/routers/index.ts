@@ -7,7 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { type AgentTask, expandTemplate, type RouterConfig } from '../../deployments/protocol.js';
 import type { TaskLog } from '../executors/types.js';
-import { type NginxGeneration, nginxConfirm, nginxDrain, nginxGeneration, renderNginx } from './nginx.js';
+import { establishedTo, sameNetworkNamespace } from './connections.js';
+import { type NginxGeneration, nginxConfirm, nginxDrain, nginxGeneration, parseLive, renderNginx } from './nginx.js';
 import { renderTraefik } from './traefik.js';
 import { type RouteFile, type Router, RouterError, type RouterSwitch, type RouteServer } from './types.js';
 
@@ -73,6 +74,7 @@ class FileRouter implements Router {
   }
 
   async switchTo(servers: RouteServer[], log: TaskLog, signal?: AbortSignal): Promise<RouterSwitch> {
+    if (this.cfg.type === 'nginx' && this.cfg.format === 'live') return this.switchLive(servers, log);
     const files = this.render(servers);
     const previous = await Promise.all(
       files.map(async (f) => ({ path: f.path, content: await readFile(f.path, 'utf8').catch(() => null) })),
@@ -119,6 +121,7 @@ class FileRouter implements Router {
     return {
       files,
       confirmed,
+      drainedWhen: confirmed ? 'the previous proxy workers exited' : 'drain time elapsed',
       async drain(maxMs: number, sig?: AbortSignal) {
         if (gen) return nginxDrain(gen, maxMs, sig);
         const started = Date.now();
@@ -126,6 +129,64 @@ class FileRouter implements Router {
         return { drained: true, ms: Date.now() - started };
       },
     };
+  }
+
+  /**
+   * nginx format "live": the address files are renamed into place and the next request reads them (no
+   * validation, no reload, nothing closed). The drain waits until no connection to the previous addresses
+   * is left, counted in this network namespace when nginx (router.pidFile) shares it; otherwise, or for
+   * addresses that are not IPv4 literals, it waits the whole drain time.
+   */
+  private async switchLive(servers: RouteServer[], log: TaskLog): Promise<RouterSwitch> {
+    const files = this.render(servers);
+    const previous = await Promise.all(files.map(async (f) => (await readFile(f.path, 'utf8').catch(() => null)) ?? ''));
+    const written: string[] = [];
+    try {
+      for (const f of files) {
+        await writeAtomic(f.path, f.content);
+        written.push(f.path);
+      }
+    } catch (err) {
+      for (const [i, p] of written.entries()) await writeAtomic(p, previous[i]!).catch(() => {});
+      throw new RouterError(`router switch failed: ${(err as Error).message}`);
+    }
+    log(
+      `router ${files.map((f) => f.path).join(', ')} written: ${servers.map((s) => `${s.component} → ${s.host}:${s.port}`).join(', ')} (live: nginx reads it on its next request, no reload)`,
+    );
+    const serving = new Set(servers.map((s) => `${s.host}:${s.port}`));
+    const old = previous.flatMap(parseLive).filter((a) => !serving.has(`${a.host}:${a.port}`));
+    const counted = Boolean(this.cfg.pidFile) && (await this.nginxSharesNetwork());
+    if (old.length && !counted) {
+      log(
+        'router: connections to the previous servers cannot be counted here (no pidFile, or nginx in another network namespace): the drain is the full drain time',
+      );
+    }
+    return {
+      files,
+      confirmed: true,
+      drainedWhen: counted ? 'no connection to it left' : 'drain time elapsed',
+      async drain(maxMs: number, sig?: AbortSignal) {
+        const started = Date.now();
+        if (old.length === 0) return { drained: true, ms: 0 };
+        for (;;) {
+          let open: number | null = counted ? 0 : null;
+          for (const a of counted ? old : []) {
+            const n = await establishedTo(a.host, a.port);
+            open = n === null || open === null ? null : open + n;
+          }
+          if (open === 0) return { drained: true, ms: Date.now() - started };
+          const left = maxMs - (Date.now() - started);
+          // Uncountable: the whole drain time is the drain (as after a reload that cannot be confirmed).
+          if (left <= 0 || sig?.aborted) return { drained: open === null, ms: Date.now() - started };
+          await sleep(open === null ? left : Math.min(50, left), sig);
+        }
+      },
+    };
+  }
+
+  private async nginxSharesNetwork(): Promise<boolean> {
+    const pid = Number((await readFile(this.cfg.pidFile!, 'utf8').catch(() => '')).trim());
+    return Number.isInteger(pid) && pid > 0 && (await sameNetworkNamespace(pid));
   }
 }
 

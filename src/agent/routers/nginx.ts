@@ -4,15 +4,33 @@
 // new workers with the new files and asks the old ones to finish their requests and exit. A worker that
 // was not there before the reload runs the new files (they were written before it started); when every
 // worker that was there before has exited, no request can reach the previous servers through nginx.
+// Format "live" needs none of this: nginx's njs module gantry-route.js (share/nginx) reads the address
+// file on every request, so the next request after the atomic rename goes to the new servers, and no
+// worker (nor any client's idle keep-alive connection) is closed by a reload.
 import { readdir, readFile } from 'node:fs/promises';
-import type { RouteServer } from './types.js';
+import { RouterError, type RouteServer } from './types.js';
 
 export function nginxUpstreamName(target: string, component: string): string {
   return `gantry_${target.replace(/[^a-z0-9]/g, '_')}_${component}`;
 }
 
-/** The content of one route file: whole upstream blocks, or only the servers (format "servers"). */
-export function renderNginx(target: string, servers: RouteServer[], format: 'upstream' | 'servers'): string {
+/** host:port as nginx reads it in proxy_pass (IPv6 literals in brackets). */
+const address = (s: RouteServer) => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);
+
+/**
+ * The content of one route file: whole upstream blocks, only the servers (format "servers"), or only the
+ * address that gantry-route.js reads on every request (format "live").
+ */
+export function renderNginx(target: string, servers: RouteServer[], format: 'upstream' | 'servers' | 'live'): string {
+  if (format === 'live') {
+    const components = [...new Set(servers.map((s) => s.component))];
+    if (components.length > 1) {
+      throw new RouterError(
+        `router format "live" holds one component's address per file, but ${components.join(', ')} expand to the same path: put \${component} in router.path`,
+      );
+    }
+    return `# gantry: target ${target}, component ${components[0]} (read by gantry-route.js on every request)\n${servers.map((s) => `${address(s)}\n`).join('')}`;
+  }
   if (format === 'servers') {
     return servers.map((s) => `# gantry: target ${target}, component ${s.component}\nserver ${s.host}:${s.port};\n`).join('');
   }
@@ -84,4 +102,16 @@ export async function nginxDrain(gen: NginxGeneration, maxMs: number, signal?: A
     if (Date.now() - started >= maxMs || signal?.aborted) return { drained: false, ms: Date.now() - started };
     await sleep(50, signal);
   }
+}
+
+/** Addresses in a live route file (comment lines skipped), as written by renderNginx(…, "live"). */
+export function parseLive(content: string): { host: string; port: number }[] {
+  const out = [];
+  for (const raw of content.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line);
+    if (m) out.push({ host: (m[1] ?? m[2])!, port: Number(m[3]) });
+  }
+  return out;
 }

@@ -21,6 +21,8 @@ export interface RouterSwitch {
   files: RouteFile[];
   /** Whether the proxy confirmed it serves the new files (false: it cannot tell, e.g. no pid file). */
   confirmed: boolean;
+  /** What a drain that ends early waits for, for log lines ("the previous proxy workers exited"). */
+  drainedWhen: string;
   /**
    * Resolves when no request can reach the previous servers through the proxy any more (requests in
    * flight have ended), or after maxMs at the latest. `drained: false` means the bound was reached.
