@@ -80,7 +80,8 @@ describe('CertificateReloader', () => {
       const before = log.lines.length;
       await copyFile(third.cert, files().certFile);
       const noticed = Date.now() + 5000;
-      while (!log.lines.slice(before).some((l) => l.level === 'error') && Date.now() < noticed) await new Promise((r) => setTimeout(r, 100));
+      while (!log.lines.slice(before).some((l) => l.level === 'error') && Date.now() < noticed)
+        await new Promise((r) => setTimeout(r, 100));
       await new Promise((r) => setTimeout(r, 600)); // three more polls: the refusal is not logged again
       expect(await servedSerial()).toBe(renewedSerial);
       const refused = log.lines.slice(before).filter((l) => l.level === 'error');
