@@ -2,7 +2,8 @@
 // (file-system events on their directories, plus a periodic stat for file systems that send none) and a
 // changed set is loaded and validated like at start, then installed with setSecureContext, so new
 // connections get it while open ones carry on. A set that does not load (a certificate whose key has
-// not been written yet, a broken file) is logged and the running certificate is kept.
+// not been written yet, a broken file) and still fails at the next look is logged, and the running
+// certificate is kept.
 import { X509Certificate } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -51,6 +52,8 @@ export class CertificateReloader {
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
   private stopped = false;
+  /** Files that failed to load once: logged as refused when they fail again unchanged. */
+  private refusedOnce = '';
   /** Reloads installed since start (for tests and logs). */
   reloads = 0;
 
@@ -115,8 +118,15 @@ export class CertificateReloader {
     // Files still being written (the key replaced, the certificate not yet): what was read may mix two
     // versions. Nothing is installed or logged; the next event or poll looks again at the settled files.
     if ((await signatureOf(this.files)) !== now) return false;
+    if (!next && this.refusedOnce !== now) {
+      // Maybe caught between a truncate and a write (files written in place): refused only when the same
+      // files fail again at the next look.
+      this.refusedOnce = now;
+      return false;
+    }
     // Remembered even when the new files are refused: the error is logged once per change, not per poll.
     this.signature = now;
+    this.refusedOnce = '';
     if (!next) {
       this.o.logger.error(
         { err: refused?.message },
