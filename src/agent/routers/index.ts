@@ -168,6 +168,9 @@ class FileRouter implements Router {
       async drain(maxMs: number, sig?: AbortSignal) {
         const started = Date.now();
         if (old.length === 0) return { drained: true, ms: 0 };
+        // A request whose route was read just before the rename may not have connected yet (a busy worker):
+        // connections are counted only after it had time to.
+        if (counted) await sleep(Math.min(LIVE_SETTLE_MS, maxMs), sig);
         for (;;) {
           let open: number | null = counted ? 0 : null;
           for (const a of counted ? old : []) {
@@ -189,6 +192,9 @@ class FileRouter implements Router {
     return Number.isInteger(pid) && pid > 0 && (await sameNetworkNamespace(pid));
   }
 }
+
+/** How long after a live switch requests that read the previous address may still connect to it. */
+const LIVE_SETTLE_MS = 1000;
 
 /** The router of a task's strategy config, or null when it has none. */
 export function routerFor(task: AgentTask): Router | null {
