@@ -307,6 +307,8 @@ function cannon(url: string, opts: { connections: number; rate?: number; path: s
   return {
     /** Every connection has had an answer (so its requests are tallied). */
     ready: () => tallies.size >= opts.connections,
+    /** Requests sent so far (to measure the rate over the steady part of a run). */
+    sentSoFar: () => [...tallies.values()].reduce((n, t) => n + t.sent, 0),
     async stop() {
       // in flight when the clients are destroyed: what the live connection was sent and did not answer yet
       const inFlight = new Map<Client, number>();
@@ -357,6 +359,7 @@ export async function underLoad<T>(
     }
     await sleep(50);
   }
+  const steadyFrom = { at: Date.now(), sent: fast.sentSoFar() };
   await sleep((opts.leadSeconds ?? 1) * 1000);
   let result: T;
   try {
@@ -366,6 +369,7 @@ export async function underLoad<T>(
     await Promise.all([fast.stop(), slow.stop()]);
     throw err;
   }
+  const steadyTo = { at: Date.now(), sent: fast.sentSoFar() };
   const [f, s] = await Promise.all([fast.stop(), slow.stop()]);
   const seconds = (Date.now() - started) / 1000;
   let nginxFailed: number | null = null;
@@ -400,7 +404,8 @@ export async function underLoad<T>(
       slowFailed: s.non2xx + s.unanswered,
       byRelease,
       seconds,
-      rate: f.sent / seconds,
+      // from the moment every connection answered until the load stops (connecting is not part of the offered rate)
+      rate: (steadyTo.sent - steadyFrom.sent) / Math.max(0.001, (steadyTo.at - steadyFrom.at) / 1000),
       closeReconnects: f.closeReconnects + s.closeReconnects,
     },
   };
