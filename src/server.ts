@@ -51,7 +51,7 @@ import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
 import { promotionRoutes } from './promotions/routes.js';
-import { type PromotionStepDeps, registerPromotionSteps } from './promotions/steps.js';
+import { type PromotionStepDeps, promotionRecheckSeconds, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
 import { ephemeralMasterKey, loadMasterKey } from './secrets/envelope.js';
 import { secretRoutes } from './secrets/routes.js';
@@ -262,7 +262,7 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
   }
   const secrets = secretAccess(cfg.secrets, masterKey);
   const gates = builtinGates();
-  const registry = buildRegistry({ db, clock: systemClock, signer, gates, outbound });
+  const registry = buildRegistry({ db, clock: systemClock, signer, gates, outbound, recheckSeconds: promotionRecheckSeconds() });
   const plugins = new PluginHost({
     db,
     cacheDir: path.join(cfg.dataDir, 'plugins'),

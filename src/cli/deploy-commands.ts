@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, emit, parseJsonObject } from './api-command.js';
 import { ref } from './client.js';
 import { CliError, EXIT, printRecord, printTable } from './output.js';
+import { type PlanView, printPlan } from './plan-output.js';
 
 interface Task {
   id: string;
@@ -141,23 +142,41 @@ export function registerDeployCommands(program: Command): void {
 
   apiCommand(deploy, 'create <release> <environment>', 'Deploy a ready release to an environment without a promotion', [
     'gantry deploy create 1.4.0 staging',
+    'gantry deploy create 1.4.0 staging --dry-run   # what it would do, per target and component',
     'gantry deploy create 1.4.0 prod --strategy rolling --config \'{"batchSize":2,"failureBehavior":"rollback"}\' --wait',
   ])
     .option('--strategy <name>', 'all_at_once | rolling | canary | blue_green')
     .option('--config <json>', 'strategy config JSON (or @file.json), see docs/deployments.md')
     .option('--wait', 'wait until the job ends; exit 1 unless it succeeded')
-    .action(async (release: string, environment: string, opts: ApiOpts & { strategy?: string; config?: string; wait?: boolean }) => {
-      const c = clientFor(opts);
-      let job = await c.post<Job>('/deployments', {
-        releaseId: release,
-        environmentId: environment,
-        ...(opts.strategy ? { strategy: opts.strategy } : {}),
-        ...(opts.config ? { strategyConfig: parseJsonObject(opts.config, '--config') } : {}),
-      });
-      if (opts.wait) job = await waitFor(c, job.id, opts.json);
-      emit(opts, job, printJob);
-      if (opts.wait && job.status !== 'succeeded') process.exitCode = EXIT.other;
-    });
+    .option('--dry-run', 'print the plan (per target and component: create, recreate, unchanged, remove) and deploy nothing')
+    .action(
+      async (
+        release: string,
+        environment: string,
+        opts: ApiOpts & { strategy?: string; config?: string; wait?: boolean; dryRun?: boolean },
+      ) => {
+        const c = clientFor(opts);
+        if (opts.dryRun) {
+          const plan = await c.post<PlanView>('/deployments/plan', {
+            release,
+            environment,
+            ...(opts.strategy ? { strategy: opts.strategy } : {}),
+            ...(opts.config ? { strategyConfig: parseJsonObject(opts.config, '--config') } : {}),
+          });
+          emit(opts, plan, printPlan);
+          return;
+        }
+        let job = await c.post<Job>('/deployments', {
+          releaseId: release,
+          environmentId: environment,
+          ...(opts.strategy ? { strategy: opts.strategy } : {}),
+          ...(opts.config ? { strategyConfig: parseJsonObject(opts.config, '--config') } : {}),
+        });
+        if (opts.wait) job = await waitFor(c, job.id, opts.json);
+        emit(opts, job, printJob);
+        if (opts.wait && job.status !== 'succeeded') process.exitCode = EXIT.other;
+      },
+    );
 
   apiCommand(deploy, 'list', 'List deployment jobs, newest first', [
     'gantry deploy list --env prod',

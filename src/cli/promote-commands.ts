@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, emit, parseIntOption } from './api-command.js';
 import { type ApiClient, ref } from './client.js';
 import { CliError, EXIT, printRecord, printTable } from './output.js';
+import { type PlanView, printPlan } from './plan-output.js';
 
 interface Gate {
   gate: string;
@@ -27,7 +28,9 @@ interface Promotion {
   requestedBy: { username: string };
   requestedAt: string;
   completedAt: string | null;
-  approvals?: { approver: { username: string }; action: string; comment: string; approvedAt: string }[];
+  approvals?: { approver: { username: string }; action: string; comment: string; approvedAt: string; forCurrentPlan?: boolean }[];
+  planHash?: string | null;
+  planChanges?: { at: string; changes: string[] }[];
 }
 
 const FINAL = new Set(['deployed', 'rejected', 'cancelled', 'failed', 'rolled_back']);
@@ -66,6 +69,7 @@ function printPromotion(p: Promotion): void {
       ['APPROVER', (a) => a.approver.username],
       ['ACTION', (a) => a.action],
       ['COMMENT', (a) => a.comment],
+      ['FOR PLAN', (a) => (a.forCurrentPlan === false ? 'an earlier plan (does not count)' : 'this plan')],
       ['AT', (a) => a.approvedAt],
     ]);
   }
@@ -99,15 +103,20 @@ export function registerPromoteCommands(program: Command): void {
     .action(async (release: string, opts: ApiOpts & { to: string; reason: string; dryRun?: boolean; wait?: boolean }) => {
       const client = clientFor(opts);
       if (opts.dryRun) {
-        const preview = await client.post<{ gates: Gate[]; wouldPass: boolean; sourceEnvironment: { name: string } | null }>(
-          '/promotions/preview',
-          {
-            releaseId: release,
-            targetEnvironmentId: opts.to,
-          },
-        );
+        const preview = await client.post<{
+          gates: Gate[];
+          wouldPass: boolean;
+          sourceEnvironment: { name: string } | null;
+          plan: PlanView | null;
+        }>('/promotions/preview', {
+          releaseId: release,
+          targetEnvironmentId: opts.to,
+        });
         emit(opts, preview, () => {
           printGates(preview.gates);
+          process.stdout.write('\n');
+          if (preview.plan) printPlan(preview.plan);
+          else process.stdout.write('no deployment plan: the environment has no targets\n');
           process.stdout.write(
             `\n${preview.wouldPass ? 'would pass' : 'would not pass now'} (from ${preview.sourceEnvironment?.name ?? 'nowhere: first environment'} to ${opts.to})\n`,
           );
@@ -126,13 +135,18 @@ export function registerPromoteCommands(program: Command): void {
         throw new CliError(`promotion ${done.id} ended ${done.status}${done.blockedReason ? `: ${done.blockedReason}` : ''}`, EXIT.other);
     });
 
-  apiCommand(program, 'approve <promotion>', 'Approve a promotion (one person counts once)', [
-    'gantry approve 0193… --comment "looks good"',
+  apiCommand(program, 'approve <promotion>', 'Approve a promotion’s deployment plan (one person counts once per plan)', [
+    'gantry promotion plan 0193…   # review what it will do, and its plan hash',
+    'gantry approve 0193… --plan sha256:4f1c… --comment "looks good"',
   ])
     .option('--comment <text>', 'comment recorded with the approval', '')
-    .action(async (id: string, opts: ApiOpts & { comment: string }) => {
-      const p = await clientFor(opts).post<Promotion>(`/promotions/${ref(id)}/approve`, { comment: opts.comment });
-      emit(opts, p, () => process.stdout.write(`approved; promotion ${p.id} is ${p.status}\n`));
+    .option('--plan <hash>', 'the plan hash you reviewed; refused (exit 1, nothing recorded) if the plan changed since')
+    .action(async (id: string, opts: ApiOpts & { comment: string; plan?: string }) => {
+      const p = await clientFor(opts).post<Promotion>(`/promotions/${ref(id)}/approve`, {
+        comment: opts.comment,
+        ...(opts.plan ? { planHash: opts.plan } : {}),
+      });
+      emit(opts, p, () => process.stdout.write(`approved plan ${p.planHash ?? '(none)'}; promotion ${p.id} is ${p.status}\n`));
     });
 
   apiCommand(program, 'reject <promotion>', 'Reject a promotion with a comment; it ends', [
@@ -181,6 +195,22 @@ export function registerPromoteCommands(program: Command): void {
       });
     },
   );
+  apiCommand(
+    promotion,
+    'plan <id>',
+    'What the promotion’s deployment will do per target and component, the plan hash approvals are for, and how it changed',
+    ['gantry promotion plan 0193…', 'gantry promotion plan 0193… --json'],
+  ).action(async (id: string, opts: ApiOpts) => {
+    const r = await clientFor(opts).get<{ plan: PlanView | null; changes: { at: string; changes: string[] }[] }>(
+      `/promotions/${ref(id)}/plan`,
+    );
+    emit(opts, r, () => {
+      if (r.plan) printPlan(r.plan);
+      else process.stdout.write('no deployment plan: the environment has no targets\n');
+      for (const c of r.changes) process.stdout.write(`changed at ${c.at}: ${c.changes.join('; ')}\n`);
+    });
+  });
+
   apiCommand(promotion, 'cancel <id>', 'Cancel a promotion that has not started deploying').action(async (id: string, opts: ApiOpts) => {
     const p = await clientFor(opts).post<Promotion>(`/promotions/${ref(id)}/cancel`, {});
     emit(opts, p, () => process.stdout.write(`promotion ${p.id} is ${p.status}\n`));

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
 import { sweepLiveness } from '../agents/liveness.js';
 import { ephemeralSigner } from '../evidence/signer.js';
-import { planBatches } from './create.js';
+import { planBatches } from './batches.js';
 import { expireLeases } from './lease.js';
 import { DEFAULT_SETTINGS } from './settings.js';
 

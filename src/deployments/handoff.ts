@@ -6,16 +6,20 @@ import { NotFoundError } from '../core/errors.js';
 import type { DeployHandoff } from '../engine/steps/external.js';
 import { type Db, withTenant } from '../store/db.js';
 import { createJob } from './create.js';
+import type { DeploymentPlan } from './plan.js';
 import { describeQueue } from './queue.js';
 
 export function deploymentHandoff(db: Db): DeployHandoff {
   return {
     createJob: (tenantId, input) =>
       withTenant(db, tenantId, async (tx) => {
-        const p = await tx.query<{ release_id: string; target_environment_id: string; requested_by: string }>(
-          'SELECT release_id, target_environment_id, requested_by FROM promotions WHERE id = $1',
-          [input.promotionId],
-        );
+        const p = await tx.query<{
+          release_id: string;
+          target_environment_id: string;
+          requested_by: string;
+          plan: DeploymentPlan | null;
+          plan_hash: string | null;
+        }>('SELECT release_id, target_environment_id, requested_by, plan, plan_hash FROM promotions WHERE id = $1', [input.promotionId]);
         const promotion = p.rows[0];
         if (!promotion) throw new NotFoundError('Promotion', input.promotionId);
         const jobId = await createJob(tx, {
@@ -26,6 +30,10 @@ export function deploymentHandoff(db: Db): DeployHandoff {
           createdBy: promotion.requested_by,
           // A busy environment queues the promotion instead of failing it after its decision.
           queue: true,
+          // The deployment executes the plan that was approved, or is refused with what changed.
+          ...(input.environmentId && input.environmentId !== promotion.target_environment_id
+            ? {}
+            : { expectedPlanHash: promotion.plan_hash, expectedPlan: promotion.plan }),
         });
         const env = await tx.query<{ environment_id: string; status: string }>(
           'SELECT environment_id, status FROM deployment_jobs WHERE id = $1',

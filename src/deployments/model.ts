@@ -1,6 +1,7 @@
 // Deployments: request/response schemas of the jobs API (jobs with their tasks, logs, artifacts).
 import { z } from 'zod';
 import { pageQuery } from '../http/pagination.js';
+import { deploymentPlan } from './plan-model.js';
 import { observedComponent, STRATEGIES, strategyConfig, taskComponent } from './protocol.js';
 
 export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -113,10 +114,14 @@ export const job = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
+  planHash: z.string().nullable().describe('Hash of the plan the job executes (a promotion’s job: the approved plan)'),
 });
 export type Job = z.infer<typeof job>;
 
-export const jobDetail = job.extend({ tasks: z.array(task) });
+export const jobDetail = job.extend({
+  tasks: z.array(task),
+  plan: deploymentPlan.nullable().describe('What the job does per target and component; its tasks follow it'),
+});
 
 export const jobListQuery = pageQuery.extend({
   environment: z.string().min(1).max(100).optional(),

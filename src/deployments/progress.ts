@@ -238,7 +238,7 @@ export async function startRollback(tx: Tx, tenantId: string, jobId: string, cre
 async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unknown>> {
   const j = await tx.query(
     `SELECT j.id, j.status, j.strategy, j.strategy_config, j.rollback_of, j.error, j.started_at, j.completed_at, j.artifacts, j.verification,
-            j.acknowledged_failures,
+            j.acknowledged_failures, j.plan,
             j.promotion_id, e.id AS env_id, e.name AS env_name, r.id AS rel_id, r.name AS rel_name, r.components AS rel_components
        FROM deployment_jobs j JOIN environments e ON e.id = j.environment_id JOIN releases r ON r.id = j.release_id WHERE j.id = $1`,
     [jobId],
@@ -264,6 +264,8 @@ async function packetContent(tx: Tx, jobId: string): Promise<Record<string, unkn
       startedAt: row.started_at?.toISOString() ?? null,
       completedAt: row.completed_at?.toISOString() ?? null,
     },
+    // The plan the job executed (a promotion's: the approved one); its tasks below follow it.
+    plan: row.plan ?? null,
     outcome: row.status,
     release: { id: row.rel_id, name: row.rel_name, components: row.rel_components },
     environment: { id: row.env_id, name: row.env_name },

@@ -215,6 +215,15 @@ export function bundleDigest(components: { name: string; digest: string }[]): st
   return sha256Of(lines.join(''));
 }
 
+/**
+ * The identity of how one component is run, apart from its image: its command, environment, port and
+ * health check as the strategy config gives them (templates unexpanded). The server's plan and the
+ * agent's `gantry.config-hash` label use it, so a change of settings shows as a recreation in both.
+ */
+export function componentConfigHash(config: Pick<StrategyConfig, 'services' | 'healthCheck'>, component: string): string {
+  return sha256Of(canonicalJson({ service: config.services?.[component] ?? {}, healthCheck: config.healthCheck ?? null }));
+}
+
 /** Deterministic container name per target and component, so a retried task replaces instead of duplicating. */
 export function containerName(targetName: string, component: string, color?: string): string {
   return `gantry-${targetName}-${component}${color ? `-${color}` : ''}`;
@@ -250,6 +259,7 @@ export function containerLabels(task: AgentTask, component: TaskComponent, stick
     'gantry.job': task.jobId,
     'gantry.written-at': writtenAt,
     'gantry.sticker-hash': stickerHash,
+    'gantry.config-hash': componentConfigHash(task.config, component.name),
   };
 }
 

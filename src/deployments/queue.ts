@@ -4,6 +4,7 @@
 // it waits for. The scheduler's sweep starts any queue a crash left without a running job.
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { lockEnvironmentJobs, startQueuedJob } from './create.js';
+import type { DeploymentPlan } from './plan.js';
 import type { Strategy, StrategyConfig } from './protocol.js';
 
 interface QueuedJob {
@@ -11,8 +12,10 @@ interface QueuedJob {
   tenant_id: string;
   release_id: string;
   environment_id: string;
+  promotion_id: string | null;
   strategy: Strategy;
   strategy_config: StrategyConfig;
+  plan: DeploymentPlan | null;
 }
 
 /** Ends a job that could not start (finishJob with status failed); passed in to keep progress.ts the owner of endings. */
@@ -33,7 +36,7 @@ export async function startNextQueued(tx: Tx, environmentId: string, fail: FailJ
     if (running.rows[0]) break;
     // SKIP LOCKED: a queued job being cancelled right now is not waited for; the next one starts.
     const next = await tx.query<QueuedJob>(
-      `SELECT j.id, j.tenant_id, j.release_id, j.environment_id, j.strategy, j.strategy_config
+      `SELECT j.id, j.tenant_id, j.release_id, j.environment_id, j.promotion_id, j.strategy, j.strategy_config, j.plan
          FROM deployment_jobs j LEFT JOIN promotions p ON p.id = j.promotion_id
         WHERE j.environment_id = $1 AND j.status = 'pending'
         ORDER BY p.requested_at NULLS LAST, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED`,

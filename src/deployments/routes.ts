@@ -9,6 +9,8 @@ import { caller } from '../tenancy/auth.js';
 import { taskAttemptRoutes } from './attempts.js';
 import { createJob } from './create.js';
 import * as m from './model.js';
+import { computePlan } from './plan.js';
+import { deploymentPlan, planRequest } from './plan-model.js';
 import * as svc from './service.js';
 
 export const DEPLOY: Access = ['admin', 'release_manager', 'deployer'];
@@ -50,6 +52,31 @@ export function deploymentRoutes(app: App, deps: Deps): void {
         return svc.getJob(tx, id);
       });
       return reply.status(201).send(job);
+    },
+  );
+
+  app.post(
+    '/api/v1/deployments/plan',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'Dry run: what deploying a release to an environment would do now, per target and component; writes nothing',
+        body: planRequest,
+        response: { 200: deploymentPlan },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      return withTenant(db, a.tenantId, (tx) =>
+        computePlan(tx, {
+          tenantId: a.tenantId,
+          releaseRef: req.body.release,
+          environmentRef: req.body.environment,
+          strategy: req.body.strategy,
+          strategyConfig: req.body.strategyConfig,
+        }),
+      );
     },
   );
 

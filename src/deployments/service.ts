@@ -49,6 +49,7 @@ const jobOut = (r: any): Job => ({
   createdAt: r.created_at.toISOString(),
   startedAt: r.started_at?.toISOString() ?? null,
   completedAt: r.completed_at?.toISOString() ?? null,
+  planHash: r.plan_hash ?? null,
 });
 
 export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
@@ -61,6 +62,7 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
   );
   return {
     ...jobOut(r.rows[0]),
+    plan: r.rows[0].plan ?? null,
     tasks: t.rows.map((x) => ({
       id: x.id,
       targetId: x.target_id,

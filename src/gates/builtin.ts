@@ -45,8 +45,23 @@ export function countedApprovals(ctx: PromotionContext): string[] {
     if (ctx.release.createdBy) excluded.add(ctx.release.createdBy.id);
   }
   const people = new Set<string>();
-  for (const a of ctx.approvals) if (a.action === 'approved' && !excluded.has(a.approver.id)) people.add(a.approver.username);
+  for (const a of ctx.approvals) {
+    if (a.action === 'approved' && !excluded.has(a.approver.id) && forThisPlan(ctx, a)) people.add(a.approver.username);
+  }
   return [...people].sort();
+}
+
+/** An approval counts for the plan it was given for; one given before plans existed counts as before. */
+export function forThisPlan(ctx: PromotionContext, a: PromotionContext['approvals'][number]): boolean {
+  return !ctx.plan || a.planHash === null || a.planHash === ctx.plan.hash;
+}
+
+/** Approvals given for an earlier plan (they no longer count), by person. */
+export function staleApprovals(ctx: PromotionContext): string[] {
+  const counted = new Set(countedApprovals(ctx));
+  return [...new Set(ctx.approvals.filter((a) => a.action === 'approved' && !forThisPlan(ctx, a)).map((a) => a.approver.username))]
+    .filter((u) => !counted.has(u))
+    .sort();
 }
 
 export const approvalsGate: Gate = {
@@ -56,14 +71,25 @@ export const approvalsGate: Gate = {
     const required = ctx.environment.requiredApprovals;
     const approvedBy = countedApprovals(ctx);
     const rejectedBy = ctx.approvals.filter((a) => a.action === 'rejected').map((a) => a.approver.username);
-    const inputs = { required, approvedBy, rejectedBy };
+    const stale = staleApprovals(ctx);
+    const inputs = {
+      required,
+      approvedBy,
+      rejectedBy,
+      planHash: ctx.plan?.hash ?? null,
+      ...(stale.length ? { staleApprovals: stale } : {}),
+    };
     if (rejectedBy.length) return { status: 'fail', reason: `rejected by ${rejectedBy.join(', ')}`, inputs };
     if (approvedBy.length >= required) {
       return { status: 'pass', reason: required === 0 ? 'no approvals required' : `approved by ${approvedBy.join(', ')}`, inputs };
     }
+    const why =
+      stale.length && ctx.plan
+        ? ` (${stale.join(', ')} approved an earlier plan; it changed since${ctx.plan.changes.length ? `: ${ctx.plan.changes.join('; ')}` : ''}; approve the new plan ${ctx.plan.hash.slice(0, 19)}…)`
+        : '';
     return {
       status: 'pending',
-      reason: `${approvedBy.length} of ${required} approvals; waiting for ${required - approvedBy.length} more`,
+      reason: `${approvedBy.length} of ${required} approvals; waiting for ${required - approvedBy.length} more${why}`,
       inputs,
     };
   },

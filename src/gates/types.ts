@@ -56,7 +56,13 @@ export interface PromotionContext {
   };
   /** The environment before this one in promotion order, and whether this release deployed there. */
   previousEnvironment: { id: string; name: string; releaseDeployed: boolean } | null;
-  approvals: { approver: Actor; action: 'approved' | 'rejected'; comment: string; at: string }[];
+  /** planHash: the deployment plan the approver saw (null for approvals given before plans existed). */
+  approvals: { approver: Actor; action: 'approved' | 'rejected'; comment: string; at: string; planHash: string | null }[];
+  /**
+   * The deployment plan as it is now (null when none can be made, e.g. no targets): its hash, and when it
+   * differs from the plan recorded before, that hash and what changed. Approvals count only for this hash.
+   */
+  plan: { hash: string; previousHash: string | null; changes: string[]; summary: Record<string, number> } | null;
   /** Active emergency overrides for this promotion. */
   overrides: { gate: string; by: Actor; reason: string; expiresAt: string }[];
   now: string;

@@ -12,6 +12,7 @@ outboxWakeups.setMaxListeners(0);
 export const NOTIFICATION_EVENTS = [
   'promotion.requested',
   'promotion.approved',
+  'promotion.plan_changed',
   'promotion.rejected',
   'promotion.deployed',
   'promotion.failed',

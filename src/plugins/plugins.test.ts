@@ -47,6 +47,7 @@ function context(now: string): PromotionContext {
     environment: { id: 'e', name: 'prod', orderIndex: 1, config: {}, freezeWindows: [], requiredApprovals: 0, requireSod: false },
     previousEnvironment: null,
     approvals: [],
+    plan: null,
     overrides: [],
     now,
   };

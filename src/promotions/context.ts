@@ -1,5 +1,7 @@
 // Builds the PromotionContext every gate sees, from the promotion's rows, in one tenant transaction.
 
+import { GantryError } from '../core/errors.js';
+import { computePlan, type DeploymentPlan, planChanges } from '../deployments/plan.js';
 import { getEnvironment } from '../environments/service.js';
 import type { Actor, ComponentPin, PromotionContext } from '../gates/types.js';
 import type { Release } from '../releases/model.js';
@@ -68,6 +70,31 @@ export interface ContextInput {
   releaseRef: string;
   environmentRef: string;
   now: Date;
+  /** The plan, when the caller computed it already. */
+  plan?: DeploymentPlan | null;
+}
+
+/** The full plan behind a context's plan summary (decision.ts records it with the promotion). */
+export const fullPlans = new WeakMap<PromotionContext, DeploymentPlan>();
+
+/** The plan of deploying the release to the environment now, or null when none can be made (no targets). */
+export async function planNow(tx: Tx, tenantId: string, releaseRef: string, environmentRef: string): Promise<DeploymentPlan | null> {
+  try {
+    await tx.query('SAVEPOINT plan');
+    const plan = await computePlan(tx, { tenantId, releaseRef, environmentRef });
+    await tx.query('RELEASE SAVEPOINT plan');
+    return plan;
+  } catch (err) {
+    await tx.query('ROLLBACK TO SAVEPOINT plan');
+    if (err instanceof GantryError) return null;
+    throw err;
+  }
+}
+
+interface StoredPlan {
+  plan: DeploymentPlan | null;
+  plan_hash: string | null;
+  plan_changes: { at: string; from: string; to: string; changes: string[] }[];
 }
 
 export async function buildContext(tx: Tx, input: ContextInput): Promise<PromotionContext> {
@@ -80,8 +107,9 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
     action: 'approved' | 'rejected';
     comment: string;
     approved_at: Date;
+    plan_hash: string | null;
   }>(
-    `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at FROM approvals a JOIN users u ON u.id = a.approver_id
+    `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at, a.plan_hash FROM approvals a JOIN users u ON u.id = a.approver_id
       WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
     [input.promotion.id],
   );
@@ -90,7 +118,11 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
       WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
     [input.promotion.id, input.now],
   );
-  return {
+  const plan = input.plan !== undefined ? input.plan : await planNow(tx, input.tenantId, release.id, env.id);
+  const stored = (await tx.query<StoredPlan>('SELECT plan, plan_hash, plan_changes FROM promotions WHERE id = $1', [input.promotion.id]))
+    .rows[0];
+  const moved = plan && stored?.plan_hash && stored.plan && stored.plan_hash !== plan.hash;
+  const ctx: PromotionContext = {
     tenantId: input.tenantId,
     promotion: {
       id: input.promotion.id,
@@ -121,7 +153,16 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
       action: a.action,
       comment: a.comment,
       at: a.approved_at.toISOString(),
+      planHash: a.plan_hash,
     })),
+    plan: plan
+      ? {
+          hash: plan.hash,
+          previousHash: moved ? stored.plan_hash : null,
+          changes: moved ? planChanges(stored.plan!, plan) : (stored?.plan_changes.at(-1)?.changes ?? []),
+          summary: plan.summary,
+        }
+      : null,
     overrides: overrides.rows.map((o) => ({
       gate: o.gate,
       by: { id: o.created_by, username: o.username },
@@ -130,6 +171,8 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
     })),
     now: input.now.toISOString(),
   };
+  if (plan) fullPlans.set(ctx, plan);
+  return ctx;
 }
 
 export function contextFor(tenantId: string, p: PromotionRow, now: Date): ContextInput {

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { appendPacket, findReusable } from '../evidence/service.js';
 import type { GateResult, PromotionContext } from '../gates/types.js';
 import type { Deps } from '../http/types.js';
+import { notify } from '../integrations/notify.js';
 import type { Tx } from '../store/db.js';
+import { fullPlans } from './context.js';
 
 export type Signer = NonNullable<Deps['signer']>;
 
@@ -19,8 +21,44 @@ export function decisionRecord(ctx: PromotionContext, gates: GateResult[], extra
     approvals: ctx.approvals,
     overrides: ctx.overrides,
     policyVersions: Object.fromEntries(gates.filter((g) => g.policyVersion).map((g) => [g.gate, g.policyVersion])),
+    plan: ctx.plan,
     ...extra,
   };
+}
+
+/**
+ * Records the plan the promotion is now evaluated against. When it differs from the one recorded before,
+ * the change is appended to plan_changes and the people whose approvals no longer count are told
+ * (promotion.plan_changed), in the transaction that records the evaluation.
+ */
+async function savePlan(tx: Tx, ctx: PromotionContext): Promise<void> {
+  const plan = fullPlans.get(ctx);
+  if (!plan || !ctx.plan) return;
+  const change = ctx.plan.previousHash ? { at: ctx.now, from: ctx.plan.previousHash, to: plan.hash, changes: ctx.plan.changes } : null;
+  await tx.query(
+    `UPDATE promotions SET plan = $2, plan_hash = $3, plan_changes = CASE WHEN $4::jsonb IS NULL THEN plan_changes ELSE plan_changes || $4::jsonb END
+      WHERE id = $1 AND plan_hash IS DISTINCT FROM $3`,
+    [ctx.promotion.id, JSON.stringify(plan), plan.hash, change ? JSON.stringify([change]) : null],
+  );
+  if (!change) return;
+  const approvers = [...new Set(ctx.approvals.filter((a) => a.planHash === change.from).map((a) => a.approver.username))];
+  if (approvers.length === 0) return;
+  await notify(
+    tx,
+    ctx.tenantId,
+    {
+      type: 'promotion.plan_changed',
+      data: {
+        promotionId: ctx.promotion.id,
+        release: ctx.release.name,
+        environment: ctx.environment.name,
+        approvers,
+        changes: change.changes,
+        reason: `the deployment plan changed (${change.changes.join('; ')}); approvals of ${approvers.join(', ')} no longer count`,
+      },
+    },
+    new Date(ctx.now),
+  );
 }
 
 /** The same digests, environment, outcome and gate inputs give the same key, so evidence can be reused by reference. */
@@ -35,6 +73,7 @@ function reuseKey(ctx: PromotionContext, outcome: string, gates: GateResult[]): 
     }),
     approvers: ctx.approvals.map((a) => `${a.approver.id}:${a.action}`).sort(),
     requester: ctx.promotion.requestedBy.id,
+    plan: ctx.plan?.hash ?? null,
   };
   return `sha256:${createHash('sha256').update(JSON.stringify(stable)).digest('hex')}`;
 }
@@ -48,6 +87,7 @@ export async function recordWaiting(
   nextEvaluationAt: Date | null,
 ): Promise<boolean> {
   const blocking = gates.filter((g) => g.status !== 'pass').map((g) => `${g.gate}: ${g.reason}`);
+  await savePlan(tx, ctx);
   const r = await tx.query(
     `UPDATE promotions SET status = $2, blocked_reason = $3, next_evaluation_at = $4, decision_record = $5
       WHERE id = $1 AND status IN ('pending', 'awaiting_approval')`,
@@ -70,6 +110,7 @@ export async function recordDecision(
 ): Promise<boolean> {
   const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
   if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
+  await savePlan(tx, ctx);
   const key = reuseKey(ctx, outcome, gates);
   const approvers = ctx.approvals.filter((a) => a.action === 'approved').map((a) => a.approver);
   const content = {
@@ -90,6 +131,8 @@ export async function recordDecision(
       overrides: ctx.overrides,
       policyVersions: Object.fromEntries(gates.filter((g) => g.policyVersion).map((g) => [g.gate, g.policyVersion])),
     },
+    // What the approvers approved: the deployment that follows executes this plan or is refused (plan_changed).
+    plan: fullPlans.get(ctx) ?? null,
     decidedAt: ctx.now,
   };
   const reused = await findReusable(tx, ctx.tenantId, 'release_decision', key);

@@ -1,5 +1,6 @@
 // Promotions and approvals: request/response schemas.
 import { z } from 'zod';
+import { deploymentPlan } from '../deployments/plan-model.js';
 
 export const PROMOTION_STATUSES = [
   'pending',
@@ -29,6 +30,15 @@ export const approval = z.object({
   action: z.enum(['approved', 'rejected']),
   comment: z.string(),
   approvedAt: z.string(),
+  planHash: z.string().nullable().describe('The deployment plan this decision was given for'),
+  forCurrentPlan: z.boolean().describe('False when the plan changed since: the approval no longer counts'),
+});
+
+export const planChange = z.object({
+  at: z.string(),
+  from: z.string().describe('Plan hash before'),
+  to: z.string().describe('Plan hash after'),
+  changes: z.array(z.string()).describe('What changed, in words'),
 });
 
 export const promotion = z.object({
@@ -54,6 +64,8 @@ export const promotion = z.object({
   requestedAt: z.string(),
   updatedAt: z.string(),
   completedAt: z.string().nullable(),
+  planHash: z.string().nullable().describe('Hash of the deployment plan approvals are for (GET /promotions/{id}/plan)'),
+  planChanges: z.array(planChange).describe('Each time the plan changed before the decision, and how'),
 });
 export type Promotion = z.infer<typeof promotion>;
 export const promotionDetail = promotion.extend({ approvals: z.array(approval) });
@@ -66,6 +78,7 @@ export const promotionCreate = z.strictObject({
 
 export const promotionPreview = promotionCreate.omit({ reason: true });
 export const previewResult = z.object({
+  plan: deploymentPlan.nullable().describe('What a deployment would do now (null when the environment has no targets)'),
   release: z.object({ id: z.uuid(), name: z.string() }),
   sourceEnvironment: z.object({ id: z.uuid(), name: z.string() }).nullable(),
   targetEnvironment: z.object({ id: z.uuid(), name: z.string() }),
@@ -82,7 +95,20 @@ export const promotionListQuery = z.strictObject({
 });
 
 export const promotionParam = z.strictObject({ id: z.uuid() });
-export const decisionBody = z.strictObject({ comment: z.string().max(4000).default('') });
+export const decisionBody = z.strictObject({
+  comment: z.string().max(4000).default(''),
+  planHash: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/)
+    .optional()
+    .describe('The plan the approver reviewed; when the plan is no longer that one, 409 plan_changed and nothing is recorded'),
+});
+export const promotionPlanResult = z.object({
+  promotionId: z.uuid(),
+  plan: deploymentPlan.nullable(),
+  planHash: z.string().nullable(),
+  changes: z.array(planChange),
+});
 export const rejectBody = z.strictObject({ comment: z.string().min(1, 'say why you reject').max(4000) });
 export const overrideBody = z.strictObject({
   gate: z.string().min(1).max(100).describe('The gate to override, e.g. freeze_window'),

@@ -128,6 +128,21 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.promotionGates(tx, req.params.id)),
   );
 
+  app.get(
+    '/api/v1/promotions/:id/plan',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary:
+          'The deployment plan the promotion’s approvals are for: per target and component what will be created, recreated or removed',
+        params: m.promotionParam,
+        response: { 200: m.promotionPlanResult },
+      },
+    },
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.promotionPlan(tx, req.params.id)),
+  );
+
   app.post(
     '/api/v1/promotions/:id/approve',
     {
@@ -143,7 +158,16 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     async (req) => {
       const a = caller(req);
       return withTenant(db, a.tenantId, async (tx) => {
-        const { promotion, decided } = await svc.approve(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment);
+        const { promotion, decided } = await svc.approve(
+          tx,
+          a,
+          signer(),
+          gates,
+          gateDeps,
+          req.params.id,
+          req.body.comment,
+          req.body.planHash,
+        );
         if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, deps.clock.now());
         return promotion;
       });

@@ -2,6 +2,7 @@
 // cancel and emergency overrides. Every state change is one transaction with its evidence.
 import type { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
+import { type DeploymentPlan, planChanges } from '../deployments/plan.js';
 import { endRun } from '../engine/transitions.js';
 import { getEnvironment } from '../environments/service.js';
 import { appendPacket } from '../evidence/service.js';
@@ -12,7 +13,7 @@ import { getRelease } from '../releases/service.js';
 import type { Tx } from '../store/db.js';
 import { rolesText } from '../tenancy/auth.js';
 import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
-import { buildContext, contextFor, type PromotionRow, previousEnvironment } from './context.js';
+import { buildContext, contextFor, type PromotionRow, planNow, previousEnvironment } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
 
@@ -22,6 +23,9 @@ const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.n
   LEFT JOIN environments se ON se.id = p.source_environment_id JOIN users u ON u.id = p.requested_by`;
 
 type Row = PromotionRow & {
+  plan: DeploymentPlan | null;
+  plan_hash: string | null;
+  plan_changes: { at: string; from: string; to: string; changes: string[] }[];
   release_name: string;
   source_name: string | null;
   target_name: string;
@@ -49,6 +53,8 @@ export const promotionOut = (r: Row): Promotion => ({
   requestedAt: r.requested_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   completedAt: iso(r.completed_at),
+  planHash: r.plan_hash,
+  planChanges: r.plan_changes ?? [],
 });
 
 async function row(tx: Tx, id: string, lock = false): Promise<Row> {
@@ -66,6 +72,7 @@ export async function getPromotion(tx: Tx, id: string) {
     action: 'approved' | 'rejected';
     comment: string;
     approved_at: Date;
+    plan_hash: string | null;
   }>(
     `SELECT a.*, u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
     [id],
@@ -78,8 +85,17 @@ export async function getPromotion(tx: Tx, id: string) {
       action: x.action,
       comment: x.comment,
       approvedAt: x.approved_at.toISOString(),
+      planHash: x.plan_hash,
+      // An approval given for an earlier plan no longer counts (the gate says so too).
+      forCurrentPlan: x.plan_hash === null || p.planHash === null || x.plan_hash === p.planHash,
     })),
   };
+}
+
+/** The plan a promotion's approvals are for (as last evaluated), and how it changed over time. */
+export async function promotionPlan(tx: Tx, id: string) {
+  const r = await row(tx, id);
+  return { promotionId: r.id, plan: r.plan, planHash: r.plan_hash, changes: r.plan_changes ?? [] };
 }
 
 export async function listPromotions(tx: Tx, q: z.infer<typeof promotionListQuery>) {
@@ -115,6 +131,9 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
     [auth.tenantId, release.id, source?.id ?? null, env.id, input.reason, auth.userId],
   );
   const id = ins.rows[0]!.id;
+  // The plan as requested: what approvers will see first (every evaluation records it again).
+  const plan = await planNow(tx, auth.tenantId, release.id, env.id);
+  if (plan) await tx.query('UPDATE promotions SET plan = $2, plan_hash = $3 WHERE id = $1', [id, JSON.stringify(plan), plan.hash]);
   const template = typeof env.config.promotionTemplate === 'string' ? env.config.promotionTemplate : 'standard-promotion';
   const run = await startRun(
     tx,
@@ -147,6 +166,7 @@ export async function previewPromotion(
   });
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
   return {
+    plan: await planNow(tx, auth.tenantId, release.id, env.id),
     release: { id: release.id, name: release.name },
     sourceEnvironment: source,
     targetEnvironment: { id: env.id, name: env.name },
@@ -173,13 +193,44 @@ async function nudge(tx: Tx, runId: string | null, event: string, payload: Recor
 }
 
 /** One decision per person and promotion (the unique key decides, so concurrent requests cannot both count). */
-async function recordApproval(tx: Tx, auth: AuthContext, id: string, action: 'approved' | 'rejected', comment: string) {
+async function recordApproval(
+  tx: Tx,
+  auth: AuthContext,
+  id: string,
+  action: 'approved' | 'rejected',
+  comment: string,
+  planHash: string | null,
+) {
   const done = await tx.query(
-    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (promotion_id, approver_id) DO NOTHING`,
-    [auth.tenantId, id, auth.userId, action, comment],
+    `INSERT INTO approvals (tenant_id, promotion_id, approver_id, action, comment, plan_hash) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (promotion_id, approver_id, (coalesce(plan_hash, ''))) DO NOTHING`,
+    [auth.tenantId, id, auth.userId, action, comment, planHash],
   );
-  if (!done.rowCount) throw new ConflictError('You already decided on this promotion; one person counts once.', 'already_decided');
+  if (!done.rowCount) {
+    throw new ConflictError('You already decided on this promotion and its plan; one person counts once per plan.', 'already_decided');
+  }
+}
+
+/**
+ * The plan an approver decides on: the plan as it is now. When the caller says which plan it saw
+ * (planHash) and that is no longer the plan, nothing is recorded: the answer says what changed.
+ */
+async function planToDecide(tx: Tx, auth: AuthContext, p: Row, seen: string | undefined): Promise<DeploymentPlan | null> {
+  const plan = await planNow(tx, auth.tenantId, p.release_id, p.target_environment_id);
+  if (seen && plan && seen !== plan.hash) {
+    // Since the plan the approver saw: the recorded changes from it on, and any not recorded yet.
+    const recorded = p.plan_changes ?? [];
+    const from = recorded.findIndex((c) => c.from === seen);
+    const changes = [
+      ...(from >= 0 ? recorded.slice(from).flatMap((c) => c.changes) : []),
+      ...(p.plan && p.plan_hash !== plan.hash && (from >= 0 || p.plan_hash === seen) ? planChanges(p.plan, plan) : []),
+    ];
+    throw new ConflictError(
+      `The deployment plan changed since you looked at it${changes.length ? ` (${changes.join('; ')})` : ''}; review plan ${plan.hash} and decide again.`,
+      'plan_changed',
+    );
+  }
+  return plan;
 }
 
 /**
@@ -196,6 +247,7 @@ export async function approve(
   deps: Parameters<typeof evaluateGates>[3],
   id: string,
   comment: string,
+  planHash?: string,
 ): Promise<{ promotion: Awaited<ReturnType<typeof getPromotion>>; decided: boolean }> {
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
@@ -216,8 +268,9 @@ export async function approve(
       );
     }
   }
-  await recordApproval(tx, auth, id, 'approved', comment);
-  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  const plan = await planToDecide(tx, auth, p, planHash);
+  await recordApproval(tx, auth, id, 'approved', comment, plan?.hash ?? null);
+  const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
   let decided = false;
   if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
@@ -241,8 +294,9 @@ export async function reject(
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
     throw new ConflictError(`The promotion is ${p.status}; it can no longer be rejected.`, 'promotion_decided');
-  await recordApproval(tx, auth, id, 'rejected', comment);
-  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  const plan = await planNow(tx, auth.tenantId, p.release_id, p.target_environment_id);
+  await recordApproval(tx, auth, id, 'rejected', comment, plan?.hash ?? null);
+  const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
   await recordDecision(tx, signer, ctx, results, 'rejected', `rejected by ${auth.username}: ${comment}`);
   if (p.workflow_run_id) await endRun(tx, p.workflow_run_id, 'cancelled', `promotion rejected by ${auth.username}`);

@@ -34,6 +34,20 @@ async function tell(
   await notify(tx, tenantId, { type, data: { promotionId, ...data } }, deps.clock.now());
 }
 
+/**
+ * GANTRY_PROMOTION_RECHECK_SECONDS (default 30): how soon a waiting promotion is evaluated again when no
+ * gate names its own time, and how often one waiting for approvals re-checks its deployment plan.
+ */
+export function promotionRecheckSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.GANTRY_PROMOTION_RECHECK_SECONDS;
+  if (raw === undefined || raw === '') return 30;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0.5 || n > 86_400) {
+    throw new Error(`GANTRY_PROMOTION_RECHECK_SECONDS must be a number of seconds from 0.5 to 86400, got "${raw}".`);
+  }
+  return n;
+}
+
 const input = z.strictObject({ promotionId: z.uuid() });
 type Input = z.infer<typeof input>;
 const gatesOut = z.object({ gates: z.array(z.record(z.string(), z.unknown())) });
@@ -87,7 +101,9 @@ async function evaluate(
       const pending = deciding.filter((g) => g.status === 'pending');
       if (pending.length) {
         const onlyPeople = pending.every((g) => APPROVAL_GATES.has(g.gate));
-        const next = onlyPeople ? null : nextCheck(pending, now, deps.recheckSeconds ?? 30);
+        // Waiting on people only: with a plan, it is looked at again now and then, so a plan that changes
+        // (a target joins, settings change, drift) is seen and its approvers told before anyone decides.
+        const next = onlyPeople && !pc.plan ? null : nextCheck(onlyPeople ? [] : pending, now, deps.recheckSeconds ?? 30);
         await recordWaiting(tx, pc, gates, onlyPeople ? 'awaiting_approval' : 'pending', next);
         const reason = pending.map((g) => `${g.gate}: ${g.reason}`).join('; ');
         return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };

@@ -51,7 +51,7 @@ export function ensureUiBuilt(): void {
 }
 
 /** Starts `gantry server` on the given database URL and waits until it is ready. */
-export async function startServer(databaseUrl: string): Promise<UiServer> {
+export async function startServer(databaseUrl: string, extraEnv: Record<string, string> = {}): Promise<UiServer> {
   const port = await freePort();
   const token = `gty_${randomBytes(24).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gantry-ui-'));
@@ -63,6 +63,7 @@ export async function startServer(databaseUrl: string): Promise<UiServer> {
       GANTRY_PORT: String(port),
       GANTRY_DATA_DIR: dataDir,
       GANTRY_SYNC_INTERVAL_SECONDS: '0',
+      ...extraEnv,
     }),
   );
   const base = `http://127.0.0.1:${port}`;

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { AgentTask } from '../../deployments/protocol.js';
 import type { ComponentPlan } from './spec.js';
 import { TaskFailure, type TaskLog } from './types.js';
@@ -42,6 +42,38 @@ export function lockFile(task: AgentTask, plans: ComponentPlan[], stopGraceSecon
   // version 2.4: understood by docker-compose v1.29 and by the compose v2 plugin alike. Strings are
   // double-quoted: compose v1 reads YAML 1.1, where an unquoted ISO time would become a datetime.
   return header + stringify({ version: '2.4', services }, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
+}
+
+/**
+ * In place, a service whose image and settings are what the previous lock file ran keeps that file's
+ * labels, so compose sees no change and leaves its container running: only the services that change are
+ * recreated (what the deployment plan announces). Its labels then name the job that created it.
+ */
+export function keepUnchanged(previousLock: string | null, plans: ComponentPlan[]): { plans: ComponentPlan[]; kept: string[] } {
+  if (!previousLock) return { plans, kept: [] };
+  let before: Record<string, { image?: unknown; labels?: unknown; command?: unknown; environment?: unknown }>;
+  try {
+    const doc = parse(previousLock) as { services?: typeof before } | null;
+    before = doc?.services ?? {};
+  } catch {
+    return { plans, kept: [] };
+  }
+  const kept: string[] = [];
+  const out = plans.map((p) => {
+    const prev = before[p.component.name];
+    const labels = prev?.labels as Record<string, string> | undefined;
+    const same =
+      prev !== undefined &&
+      labels !== undefined &&
+      prev.image === p.ref &&
+      labels['gantry.config-hash'] === p.labels['gantry.config-hash'] &&
+      JSON.stringify(prev.command ?? null) === JSON.stringify(p.command ?? null) &&
+      JSON.stringify(prev.environment ?? []) === JSON.stringify(p.env);
+    if (!same) return p;
+    kept.push(p.component.name);
+    return { ...p, labels: { ...labels } };
+  });
+  return { plans: out, kept };
 }
 
 export function projectName(task: { name: string; connection: Record<string, unknown> }): string {

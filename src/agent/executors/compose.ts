@@ -15,6 +15,7 @@ import {
   clearInterrupted,
   composeUp,
   DEFAULT_STOP_GRACE_SECONDS,
+  keepUnchanged,
   LOCK_FILE,
   lockFile,
   orphanPid,
@@ -53,9 +54,13 @@ export class ComposeExecutor implements Executor {
     log(`not zero-downtime: ${blocker}`);
     const grace = task.config.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
     const sticker = stickerFor(task, new Date());
-    const plans = planComponents(task, sticker.contentHash, String(sticker.content.writtenAt));
-    const content = lockFile(task, plans, grace);
     const file = path.join(conn.projectDir, LOCK_FILE);
+    const { plans, kept } = keepUnchanged(
+      await readFile(file, 'utf8').catch(() => null),
+      planComponents(task, sticker.contentHash, String(sticker.content.writtenAt)),
+    );
+    if (kept.length) log(`unchanged (image and settings), left running: ${kept.join(', ')}`);
+    const content = lockFile(task, plans, grace);
     await writeAtomic(file, content);
     log(`wrote ${file}`);
     // Pull through the engine API first: compose v1 would otherwise pull by itself with less useful errors.

@@ -83,6 +83,12 @@ export async function runsAsPlanned(
       log(`${o.containerName}: ${o.running ? `runs ${has ?? o.image}` : 'not running'}, not ${want}`);
       return null;
     }
+    // The same image run with other settings (command, environment, port, health check) is not the plan either.
+    const config = plans[i]!.labels['gantry.config-hash'];
+    if (o.labels['gantry.config-hash'] !== undefined && o.labels['gantry.config-hash'] !== config) {
+      log(`${o.containerName}: runs ${want} with other settings (${o.labels['gantry.config-hash']}), not ${config}`);
+      return null;
+    }
   }
   const verdict = await verifyAll(
     docker,

@@ -879,11 +879,11 @@ export interface paths {
                                             /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                             path: string;
                                             /**
-                                             * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                             * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                              * @default upstream
                                              * @enum {string}
                                              */
-                                            format: "upstream" | "servers";
+                                            format: "upstream" | "servers" | "live";
                                             /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                             reloadCommand?: string[];
                                             /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -1091,11 +1091,11 @@ export interface paths {
                                     /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                     path: string;
                                     /**
-                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                      * @default upstream
                                      * @enum {string}
                                      */
-                                    format?: "upstream" | "servers";
+                                    format?: "upstream" | "servers" | "live";
                                     /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                     reloadCommand?: string[];
                                     /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -1284,11 +1284,11 @@ export interface paths {
                                         /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
                                         /**
-                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                          * @default upstream
                                          * @enum {string}
                                          */
-                                        format: "upstream" | "servers";
+                                        format: "upstream" | "servers" | "live";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
                                         /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -1506,11 +1506,11 @@ export interface paths {
                                         /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
                                         /**
-                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                          * @default upstream
                                          * @enum {string}
                                          */
-                                        format: "upstream" | "servers";
+                                        format: "upstream" | "servers" | "live";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
                                         /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -1741,11 +1741,11 @@ export interface paths {
                                     /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                     path: string;
                                     /**
-                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                     * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                      * @default upstream
                                      * @enum {string}
                                      */
-                                    format?: "upstream" | "servers";
+                                    format?: "upstream" | "servers" | "live";
                                     /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                     reloadCommand?: string[];
                                     /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -1934,11 +1934,11 @@ export interface paths {
                                         /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
                                         /**
-                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                          * @default upstream
                                          * @enum {string}
                                          */
-                                        format: "upstream" | "servers";
+                                        format: "upstream" | "servers" | "live";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
                                         /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -4697,11 +4697,11 @@ export interface paths {
                                         /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                         path: string;
                                         /**
-                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                         * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                          * @default upstream
                                          * @enum {string}
                                          */
-                                        format: "upstream" | "servers";
+                                        format: "upstream" | "servers" | "live";
                                         /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                         reloadCommand?: string[];
                                         /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -5227,6 +5227,8 @@ export interface paths {
                                 createdAt: string;
                                 startedAt: string | null;
                                 completedAt: string | null;
+                                /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                                planHash: string | null;
                             }[];
                             nextCursor: string | null;
                         };
@@ -5327,11 +5329,11 @@ export interface paths {
                                 /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
                                 path: string;
                                 /**
-                                 * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets.
+                                 * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
                                  * @default upstream
                                  * @enum {string}
                                  */
-                                format?: "upstream" | "servers";
+                                format?: "upstream" | "servers" | "live";
                                 /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
                                 reloadCommand?: string[];
                                 /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
@@ -5469,6 +5471,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -5529,6 +5533,305 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dry run: what deploying a release to an environment would do now, per target and component; writes nothing */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Release id or name */
+                        release: string;
+                        /** @description Environment id or name */
+                        environment: string;
+                        /** @enum {string} */
+                        strategy?: "all_at_once" | "rolling" | "canary" | "blue_green";
+                        /** @description Overrides of the environment's config.deployment */
+                        strategyConfig?: {
+                            /** @description Targets deployed at once (all_at_once). */
+                            maxConcurrent?: number;
+                            /** @description Targets per rolling batch. */
+                            batchSize?: number;
+                            /** @description Or: percent of targets per rolling batch. */
+                            batchPercent?: number;
+                            /**
+                             * @description Failed targets tolerated before the job fails.
+                             * @default 0
+                             */
+                            maxFailures?: number;
+                            /** @description Canary waves as cumulative percentages, e.g. [10, 50, 100]. */
+                            waves?: number[];
+                            /** @description Seconds a task may wait with no online agent able to serve it before it fails (default GANTRY_TASK_WAIT_TIMEOUT_SECONDS, 600). */
+                            waitTimeoutSeconds?: number;
+                            /**
+                             * @description Canary: wait for POST /deployments/{id}/resume between waves.
+                             * @default false
+                             */
+                            approvalBetweenWaves?: boolean;
+                            /**
+                             * @description Canary: seconds to keep watching health after a wave.
+                             * @default 0
+                             */
+                            verifySeconds?: number;
+                            healthCheck?: {
+                                /**
+                                 * @description What proves a component healthy.
+                                 * @default container
+                                 * @enum {string}
+                                 */
+                                type?: "http" | "tcp" | "container" | "none";
+                                /**
+                                 * @description HTTP path for type http.
+                                 * @default /
+                                 */
+                                path?: string;
+                                /** @description Port for http/tcp; a template such as "${label.port.web}" (default: the service port). */
+                                port?: number | string;
+                                /**
+                                 * @description Seconds one probe may take.
+                                 * @default 2
+                                 */
+                                timeout?: number;
+                                /**
+                                 * @description Probes after the first before giving up.
+                                 * @default 10
+                                 */
+                                retries?: number;
+                                /**
+                                 * @description Seconds between probes.
+                                 * @default 1
+                                 */
+                                interval?: number;
+                            };
+                            /** @enum {string} */
+                            failureBehavior?: "rollback" | "continue" | "pause";
+                            /** @description How traffic is switched. docker_host: with a router every strategy starts the new container beside the old one (ports per ${color}), switches, drains, then stops the old one. */
+                            router?: {
+                                /**
+                                 * @description File-based switch: an nginx upstream file or a Traefik file-provider config.
+                                 * @enum {string}
+                                 */
+                                type: "nginx" | "traefik";
+                                /** @description File to write on the target host (template, e.g. /etc/nginx/gantry/${target.name}.conf; may use ${component}). */
+                                path: string;
+                                /**
+                                 * @description nginx: "upstream" writes a whole upstream block per target and component; "servers" writes only its `server` lines, for an `include` inside an upstream block shared by several targets; "live" writes only the address, read on every request by the njs module gantry-route.js, so a switch needs no reload and closes no connection (reloadCommand and validateCommand are not run).
+                                 * @default upstream
+                                 * @enum {string}
+                                 */
+                                format?: "upstream" | "servers" | "live";
+                                /** @description Run after the switch, e.g. ["nginx","-s","reload"]. */
+                                reloadCommand?: string[];
+                                /** @description Run after writing and before reloading, e.g. ["nginx","-t"]; a failure restores the previous file. */
+                                validateCommand?: string[];
+                                /** @description nginx: the master's pid file. With it the agent confirms a reload (new workers started) and drains (the previous workers exited). */
+                                pidFile?: string;
+                                /**
+                                 * @description nginx: how long a reload may take to be confirmed.
+                                 * @default 10
+                                 */
+                                confirmTimeoutSeconds?: number;
+                            };
+                            /** @description After a router switch: how long (at most) the old containers may go on answering requests in flight before they are stopped (default 5). */
+                            drainSeconds?: number;
+                            /** @description Seconds between SIGTERM and SIGKILL when a container is stopped (default 10). */
+                            stopGraceSeconds?: number;
+                            /** @description Per component: command, env, port, health check. */
+                            services?: {
+                                [key: string]: {
+                                    /** @description Container command; strings may use templates. */
+                                    command?: string[];
+                                    env?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description The port the service listens on (template), used by http/tcp health checks. */
+                                    port?: string;
+                                    healthCheck?: {
+                                        /**
+                                         * @description What proves a component healthy.
+                                         * @default container
+                                         * @enum {string}
+                                         */
+                                        type?: "http" | "tcp" | "container" | "none";
+                                        /**
+                                         * @description HTTP path for type http.
+                                         * @default /
+                                         */
+                                        path?: string;
+                                        /** @description Port for http/tcp; a template such as "${label.port.web}" (default: the service port). */
+                                        port?: number | string;
+                                        /**
+                                         * @description Seconds one probe may take.
+                                         * @default 2
+                                         */
+                                        timeout?: number;
+                                        /**
+                                         * @description Probes after the first before giving up.
+                                         * @default 10
+                                         */
+                                        retries?: number;
+                                        /**
+                                         * @description Seconds between probes.
+                                         * @default 1
+                                         */
+                                        interval?: number;
+                                    };
+                                };
+                            };
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            schema: "gantry.plan/v1";
+                            release: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            /** @enum {string} */
+                            strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                            strategyConfigHash: string;
+                            batchCount: number;
+                            targets: {
+                                /** Format: uuid */
+                                targetId: string;
+                                name: string;
+                                targetType: string;
+                                /** @enum {string} */
+                                action: "deploy" | "unchanged" | "remove" | "skip";
+                                /** @description Rolling batch or canary wave, from 0 */
+                                batch: number | null;
+                                mode: ("in_place" | "new_colour") | null;
+                                drift: boolean;
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    /**
+                                     * @description keep: not in the release and left running as it is (docker_host)
+                                     * @enum {string}
+                                     */
+                                    action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                    fromDigest: string | null;
+                                    toDigest: string | null;
+                                    /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                    configHash: string | null;
+                                    /** @description Hash of the settings it runs with now, when known */
+                                    fromConfigHash: string | null;
+                                    why: string;
+                                }[];
+                                why: string;
+                            }[];
+                            summary: {
+                                deploy: number;
+                                unchanged: number;
+                                remove: number;
+                                skip: number;
+                                create: number;
+                                recreate: number;
+                                removeComponents: number;
+                            };
+                            /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                            hash: string;
                         };
                     };
                 };
@@ -5633,6 +5936,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -5693,6 +5998,65 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                         };
                     };
                 };
@@ -5901,6 +6265,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -5961,6 +6327,65 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                         };
                     };
                 };
@@ -6070,6 +6495,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -6130,6 +6557,65 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                         };
                     };
                 };
@@ -6239,6 +6725,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -6299,6 +6787,65 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                         };
                     };
                 };
@@ -6415,6 +6962,8 @@ export interface paths {
                             createdAt: string;
                             startedAt: string | null;
                             completedAt: string | null;
+                            /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                            planHash: string | null;
                             tasks: {
                                 /** Format: uuid */
                                 id: string;
@@ -6475,6 +7024,65 @@ export interface paths {
                                 startedAt: string | null;
                                 completedAt: string | null;
                             }[];
+                            /** @description What the job does per target and component; its tasks follow it */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                         };
                     };
                 };
@@ -7994,6 +8602,18 @@ export interface paths {
                                 requestedAt: string;
                                 updatedAt: string;
                                 completedAt: string | null;
+                                /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                                planHash: string | null;
+                                /** @description Each time the plan changed before the decision, and how */
+                                planChanges: {
+                                    at: string;
+                                    /** @description Plan hash before */
+                                    from: string;
+                                    /** @description Plan hash after */
+                                    to: string;
+                                    /** @description What changed, in words */
+                                    changes: string[];
+                                }[];
                             }[];
                             nextCursor: string | null;
                         };
@@ -8062,6 +8682,18 @@ export interface paths {
                             requestedAt: string;
                             updatedAt: string;
                             completedAt: string | null;
+                            /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                            planHash: string | null;
+                            /** @description Each time the plan changed before the decision, and how */
+                            planChanges: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
                             approvals: {
                                 /** Format: uuid */
                                 id: string;
@@ -8074,6 +8706,10 @@ export interface paths {
                                 action: "approved" | "rejected";
                                 comment: string;
                                 approvedAt: string;
+                                /** @description The deployment plan this decision was given for */
+                                planHash: string | null;
+                                /** @description False when the plan changed since: the approval no longer counts */
+                                forCurrentPlan: boolean;
                             }[];
                         };
                     };
@@ -8124,6 +8760,65 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description What a deployment would do now (null when the environment has no targets) */
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
                             release: {
                                 /** Format: uuid */
                                 id: string;
@@ -8319,6 +9014,18 @@ export interface paths {
                             requestedAt: string;
                             updatedAt: string;
                             completedAt: string | null;
+                            /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                            planHash: string | null;
+                            /** @description Each time the plan changed before the decision, and how */
+                            planChanges: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
                             approvals: {
                                 /** Format: uuid */
                                 id: string;
@@ -8331,6 +9038,10 @@ export interface paths {
                                 action: "approved" | "rejected";
                                 comment: string;
                                 approvedAt: string;
+                                /** @description The deployment plan this decision was given for */
+                                planHash: string | null;
+                                /** @description False when the plan changed since: the approval no longer counts */
+                                forCurrentPlan: boolean;
                             }[];
                         };
                     };
@@ -8402,6 +9113,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/promotions/{id}/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deployment plan the promotion’s approvals are for: per target and component what will be created, recreated or removed */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            promotionId: string;
+                            plan: {
+                                /** @enum {string} */
+                                schema: "gantry.plan/v1";
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfigHash: string;
+                                batchCount: number;
+                                targets: {
+                                    /** Format: uuid */
+                                    targetId: string;
+                                    name: string;
+                                    targetType: string;
+                                    /** @enum {string} */
+                                    action: "deploy" | "unchanged" | "remove" | "skip";
+                                    /** @description Rolling batch or canary wave, from 0 */
+                                    batch: number | null;
+                                    mode: ("in_place" | "new_colour") | null;
+                                    drift: boolean;
+                                    components: {
+                                        name: string;
+                                        image: string;
+                                        /**
+                                         * @description keep: not in the release and left running as it is (docker_host)
+                                         * @enum {string}
+                                         */
+                                        action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                        fromDigest: string | null;
+                                        toDigest: string | null;
+                                        /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                        configHash: string | null;
+                                        /** @description Hash of the settings it runs with now, when known */
+                                        fromConfigHash: string | null;
+                                        why: string;
+                                    }[];
+                                    why: string;
+                                }[];
+                                summary: {
+                                    deploy: number;
+                                    unchanged: number;
+                                    remove: number;
+                                    skip: number;
+                                    create: number;
+                                    recreate: number;
+                                    removeComponents: number;
+                                };
+                                /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                                hash: string;
+                            } | null;
+                            planHash: string | null;
+                            changes: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/promotions/{id}/approve": {
         parameters: {
             query?: never;
@@ -8429,6 +9249,8 @@ export interface paths {
                     "application/json": {
                         /** @default  */
                         comment?: string;
+                        /** @description The plan the approver reviewed; when the plan is no longer that one, 409 plan_changed and nothing is recorded */
+                        planHash?: string;
                     };
                 };
             };
@@ -8469,6 +9291,18 @@ export interface paths {
                             requestedAt: string;
                             updatedAt: string;
                             completedAt: string | null;
+                            /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                            planHash: string | null;
+                            /** @description Each time the plan changed before the decision, and how */
+                            planChanges: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
                             approvals: {
                                 /** Format: uuid */
                                 id: string;
@@ -8481,6 +9315,10 @@ export interface paths {
                                 action: "approved" | "rejected";
                                 comment: string;
                                 approvedAt: string;
+                                /** @description The deployment plan this decision was given for */
+                                planHash: string | null;
+                                /** @description False when the plan changed since: the approval no longer counts */
+                                forCurrentPlan: boolean;
                             }[];
                         };
                     };
@@ -8559,6 +9397,18 @@ export interface paths {
                             requestedAt: string;
                             updatedAt: string;
                             completedAt: string | null;
+                            /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                            planHash: string | null;
+                            /** @description Each time the plan changed before the decision, and how */
+                            planChanges: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
                             approvals: {
                                 /** Format: uuid */
                                 id: string;
@@ -8571,6 +9421,10 @@ export interface paths {
                                 action: "approved" | "rejected";
                                 comment: string;
                                 approvedAt: string;
+                                /** @description The deployment plan this decision was given for */
+                                planHash: string | null;
+                                /** @description False when the plan changed since: the approval no longer counts */
+                                forCurrentPlan: boolean;
                             }[];
                         };
                     };
@@ -8643,6 +9497,18 @@ export interface paths {
                             requestedAt: string;
                             updatedAt: string;
                             completedAt: string | null;
+                            /** @description Hash of the deployment plan approvals are for (GET /promotions/{id}/plan) */
+                            planHash: string | null;
+                            /** @description Each time the plan changed before the decision, and how */
+                            planChanges: {
+                                at: string;
+                                /** @description Plan hash before */
+                                from: string;
+                                /** @description Plan hash after */
+                                to: string;
+                                /** @description What changed, in words */
+                                changes: string[];
+                            }[];
                             approvals: {
                                 /** Format: uuid */
                                 id: string;
@@ -8655,6 +9521,10 @@ export interface paths {
                                 action: "approved" | "rejected";
                                 comment: string;
                                 approvedAt: string;
+                                /** @description The deployment plan this decision was given for */
+                                planHash: string | null;
+                                /** @description False when the plan changed since: the approval no longer counts */
+                                forCurrentPlan: boolean;
                             }[];
                         };
                     };

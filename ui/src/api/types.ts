@@ -52,3 +52,5 @@ export type DriftRow = ItemOf<Body<'/api/v1/drift', 'get'>>;
 export type NextActions = Body<'/api/v1/environments/{ref}/next-actions', 'get'>;
 export type NextAction = NextActions['items'][number];
 export type TargetHistoryEntry = ItemOf<Body<'/api/v1/targets/{ref}/history', 'get'>>;
+export type PromotionPlan = Body<'/api/v1/promotions/{id}/plan', 'get'>;
+export type DeploymentPlan = NonNullable<PromotionPlan['plan']>;

@@ -34,6 +34,13 @@ const TONE: Record<string, 'ok' | 'warn' | 'bad' | 'info' | ''> = {
   drift: 'bad',
   overridden: 'warn',
   frozen: 'warn',
+  create: 'info',
+  recreate: 'warn',
+  remove: 'bad',
+  unchanged: '',
+  keep: '',
+  deploy: 'info',
+  skip: '',
 };
 
 export function toneOf(status: string): string {

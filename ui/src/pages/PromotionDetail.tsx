@@ -15,6 +15,7 @@ import type {
 } from '../api/types';
 import { FullId, localizeTimes, When } from '../components/format';
 import { GateList, PEOPLE_GATES, unblockHint } from '../components/Gates';
+import { PlanTable } from '../components/Plan';
 import { ActionButton, Badge, ErrorBox, Loading, ScrollPre } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDeployments, listEvidence } from '../lib/deployments';
@@ -59,7 +60,9 @@ function whyNot(
 ): string | undefined {
   if (!OPEN.has(p.status)) return `The promotion is ${(LABEL[p.status] ?? p.status).toLowerCase()}; decisions are closed.`;
   if (!canApprove) return `Deciding needs the approver or admin role; you have ${me.roles.join(', ') || 'none'}.`;
-  if (p.approvals.some((a) => a.approver.id === me.user.id)) return 'You already decided on this promotion; one person counts once.';
+  if (p.approvals.some((a) => a.approver.id === me.user.id && a.forCurrentPlan)) {
+    return 'You already decided on this plan; one person counts once per plan.';
+  }
   if (env?.requireSod && p.requestedBy.id === me.user.id) {
     return `Separation of duties in "${env.name}": you requested this promotion, so someone else must approve it.`;
   }
@@ -79,6 +82,7 @@ interface Event {
 function timeline(p: Detail, gates: PromotionGates | undefined, jobs: DeploymentJob[], packets: EvidencePacket[]): Event[] {
   const ev: Event[] = [{ at: p.requestedAt, what: `Requested by ${p.requestedBy.username}${p.reason ? `: “${p.reason}”` : ''}` }];
   if (gates?.evaluatedAt) ev.push({ at: gates.evaluatedAt, what: 'Gates evaluated (latest)' });
+  for (const c of p.planChanges) ev.push({ at: c.at, what: `Plan changed: ${c.changes.join('; ')}` });
   for (const a of p.approvals)
     ev.push({ at: a.approvedAt, what: `${a.action === 'approved' ? 'Approved' : 'Rejected'} by ${a.approver.username}`, status: a.action });
   for (const j of jobs) {
@@ -230,15 +234,16 @@ export function PromotionDetail({ id }: { id: string }) {
   const state = useApi(
     async () => {
       const p = await unwrap(api.GET('/api/v1/promotions/{id}', { params: { path: { id } } }));
-      const [gates, env, release, jobs, packets] = await Promise.all([
+      const [gates, env, release, jobs, packets, plan] = await Promise.all([
         unwrap(api.GET('/api/v1/promotions/{id}/gates', { params: { path: { id } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/environments/{ref}', { params: { path: { ref: p.targetEnvironmentId } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: p.releaseId } } })).catch(() => undefined),
         listDeployments({ promotion: id }).catch(() => undefined),
         listEvidence({ promotion: id }).catch(() => undefined),
+        unwrap(api.GET('/api/v1/promotions/{id}/plan', { params: { path: { id } } })).catch(() => undefined),
       ]);
       setFinal(FINAL.has(p.status));
-      return { p, gates, env, release, jobs: jobs ?? [], packets: packets ?? [] };
+      return { p, gates, env, release, jobs: jobs ?? [], packets: packets ?? [], plan };
     },
     [id],
     { pollMs: final ? 15_000 : 2000 },
@@ -249,18 +254,27 @@ export function PromotionDetail({ id }: { id: string }) {
 
   if (state.error) return <ErrorBox error={state.error} onRetry={state.reload} title="Could not load the promotion" />;
   if (!d || !me) return <Loading />;
-  const { p, gates, env, release, jobs, packets } = d;
+  const { p, gates, env, release, jobs, packets, plan } = d;
   const results = gates?.gates ?? [];
   const cannot = whyNot(p, env, release, me, hasRole('approver'));
   const allowedToOverride = overrideRoles(env);
   const mayOverride = hasRole(...allowedToOverride);
   const overridable = OPEN.has(p.status) ? results.filter((g) => g.status !== 'pass' && !PEOPLE_GATES.has(g.gate)) : [];
-  const counted = p.approvals.filter((a) => a.action === 'approved').length;
+  const counted = p.approvals.filter((a) => a.action === 'approved' && a.forCurrentPlan).length;
   const decide = async (action: 'approve' | 'reject') => {
     const req = { params: { path: { id } }, body: { comment } };
-    await unwrap(action === 'approve' ? api.POST('/api/v1/promotions/{id}/approve', req) : api.POST('/api/v1/promotions/{id}/reject', req));
-    setComment('');
-    await state.reload();
+    try {
+      // An approval is for the plan shown on this page: if it changed meanwhile, nothing is recorded (409).
+      const planHash = plan?.planHash ?? undefined;
+      await unwrap(
+        action === 'approve'
+          ? api.POST('/api/v1/promotions/{id}/approve', { ...req, body: { comment, ...(planHash ? { planHash } : {}) } })
+          : api.POST('/api/v1/promotions/{id}/reject', req),
+      );
+      setComment('');
+    } finally {
+      await state.reload();
+    }
   };
   const unblock = (g: GateResult) => {
     const base = unblockHint(g);
@@ -372,6 +386,12 @@ export function PromotionDetail({ id }: { id: string }) {
             {p.approvals.map((a) => (
               <li key={a.id} data-testid="approval">
                 <Badge status={a.action} /> <strong>{a.approver.username}</strong> <When at={a.approvedAt} />
+                {a.forCurrentPlan ? null : (
+                  <span className="small muted" data-testid="stale-approval">
+                    {' '}
+                    — for an earlier plan; it no longer counts
+                  </span>
+                )}
                 {a.comment ? <blockquote style={{ margin: '0.2rem 0 0.4rem 1rem' }}>{a.comment}</blockquote> : null}
               </li>
             ))}
@@ -401,6 +421,13 @@ export function PromotionDetail({ id }: { id: string }) {
           )}
         </section>
       </div>
+      {plan?.plan ? (
+        <PlanTable plan={plan.plan} changes={plan.changes} />
+      ) : plan ? (
+        <p className="muted" data-testid="plan">
+          No deployment plan: the environment has no targets.
+        </p>
+      ) : null}
       <h2>Gates</h2>
       {gates?.evaluatedAt ? (
         <p className="small muted">
