@@ -31,6 +31,7 @@ import { eventRoutes } from './events/routes.js';
 import { evidenceRoutes } from './evidence/routes.js';
 import { ephemeralSigner, loadSigner, type Signer } from './evidence/signer.js';
 import { builtinGates, type GateRegistry } from './gates/registry.js';
+import { historyRoutes } from './history/routes.js';
 import { CertificateReloader } from './http/cert-reload.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { checkRequestInput } from './http/input-hygiene.js';
@@ -150,6 +151,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   platformRoutes(app, deps);
   environmentRoutes(app, deps);
   targetRoutes(app, deps);
+  historyRoutes(app, deps);
   agentRoutes(app, deps);
   componentRoutes(app, deps);
   integrationRoutes(app, deps);

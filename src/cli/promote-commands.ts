@@ -33,6 +33,41 @@ interface Promotion {
   planChanges?: { at: string; changes: string[] }[];
 }
 
+interface Why {
+  verdict: string;
+  summary: string;
+  gates: { gate: string; status: string; reason: string; unblock: string | null; opensAtLocal: string | null }[];
+  approvals: {
+    required: number;
+    counted: string[];
+    needed: number;
+    eligible: { username: string; note: string | null }[];
+    excluded: { username: string; why: string }[];
+  };
+  earliestProceedAt: string | null;
+  earliestProceedAtLocal: string | null;
+}
+
+function printWhy(w: Why): void {
+  process.stdout.write(`${w.summary}\n\n`);
+  printTable(
+    w.gates.filter((g) => g.status !== 'pass'),
+    [
+      ['GATE', (g) => g.gate],
+      ['RESULT', (g) => MARK[g.status] ?? g.status],
+      ['OPENS', (g) => g.opensAtLocal],
+      ['TO PASS', (g) => g.unblock],
+    ],
+  );
+  const a = w.approvals;
+  process.stdout.write(
+    `\napprovals: ${a.counted.length} of ${a.required} (${a.counted.join(', ') || 'none'}); ${a.needed} more needed\n` +
+      `may approve: ${a.eligible.map((e) => (e.note ? `${e.username} (${e.note})` : e.username)).join(', ') || 'nobody'}\n` +
+      (a.excluded.length ? `may not: ${a.excluded.map((e) => `${e.username} (${e.why})`).join(', ')}\n` : '') +
+      `earliest it could proceed: ${w.earliestProceedAtLocal ?? 'not while a gate fails or waits without a time'}\n`,
+  );
+}
+
 const FINAL = new Set(['deployed', 'rejected', 'cancelled', 'failed', 'rolled_back']);
 const MARK: Record<string, string> = { pass: 'pass', fail: 'FAIL', pending: 'wait' };
 
@@ -108,13 +143,14 @@ export function registerPromoteCommands(program: Command): void {
           wouldPass: boolean;
           sourceEnvironment: { name: string } | null;
           plan: PlanView | null;
+          why: Why;
         }>('/promotions/preview', {
           releaseId: release,
           targetEnvironmentId: opts.to,
         });
         emit(opts, preview, () => {
           printGates(preview.gates);
-          process.stdout.write('\n');
+          process.stdout.write(`\n${preview.why.summary}\n\n`);
           if (preview.plan) printPlan(preview.plan);
           else process.stdout.write('no deployment plan: the environment has no targets\n');
           process.stdout.write(
@@ -209,6 +245,16 @@ export function registerPromoteCommands(program: Command): void {
       else process.stdout.write('no deployment plan: the environment has no targets\n');
       for (const c of r.changes) process.stdout.write(`changed at ${c.at}: ${c.changes.join('; ')}\n`);
     });
+  });
+
+  apiCommand(
+    promotion,
+    'why <id>',
+    'Why it waits or was refused and until when: what would make each gate pass, when a freeze ends (in its time zone), who may still approve, when it could proceed',
+    ['gantry promotion why 0193…', 'gantry promotion why 0193… --json'],
+  ).action(async (id: string, opts: ApiOpts) => {
+    const w = await clientFor(opts).get<Why>(`/promotions/${ref(id)}/why`);
+    emit(opts, w, printWhy);
   });
 
   apiCommand(promotion, 'cancel <id>', 'Cancel a promotion that has not started deploying').action(async (id: string, opts: ApiOpts) => {

@@ -54,7 +54,14 @@ export const environmentRead = environment.extend({
   freeze: z
     .object({
       active: z.array(z.string()).describe('Names of the freeze windows that cover now'),
-      until: z.string().nullable().describe('When the current freeze ends (the last overlapping window), or null when not frozen'),
+      until: z
+        .string()
+        .nullable()
+        .describe('When the current freeze ends (windows back to back or overlapping are followed), or null when not frozen'),
+      untilLocal: z
+        .string()
+        .nullable()
+        .describe('The same moment in the time zone of the window that ends last, e.g. "Mon 30 Mar 2026 09:00 Europe/Berlin (UTC+02:00)"'),
     })
     .describe('The freeze windows in force now, as the freeze_window gate sees them'),
 });

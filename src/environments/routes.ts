@@ -1,6 +1,7 @@
 // HTTP routes for environments.
 
-import { activeWindows } from '../gates/freeze.js';
+import { formatZoned } from '../core/zoned.js';
+import { activeWindows, freezeEnds } from '../gates/freeze.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
@@ -13,8 +14,15 @@ export function environmentRoutes(app: App, { db, clock }: Deps): void {
   const tags = ['environments'];
   const withFreeze = (env: m.Environment) => {
     const active = activeWindows(env.freezeWindows as FreezeWindow[], clock.now());
-    const until = active.length ? new Date(Math.max(...active.map((w) => w.end.getTime()))).toISOString() : null;
-    return { ...env, freeze: { active: active.map((w) => w.name), until } };
+    const ends = active.length ? freezeEnds(env.freezeWindows as FreezeWindow[], clock.now()) : null;
+    return {
+      ...env,
+      freeze: {
+        active: active.map((w) => w.name),
+        until: ends ? ends.at.toISOString() : null,
+        untilLocal: ends ? formatZoned(ends.at, ends.window.timezone) : null,
+      },
+    };
   };
   app.get(
     '/api/v1/environments',

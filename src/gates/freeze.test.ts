@@ -1,7 +1,8 @@
 // Freeze windows: recurring rules in a time zone with a duration, one-off windows, overrides.
 import { describe, expect, it } from 'vitest';
+import { formatZoned } from '../core/zoned.js';
 import type { FreezeWindow } from '../environments/freeze.js';
-import { activeWindows, freezeWindowGate } from './freeze.js';
+import { activeWindows, freezeEnds, freezeWindowGate } from './freeze.js';
 import type { PromotionContext } from './types.js';
 
 const friday: FreezeWindow = {
@@ -19,6 +20,47 @@ describe('activeWindows', () => {
     expect(activeWindows([friday], new Date('2026-07-03T15:59:00Z'))).toEqual([]);
     expect(activeWindows([friday], new Date('2026-07-03T16:00:00Z'))[0]?.start.toISOString()).toBe('2026-07-03T16:00:00.000Z');
     expect(activeWindows([friday], new Date('2026-11-30T09:00:00Z'))).toEqual([]);
+  });
+
+  it('counts the duration on the wall clock of its zone, so the window ends at the same local time across a daylight-saving change', () => {
+    const weekend: FreezeWindow = { ...friday, durationMinutes: 63 * 60 }; // Friday 18:00 → Monday 09:00
+    const cases: [string, string, string][] = [
+      // an ordinary winter weekend: 09:00 CET
+      ['2026-03-21T12:00:00Z', '2026-03-23T08:00:00.000Z', 'Mon 23 Mar 2026 09:00 Europe/Berlin (UTC+01:00)'],
+      // clocks go forward on Sunday 29 March: still 09:00 local, now CEST, so one hour earlier in UTC
+      ['2026-03-28T12:00:00Z', '2026-03-30T07:00:00.000Z', 'Mon 30 Mar 2026 09:00 Europe/Berlin (UTC+02:00)'],
+      // clocks go back on Sunday 25 October: 09:00 CET again
+      ['2026-10-24T12:00:00Z', '2026-10-26T08:00:00.000Z', 'Mon 26 Oct 2026 09:00 Europe/Berlin (UTC+01:00)'],
+    ];
+    for (const [now, end, local] of cases) {
+      const ends = freezeEnds([weekend], new Date(now));
+      expect(ends?.at.toISOString(), now).toBe(end);
+      expect(ends?.window.timezone).toBe('Europe/Berlin');
+      expect(activeWindows([weekend], new Date(new Date(end).getTime() - 1))).toHaveLength(1);
+      expect(activeWindows([weekend], new Date(end))).toEqual([]);
+      expect(formatZoned(ends!.at, ends!.window.timezone)).toBe(local);
+    }
+  });
+
+  it('follows windows back to back to the moment none covers', () => {
+    const evening: FreezeWindow = {
+      kind: 'recurring',
+      name: 'evening',
+      rrule: 'FREQ=DAILY;BYHOUR=18',
+      timezone: 'UTC',
+      durationMinutes: 6 * 60,
+    };
+    const night: FreezeWindow = {
+      kind: 'recurring',
+      name: 'night',
+      rrule: 'FREQ=DAILY;BYHOUR=0',
+      timezone: 'UTC',
+      durationMinutes: 7 * 60,
+    };
+    const ends = freezeEnds([evening, night], new Date('2026-12-01T19:00:00Z'));
+    expect(ends?.at.toISOString()).toBe('2026-12-02T07:00:00.000Z');
+    expect(ends?.window.name).toBe('night');
+    expect(freezeEnds([evening, night], new Date('2026-12-02T12:00:00Z'))).toBeNull();
   });
 
   it('handles one-off windows and a yearly window', () => {
@@ -59,7 +101,7 @@ describe('freeze window gate', () => {
     const during = await freezeWindowGate.evaluate(ctx('2026-11-28T10:00:00Z'), undefined, {} as never);
     expect(during.status).toBe('pending');
     expect(during.reason).toBe(
-      'freeze window "weekend" is active until 2026-11-30T09:00:00.000Z; the promotion continues then (or after an emergency override)',
+      'freeze window "weekend" is active until 2026-11-30T09:00:00.000Z (Mon 30 Nov 2026 10:00 Europe/Berlin (UTC+01:00)); the promotion continues then (or after an emergency override)',
     );
     expect(during.retryAt).toBe('2026-11-30T09:00:00.000Z');
     const by = { id: 'u1', username: 'ops' };

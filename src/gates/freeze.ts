@@ -1,6 +1,7 @@
 // Freeze-window gate: a promotion waits while a recurring (RRULE in a time zone, with a duration) or
 // one-off window covers now; an active emergency override for this gate lets it pass.
 import rrulePkg from 'rrule';
+import { addWallMinutes, formatZoned } from '../core/zoned.js';
 import type { FreezeWindow } from '../environments/freeze.js';
 import type { Gate, PromotionContext } from './types.js';
 
@@ -11,6 +12,8 @@ export interface ActiveWindow {
   start: Date;
   end: Date;
   reason: string | undefined;
+  /** The window's time zone (one-off windows: UTC). */
+  timezone: string;
 }
 
 /**
@@ -54,17 +57,35 @@ export function activeWindows(windows: FreezeWindow[], now: Date): ActiveWindow[
     if (w.kind === 'one_off') {
       const start = new Date(w.start);
       const end = new Date(w.end);
-      if (start <= now && now < end) active.push({ name: w.name, start, end, reason: w.reason });
+      if (start <= now && now < end) active.push({ name: w.name, start, end, reason: w.reason, timezone: 'UTC' });
       continue;
     }
     const rule = w.rrule.replace(/^RRULE:/, '');
     const r = ruleOf(`DTSTART;TZID=${w.timezone}:${dtstart(rule, now)}\nRRULE:${rule}`);
+    // The latest start at or before now; a window lasts durationMinutes on its zone's wall clock (Friday
+    // 18:00 for 63 h ends Monday 09:00 local, also on the weekend the clocks change), so an earlier start
+    // can only end earlier: the latest one decides.
     const start = r.before(now, true);
     if (!start) continue;
-    const end = new Date(start.getTime() + w.durationMinutes * 60_000);
-    if (now < end) active.push({ name: w.name, start, end, reason: w.reason });
+    const end = addWallMinutes(start, w.durationMinutes, w.timezone);
+    if (now < end) active.push({ name: w.name, start, end, reason: w.reason, timezone: w.timezone });
   }
   return active;
+}
+
+/**
+ * When the environment is no longer frozen: the end of the windows active now, and of any window that is
+ * active at that end (back to back or overlapping), followed until a moment no window covers. Null when
+ * none is active now.
+ */
+export function freezeEnds(windows: FreezeWindow[], now: Date): { at: Date; window: ActiveWindow } | null {
+  let active = activeWindows(windows, now);
+  let last: ActiveWindow | null = null;
+  for (let i = 0; i < 100 && active.length > 0; i++) {
+    last = active.reduce((a, b) => (b.end > a.end ? b : a));
+    active = activeWindows(windows, last.end);
+  }
+  return last ? { at: last.end, window: last } : null;
 }
 
 export const freezeWindowGate: Gate = {
@@ -75,13 +96,20 @@ export const freezeWindowGate: Gate = {
     const active = activeWindows(ctx.environment.freezeWindows as FreezeWindow[], now);
     const inputs = {
       windows: ctx.environment.freezeWindows.length,
-      active: active.map((w) => ({ name: w.name, start: w.start.toISOString(), end: w.end.toISOString() })),
+      active: active.map((w) => ({
+        name: w.name,
+        start: w.start.toISOString(),
+        end: w.end.toISOString(),
+        timezone: w.timezone,
+        endLocal: formatZoned(w.end, w.timezone),
+      })),
       now: ctx.now,
     };
     if (active.length === 0) return { status: 'pass', reason: 'no freeze window is active', inputs };
     const override = ctx.overrides.find((o) => o.gate === 'freeze_window' && new Date(o.expiresAt) > now);
-    // The freeze ends when the last overlapping window ends.
-    const end = new Date(Math.max(...active.map((w) => w.end.getTime())));
+    // The freeze ends when no window covers the moment any more (windows back to back are followed).
+    const ends = freezeEnds(ctx.environment.freezeWindows as FreezeWindow[], now)!;
+    const end = ends.at;
     const names = active.map((w) => `"${w.name}"`).join(', ');
     if (override) {
       return {
@@ -92,8 +120,8 @@ export const freezeWindowGate: Gate = {
     }
     return {
       status: 'pending',
-      reason: `freeze window ${names} is active until ${end.toISOString()}; the promotion continues then (or after an emergency override)`,
-      inputs,
+      reason: `freeze window ${names} is active until ${end.toISOString()} (${formatZoned(end, ends.window.timezone)}); the promotion continues then (or after an emergency override)`,
+      inputs: { ...inputs, endsAt: end.toISOString(), endsAtLocal: formatZoned(end, ends.window.timezone) },
       retryAt: end.toISOString(),
     };
   },

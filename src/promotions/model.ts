@@ -1,6 +1,7 @@
 // Promotions and approvals: request/response schemas.
 import { z } from 'zod';
 import { deploymentPlan } from '../deployments/plan-model.js';
+import { explanation } from './why.js';
 
 export const PROMOTION_STATUSES = [
   'pending',
@@ -78,6 +79,7 @@ export const promotionCreate = z.strictObject({
 
 export const promotionPreview = promotionCreate.omit({ reason: true });
 export const previewResult = z.object({
+  why: explanation.describe('Why it would wait or be refused, and until when'),
   plan: deploymentPlan.nullable().describe('What a deployment would do now (null when the environment has no targets)'),
   release: z.object({ id: z.uuid(), name: z.string() }),
   sourceEnvironment: z.object({ id: z.uuid(), name: z.string() }).nullable(),

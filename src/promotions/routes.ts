@@ -10,6 +10,7 @@ import type { Signer } from './decision.js';
 import * as m from './model.js';
 import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
 import * as svc from './service.js';
+import { explanation } from './why.js';
 
 export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void {
   const { db } = deps;
@@ -126,6 +127,24 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
       },
     },
     async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.promotionGates(tx, req.params.id)),
+  );
+
+  app.get(
+    '/api/v1/promotions/:id/why',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary:
+          'Why the promotion waits or was refused and until when: each gate with what would make it pass, when a freeze ends (in its time zone), who may still approve, the earliest time it could proceed',
+        params: m.promotionParam,
+        response: { 200: explanation },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      return withTenant(db, a.tenantId, (tx) => svc.promotionWhy(tx, a.tenantId, deps.clock.now(), req.params.id));
+    },
   );
 
   app.get(

@@ -7,6 +7,7 @@ import { endRun } from '../engine/transitions.js';
 import { getEnvironment } from '../environments/service.js';
 import { appendPacket } from '../evidence/service.js';
 import { evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
+import type { GateResult } from '../gates/types.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { AuthContext, Role } from '../http/types.js';
 import { getRelease } from '../releases/service.js';
@@ -16,6 +17,7 @@ import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
 import { buildContext, contextFor, type PromotionRow, planNow, previousEnvironment } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
+import { explain } from './why.js';
 
 const SELECT = `SELECT p.*, r.name AS release_name, se.name AS source_name, te.name AS target_name, u.username AS requester,
   ARRAY(SELECT j.id FROM deployment_jobs j WHERE j.promotion_id = p.id ORDER BY j.id) AS deployment_job_ids
@@ -167,6 +169,7 @@ export async function previewPromotion(
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
   return {
     plan: await planNow(tx, auth.tenantId, release.id, env.id),
+    why: await explain(tx, ctx, results, { status: null, evaluatedAt: ctx.now }),
     release: { id: release.id, name: release.name },
     sourceEnvironment: source,
     targetEnvironment: { id: env.id, name: env.name },
@@ -378,6 +381,14 @@ export async function overrideGate(
     createdBy: auth.username,
     evidenceId: packet.id,
   };
+}
+
+/** Why the promotion waits or was refused, and until when, from its latest gate results (nothing is evaluated or written). */
+export async function promotionWhy(tx: Tx, tenantId: string, now: Date, id: string) {
+  const p = await row(tx, id);
+  const record = p.decision_record as { gates?: GateResult[]; evaluatedAt?: string };
+  const ctx = await buildContext(tx, { ...contextFor(tenantId, p, now), plan: p.plan });
+  return explain(tx, ctx, record.gates ?? [], { status: p.status, evaluatedAt: record.evaluatedAt ?? null });
 }
 
 export async function promotionGates(tx: Tx, id: string) {

@@ -2,6 +2,7 @@
 // five-week calendar preview computed the way the server's freeze gate computes occurrences.
 import { useEffect, useMemo, useState } from 'react';
 import type { FreezeWindow } from '../api/types';
+import { addWallMinutes } from '../lib/zoned';
 
 type RRuleModule = typeof import('rrule');
 const DTSTART = '20000101T000000';
@@ -25,7 +26,7 @@ function occurrences(rr: RRuleModule, windows: FreezeWindow[], from: Date, to: D
       const rule = rr.rrulestr(`DTSTART;TZID=${w.timezone}:${DTSTART}\nRRULE:${w.rrule.replace(/^RRULE:/, '')}`);
       const back = new Date(from.getTime() - w.durationMinutes * 60_000);
       for (const start of rule.between(back, to, true).slice(0, 500)) {
-        out.push({ name: w.name, start, end: new Date(start.getTime() + w.durationMinutes * 60_000) });
+        out.push({ name: w.name, start, end: addWallMinutes(start, w.durationMinutes, w.timezone) });
       }
     } catch {
       // an invalid rule is reported by the server on save
