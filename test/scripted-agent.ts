@@ -4,6 +4,8 @@ import { type AgentTask, stickerFor } from '../src/deployments/protocol.js';
 
 export interface ScriptedAgent {
   id: string;
+  /** The agent's credential (for protocol calls the script does itself, e.g. observations). */
+  credential: string;
   /** Leases what is pending for it now. */
   lease(max?: number): Promise<AgentTask[]>;
   start(task: AgentTask): Promise<number>;
@@ -43,6 +45,7 @@ export async function scriptedAgent(base: string, adminToken: string, name: stri
   const tasks = `/api/v1/agents/${id}/tasks`;
   const agent: ScriptedAgent = {
     id,
+    credential: cred,
     async lease(max = 10) {
       const r = await call(base, 'POST', `${tasks}/lease`, cred, { max });
       return (r.body?.tasks ?? []) as AgentTask[];

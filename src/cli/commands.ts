@@ -7,6 +7,7 @@ import { registerComponentCommands } from './component-commands.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { registerEnvCommands } from './env-commands.js';
 import { registerEvidenceCommands } from './evidence-commands.js';
+import { registerHistoryCommands } from './history-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
 import { registerNotificationCommands } from './notification-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
@@ -30,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerComponentCommands(program);
   registerReleaseCommands(program);
   registerPromoteCommands(program);
+  registerHistoryCommands(program);
   registerIntegrationCommands(program);
   registerNotificationCommands(program);
   registerAgentCommands(program);

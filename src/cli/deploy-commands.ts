@@ -279,11 +279,18 @@ export function registerDeployCommands(program: Command): void {
   apiCommand(program, 'rollback <environment>', 'Roll an environment back: undo its latest deployment, or go to a release with --to', [
     'gantry rollback prod',
     'gantry rollback prod --to 1.3.2 --wait',
+    'gantry rollback prod --dry-run   # what it would do, per target and component',
   ])
     .option('--to <release>', 'release to return to')
     .option('--wait', 'wait until the rollback job ends')
-    .action(async (environment: string, opts: ApiOpts & { to?: string; wait?: boolean }) => {
+    .option('--dry-run', 'print the plan the rollback would execute (per target and component) and start nothing')
+    .action(async (environment: string, opts: ApiOpts & { to?: string; wait?: boolean; dryRun?: boolean }) => {
       const c = clientFor(opts);
+      if (opts.dryRun) {
+        const plan = await c.post<PlanView>('/deployments/rollback/plan', { environment, ...(opts.to ? { to: opts.to } : {}) });
+        emit(opts, plan, printPlan);
+        return;
+      }
       let job = await c.post<Job>('/deployments/rollback', { environment, ...(opts.to ? { to: opts.to } : {}) });
       if (opts.wait) job = await waitFor(c, job.id, opts.json);
       emit(opts, job, printJob);

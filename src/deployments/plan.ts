@@ -262,16 +262,14 @@ export function taskComponents(basis: PlanBasis, t: TargetRow): TaskComponent[] 
   );
 }
 
-/** Whether the target changes over to a new colour beside the old one (a router and per-colour ports). */
+/**
+ * Whether the target changes over to a new colour beside the old one: a router and, for every component,
+ * a port that differs per colour (the executors' rule; zeroDowntimeBlocker states it for compose_host and
+ * the docker_host executor checks the same on the resolved ports).
+ */
 function changesOverBeside(targetType: string, strategy: Strategy, config: StrategyConfig, components: string[]): boolean {
-  if (targetType === 'compose_host') return zeroDowntimeBlocker('compose_host', config, components) === null;
-  if (targetType === 'docker_host') {
-    if (!config.router) return false;
-    return components.every((c) => {
-      const port = config.services?.[c]?.port;
-      return typeof port === 'string' && port.includes('${color}');
-    });
-  }
+  if (targetType === 'compose_host' || targetType === 'docker_host')
+    return zeroDowntimeBlocker('compose_host', config, components) === null;
   return strategy === 'blue_green';
 }
 

@@ -160,6 +160,42 @@ export function deploymentRoutes(app: App, deps: Deps): void {
   );
 
   app.post(
+    '/api/v1/deployments/:id/rollback/plan',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'Dry run: the plan rolling this job back would execute (per target and component); nothing is started',
+        params: m.jobRef,
+        response: { 200: deploymentPlan },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      return withTenant(db, a.tenantId, (tx) => svc.rollbackPlan(tx, () => svc.rollbackJob(tx, a.tenantId, req.params.id, a.userId)));
+    },
+  );
+
+  app.post(
+    '/api/v1/deployments/rollback/plan',
+    {
+      config: { access: READ },
+      schema: {
+        tags,
+        summary: 'Dry run: the plan rolling an environment back would execute; nothing is started',
+        body: m.rollbackBody,
+        response: { 200: deploymentPlan },
+      },
+    },
+    async (req) => {
+      const a = caller(req);
+      return withTenant(db, a.tenantId, (tx) =>
+        svc.rollbackPlan(tx, () => svc.rollbackEnvironment(tx, a.tenantId, req.body.environment, req.body.to, a.userId)),
+      );
+    },
+  );
+
+  app.post(
     '/api/v1/deployments/rollback',
     {
       config: { access: DEPLOY },

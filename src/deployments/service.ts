@@ -6,6 +6,7 @@ import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { createJob } from './create.js';
 import type { Job, jobDetail, jobListQuery } from './model.js';
+import type { DeploymentPlan } from './plan.js';
 import { advanceJob, finishJob, type ProgressDeps, startRollback } from './progress.js';
 
 const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
@@ -201,4 +202,20 @@ export async function rollbackEnvironment(tx: Tx, tenantId: string, envRef: stri
     rollbackOf: last.rows[0].id,
   });
   return getJob(tx, id);
+}
+
+/**
+ * The plan a rollback would execute, without starting it: the rollback is created exactly as it would be
+ * (same code, same checks: 409 while a job runs, nothing to roll back) inside a savepoint, its plan read,
+ * and everything undone.
+ */
+export async function rollbackPlan(tx: Tx, create: () => Promise<{ id: string }>): Promise<DeploymentPlan> {
+  await tx.query('SAVEPOINT rollback_plan');
+  try {
+    const job = await create();
+    const r = await tx.query<{ plan: DeploymentPlan }>('SELECT plan FROM deployment_jobs WHERE id = $1', [job.id]);
+    return r.rows[0]!.plan;
+  } finally {
+    await tx.query('ROLLBACK TO SAVEPOINT rollback_plan');
+  }
 }

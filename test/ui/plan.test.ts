@@ -111,6 +111,10 @@ describe.skipIf(!hasBrowser)('web UI: the deployment plan on the promotion page'
     expect(text).toContain(`${digests['1.0.0']!.slice(7, 19)} → ${digests['1.1.0']!.slice(7, 19)}`);
     expect(text).toMatch(/new image digest/);
     expect(await page.getByTestId('plan-summary').textContent()).toMatch(/1 target\(s\) change.*1 recreated/);
+    // Why it waits: two approvals from the people who may give them.
+    expect(await page.getByTestId('why-summary').textContent()).toMatch(
+      /^Waiting for 2 more approval\(s\) \(admin, bob, carol may give them\)/,
+    );
     const hash = await page.getByTestId('plan-hash').textContent();
     expect(hash).toBe((await server.call('GET', `/api/v1/promotions/${promotion}/plan`)).planHash);
   });
@@ -131,6 +135,7 @@ describe.skipIf(!hasBrowser)('web UI: the deployment plan on the promotion page'
     expect(await row('prod-web-2', 'web').getAttribute('data-action')).toBe('create');
     expect(await page.getByTestId('status-banner').textContent()).toMatch(/bob approved an earlier plan/);
     await page.getByRole('button', { name: 'Approve' }).waitFor();
+    expect(await page.getByTestId('why-eligible').textContent()).toContain('bob (approved an earlier plan; may approve the current one)');
     await page.screenshot({ path: path.join(SHOTS, 'promotion-plan-changed.png'), fullPage: true });
 
     await server.call('POST', `/api/v1/promotions/${promotion}/approve`, { comment: 'new plan' }, tokens.carol);
@@ -143,5 +148,33 @@ describe.skipIf(!hasBrowser)('web UI: the deployment plan on the promotion page'
     const detail = await server.call('GET', `/api/v1/deployments/${job}`);
     expect(detail.tasks.map((t: { targetName: string }) => t.targetName).sort()).toEqual(['prod-web-1', 'prod-web-2']);
     expect(detail.planHash).toBe((await server.call('GET', `/api/v1/promotions/${promotion}`)).planHash);
+  });
+
+  it('shows the target’s timeline and answers what ran there at an instant, with who decided it and verified evidence', async () => {
+    const promoted = await server.call('GET', `/api/v1/promotions/${promotion}`);
+    const job = await server.call('GET', `/api/v1/deployments/${promoted.deploymentJobIds[0]}`);
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, timezoneId: 'UTC' });
+    const p = await ctx.newPage();
+    await p.goto(`${server.base}/`);
+    await p.getByLabel('API token').fill(tokens.bob!);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByTestId('whoami').waitFor();
+    await p.goto(`${server.base}/targets/prod-web-1`);
+    await p.getByTestId('target-timeline').waitFor();
+    const rows = p.getByTestId('timeline-ran');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).textContent()).toMatch(/^.*now1\.1\.0/);
+    expect(await rows.nth(1).textContent()).toContain('1.0.0');
+    // One second after the promotion's job completed (UTC, the page's time zone here).
+    const at = new Date(Date.parse(job.completedAt) + 1000).toISOString().slice(0, 19);
+    await p.getByLabel('Time (your local time)').fill(at);
+    await p.getByRole('button', { name: 'Ask' }).click();
+    await p.getByTestId('at-answer').waitFor();
+    expect(await p.getByTestId('at-ran').textContent()).toContain('1.1.0');
+    // bob approved the earlier plan too; only the approvals of the approved plan are named.
+    expect(await p.getByTestId('at-promotion').textContent()).toMatch(/requested by dave; approved by (carol, bob|bob, carol); gates:/);
+    expect(await p.getByTestId('at-evidence').textContent()).toMatch(/release decision #\d+.*deployment #\d+.*verified against the chain/);
+    await p.screenshot({ path: path.join(SHOTS, 'target-timeline.png'), fullPage: true });
+    await ctx.close();
   });
 });

@@ -975,8 +975,10 @@ export interface paths {
                                 freeze: {
                                     /** @description Names of the freeze windows that cover now */
                                     active: string[];
-                                    /** @description When the current freeze ends (the last overlapping window), or null when not frozen */
+                                    /** @description When the current freeze ends (windows back to back or overlapping are followed), or null when not frozen */
                                     until: string | null;
+                                    /** @description The same moment in the time zone of the window that ends last, e.g. "Mon 30 Mar 2026 09:00 Europe/Berlin (UTC+02:00)" */
+                                    untilLocal: string | null;
                                 };
                             }[];
                             nextCursor: string | null;
@@ -1602,8 +1604,10 @@ export interface paths {
                             freeze: {
                                 /** @description Names of the freeze windows that cover now */
                                 active: string[];
-                                /** @description When the current freeze ends (the last overlapping window), or null when not frozen */
+                                /** @description When the current freeze ends (windows back to back or overlapping are followed), or null when not frozen */
                                 until: string | null;
+                                /** @description The same moment in the time zone of the window that ends last, e.g. "Mon 30 Mar 2026 09:00 Europe/Berlin (UTC+02:00)" */
+                                untilLocal: string | null;
                             };
                         };
                     };
@@ -2585,6 +2589,283 @@ export interface paths {
                                 completedAt: string | null;
                             }[];
                             nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/targets/{ref}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What ran on a target from when to when (release, digests, job, promotion), and its drift periods */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Target id or name */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            target: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                environmentName: string;
+                            };
+                            /** @description Newest first */
+                            intervals: {
+                                from: string;
+                                /** @description null: still running */
+                                to: string | null;
+                                /**
+                                 * @description remove: what Gantry deployed was taken away at `from`
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    digest: string;
+                                }[];
+                                /** @description The digests are what the runner observed after the change */
+                                observed: boolean;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** Format: uuid */
+                                taskId: string;
+                                /** Format: uuid */
+                                jobId: string;
+                                promotionId: string | null;
+                                rollbackOf: string | null;
+                            }[];
+                            /** @description Newest first */
+                            drift: {
+                                from: string;
+                                to: string | null;
+                                items: {
+                                    component: string | null;
+                                    field: string;
+                                    expected: string | null;
+                                    actual: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/targets/{ref}/at": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What ran on a target at an instant: digests, release, job, promotion, who requested and approved it, the gates, and the evidence packets (verified) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The instant, ISO 8601, e.g. 2026-12-01T10:00:00Z */
+                    time: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Target id or name */
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            target: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                environmentName: string;
+                            };
+                            at: string;
+                            ran: {
+                                from: string;
+                                /** @description null: still running */
+                                to: string | null;
+                                /**
+                                 * @description remove: what Gantry deployed was taken away at `from`
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    digest: string;
+                                }[];
+                                /** @description The digests are what the runner observed after the change */
+                                observed: boolean;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                /** Format: uuid */
+                                taskId: string;
+                                /** Format: uuid */
+                                jobId: string;
+                                promotionId: string | null;
+                                rollbackOf: string | null;
+                            } | null;
+                            why: string | null;
+                            /** @description A drift period covering the instant: what ran differed from the record */
+                            drift: {
+                                from: string;
+                                to: string | null;
+                                items: {
+                                    component: string | null;
+                                    field: string;
+                                    expected: string | null;
+                                    actual: string | null;
+                                }[];
+                            } | null;
+                            job: {
+                                /** Format: uuid */
+                                id: string;
+                                strategy: string;
+                                status: string;
+                                createdBy: string | null;
+                                createdAt: string;
+                                planHash: string | null;
+                                rollbackOf: string | null;
+                            } | null;
+                            promotion: {
+                                /** Format: uuid */
+                                id: string;
+                                reason: string;
+                                status: string;
+                                requestedBy: string;
+                                requestedAt: string;
+                                approvals: {
+                                    username: string;
+                                    action: string;
+                                    at: string;
+                                    planHash: string | null;
+                                    /** @description It counted toward the decision (an approval of an earlier plan did not) */
+                                    counted: boolean;
+                                }[];
+                                outcome: string | null;
+                                decidedAt: string | null;
+                                gates: {
+                                    gate: string;
+                                    status: string;
+                                    reason: string;
+                                }[];
+                                planHash: string | null;
+                                decisionPacketId: string | null;
+                            } | null;
+                            evidence: {
+                                /** Format: uuid */
+                                id: string;
+                                type: string;
+                                sequence: number;
+                                contentHash: string;
+                            }[];
+                            /** @description The packets verified as an export bundle would be: hashes, signatures, signed headers and chain links */
+                            verification: {
+                                ok: boolean;
+                                failures: string[];
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/digests/{digest}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everywhere an image digest ran, per target and component, from when to when */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description sha256:<64 hex> */
+                    digest: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            digest: string;
+                            intervals: {
+                                target: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                    environmentName: string;
+                                };
+                                component: string;
+                                from: string;
+                                to: string | null;
+                                releases: string[];
+                                jobIds: string[];
+                            }[];
                         };
                     };
                 };
@@ -8760,6 +9041,54 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description Why it would wait or be refused, and until when */
+                            why: {
+                                /** @description The promotion’s status (null for a dry run) */
+                                status: string | null;
+                                evaluatedAt: string | null;
+                                /**
+                                 * @description refused: a gate fails; waiting: something is pending
+                                 * @enum {string}
+                                 */
+                                verdict: "passes" | "waiting" | "refused";
+                                /** @description The answer in one paragraph */
+                                summary: string;
+                                gates: {
+                                    gate: string;
+                                    /** @enum {string} */
+                                    status: "pass" | "fail" | "pending";
+                                    reason: string;
+                                    /** @description What would make it pass (null when it passes) */
+                                    unblock: string | null;
+                                    /** @description When a time-based gate passes by itself */
+                                    opensAt: string | null;
+                                    /** @description The same moment in the time zone of the window or rule that decides it */
+                                    opensAtLocal: string | null;
+                                }[];
+                                /** @description When every time-based gate has opened (null when none waits on time) */
+                                opensAt: string | null;
+                                opensAtLocal: string | null;
+                                approvals: {
+                                    required: number;
+                                    /** @description People whose approval counts for the current plan */
+                                    counted: string[];
+                                    /** @description How many more are needed */
+                                    needed: number;
+                                    /** @description People who may still approve (approver or admin role, not excluded) */
+                                    eligible: {
+                                        username: string;
+                                        note: string | null;
+                                    }[];
+                                    /** @description People who may not approve, and why */
+                                    excluded: {
+                                        username: string;
+                                        why: string;
+                                    }[];
+                                };
+                                /** @description If the needed approvals came now: when it could proceed (null when a gate fails or waits on something without a time) */
+                                earliestProceedAt: string | null;
+                                earliestProceedAtLocal: string | null;
+                            };
                             /** @description What a deployment would do now (null when the environment has no targets) */
                             plan: {
                                 /** @enum {string} */
@@ -9100,6 +9429,90 @@ export interface paths {
                                 retryAt?: string;
                                 policyVersion?: string;
                             }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/promotions/{id}/why": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Why the promotion waits or was refused and until when: each gate with what would make it pass, when a freeze ends (in its time zone), who may still approve, the earliest time it could proceed */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The promotion’s status (null for a dry run) */
+                            status: string | null;
+                            evaluatedAt: string | null;
+                            /**
+                             * @description refused: a gate fails; waiting: something is pending
+                             * @enum {string}
+                             */
+                            verdict: "passes" | "waiting" | "refused";
+                            /** @description The answer in one paragraph */
+                            summary: string;
+                            gates: {
+                                gate: string;
+                                /** @enum {string} */
+                                status: "pass" | "fail" | "pending";
+                                reason: string;
+                                /** @description What would make it pass (null when it passes) */
+                                unblock: string | null;
+                                /** @description When a time-based gate passes by itself */
+                                opensAt: string | null;
+                                /** @description The same moment in the time zone of the window or rule that decides it */
+                                opensAtLocal: string | null;
+                            }[];
+                            /** @description When every time-based gate has opened (null when none waits on time) */
+                            opensAt: string | null;
+                            opensAtLocal: string | null;
+                            approvals: {
+                                required: number;
+                                /** @description People whose approval counts for the current plan */
+                                counted: string[];
+                                /** @description How many more are needed */
+                                needed: number;
+                                /** @description People who may still approve (approver or admin role, not excluded) */
+                                eligible: {
+                                    username: string;
+                                    note: string | null;
+                                }[];
+                                /** @description People who may not approve, and why */
+                                excluded: {
+                                    username: string;
+                                    why: string;
+                                }[];
+                            };
+                            /** @description If the needed approvals came now: when it could proceed (null when a gate fails or waits on something without a time) */
+                            earliestProceedAt: string | null;
+                            earliestProceedAtLocal: string | null;
                         };
                     };
                 };

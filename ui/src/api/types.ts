@@ -54,3 +54,6 @@ export type NextAction = NextActions['items'][number];
 export type TargetHistoryEntry = ItemOf<Body<'/api/v1/targets/{ref}/history', 'get'>>;
 export type PromotionPlan = Body<'/api/v1/promotions/{id}/plan', 'get'>;
 export type DeploymentPlan = NonNullable<PromotionPlan['plan']>;
+export type PromotionWhy = Body<'/api/v1/promotions/{id}/why', 'get'>;
+export type TargetTimeline = Body<'/api/v1/targets/{ref}/timeline', 'get'>;
+export type TargetAt = Body<'/api/v1/targets/{ref}/at', 'get'>;

@@ -17,6 +17,7 @@ import { FullId, localizeTimes, When } from '../components/format';
 import { GateList, PEOPLE_GATES, unblockHint } from '../components/Gates';
 import { PlanTable } from '../components/Plan';
 import { ActionButton, Badge, ErrorBox, Loading, ScrollPre } from '../components/ui';
+import { WhyPanel } from '../components/Why';
 import { useSession } from '../lib/auth';
 import { listDeployments, listEvidence } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
@@ -234,16 +235,19 @@ export function PromotionDetail({ id }: { id: string }) {
   const state = useApi(
     async () => {
       const p = await unwrap(api.GET('/api/v1/promotions/{id}', { params: { path: { id } } }));
-      const [gates, env, release, jobs, packets, plan] = await Promise.all([
+      const [gates, env, release, jobs, packets, plan, why] = await Promise.all([
         unwrap(api.GET('/api/v1/promotions/{id}/gates', { params: { path: { id } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/environments/{ref}', { params: { path: { ref: p.targetEnvironmentId } } })).catch(() => undefined),
         unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: p.releaseId } } })).catch(() => undefined),
         listDeployments({ promotion: id }).catch(() => undefined),
         listEvidence({ promotion: id }).catch(() => undefined),
         unwrap(api.GET('/api/v1/promotions/{id}/plan', { params: { path: { id } } })).catch(() => undefined),
+        OPEN.has(p.status) || p.status === 'rejected'
+          ? unwrap(api.GET('/api/v1/promotions/{id}/why', { params: { path: { id } } })).catch(() => undefined)
+          : undefined,
       ]);
       setFinal(FINAL.has(p.status));
-      return { p, gates, env, release, jobs: jobs ?? [], packets: packets ?? [], plan };
+      return { p, gates, env, release, jobs: jobs ?? [], packets: packets ?? [], plan, why };
     },
     [id],
     { pollMs: final ? 15_000 : 2000 },
@@ -254,7 +258,7 @@ export function PromotionDetail({ id }: { id: string }) {
 
   if (state.error) return <ErrorBox error={state.error} onRetry={state.reload} title="Could not load the promotion" />;
   if (!d || !me) return <Loading />;
-  const { p, gates, env, release, jobs, packets, plan } = d;
+  const { p, gates, env, release, jobs, packets, plan, why } = d;
   const results = gates?.gates ?? [];
   const cannot = whyNot(p, env, release, me, hasRole('approver'));
   const allowedToOverride = overrideRoles(env);
@@ -421,6 +425,7 @@ export function PromotionDetail({ id }: { id: string }) {
           )}
         </section>
       </div>
+      {why ? <WhyPanel why={why} /> : null}
       {plan?.plan ? (
         <PlanTable plan={plan.plan} changes={plan.changes} />
       ) : plan ? (

@@ -6,6 +6,7 @@ import { api, unwrap } from '../api/client';
 import type { DriftRow, Target } from '../api/types';
 import { Digest, When } from '../components/format';
 import { NewTarget } from '../components/NewTarget';
+import { TimelineTable, WhatRanAt } from '../components/Timeline';
 import { ActionButton, Badge, ErrorBox, Json, Loading } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { listDrift, listEnvironments, listTargets, targetHistory } from '../lib/data';
@@ -145,13 +146,17 @@ export function Targets() {
 export function TargetDetail({ ref_ }: { ref_: string }) {
   const state = useApi(async () => {
     const target = await unwrap(api.GET('/api/v1/targets/{ref}', { params: { path: { ref: ref_ } } }));
-    const [history, drift] = await Promise.all([targetHistory(target.id), listDrift(target.environmentName).catch(() => undefined)]);
-    return { target, history, verdict: drift?.get(target.id) };
+    const [history, drift, timeline] = await Promise.all([
+      targetHistory(target.id),
+      listDrift(target.environmentName).catch(() => undefined),
+      unwrap(api.GET('/api/v1/targets/{ref}/timeline', { params: { path: { ref: target.id } } })).catch(() => undefined),
+    ]);
+    return { target, history, verdict: drift?.get(target.id), timeline };
   }, [ref_]);
   useTitle(`Target ${state.data?.target.name ?? ''}`);
   if (state.error) return <ErrorBox error={state.error} />;
   if (!state.data) return <Loading />;
-  const { target: t, history, verdict } = state.data;
+  const { target: t, history, verdict, timeline } = state.data;
   return (
     <>
       <p className="small">
@@ -220,7 +225,10 @@ export function TargetDetail({ ref_ }: { ref_: string }) {
           {verdict ? <DriftDetail verdict={verdict} environment={t.environmentName} onChecked={state.reload} /> : null}
         </div>
       </div>
-      <h2>History</h2>
+      <h2>Timeline</h2>
+      {timeline ? <TimelineTable timeline={timeline} /> : null}
+      <WhatRanAt target={t.id} />
+      <h2>Deployment tasks</h2>
       {history.length === 0 ? <p className="muted">Nothing was deployed to this target yet.</p> : null}
       {history.length ? (
         <div className="table-wrap">
