@@ -1,5 +1,5 @@
-// Creating deployment jobs: resolve the release, the environment's targets (label selector) and the
-// strategy config, plan batches, and insert the job with one task per target in the caller's transaction.
+// Creating deployment jobs from their plan (plan.ts: release, the environment's targets by label selector,
+// strategy config, batches) and insert the job with one task per target in the caller's transaction.
 import { ConflictError, GantryError } from '../core/errors.js';
 import type { Tx } from '../store/db.js';
 import {
@@ -156,24 +156,24 @@ async function insertTasks(tx: Tx, tenantId: string, jobId: string, basis: PlanB
   await markWaiting(tx, jobId);
 }
 
+/** A queued job as startQueuedJob needs it (queue.ts selects it). */
+export interface QueuedJob {
+  id: string;
+  tenant_id: string;
+  release_id: string;
+  environment_id: string;
+  promotion_id: string | null;
+  strategy: Strategy;
+  strategy_config: StrategyConfig;
+  plan: DeploymentPlan | null;
+}
+
 /**
  * Starts a queued (pending) job: plans its tasks from the environment's targets as they are now and
  * marks it running. Returns an error message instead when it cannot start (no targets any more); the
  * caller ends the job with it. The caller holds lockEnvironmentJobs and the job row.
  */
-export async function startQueuedJob(
-  tx: Tx,
-  job: {
-    id: string;
-    tenant_id: string;
-    release_id: string;
-    environment_id: string;
-    promotion_id: string | null;
-    strategy: Strategy;
-    strategy_config: StrategyConfig;
-    plan: DeploymentPlan | null;
-  },
-): Promise<string | null> {
+export async function startQueuedJob(tx: Tx, job: QueuedJob): Promise<string | null> {
   let basis: PlanBasis;
   try {
     const release = await loadRelease(tx, job.tenant_id, job.release_id);

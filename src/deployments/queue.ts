@@ -3,20 +3,7 @@
 // starts, in the order the promotions were requested; each queued promotion's blocked_reason says what
 // it waits for. The scheduler's sweep starts any queue a crash left without a running job.
 import { type Db, type Tx, withSystem } from '../store/db.js';
-import { lockEnvironmentJobs, startQueuedJob } from './create.js';
-import type { DeploymentPlan } from './plan.js';
-import type { Strategy, StrategyConfig } from './protocol.js';
-
-interface QueuedJob {
-  id: string;
-  tenant_id: string;
-  release_id: string;
-  environment_id: string;
-  promotion_id: string | null;
-  strategy: Strategy;
-  strategy_config: StrategyConfig;
-  plan: DeploymentPlan | null;
-}
+import { lockEnvironmentJobs, type QueuedJob, startQueuedJob } from './create.js';
 
 /** Ends a job that could not start (finishJob with status failed); passed in to keep progress.ts the owner of endings. */
 export type FailJob = (tx: Tx, jobId: string, error: string) => Promise<void>;

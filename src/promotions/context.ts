@@ -24,6 +24,8 @@ export interface PromotionRow {
   blocked_reason: string | null;
   next_evaluation_at: Date | null;
   completed_at: Date | null;
+  /** The plan approvals are for (as last evaluated); null when none could be made. */
+  plan_hash?: string | null;
 }
 
 async function actor(tx: Tx, id: string | null): Promise<Actor | null> {

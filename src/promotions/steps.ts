@@ -8,7 +8,7 @@ import type { GateResult } from '../gates/types.js';
 import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
 import { type Db, type Tx, withTenant } from '../store/db.js';
-import { buildContext, contextFor, type PromotionRow } from './context.js';
+import { buildContext, contextFor, type PromotionRow, planNow } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 
 export interface PromotionStepDeps {
@@ -84,7 +84,15 @@ async function evaluate(
     deps.db,
     ctx.tenantId,
     async (tx): Promise<StepResult<{ gates: Record<string, unknown>[] }> & { decided?: string }> => {
-      const pc = await buildContext(tx, contextFor(ctx.tenantId, p, now));
+      const plan = await planNow(tx, ctx.tenantId, p.release_id, p.target_environment_id);
+      // Waiting for people with every other gate passed: an approval evaluates the gates itself
+      // (service.ts approve), so a wake-up here is the plan check; the gates (external ones included) are
+      // evaluated again only when the plan changed.
+      if (final && p.status === 'awaiting_approval' && plan && p.plan_hash === plan.hash) {
+        const next = new Date(now.getTime() + (deps.recheckSeconds ?? 30) * 1000);
+        return { status: 'waiting', until: next, reason: p.blocked_reason ?? 'waiting for approvals' };
+      }
+      const pc = await buildContext(tx, { ...contextFor(ctx.tenantId, p, now), plan });
       const refs = gateRefs(pc.environment.config);
       // Every gate is evaluated and recorded, so the promotion shows approvals and separation of duties
       // while it waits on another gate; before the approval step only the others decide.

@@ -175,6 +175,10 @@ describe.skipIf(!hasBrowser)('web UI: the deployment plan on the promotion page'
     expect(await p.getByTestId('at-promotion').textContent()).toMatch(/requested by dave; approved by (carol, bob|bob, carol); gates:/);
     expect(await p.getByTestId('at-evidence').textContent()).toMatch(/release decision #\d+.*deployment #\d+.*verified against the chain/);
     await p.screenshot({ path: path.join(SHOTS, 'target-timeline.png'), fullPage: true });
+    // The deployment's page shows the plan it executed.
+    await p.goto(`${server.base}/deployments/${job.id}`);
+    await p.getByTestId('job-plan').waitFor();
+    expect(await p.getByTestId('job-plan').textContent()).toMatch(/2 target\(s\) change/);
     await ctx.close();
   });
 });

@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
+import { PlanTable } from '../components/Plan';
 import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
@@ -335,6 +336,12 @@ export function DeploymentDetail({ id }: { id: string }) {
         <p className="small muted">{job.acknowledgedFailures} failed target(s) acknowledged by resuming after a failure pause.</p>
       ) : null}
       <Verification job={job} />
+      {job.plan ? (
+        <details data-testid="job-plan">
+          <summary>The plan this job executes ({job.plan.summary.deploy} target(s) change)</summary>
+          <PlanTable plan={job.plan} />
+        </details>
+      ) : null}
       <h2>Targets</h2>
       <div className="table-wrap">
         <table>
