@@ -33,12 +33,7 @@ export async function exportBundle(tx: Tx, tenantId: string, filter: EvidenceFil
     filter: echo,
     packets: rows.map(toPacket),
     // Every key ever registered: few, and a verifier then needs nothing else.
-    keys: (await listKeys(tx)).map((k) => ({
-      keyid: k.keyId,
-      publicKeyPem: k.publicKeyPem,
-      createdAt: k.createdAt,
-      retiredAt: k.retiredAt,
-    })),
+    keys: await bundleKeys(tx),
     chain: {
       scope: subset ? 'subset' : 'chain',
       fromSequence: first?.seq ?? null,
@@ -49,4 +44,14 @@ export async function exportBundle(tx: Tx, tenantId: string, filter: EvidenceFil
       links,
     },
   };
+}
+
+/** Every registered public key, as a bundle lists them. */
+export async function bundleKeys(tx: Tx): Promise<EvidenceBundle['keys']> {
+  return (await listKeys(tx)).map((k) => ({
+    keyid: k.keyId,
+    publicKeyPem: k.publicKeyPem,
+    createdAt: k.createdAt,
+    retiredAt: k.retiredAt,
+  }));
 }

@@ -4,8 +4,9 @@
 // observed, else the pinned ones), the jobs, promotions and their decision records, drift periods
 // (drift_periods, kept by a trigger) and the evidence packets.
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { bundleKeys } from '../evidence/export.js';
 import { BUNDLE_FORMAT, type Bundle, verifyBundle } from '../evidence/format.js';
-import { chainLinks, listKeys } from '../evidence/queries.js';
+import { chainLinks } from '../evidence/queries.js';
 import { PACKET_COLUMNS, type PacketRow, toPacket } from '../evidence/service.js';
 import type { Tx } from '../store/db.js';
 import { getTarget } from '../targets/service.js';
@@ -115,12 +116,7 @@ async function verifyPackets(tx: Tx, tenantId: string, rows: PacketRow[]) {
     tenant: { id: tenantId, name: '' },
     filter: {},
     packets: sorted.map(toPacket),
-    keys: (await listKeys(tx)).map((k) => ({
-      keyid: k.keyId,
-      publicKeyPem: k.publicKeyPem,
-      createdAt: k.createdAt,
-      retiredAt: k.retiredAt,
-    })),
+    keys: await bundleKeys(tx),
     chain: {
       scope: 'subset',
       fromSequence: first.seq,
