@@ -350,7 +350,6 @@ function planTarget(basis: PlanBasis, t: TargetRow, batch: number): PlannedTarge
       why: 'already runs this release with these settings: the agent only verifies it',
     };
   }
-  // Drift: what runs may not be what was recorded, so the task runs (and re-creates what differs).
   const mode = beside ? 'new_colour' : 'in_place';
   const out = components.map((c) => {
     if (beside && (c.action === 'unchanged' || c.action === 'recreate')) {

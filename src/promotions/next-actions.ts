@@ -10,7 +10,7 @@ import type { AuthContext } from '../http/types.js';
 import type { Tx } from '../store/db.js';
 import { previousEnvironment } from './context.js';
 import { ACTIVE_STATUSES, gateResult, PROMOTION_STATUSES } from './model.js';
-import { previewPromotion } from './service.js';
+import { previewGates } from './service.js';
 
 export const nextActionsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(50).default(10).describe('How many of the newest ready or deployed releases to consider.'),
@@ -103,7 +103,7 @@ export async function nextActions(
       });
       continue;
     }
-    const preview = await previewPromotion(tx, auth, gates, deps, { releaseId: r.id, targetEnvironmentId: env.id });
+    const preview = await previewGates(tx, auth, gates, deps, { releaseId: r.id, targetEnvironmentId: env.id });
     const failing = preview.gates.filter((g) => g.status === 'fail');
     if (failing.length) {
       items.push({

@@ -14,7 +14,7 @@ import { getRelease } from '../releases/service.js';
 import type { Tx } from '../store/db.js';
 import { rolesText } from '../tenancy/auth.js';
 import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
-import { buildContext, contextFor, type PromotionRow, planNow, previousEnvironment } from './context.js';
+import { buildContext, contextFor, fullPlans, type PromotionRow, planNow, previousEnvironment } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
 import { explain } from './why.js';
@@ -148,7 +148,45 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
   return getPromotion(tx, id);
 }
 
-/** Evaluates the gates for a would-be promotion without writing anything (dry run). */
+/** A would-be promotion's context and gate results; nothing is written. Without `withPlan` no plan is computed. */
+async function evaluateWouldBe(
+  tx: Tx,
+  auth: AuthContext,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  input: { releaseId: string; targetEnvironmentId: string },
+  withPlan: boolean,
+) {
+  const release = await getRelease(tx, input.releaseId);
+  const env = await getEnvironment(tx, input.targetEnvironmentId);
+  const ctx = await buildContext(tx, {
+    tenantId: auth.tenantId,
+    promotion: { id: '00000000-0000-7000-8000-000000000000', reason: 'preview', requestedBy: auth.userId, requestedAt: deps.clock.now() },
+    releaseRef: release.id,
+    environmentRef: env.id,
+    now: deps.clock.now(),
+    ...(withPlan ? {} : { plan: null }),
+  });
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  const wouldPass = results.every(
+    (g) => g.status === 'pass' || (g.status === 'pending' && ['approvals', 'separation_of_duties'].includes(g.gate)),
+  );
+  return { release, env, ctx, results, wouldPass };
+}
+
+/** The gate results of a would-be promotion only (next actions: one per candidate release, no plan). */
+export async function previewGates(
+  tx: Tx,
+  auth: AuthContext,
+  gates: GateRegistry,
+  deps: Parameters<typeof evaluateGates>[3],
+  input: { releaseId: string; targetEnvironmentId: string },
+) {
+  const { results, wouldPass } = await evaluateWouldBe(tx, auth, gates, deps, input, false);
+  return { gates: results, wouldPass };
+}
+
+/** Evaluates the gates for a would-be promotion without writing anything (dry run), with its plan and why it would wait. */
 export async function previewPromotion(
   tx: Tx,
   auth: AuthContext,
@@ -156,27 +194,15 @@ export async function previewPromotion(
   deps: Parameters<typeof evaluateGates>[3],
   input: { releaseId: string; targetEnvironmentId: string },
 ) {
-  const release = await getRelease(tx, input.releaseId);
-  const env = await getEnvironment(tx, input.targetEnvironmentId);
-  const source = await previousEnvironment(tx, env.orderIndex);
-  const ctx = await buildContext(tx, {
-    tenantId: auth.tenantId,
-    promotion: { id: '00000000-0000-7000-8000-000000000000', reason: 'preview', requestedBy: auth.userId, requestedAt: deps.clock.now() },
-    releaseRef: release.id,
-    environmentRef: env.id,
-    now: deps.clock.now(),
-  });
-  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  const { release, env, ctx, results, wouldPass } = await evaluateWouldBe(tx, auth, gates, deps, input, true);
   return {
-    plan: await planNow(tx, auth.tenantId, release.id, env.id),
+    plan: fullPlans.get(ctx) ?? null,
     why: await explain(tx, ctx, results, { status: null, evaluatedAt: ctx.now }),
     release: { id: release.id, name: release.name },
-    sourceEnvironment: source,
+    sourceEnvironment: await previousEnvironment(tx, env.orderIndex),
     targetEnvironment: { id: env.id, name: env.name },
     gates: results,
-    wouldPass: results.every(
-      (g) => g.status === 'pass' || (g.status === 'pending' && ['approvals', 'separation_of_duties'].includes(g.gate)),
-    ),
+    wouldPass,
   };
 }
 
@@ -341,7 +367,8 @@ export async function overrideGate(
       { path: 'body.gate', message: 'not overridable' },
     ]);
   }
-  const ctx = await buildContext(tx, contextFor(auth.tenantId, p, deps.clock.now()));
+  // Only the overridden gate is evaluated: the plan as last recorded will do (approvals are not overridable).
+  const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan: p.plan });
   const before = (await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps, (g) => g === body.gate))[0];
   if (!before)
     throw new ValidationError(`Gate "${body.gate}" does not apply to "${env.name}".`, [

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { formatZoned } from '../core/zoned.js';
 import type { FreezeWindow } from '../environments/freeze.js';
+import { forThisPlan } from '../gates/builtin.js';
 import { freezeEnds } from '../gates/freeze.js';
 import { APPROVAL_GATES } from '../gates/registry.js';
 import type { GateResult, PromotionContext } from '../gates/types.js';
@@ -93,7 +94,6 @@ export async function explain(
   const now = new Date(ctx.now);
   const required = ctx.environment.requiredApprovals;
   const sod = ctx.environment.requireSod;
-  const current = (a: PromotionContext['approvals'][number]) => !ctx.plan || a.planHash === null || a.planHash === ctx.plan.hash;
   const counted = new Set<string>();
   const excluded: { username: string; why: string }[] = [];
   const eligible: { username: string; note: string | null }[] = [];
@@ -105,7 +105,7 @@ export async function explain(
       excluded.push({ username: u.username, why: `created release ${ctx.release.name} (separation of duties)` });
     } else if (mine.some((a) => a.action === 'rejected')) {
       excluded.push({ username: u.username, why: 'rejected it' });
-    } else if (mine.some((a) => a.action === 'approved' && current(a))) {
+    } else if (mine.some((a) => a.action === 'approved' && forThisPlan(ctx, a))) {
       counted.add(u.username);
     } else {
       eligible.push({
@@ -116,7 +116,7 @@ export async function explain(
   }
   // People who approved and no longer hold a role still count (their approval was valid when given).
   for (const a of ctx.approvals) {
-    if (a.action === 'approved' && current(a) && !excluded.some((e) => e.username === a.approver.username))
+    if (a.action === 'approved' && forThisPlan(ctx, a) && !excluded.some((e) => e.username === a.approver.username))
       counted.add(a.approver.username);
   }
   const needed = Math.max(0, required - counted.size);
