@@ -4,9 +4,7 @@
 // import this file and protocol.ts, nothing else of the server.
 import { z } from 'zod';
 
-const name = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, starting with a letter (at most 40)');
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, starting with a letter (at most 40)');
 
 export const trafficServer = z.strictObject({
   host: z.string().min(1).max(255).describe('Address the router connects to (IP literal or host name).'),
@@ -66,8 +64,16 @@ export const trafficRouterConfig = z.strictObject({
     .describe('nginx: the split file gantry-split.js reads on every request. haproxy: the configuration file Gantry renders.'),
   socket: z.string().max(1000).optional().describe("haproxy: the runtime API's unix socket (stats socket … level admin)."),
   backend: z.string().max(100).optional().describe('haproxy: the backend holding the variations (default gantry_<route>).'),
-  validateCommand: z.array(z.string().max(1000)).max(20).optional().describe('Checks a rendered configuration, e.g. ["haproxy","-c","-f",…].'),
-  reloadCommand: z.array(z.string().max(1000)).max(20).optional().describe('Makes the proxy read a configuration it cannot change at run time.'),
+  validateCommand: z
+    .array(z.string().max(1000))
+    .max(20)
+    .optional()
+    .describe('Checks a rendered configuration, e.g. ["haproxy","-c","-f",…].'),
+  reloadCommand: z
+    .array(z.string().max(1000))
+    .max(20)
+    .optional()
+    .describe('Makes the proxy read a configuration it cannot change at run time.'),
   command: z
     .array(z.string().max(1000))
     .max(20)
