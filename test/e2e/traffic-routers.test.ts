@@ -179,7 +179,7 @@ describe.skipIf(nginxSkip)('nginx (njs split file, no reload)', () => {
   });
 
   it('nginx: a split file that does not parse is refused and the previous one kept', async () => {
-    await writeFile(nginx.splitFile + '.bad', '{');
+    await writeFile(`${nginx.splitFile}.bad`, '{');
     const bad = trafficRouterFor({ type: 'nginx', route: 'web', path: `${nginx.splitFile}.bad` });
     await expect(bad.validate()).rejects.toThrow(/not JSON.*configure the route again/);
     const failing = trafficRouterFor({ type: 'nginx', route: 'web', path: nginx.splitFile, validateCommand: ['false'] });
