@@ -51,6 +51,8 @@ import { attachPluginGates } from './plugins/gates.js';
 import { PluginHost } from './plugins/host.js';
 import { pluginRoutes } from './plugins/routes.js';
 import { attachPluginSteps } from './plugins/steps.js';
+import { progressiveRoutes } from './progressive/routes.js';
+import { RolloutTicker } from './progressive/ticker.js';
 import { promotionRoutes } from './promotions/routes.js';
 import { type PromotionStepDeps, promotionRecheckSeconds, registerPromotionSteps } from './promotions/steps.js';
 import { releaseRoutes } from './releases/routes.js';
@@ -152,6 +154,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   environmentRoutes(app, deps);
   targetRoutes(app, deps);
   historyRoutes(app, deps);
+  progressiveRoutes(app, deps);
   agentRoutes(app, deps);
   componentRoutes(app, deps);
   integrationRoutes(app, deps);
@@ -320,7 +323,10 @@ export async function runServer(flags: ServerFlags = {}): Promise<RunningServer>
     settings: deploymentSettings,
     progress: { signer, db },
     logger: log.child({ component: 'deployments' }),
-    hooks: [sshRunner],
+    hooks: [
+      sshRunner,
+      new RolloutTicker({ db, deps: { signer, clock: systemClock, outbound }, logger: log.child({ component: 'rollouts' }) }),
+    ],
   });
   deployments.start();
   const notifications = new NotificationDispatcher({

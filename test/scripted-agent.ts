@@ -1,6 +1,7 @@
 // A scripted agent for server-side tests: it joins with a join token and speaks the real agent protocol
 // over HTTP (lease, start, logs, report), but instead of touching Docker it reports what the test says.
 import { type AgentTask, stickerFor } from '../src/deployments/protocol.js';
+import type { TrafficChange, TrafficReport } from '../src/deployments/traffic.js';
 
 export interface ScriptedAgent {
   id: string;
@@ -11,6 +12,9 @@ export interface ScriptedAgent {
   start(task: AgentTask): Promise<number>;
   log(task: AgentTask, lines: string[]): Promise<number>;
   report(task: AgentTask, status: 'succeeded' | 'failed', error?: string): Promise<number>;
+  /** Leases the traffic changes pending for it (agents registered with the action "route"). */
+  leaseTraffic(): Promise<TrafficChange[]>;
+  reportTraffic(change: TrafficChange, report: Omit<TrafficReport, 'attempt' | 'log'>): Promise<number>;
   /** Leases, starts and reports success for every task it gets until stop() (for end-to-end flows). */
   run(pollMs?: number): { stop(): Promise<void> };
 }
@@ -27,7 +31,7 @@ async function call(base: string, method: string, path: string, credential: stri
 }
 
 /** Registers an agent named `name` serving docker_host targets through the server at `base` (admin token for the join token). */
-export async function scriptedAgent(base: string, adminToken: string, name: string): Promise<ScriptedAgent> {
+export async function scriptedAgent(base: string, adminToken: string, name: string, actions?: string[]): Promise<ScriptedAgent> {
   const tok = await call(base, 'POST', '/api/v1/agents/tokens', adminToken, { expiresInSeconds: 600 });
   if (tok.status !== 201) throw new Error(`join token: ${JSON.stringify(tok.body)}`);
   const reg = await call(
@@ -35,7 +39,7 @@ export async function scriptedAgent(base: string, adminToken: string, name: stri
     'POST',
     '/api/v1/agents/register',
     undefined,
-    { name, capabilities: { executors: ['docker_host'] } },
+    { name, capabilities: { executors: ['docker_host'], ...(actions ? { actions } : {}) } },
     { 'x-agent-token': tok.body.token },
   );
   if (reg.status !== 201) throw new Error(`register: ${JSON.stringify(reg.body)}`);
@@ -49,6 +53,14 @@ export async function scriptedAgent(base: string, adminToken: string, name: stri
     async lease(max = 10) {
       const r = await call(base, 'POST', `${tasks}/lease`, cred, { max });
       return (r.body?.tasks ?? []) as AgentTask[];
+    },
+    async leaseTraffic() {
+      const r = await call(base, 'POST', `${tasks}/lease`, cred, { max: 1 });
+      return (r.body?.traffic ?? []) as TrafficChange[];
+    },
+    async reportTraffic(change, report) {
+      return (await call(base, 'POST', `/api/v1/agents/${id}/traffic/${change.id}/report`, cred, { attempt: change.attempt, ...report }))
+        .status;
     },
     async start(task) {
       return (await call(base, 'POST', `${tasks}/${task.taskId}/start`, cred, { attempt: task.attempt, fencingToken: task.fencingToken }))

@@ -9,6 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentTask } from '../deployments/protocol.js';
+import type { TrafficChange } from '../deployments/traffic.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { proveConvergence } from './convergence.js';
@@ -18,6 +19,7 @@ import { NoopExecutor } from './executors/noop.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
 import { checkDockerSocket, checkStateDir, explainSocketError } from './preflight.js';
 import { ReportOutbox } from './reports.js';
+import { applyTrafficChange } from './traffic-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -223,7 +225,7 @@ export class Agent {
       {
         sessionId: this.sessionId,
         version: AGENT_VERSION,
-        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove'] },
+        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove', 'route'] },
         resources: {
           loadavg: os.loadavg()[0],
           rssBytes: process.memoryUsage().rss,
@@ -256,11 +258,20 @@ export class Agent {
       // Saved reports go first: a task is not leased again while its outcome may still land.
       if (free > 0 && this.outbox.size === 0) {
         try {
-          const r = await this.client.post<{ tasks: AgentTask[] }>(`/agents/${this.stored!.agentId}/tasks/lease`, { max: free });
+          const r = await this.client.post<{ tasks: AgentTask[]; traffic?: TrafficChange[] }>(
+            `/agents/${this.stored!.agentId}/tasks/lease`,
+            {
+              max: free,
+            },
+          );
           got = r.tasks.length;
           backoff.reset();
           for (const t of r.tasks) {
             const p = this.runTask(t).finally(() => this.inflight.delete(p));
+            this.inflight.add(p);
+          }
+          for (const c of r.traffic ?? []) {
+            const p = this.runTrafficChange(c).finally(() => this.inflight.delete(p));
             this.inflight.add(p);
           }
         } catch (err) {
@@ -271,6 +282,17 @@ export class Agent {
       }
       if (unanswered) await sleep(Math.max(this.pollSeconds * 1000, backoff.next()));
       else if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
+    }
+  }
+
+  /** Applies a leased traffic change on this host's router and reports it (a lost report is re-leased after its lease). */
+  private async runTrafficChange(change: TrafficChange): Promise<void> {
+    const result = await applyTrafficChange(change);
+    for (const line of result.log) this.opts.log(line);
+    try {
+      await this.client.post(`/agents/${this.stored!.agentId}/traffic/${change.id}/report`, { attempt: change.attempt, ...result });
+    } catch (err) {
+      this.opts.log(`traffic change ${change.id}: report failed (${(err as Error).message}); it is leased again when its lease ends`);
     }
   }
 

@@ -11,6 +11,8 @@ import { signerOf } from '../deployments/routes.js';
 import type { DeploymentSettings } from '../deployments/settings.js';
 import { recordObservation } from '../drift/service.js';
 import type { App, Deps } from '../http/types.js';
+import { trafficChange, trafficReport } from '../progressive/model.js';
+import { leaseTrafficChanges, reportTrafficChange } from '../progressive/traffic-queue.js';
 import { withSystem } from '../store/db.js';
 import { type ClientCertificate, certificateOf, refuseRevoked, rememberCertificate } from './certificates.js';
 import { type AgentAuth, AgentTokenError, authenticateAgent, register, rotateCredential } from './credentials.js';
@@ -99,6 +101,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       targetTypes: r.rows[0]?.capabilities.executors ?? [],
       // Agents that predate removal tasks would deploy them instead: only those that declare it get them.
       removes: Array.isArray(actions) && actions.includes('remove'),
+      routes: Array.isArray(actions) && actions.includes('route'),
     };
   };
   const agentConfig = { access: 'agent' as const };
@@ -166,15 +169,39 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       onRequest: [clientCert, asAgent],
       schema: {
         tags,
-        summary: 'Lease pending tasks this agent can run',
+        summary: 'Lease pending tasks this agent can run, and traffic changes for the routers of its targets',
+        description:
+          'Agents that declare the action "route" also get the traffic changes of progressive rollouts on the targets they serve (applied with their router, reported to …/traffic/{changeId}/report).',
         params: agentParam,
         body: z.strictObject({ max: z.number().int().min(1).max(100).default(1) }),
-        response: { 200: z.object({ tasks: z.array(agentTask), leaseSeconds: z.number() }) },
+        response: { 200: z.object({ tasks: z.array(agentTask), leaseSeconds: z.number(), traffic: z.array(trafficChange).default([]) }) },
       },
     },
     async (req) => {
-      const tasks = await leaseTasks(db, await runnerOf(agentOf(req)), req.body.max, clock.now(), settings.leaseSeconds);
-      return { tasks, leaseSeconds: settings.leaseSeconds };
+      const runner = await runnerOf(agentOf(req));
+      const tasks = await leaseTasks(db, runner, req.body.max, clock.now(), settings.leaseSeconds);
+      const traffic = runner.routes ? await leaseTrafficChanges(db, runner, clock.now()) : [];
+      return { tasks, leaseSeconds: settings.leaseSeconds, traffic };
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/traffic/:changeId/report',
+    {
+      config: agentConfig,
+      onRequest: [clientCert, asAgent],
+      schema: {
+        tags,
+        summary:
+          'Report a traffic change: applied (with the distribution the router serves) or failed (the router kept its previous split)',
+        params: z.strictObject({ ref: z.uuid(), changeId: z.uuid() }),
+        body: trafficReport,
+        response: { 200: ok },
+      },
+    },
+    async (req) => {
+      await reportTrafficChange(db, await runnerOf(agentOf(req)), req.params.changeId, req.body, clock.now());
+      return { ok: true };
     },
   );
 

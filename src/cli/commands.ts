@@ -13,6 +13,7 @@ import { registerNotificationCommands } from './notification-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
+import { registerRolloutCommands } from './rollout-commands.js';
 import { registerSecretCommands } from './secret-commands.js';
 import { registerSecretKeyCommands } from './secret-key-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -32,6 +33,7 @@ export function registerCommands(program: Command): void {
   registerReleaseCommands(program);
   registerPromoteCommands(program);
   registerHistoryCommands(program);
+  registerRolloutCommands(program);
   registerIntegrationCommands(program);
   registerNotificationCommands(program);
   registerAgentCommands(program);

@@ -86,7 +86,7 @@ export function registerEvidenceCommands(program: Command): void {
   const ev = program.command('evidence').description('Signed, chained evidence packets: list, show, export, verify offline');
 
   withFilters(apiCommand(ev, 'list', 'List evidence packets in chain order (oldest first)', ['gantry evidence list --environment prod']))
-    .option('--type <type>', 'release_decision | deployment | rollback | gate_override')
+    .option('--type <type>', 'release_decision | deployment | rollback | gate_override | ab_promotion')
     .action(async (opts: FilterOpts) => {
       const items = await clientFor(opts).listAll<Packet>('/evidence', filterQuery(opts));
       emit(opts, items, (rows) =>

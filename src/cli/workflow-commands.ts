@@ -42,8 +42,8 @@ interface Run {
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** Reads a template file: JSON, or YAML for .yaml/.yml. */
-function readTemplateFile(file: string): Record<string, unknown> {
+/** Reads a spec file holding one object (`holds` says what, for the error): JSON, or YAML for .yaml/.yml. */
+export function readObjectFile(file: string, holds = 'an object with nodes and edges'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -56,8 +56,7 @@ function readTemplateFile(file: string): Record<string, unknown> {
   } catch (err) {
     throw new CliError(`${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(err as Error).message}`, EXIT.invalid);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new CliError(`${file} must hold an object with nodes and edges`, EXIT.invalid);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CliError(`${file} must hold ${holds}`, EXIT.invalid);
   return v as Record<string, unknown>;
 }
 
@@ -167,7 +166,7 @@ export function registerWorkflowCommands(program: Command): void {
   ])
     .requiredOption('-f, --file <path>', 'template file with nodes, edges, inputs, outputs')
     .action(async (name: string, opts: ApiOpts & { file: string }) => {
-      const t = await clientFor(opts).post<Template>('/workflow-templates', { ...readTemplateFile(opts.file), name });
+      const t = await clientFor(opts).post<Template>('/workflow-templates', { ...readObjectFile(opts.file), name });
       emit(opts, t, () => process.stdout.write(`created template ${t.name} version ${t.version}\n`));
     });
 
@@ -176,7 +175,7 @@ export function registerWorkflowCommands(program: Command): void {
   ])
     .requiredOption('-f, --file <path>', 'template file with nodes, edges, inputs, outputs')
     .action(async (name: string, opts: ApiOpts & { file: string }) => {
-      const body = readTemplateFile(opts.file);
+      const body = readObjectFile(opts.file);
       delete body.name;
       const t = await clientFor(opts).post<Template>(`/workflow-templates/${ref(name)}/versions`, body);
       emit(opts, t, () => process.stdout.write(`saved template ${t.name} version ${t.version}\n`));

@@ -18,6 +18,8 @@ export interface Runner {
   targetTypes: string[];
   /** The runner can run removal tasks (action "remove"); runners that do not say so never lease them. */
   removes?: boolean;
+  /** The runner applies traffic changes of progressive rollouts (action "route") on its targets' routers. */
+  routes?: boolean;
 }
 
 interface LeasedRow {

@@ -81,3 +81,24 @@ export const trafficRouterConfig = z.strictObject({
     .describe('exec: the router program; it gets {"action","route","split"} as JSON on stdin and answers JSON on stdout.'),
 });
 export type TrafficRouterConfig = z.infer<typeof trafficRouterConfig>;
+
+/** What an agent receives for one leased traffic change. */
+export const trafficChange = z.object({
+  id: z.uuid(),
+  attempt: z.number().int().min(1),
+  rolloutId: z.uuid(),
+  target: z.object({ id: z.uuid(), name: z.string() }),
+  router: trafficRouterConfig,
+  split: trafficSplit,
+  mode: z.enum(['configure', 'shift']).describe('configure: the set of servers changed (full render); shift: only the split.'),
+});
+export type TrafficChange = z.infer<typeof trafficChange>;
+
+export const trafficReport = z.strictObject({
+  attempt: z.number().int().min(1),
+  status: z.enum(['applied', 'failed']),
+  distribution: z.record(z.string(), z.number()).optional(),
+  error: z.string().max(4000).optional(),
+  log: z.array(z.string().max(2000)).max(200).default([]),
+});
+export type TrafficReport = z.infer<typeof trafficReport>;

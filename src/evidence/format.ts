@@ -9,7 +9,7 @@ import { z } from 'zod';
 export const PAYLOAD_TYPE = 'application/vnd.gantry.evidence+json';
 /** Schema tag of the `packet` header the service writes into every packet's content. */
 export const PACKET_SCHEMA = 'gantry.evidence/v1';
-export const PACKET_TYPES = ['release_decision', 'deployment', 'rollback', 'gate_override'] as const;
+export const PACKET_TYPES = ['release_decision', 'deployment', 'rollback', 'gate_override', 'ab_promotion'] as const;
 export type PacketType = (typeof PACKET_TYPES)[number];
 export const packetType = z.enum(PACKET_TYPES);
 

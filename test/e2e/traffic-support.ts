@@ -103,6 +103,7 @@ export function keepAliveLoad(url: string, clients = 8) {
   });
   return {
     snapshot: () => ({ ...seen }),
+    failureCount: () => failures.length,
     async stop() {
       stopped = true;
       await Promise.all(loops);
@@ -191,7 +192,7 @@ export interface TestHaproxy {
 }
 
 /** HAProxy in master-worker mode (-W -db): the operator's part (global, socket, frontend) in main.cfg. */
-export async function prepareHaproxy(route: string): Promise<TestHaproxy> {
+export async function prepareHaproxy(route: string, extra = ''): Promise<TestHaproxy> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-haproxy-'));
   const port = await freePort();
   const socket = path.join(dir, 'admin.sock');
@@ -201,7 +202,7 @@ export async function prepareHaproxy(route: string): Promise<TestHaproxy> {
     main,
     `global\n  stats socket ${socket} mode 600 level admin\n` +
       'defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  timeout http-keep-alive 30s\n' +
-      `frontend fe\n  bind 127.0.0.1:${port}\n  default_backend gantry_${route}\n`,
+      `frontend fe\n  bind 127.0.0.1:${port}\n  default_backend gantry_${route}\n${extra}`,
   );
   let proc: ChildProcess | undefined;
   let stderr = '';
@@ -210,7 +211,7 @@ export async function prepareHaproxy(route: string): Promise<TestHaproxy> {
     dir,
     routeFile,
     socket,
-    validateCommand: [HAPROXY, '-c', '-q', '-f', main, '-f', routeFile],
+    validateCommand: [HAPROXY, '-c', '-f', main, '-f', routeFile],
     master: () => proc!.pid!,
     async worker() {
       const w = await childPids(proc!.pid!);

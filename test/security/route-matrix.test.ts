@@ -50,6 +50,17 @@ interface Row extends Partial<Record<Caller, Expect>> {
 
 const envTarget = (f: F) => ({ releaseId: f.release, environmentId: f.env });
 const promo = (f: F) => ({ releaseId: f.release, targetEnvironmentId: f.env });
+const rolloutSpec = (f: F) => ({
+  name: 'matrix-ab',
+  kind: 'ab',
+  environment: f.env,
+  routerTarget: f.targets,
+  router: { type: 'nginx', path: '/etc/nginx/gantry/matrix.json' },
+  variations: [
+    { name: 'a', release: f.release, servers: [{ host: '10.0.0.1', port: 80 }] },
+    { name: 'b', release: f.release2, servers: [{ host: '10.0.0.2', port: 80 }] },
+  ],
+});
 
 // biome-ignore format: one row per line is the point of this table
 const MATRIX: Record<string, Row> = {
@@ -118,6 +129,14 @@ const MATRIX: Record<string, Row> = {
   'POST /api/v1/agents/{ref}/tasks/{taskId}/logs': {},
   'POST /api/v1/agents/{ref}/tasks/{taskId}/report': {},
   'POST /api/v1/agents/{ref}/observations': {},
+  'POST /api/v1/agents/{ref}/traffic/{changeId}/report': {},
+  'POST /api/v1/rollouts': { body: rolloutSpec, other: 404 },
+  'GET /api/v1/rollouts': {},
+  'GET /api/v1/rollouts/{id}': {},
+  'POST /api/v1/rollouts/{id}/advance': {},
+  'POST /api/v1/rollouts/{id}/promote': {},
+  'POST /api/v1/rollouts/{id}/rollback': {},
+  'POST /api/v1/rollouts/{id}/abort': {},
   'POST /api/v1/deployments': { body: envTarget, other: [404, 422] },
   'POST /api/v1/deployments/plan': { body: (f: F) => ({ release: f.release, environment: f.env }), other: [404, 422] },
   'GET /api/v1/deployments': {},
@@ -198,9 +217,17 @@ const BY_COLLECTION: Record<string, string> = {
   notifications: 'notifications',
   plugins: 'plugin',
   'plugin-instances': 'plugin',
+  rollouts: 'rollouts',
 };
 /** Other parameters, by name. */
-const PARAMS: Record<string, string> = { other: 'release2', taskId: 'task', nodeId: 'node', name: 'artifact', pluginId: 'plugin' };
+const PARAMS: Record<string, string> = {
+  other: 'release2',
+  taskId: 'task',
+  nodeId: 'node',
+  name: 'artifact',
+  pluginId: 'plugin',
+  changeId: 'change',
+};
 
 type Access = 'public' | 'agent' | 'any' | 'platform' | string[];
 interface Op {
@@ -328,6 +355,14 @@ beforeAll(async () => {
   f.node = 'wait';
   f['workflow-runs'] = (await api('POST', '/workflow-runs', root, { template: tpl.name, inputs: {} })).id;
   f.promotions = (await api('POST', '/promotions', root, { releaseId: f.release2, targetEnvironmentId: f.env, reason: 'matrix' })).id;
+  f.rollouts = (await api('POST', '/rollouts', root, rolloutSpec(f))).id;
+  f.change = (await s.db.query<{ id: string }>('SELECT id FROM traffic_changes WHERE rollout_id = $1', [f.rollouts])).rows[0]!.id;
+  // The server's sweep looks at the new rollout once (its change waits for a router agent), then leaves it be.
+  for (let i = 0; i < 100; i++) {
+    const r = await s.db.query('SELECT 1 FROM progressive_rollouts WHERE id = $1 AND next_check_at IS NULL', [f.rollouts]);
+    if (r.rows.length) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
   const packet = await withTenant(s.db, f.tenant as string, (tx) =>
     appendPacket(tx, ephemeralSigner(), {
       tenantId: f.tenant!,

@@ -22,6 +22,7 @@ import { ReleaseDetail } from './pages/ReleaseDetail';
 import { ReleaseDiffPage } from './pages/ReleaseDiff';
 import { ReleaseNew } from './pages/ReleaseNew';
 import { Releases } from './pages/Releases';
+import { RolloutDetail, Rollouts } from './pages/Rollouts';
 import { TargetDetail, Targets } from './pages/Targets';
 import { WorkflowRunDetail } from './pages/WorkflowRunDetail';
 import { WorkflowRuns } from './pages/WorkflowRuns';
@@ -38,6 +39,8 @@ const ROUTES: [string, Render][] = [
   ['/promotions/:id', (p) => <PromotionDetail id={p.id!} />],
   ['/deployments', () => <Deployments />],
   ['/deployments/:id', (p) => <DeploymentDetail id={p.id!} />],
+  ['/rollouts', () => <Rollouts />],
+  ['/rollouts/:id', (p) => <RolloutDetail id={p.id!} />],
   ['/evidence', () => <Evidence />],
   ['/notifications', () => <Notifications />],
   ['/targets', () => <Targets />],
@@ -62,6 +65,7 @@ const NAV: { group: string; items: [string, string][] }[] = [
       ['/releases', 'Releases'],
       ['/promotions', 'Promotions'],
       ['/deployments', 'Deployments'],
+      ['/rollouts', 'Rollouts'],
       ['/evidence', 'Evidence'],
       ['/notifications', 'Notifications'],
     ],

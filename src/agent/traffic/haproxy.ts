@@ -34,6 +34,30 @@ export class HaproxyTrafficRouter implements TrafficRouter {
       throw err;
     }
     await this.reload();
+    if (this.cfg.reloadCommand?.length && this.cfg.socket) await this.untilServed(split);
+  }
+
+  /**
+   * A reload returns before the new worker runs the new file (the master starts it, then the runtime
+   * socket answers for it): wait until the socket knows every server of the split, at most 15 s.
+   */
+  private async untilServed(split: TrafficSplit): Promise<void> {
+    const socket = this.socket('configure');
+    const deadline = Date.now() + 15_000;
+    let last = '';
+    for (;;) {
+      try {
+        for (const s of haproxyServers(split)) await haproxyWeight(socket, `${this.backend}/${s.name}`);
+        return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline)
+        throw new TrafficRouterError(
+          `route ${this.cfg.route}: after the reload HAProxy does not serve the new configuration within 15 s (${last})`,
+        );
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async shift(split: TrafficSplit): Promise<void> {

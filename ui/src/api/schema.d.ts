@@ -2879,6 +2879,1252 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List rollouts, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                    environment?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                        }[];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Start an A/B release or a metric-driven canary: the router target gets the first stage */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Rollout name, unique among the running rollouts of the tenant (also the route name). */
+                        name: string;
+                        /**
+                         * @description ab: stages advance after their hold, on analysis or on approval. canary: each step judged by the analysis.
+                         * @enum {string}
+                         */
+                        kind: "ab" | "canary";
+                        /** @description Environment (name or id) the variations run in. */
+                        environment: string;
+                        /** @description Target (name or id) whose agent applies the split on its router. */
+                        routerTarget: string;
+                        /** @description The router on that target (nginx, haproxy or exec). */
+                        router: {
+                            /** @description "nginx" (njs split file, no reload), "haproxy" (runtime API, no reload), or "exec" (a third-party router program). */
+                            type: string;
+                            /** @description nginx: the split file gantry-split.js reads on every request. haproxy: the configuration file Gantry renders. */
+                            path?: string;
+                            /** @description haproxy: the runtime API's unix socket (stats socket … level admin). */
+                            socket?: string;
+                            /** @description haproxy: the backend holding the variations (default gantry_<route>). */
+                            backend?: string;
+                            /** @description Checks a rendered configuration, e.g. ["haproxy","-c","-f",…]. */
+                            validateCommand?: string[];
+                            /** @description Makes the proxy read a configuration it cannot change at run time. */
+                            reloadCommand?: string[];
+                            /** @description exec: the router program; it gets {"action","route","split"} as JSON on stdin and answers JSON on stdout. */
+                            command?: string[];
+                        };
+                        /** @description The stable variation first (it serves everything at the start), then the candidate. */
+                        variations: {
+                            /** @description Variation name, e.g. "a" / "stable" and "b" / "candidate". */
+                            name: string;
+                            /** @description The release this variation serves (name or id). */
+                            release: string;
+                            /** @description Where the router reaches the variation's containers. */
+                            servers: {
+                                /** @description Address the router connects to (IP literal or host name). */
+                                host: string;
+                                port: number;
+                            }[];
+                        }[];
+                        /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                        header?: {
+                            /** @description Request header, e.g. X-Gantry-Variation. */
+                            name: string;
+                            /** @description Requests whose header equals this value go to `variation`. */
+                            value: string;
+                            variation: string;
+                        };
+                        /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                        sticky?: {
+                            /** @description Cookie that keeps a client on the variation it was first sent to. */
+                            cookie: string;
+                        };
+                        /** @description The candidate's share stage by stage (default: canary 5 → 25 → 50 → 100, A/B 10 → 50 → 100 with approvals). */
+                        stages?: {
+                            /** @description The candidate variation's share of the traffic in percent. */
+                            weight: number;
+                            /**
+                             * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                             * @default 60
+                             */
+                            holdSeconds?: number;
+                            /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                            analysis?: boolean;
+                            /**
+                             * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                             * @default false
+                             */
+                            approval?: boolean;
+                        }[];
+                        /** @description The metric analysis that judges stages (required for a canary). */
+                        analysis?: {
+                            source: {
+                                /**
+                                 * @description The metrics source; Prometheus (or any server with its HTTP query API).
+                                 * @enum {string}
+                                 */
+                                type: "prometheus";
+                                /**
+                                 * Format: uri
+                                 * @description Base URL of the query API, e.g. http://prometheus:9090 (fetched through the outbound policy).
+                                 */
+                                url: string;
+                                /**
+                                 * @description Seconds one query may take.
+                                 * @default 10
+                                 */
+                                timeoutSeconds?: number;
+                            };
+                            /**
+                             * @description The range ${window} stands for; keep each stage at least this long (holdSeconds).
+                             * @default 1m
+                             */
+                            window?: string;
+                            metrics: {
+                                /** @description Metric name for reports, e.g. error-rate. */
+                                name: string;
+                                /** @description PromQL returning one number. ${variation} (the candidate), ${stable}, ${route} and ${window} are replaced before it is sent. */
+                                query: string;
+                                /** @description Fails when the value is above this (with relativeToStable: above max × the stable value). */
+                                max?: number;
+                                /** @description Fails when the value is below this (with relativeToStable: below min × the stable value). */
+                                min?: number;
+                                /**
+                                 * @description Run the query for the stable variation too and compare the candidate with it (thresholds are ratios).
+                                 * @default false
+                                 */
+                                relativeToStable?: boolean;
+                                /**
+                                 * @description What an empty answer means (e.g. no request reached the variation yet).
+                                 * @default inconclusive
+                                 * @enum {string}
+                                 */
+                                noData?: "fail" | "pass" | "inconclusive";
+                            }[];
+                            /**
+                             * @description Seconds before an inconclusive analysis is measured again.
+                             * @default 10
+                             */
+                            intervalSeconds?: number;
+                        };
+                        /**
+                         * @description Why: recorded in the evidence of the start.
+                         * @default
+                         */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rollouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A rollout: its split now, stages, every step with its analysis, and the router's last report */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rollouts/{id}/advance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move to the next stage now (after the last one: promote the candidate) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rollouts/{id}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Promote the candidate: it gets all the traffic and the stable variation is retired from the route */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rollouts/{id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Roll back: the stable variation gets all the traffic and the candidate is retired from the route */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rollouts/{id}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Abort: like a rollback, recorded as an abort */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "ab" | "canary";
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            routerTarget: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            router: {
+                                [key: string]: unknown;
+                            };
+                            variations: {
+                                name: string;
+                                release: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                servers: {
+                                    /** @description Address the router connects to (IP literal or host name). */
+                                    host: string;
+                                    port: number;
+                                }[];
+                                /** @description Its share now (percent). */
+                                weight: number;
+                            }[];
+                            /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                            header?: {
+                                /** @description Request header, e.g. X-Gantry-Variation. */
+                                name: string;
+                                /** @description Requests whose header equals this value go to `variation`. */
+                                value: string;
+                                variation: string;
+                            };
+                            /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                            sticky?: {
+                                /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                cookie: string;
+                            };
+                            stages: {
+                                /** @description The candidate variation's share of the traffic in percent. */
+                                weight: number;
+                                /**
+                                 * @description Seconds the split holds (from when the router applied it) before the stage may advance.
+                                 * @default 60
+                                 */
+                                holdSeconds: number;
+                                /** @description Judge the stage with the rollout's analysis when the hold ends (default: yes when the rollout has an analysis). */
+                                analysis?: boolean;
+                                /**
+                                 * @description Wait for an operator to advance (POST …/advance) when the hold ends.
+                                 * @default false
+                                 */
+                                approval: boolean;
+                            }[];
+                            analysis: {
+                                [key: string]: unknown;
+                            } | null;
+                            /** @enum {string} */
+                            status: "deploying" | "running" | "awaiting_approval" | "paused" | "promoting" | "rolling_back" | "promoted" | "rolled_back" | "aborted" | "failed";
+                            statusReason: string | null;
+                            /** @description Index into stages (-1: not started). */
+                            currentStage: number;
+                            /** @description The candidate's share now. */
+                            weight: number;
+                            /** @description When the router applied the current stage. */
+                            stageStartedAt: string | null;
+                            nextCheckAt: string | null;
+                            createdAt: string;
+                            completedAt: string | null;
+                            steps: {
+                                action: string;
+                                stage: number;
+                                weight: number;
+                                actor: string;
+                                reason: string;
+                                analysis: {
+                                    /** @enum {string} */
+                                    verdict: "pass" | "fail" | "inconclusive";
+                                    /** @description The metrics source URL (no credentials). */
+                                    source: string;
+                                    window: string;
+                                    measuredAt: string;
+                                    metrics: {
+                                        name: string;
+                                        /** @description The PromQL sent (templates expanded). */
+                                        query: string;
+                                        /** @description What it answered (null: no data). */
+                                        value: number | null;
+                                        stableQuery?: string;
+                                        stableValue?: number | null;
+                                        /** @description The threshold as applied, e.g. "≤ 0.01" or "≤ 1.5 × stable (0.2)". */
+                                        threshold: string;
+                                        /** @enum {string} */
+                                        verdict: "pass" | "fail" | "inconclusive";
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                evidenceId: string | null;
+                                at: string;
+                            }[];
+                            /** @description The latest traffic change and what the router reported. */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                split: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the router reported it serves after the change. */
+                                distribution: {
+                                    [key: string]: number;
+                                } | null;
+                                error: string | null;
+                                createdAt: string;
+                                appliedAt: string | null;
+                            } | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -4831,7 +6077,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Lease pending tasks this agent can run */
+        /**
+         * Lease pending tasks this agent can run, and traffic changes for the routers of its targets
+         * @description Agents that declare the action "route" also get the traffic changes of progressive rollouts on the targets they serve (applied with their router, reported to …/traffic/{changeId}/report).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -5044,6 +6293,127 @@ export interface paths {
                                 };
                             }[];
                             leaseSeconds: number;
+                            /** @default [] */
+                            traffic: {
+                                /** Format: uuid */
+                                id: string;
+                                attempt: number;
+                                /** Format: uuid */
+                                rolloutId: string;
+                                target: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                router: {
+                                    /** @description "nginx" (njs split file, no reload), "haproxy" (runtime API, no reload), or "exec" (a third-party router program). */
+                                    type: string;
+                                    /** @description The route this router serves (one split per route). */
+                                    route: string;
+                                    /** @description nginx: the split file gantry-split.js reads on every request. haproxy: the configuration file Gantry renders. */
+                                    path?: string;
+                                    /** @description haproxy: the runtime API's unix socket (stats socket … level admin). */
+                                    socket?: string;
+                                    /** @description haproxy: the backend holding the variations (default gantry_<route>). */
+                                    backend?: string;
+                                    /** @description Checks a rendered configuration, e.g. ["haproxy","-c","-f",…]. */
+                                    validateCommand?: string[];
+                                    /** @description Makes the proxy read a configuration it cannot change at run time. */
+                                    reloadCommand?: string[];
+                                    /** @description exec: the router program; it gets {"action","route","split"} as JSON on stdin and answers JSON on stdout. */
+                                    command?: string[];
+                                };
+                                split: {
+                                    variations: {
+                                        /** @description Variation name, e.g. "a" (stable) and "b" (the new release). */
+                                        name: string;
+                                        /** @description The variation's serving addresses. */
+                                        servers: {
+                                            /** @description Address the router connects to (IP literal or host name). */
+                                            host: string;
+                                            port: number;
+                                        }[];
+                                        /** @description Percent of the requests that no header or cookie decides. */
+                                        weight: number;
+                                    }[];
+                                    /** @description Header split: the marked requests always go to one variation (testers, internal users). */
+                                    header?: {
+                                        /** @description Request header, e.g. X-Gantry-Variation. */
+                                        name: string;
+                                        /** @description Requests whose header equals this value go to `variation`. */
+                                        value: string;
+                                        variation: string;
+                                    };
+                                    /** @description Sticky sessions: a client keeps its variation while that variation has weight. */
+                                    sticky?: {
+                                        /** @description Cookie that keeps a client on the variation it was first sent to. */
+                                        cookie: string;
+                                    };
+                                };
+                                /**
+                                 * @description configure: the set of servers changed (full render); shift: only the split.
+                                 * @enum {string}
+                                 */
+                                mode: "configure" | "shift";
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{ref}/traffic/{changeId}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a traffic change: applied (with the distribution the router serves) or failed (the router kept its previous split) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    ref: string;
+                    changeId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        attempt: number;
+                        /** @enum {string} */
+                        status: "applied" | "failed";
+                        distribution?: {
+                            [key: string]: number;
+                        };
+                        error?: string;
+                        /** @default [] */
+                        log?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
                         };
                     };
                 };
@@ -7138,6 +8508,209 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{id}/rollback/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dry run: the plan rolling this job back would execute (per target and component); nothing is started */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            schema: "gantry.plan/v1";
+                            release: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            /** @enum {string} */
+                            strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                            strategyConfigHash: string;
+                            batchCount: number;
+                            targets: {
+                                /** Format: uuid */
+                                targetId: string;
+                                name: string;
+                                targetType: string;
+                                /** @enum {string} */
+                                action: "deploy" | "unchanged" | "remove" | "skip";
+                                /** @description Rolling batch or canary wave, from 0 */
+                                batch: number | null;
+                                mode: ("in_place" | "new_colour") | null;
+                                drift: boolean;
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    /**
+                                     * @description keep: not in the release and left running as it is (docker_host)
+                                     * @enum {string}
+                                     */
+                                    action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                    fromDigest: string | null;
+                                    toDigest: string | null;
+                                    /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                    configHash: string | null;
+                                    /** @description Hash of the settings it runs with now, when known */
+                                    fromConfigHash: string | null;
+                                    why: string;
+                                }[];
+                                why: string;
+                            }[];
+                            summary: {
+                                deploy: number;
+                                unchanged: number;
+                                remove: number;
+                                skip: number;
+                                create: number;
+                                recreate: number;
+                                removeComponents: number;
+                            };
+                            /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                            hash: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/rollback/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dry run: the plan rolling an environment back would execute; nothing is started */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Environment id or name. */
+                        environment: string;
+                        /** @description Release (id or name) to go back to; default: restore each target’s previous digests. */
+                        to?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            schema: "gantry.plan/v1";
+                            release: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            environment: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            /** @enum {string} */
+                            strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                            strategyConfigHash: string;
+                            batchCount: number;
+                            targets: {
+                                /** Format: uuid */
+                                targetId: string;
+                                name: string;
+                                targetType: string;
+                                /** @enum {string} */
+                                action: "deploy" | "unchanged" | "remove" | "skip";
+                                /** @description Rolling batch or canary wave, from 0 */
+                                batch: number | null;
+                                mode: ("in_place" | "new_colour") | null;
+                                drift: boolean;
+                                components: {
+                                    name: string;
+                                    image: string;
+                                    /**
+                                     * @description keep: not in the release and left running as it is (docker_host)
+                                     * @enum {string}
+                                     */
+                                    action: "create" | "recreate" | "unchanged" | "remove" | "keep";
+                                    fromDigest: string | null;
+                                    toDigest: string | null;
+                                    /** @description Hash of the settings (command, env, port, health check) it will run with */
+                                    configHash: string | null;
+                                    /** @description Hash of the settings it runs with now, when known */
+                                    fromConfigHash: string | null;
+                                    why: string;
+                                }[];
+                                why: string;
+                            }[];
+                            summary: {
+                                deploy: number;
+                                unchanged: number;
+                                remove: number;
+                                skip: number;
+                                create: number;
+                                recreate: number;
+                                removeComponents: number;
+                            };
+                            /** @description sha256 of the canonical JSON of the plan without this field; approvals are given for it */
+                            hash: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments/rollback": {
         parameters: {
             query?: never;
@@ -8359,7 +9932,7 @@ export interface paths {
                     promotion?: string;
                     /** @description Only packets whose content names this environment (id or name). */
                     environment?: string;
-                    type?: "release_decision" | "deployment" | "rollback" | "gate_override";
+                    type?: "release_decision" | "deployment" | "rollback" | "gate_override" | "ab_promotion";
                     /** @description Only packets created at or after this time. */
                     since?: string;
                     /** @description Page size, 1–500. */
@@ -8387,7 +9960,7 @@ export interface paths {
                                 tenantId: string;
                                 promotionId: string | null;
                                 /** @enum {string} */
-                                packetType: "release_decision" | "deployment" | "rollback" | "gate_override";
+                                packetType: "release_decision" | "deployment" | "rollback" | "gate_override" | "ab_promotion";
                                 /** @description Position in the tenant's chain, from 1. */
                                 sequence: number;
                                 content: {
@@ -8433,7 +10006,7 @@ export interface paths {
                     promotion?: string;
                     /** @description Only packets whose content names this environment (id or name). */
                     environment?: string;
-                    type?: "release_decision" | "deployment" | "rollback" | "gate_override";
+                    type?: "release_decision" | "deployment" | "rollback" | "gate_override" | "ab_promotion";
                     /** @description Only packets created at or after this time. */
                     since?: string;
                 };
@@ -8468,7 +10041,7 @@ export interface paths {
                                 tenantId: string;
                                 promotionId: string | null;
                                 /** @enum {string} */
-                                packetType: "release_decision" | "deployment" | "rollback" | "gate_override";
+                                packetType: "release_decision" | "deployment" | "rollback" | "gate_override" | "ab_promotion";
                                 /** @description Position in the tenant's chain, from 1. */
                                 sequence: number;
                                 content: {
@@ -8601,7 +10174,7 @@ export interface paths {
                             tenantId: string;
                             promotionId: string | null;
                             /** @enum {string} */
-                            packetType: "release_decision" | "deployment" | "rollback" | "gate_override";
+                            packetType: "release_decision" | "deployment" | "rollback" | "gate_override" | "ab_promotion";
                             /** @description Position in the tenant's chain, from 1. */
                             sequence: number;
                             content: {

@@ -57,3 +57,6 @@ export type DeploymentPlan = NonNullable<PromotionPlan['plan']>;
 export type PromotionWhy = Body<'/api/v1/promotions/{id}/why', 'get'>;
 export type TargetTimeline = Body<'/api/v1/targets/{ref}/timeline', 'get'>;
 export type TargetAt = Body<'/api/v1/targets/{ref}/at', 'get'>;
+export type Rollout = Body<'/api/v1/rollouts/{id}', 'get'>;
+export type RolloutSummary = Body<'/api/v1/rollouts', 'get'>[number];
+export type RolloutStep = Rollout['steps'][number];

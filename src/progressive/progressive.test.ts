@@ -1,0 +1,267 @@
+// Progressive rollouts over HTTP on real PostgreSQL: a scripted agent (the agent protocol, action
+// "route") applies the traffic changes, and a fake Prometheus (a Node HTTP server answering the query
+// API with values the test sets: the real one runs in test/e2e/progressive-canary.test.ts) feeds the
+// analysis. The ticker is driven by hand. Checked: a canary advances stage by stage on passing analyses
+// and promotes; a failing analysis rolls back with its query, value and threshold in the signed packet;
+// an A/B release waits for approval at each stage; only one change of a rollout is leased at a time;
+// operators' decisions are refused on an ended rollout and to viewers; every stage change has a packet.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackOutbound } from '../../test/helpers.js';
+import { type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
+import { type ScriptedAgent, scriptedAgent } from '../../test/scripted-agent.js';
+import { systemClock } from '../core/clock.js';
+import { createLogger } from '../core/logger.js';
+import { ephemeralSigner } from '../evidence/signer.js';
+import { RolloutTicker } from './ticker.js';
+
+let f: PromotionFixture;
+let agent: ScriptedAgent;
+let ticker: RolloutTicker;
+let prom: http.Server;
+let promUrl = '';
+/** The error rate the fake Prometheus answers, per variation. */
+const errorRate: Record<string, number | null> = { a: 0, b: 0 };
+const queries: string[] = [];
+
+// any: tests read arbitrary JSON response shapes
+const get = async (path: string): Promise<any> => {
+  const r = await f.call('admin', 'GET', path);
+  expect(r.status, `${path}: ${JSON.stringify(r.body)}`).toBe(200);
+  return r.body;
+};
+
+/** The agent applies whatever change is pending and reports the split as the router serves it. */
+async function applyPending(): Promise<number> {
+  const changes = await agent.leaseTraffic();
+  for (const c of changes) {
+    const distribution = Object.fromEntries(c.split.variations.map((v) => [v.name, v.weight]));
+    expect(await agent.reportTraffic(c, { status: 'applied', distribution })).toBe(200);
+  }
+  return changes.length;
+}
+
+async function settle(id: string): Promise<any> {
+  for (let i = 0; i < 6; i++) {
+    await applyPending();
+    await ticker.step(id, f.tenantId);
+  }
+  return get(`/api/v1/rollouts/${id}`);
+}
+
+function spec(name: string, kind: 'ab' | 'canary', extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    kind,
+    environment: 'prod',
+    routerTarget: 'edge-1',
+    router: { type: 'nginx', path: '/etc/nginx/gantry/checkout.split.json' },
+    variations: [
+      { name: 'a', release: 'r1', servers: [{ host: '10.0.0.1', port: 8080 }] },
+      { name: 'b', release: 'r2', servers: [{ host: '10.0.0.2', port: 8080 }] },
+    ],
+    ...extra,
+  };
+}
+
+const analysis = () => ({
+  source: { type: 'prometheus', url: promUrl },
+  window: '1m',
+  metrics: [
+    {
+      name: 'error-rate',
+      query:
+        'sum(rate(http_requests_total{variation="${variation}",code=~"5.."}[${window}])) / sum(rate(http_requests_total{variation="${variation}"}[${window}]))',
+      max: 0.01,
+    },
+  ],
+});
+
+beforeAll(async () => {
+  f = await promotionFixture({ rita: ['release_manager'], vic: ['viewer'] });
+  const addr = await f.app.listen({ port: 0, host: '127.0.0.1' });
+  const env = await f.call('admin', 'POST', '/api/v1/environments', { name: 'prod' });
+  expect(env.status).toBe(201);
+  const t = await f.call('admin', 'POST', '/api/v1/targets', {
+    name: 'edge-1',
+    environmentId: env.body.id,
+    targetType: 'docker_host',
+    connection: { dockerHost: 'unix:///x.sock' },
+  });
+  expect(t.status, JSON.stringify(t.body)).toBe(201);
+  await f.readyRelease('r1', 'rita');
+  await f.readyRelease('r2', 'rita');
+  agent = await scriptedAgent(addr, f.tokens.admin!, 'edge-agent', ['deploy', 'remove', 'route']);
+  prom = http.createServer((req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+    queries.push(q);
+    const variation = /variation="([a-z]+)"/.exec(q)?.[1] ?? 'a';
+    const v = errorRate[variation];
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        status: 'success',
+        data: {
+          resultType: 'vector',
+          result: v === null || v === undefined ? [] : [{ metric: {}, value: [Date.now() / 1000, String(v)] }],
+        },
+      }),
+    );
+  });
+  await new Promise<void>((r) => prom.listen(0, '127.0.0.1', r));
+  promUrl = `http://127.0.0.1:${(prom.address() as AddressInfo).port}`;
+  ticker = new RolloutTicker({
+    db: f.db,
+    deps: { signer: ephemeralSigner(), clock: systemClock, outbound: loopbackOutbound() },
+    logger: createLogger('silent'),
+  });
+});
+
+afterAll(async () => {
+  prom?.close();
+});
+
+describe('progressive rollouts', () => {
+  it('a healthy canary advances 5 → 25 → 50 → 100 on passing analyses, then promotes and retires the stable variation', async () => {
+    errorRate.b = 0;
+    const stages = [5, 25, 50, 100].map((weight) => ({ weight, holdSeconds: 0 }));
+    const c = await f.call(
+      'rita',
+      'POST',
+      '/api/v1/rollouts',
+      spec('checkout', 'canary', { stages, analysis: analysis(), reason: 'new checkout' }),
+    );
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    expect(c.body.status).toBe('running');
+    expect(c.body.weight).toBe(5);
+    expect(c.body.traffic.status).toBe('pending');
+    const id = c.body.id as string;
+
+    const done = await settle(id);
+    expect(done.status).toBe('promoted');
+    expect(done.steps.map((s: { action: string }) => s.action)).toEqual(['start', 'advance', 'advance', 'advance', 'promote', 'applied']);
+    expect(done.steps.filter((s: { analysis: unknown }) => s.analysis).length).toBe(4);
+    expect(done.variations.map((v: { name: string; weight: number }) => [v.name, v.weight])).toEqual([
+      ['a', 0],
+      ['b', 100],
+    ]);
+    expect(done.traffic.split.variations).toEqual([{ name: 'b', servers: [{ host: '10.0.0.2', port: 8080 }], weight: 100 }]);
+    expect(queries.some((q) => q.includes('variation="b"') && q.includes('[1m]'))).toBe(true);
+
+    const packets = await get('/api/v1/evidence?type=ab_promotion&limit=50');
+    const mine = packets.items.filter((p: any) => p.content.rollout.id === id);
+    expect(mine.map((p: any) => p.content.action).sort()).toEqual(['advance', 'advance', 'advance', 'promote', 'start']);
+    const promote = mine.find((p: any) => p.content.action === 'promote');
+    expect(promote.content.actor).toEqual({ system: 'analysis' });
+    expect(promote.content.analysis.verdict).toBe('pass');
+    expect(promote.content.variations.map((v: any) => v.release.name)).toEqual(['r1', 'r2']);
+    expect(promote.content.variations[1].release.components[0].digest).toMatch(/^sha256:/);
+  });
+
+  it('a canary whose candidate errs is rolled back at its first analysis, with the query, value and threshold in the evidence', async () => {
+    errorRate.b = 0.05;
+    const stages = [5, 25, 50, 100].map((weight) => ({ weight, holdSeconds: 0 }));
+    const c = await f.call('rita', 'POST', '/api/v1/rollouts', spec('checkout', 'canary', { stages, analysis: analysis() }));
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    const id = c.body.id as string;
+    const done = await settle(id);
+    expect(done.status).toBe('rolled_back');
+    expect(done.steps.map((s: { action: string }) => s.action)).toEqual(['start', 'rollback', 'applied']);
+    expect(done.statusReason).toMatch(/analysis of stage 1 \(5%\) failed: error-rate = 0\.05/);
+    expect(done.traffic.split.variations).toEqual([{ name: 'a', servers: [{ host: '10.0.0.1', port: 8080 }], weight: 100 }]);
+
+    const packets = await get('/api/v1/evidence?type=ab_promotion&limit=50');
+    const rollback = packets.items.find((p: any) => p.content.rollout.id === id && p.content.action === 'rollback');
+    expect(rollback.content.actor).toEqual({ system: 'analysis' });
+    const m = rollback.content.analysis.metrics[0];
+    expect(m.verdict).toBe('fail');
+    expect(m.value).toBe(0.05);
+    expect(m.query).toContain('variation="b"');
+    expect(m.query).not.toContain('${');
+    expect(m.threshold).toContain('0.01');
+  });
+
+  it('an A/B release waits for approval at each stage; operators advance, promote, or roll back', async () => {
+    const stages = [
+      { weight: 10, holdSeconds: 0, approval: true },
+      { weight: 50, holdSeconds: 0, approval: true },
+      { weight: 100, holdSeconds: 0, approval: true },
+    ];
+    const c = await f.call(
+      'rita',
+      'POST',
+      '/api/v1/rollouts',
+      spec('banner', 'ab', { stages, header: { name: 'X-Variation', value: 'b', variation: 'b' }, sticky: { cookie: 'gv' } }),
+    );
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    const id = c.body.id as string;
+    // a second running rollout of the same name is refused
+    const dup = await f.call('rita', 'POST', '/api/v1/rollouts', spec('banner', 'ab', { stages }));
+    expect(dup.status).toBe(409);
+    expect(dup.body.code).toBe('rollout_exists');
+
+    let r = await settle(id);
+    expect(r.status).toBe('awaiting_approval');
+    expect(r.traffic.split).toMatchObject({ header: { name: 'X-Variation', value: 'b', variation: 'b' }, sticky: { cookie: 'gv' } });
+    expect((await f.call('vic', 'POST', `/api/v1/rollouts/${id}/advance`, { reason: 'x' })).status).toBe(403);
+    const adv = await f.call('rita', 'POST', `/api/v1/rollouts/${id}/advance`, { reason: 'looks good' });
+    expect(adv.status, JSON.stringify(adv.body)).toBe(200);
+    expect(adv.body.weight).toBe(50);
+    r = await settle(id);
+    expect(r.status).toBe('awaiting_approval');
+    expect(r.weight).toBe(50);
+    const back = await f.call('rita', 'POST', `/api/v1/rollouts/${id}/rollback`, { reason: 'conversion dropped' });
+    expect(back.status).toBe(200);
+    r = await settle(id);
+    expect(r.status).toBe('rolled_back');
+    const ended = await f.call('rita', 'POST', `/api/v1/rollouts/${id}/promote`, {});
+    expect(ended.status).toBe(409);
+    expect(ended.body.code).toBe('rollout_ended');
+    const packets = await get('/api/v1/evidence?type=ab_promotion&limit=50');
+    const mine = packets.items.filter((p: any) => p.content.rollout.id === id);
+    expect(mine.map((p: any) => [p.content.action, p.content.actor.username ?? p.content.actor.system]).sort()).toEqual([
+      ['advance', 'rita'],
+      ['rollback', 'rita'],
+      ['start', 'rita'],
+    ]);
+    expect(mine.find((p: any) => p.content.action === 'rollback').content.reason).toBe('conversion dropped');
+  });
+
+  it('leases one change of a rollout at a time, and a change the router refused pauses the rollout', async () => {
+    const stages = [
+      { weight: 20, holdSeconds: 0, approval: true },
+      { weight: 100, holdSeconds: 0 },
+    ];
+    const c = await f.call('rita', 'POST', '/api/v1/rollouts', spec('pause-me', 'ab', { stages }));
+    const id = c.body.id as string;
+    const [first] = await agent.leaseTraffic();
+    expect(first?.rolloutId).toBe(id);
+    expect(first?.mode).toBe('configure');
+    expect(await agent.leaseTraffic()).toEqual([]); // nothing else pending
+    expect(await agent.reportTraffic(first!, { status: 'failed', error: 'haproxy runtime API: no such server' })).toBe(200);
+    await ticker.step(id, f.tenantId);
+    const r = await get(`/api/v1/rollouts/${id}`);
+    expect(r.status).toBe('paused');
+    expect(r.statusReason).toMatch(/the router did not apply stage 1: haproxy runtime API: no such server/);
+    await f.call('rita', 'POST', `/api/v1/rollouts/${id}/abort`, { reason: 'router broken' });
+    expect((await settle(id)).status).toBe('aborted');
+  });
+
+  it('refuses specs that cannot work, saying why', async () => {
+    const noAnalysis = await f.call('rita', 'POST', '/api/v1/rollouts', spec('x', 'canary'));
+    expect(noAnalysis.status).toBe(400);
+    expect(noAnalysis.body.detail).toMatch(/A canary is judged by its analysis/);
+    const backwards = await f.call('rita', 'POST', '/api/v1/rollouts', spec('x', 'ab', { stages: [{ weight: 50 }, { weight: 10 }] }));
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.detail).toMatch(/stages only move forward/);
+    const noRelease = await f.call('rita', 'POST', '/api/v1/rollouts', {
+      ...spec('x', 'ab'),
+      variations: [
+        { name: 'a', release: 'r1', servers: [{ host: '10.0.0.1', port: 80 }] },
+        { name: 'b', release: 'nope', servers: [{ host: '10.0.0.2', port: 80 }] },
+      ],
+    });
+    expect(noRelease.status).toBe(404);
+  });
+});

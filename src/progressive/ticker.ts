@@ -1,0 +1,182 @@
+// What moves rollouts on their own, run on every deployment sweep by any number of replicas (each rollout
+// is locked with SKIP LOCKED while it is handled): a stage whose router applied it holds for its time,
+// then waits for an approval, runs the analysis, or advances; a failed analysis rolls back; a promotion
+// or rollback ends when the router applied it. The analysis queries Prometheus outside any transaction,
+// then its outcome commits only if the rollout is still where it was.
+import type { Logger } from '../core/logger.js';
+import { type Db, withSystem, withTenant } from '../store/db.js';
+import { runAnalysis } from './analysis.js';
+import type { AnalysisResult } from './analysis-model.js';
+import { addStep, advanceOrPromote, latestChange, loadRollout, type ProgressiveDeps, type RolloutRow, transition } from './service.js';
+import { stageAnalysed } from './split.js';
+
+/** How many inconclusive analyses (no data yet) a stage tolerates before it counts as failed. */
+export const INCONCLUSIVE_LIMIT = 3;
+
+export class RolloutTicker {
+  constructor(private readonly o: { db: Db; deps: ProgressiveDeps; logger: Logger }) {}
+
+  async tick(): Promise<void> {
+    const now = this.o.deps.clock.now();
+    const due = await withSystem(this.o.db, (tx) =>
+      tx.query<{ id: string; tenant_id: string }>(
+        `SELECT id, tenant_id FROM progressive_rollouts
+          WHERE status IN ('running', 'promoting', 'rolling_back') AND next_check_at <= $1
+          ORDER BY next_check_at LIMIT 100`,
+        [now],
+      ),
+    );
+    for (const r of due.rows) {
+      await this.step(r.id, r.tenant_id).catch((err: unknown) => this.o.logger.error({ err, rollout: r.id }, 'rollout step failed'));
+    }
+  }
+
+  async stop(): Promise<void> {}
+
+  /** One rollout: advances what needs no outside call in one transaction; an analysis in three steps. */
+  async step(id: string, tenantId: string): Promise<void> {
+    const { deps, db } = this.o;
+    const wanted = await withTenant(db, tenantId, async (tx) => {
+      const locked = await tx.query(`SELECT id FROM progressive_rollouts WHERE id = $1 FOR UPDATE SKIP LOCKED`, [id]);
+      if (!locked.rows[0]) return null; // another replica handles it
+      const row = await loadRollout(tx, id);
+      const now = deps.clock.now();
+      const later = (ms: number) =>
+        tx.query(`UPDATE progressive_rollouts SET next_check_at = $2 WHERE id = $1`, [id, new Date(now.getTime() + ms)]);
+      const change = await latestChange(tx, id);
+      // Waiting for the router: the agent's report wakes the rollout (traffic-queue.ts), no polling.
+      if (!change || change.status === 'pending' || change.status === 'leased') {
+        await tx.query(`UPDATE progressive_rollouts SET next_check_at = NULL WHERE id = $1`, [id]);
+        return null;
+      }
+      if (row.status === 'promoting' || row.status === 'rolling_back') {
+        const ended = await endState(tx, row);
+        const failed = change.status === 'failed';
+        await tx.query(
+          `UPDATE progressive_rollouts SET status = $2, status_reason = coalesce($3, status_reason), completed_at = $4, next_check_at = NULL, updated_at = $4 WHERE id = $1`,
+          [id, failed ? 'failed' : ended, failed ? `the router did not apply the final split: ${change.error}` : null, now],
+        );
+        await addStep(tx, row, {
+          action: failed ? 'failed' : 'applied',
+          stage: row.current_stage,
+          weight: row.weight,
+          actor: 'router',
+          reason: failed ? (change.error ?? '') : `${ended}: the router serves ${JSON.stringify(change.distribution)}`,
+          analysis: null,
+          evidenceId: null,
+        });
+        return null;
+      }
+      if (row.status !== 'running') return null;
+      if (change.status === 'failed') {
+        await tx.query(
+          `UPDATE progressive_rollouts SET status = 'paused', status_reason = $2, next_check_at = NULL, updated_at = $3 WHERE id = $1`,
+          [id, `the router did not apply stage ${row.current_stage + 1}: ${change.error}; advance to try again, or roll back`, now],
+        );
+        await addStep(tx, row, {
+          action: 'failed',
+          stage: row.current_stage,
+          weight: row.weight,
+          actor: 'router',
+          reason: change.error ?? '',
+          analysis: null,
+          evidenceId: null,
+        });
+        return null;
+      }
+      let started = row.stage_started_at;
+      if (!started) {
+        started = change.applied_at ?? now;
+        await tx.query(`UPDATE progressive_rollouts SET stage_started_at = $2 WHERE id = $1`, [id, started]);
+      }
+      const stage = row.stages[row.current_stage]!;
+      const holdEnds = started.getTime() + stage.holdSeconds * 1000;
+      if (now.getTime() < holdEnds) {
+        await later(holdEnds - now.getTime());
+        return null;
+      }
+      if (stage.approval) {
+        await tx.query(
+          `UPDATE progressive_rollouts SET status = 'awaiting_approval', status_reason = $2, next_check_at = NULL, updated_at = $3 WHERE id = $1`,
+          [id, `stage ${row.current_stage + 1} (${row.weight}%) held ${stage.holdSeconds} s; advance or promote to go on`, now],
+        );
+        return null;
+      }
+      if (row.analysis && stageAnalysed(stage, true)) return row;
+      await advanceOrPromote(
+        tx,
+        deps,
+        row,
+        false,
+        { system: 'schedule' },
+        `stage ${row.current_stage + 1} held ${stage.holdSeconds} s`,
+        null,
+      );
+      return null;
+    });
+    if (!wanted?.analysis) return;
+    const [stable, candidate] = wanted.variations;
+    const result = await runAnalysis({ outbound: deps.outbound, clock: deps.clock }, wanted.analysis, {
+      variation: candidate!.name,
+      stable: stable!.name,
+      route: wanted.router.route,
+    });
+    await withTenant(db, tenantId, async (tx) => {
+      const row = await loadRollout(tx, id, true);
+      // Something else moved it meanwhile (an operator's rollback, another replica): that decision stands.
+      if (row.status !== 'running' || row.current_stage !== wanted.current_stage || row.weight !== wanted.weight) return;
+      await this.judge(tx, row, result);
+    });
+  }
+
+  private async judge(tx: Parameters<typeof addStep>[0], row: RolloutRow, result: AnalysisResult): Promise<void> {
+    const { deps } = this.o;
+    const now = deps.clock.now();
+    const stageName = `stage ${row.current_stage + 1} (${row.weight}%)`;
+    if (result.verdict === 'pass') {
+      await advanceOrPromote(tx, deps, row, false, { system: 'analysis' }, `analysis of ${stageName} passed`, result);
+      return;
+    }
+    const failing = result.metrics.filter((m) => m.verdict !== 'pass').map((m) => `${m.name} = ${m.value ?? 'no data'} (${m.threshold})`);
+    if (result.verdict === 'fail' || row.inconclusive + 1 >= INCONCLUSIVE_LIMIT) {
+      const why =
+        result.verdict === 'fail'
+          ? `analysis of ${stageName} failed: ${failing.join('; ')}`
+          : `analysis of ${stageName} inconclusive ${INCONCLUSIVE_LIMIT} times: ${failing.join('; ')}`;
+      await transition(tx, deps, row, {
+        action: 'rollback',
+        stage: row.current_stage,
+        weight: 0,
+        status: 'rolling_back',
+        actor: { system: 'analysis' },
+        reason: why,
+        analysis: result,
+      });
+      return;
+    }
+    const retryMs = (row.analysis?.intervalSeconds ?? 10) * 1000;
+    await tx.query(`UPDATE progressive_rollouts SET inconclusive = inconclusive + 1, next_check_at = $2 WHERE id = $1`, [
+      row.id,
+      new Date(now.getTime() + retryMs),
+    ]);
+    await addStep(tx, row, {
+      action: 'analysis',
+      stage: row.current_stage,
+      weight: row.weight,
+      actor: 'analysis',
+      reason: `inconclusive (${failing.join('; ')}); measuring again in ${retryMs / 1000} s`,
+      analysis: result,
+      evidenceId: null,
+    });
+  }
+}
+
+/** promoted, rolled_back or aborted: what the last decision of a finishing rollout was. */
+async function endState(tx: Parameters<typeof addStep>[0], row: RolloutRow): Promise<'promoted' | 'rolled_back' | 'aborted'> {
+  if (row.status === 'promoting') return 'promoted';
+  const r = await tx.query<{ action: string }>(
+    `SELECT action FROM progressive_steps WHERE rollout_id = $1 AND action IN ('rollback', 'abort') ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [row.id],
+  );
+  return r.rows[0]?.action === 'abort' ? 'aborted' : 'rolled_back';
+}
