@@ -454,7 +454,8 @@ export interface RolloutStack {
   stop(): Promise<void>;
 }
 
-export async function startRolloutStack(): Promise<RolloutStack> {
+/** `env`: more server settings (e.g. GANTRY_OUTBOUND_ALLOW for a metrics source on loopback). */
+export async function startRolloutStack(env: Record<string, string> = {}): Promise<RolloutStack> {
   const [reg, dk] = await Promise.all([startRegistry(), startDockerd()]);
   const token = `gty_${randomBytes(32).toString('base64url')}`;
   const tdb = await createTestDb();
@@ -471,6 +472,7 @@ export async function startRolloutStack(): Promise<RolloutStack> {
       GANTRY_AGENT_POLL_SECONDS: '0.3',
       GANTRY_TASK_LEASE_SECONDS: '30',
       GANTRY_DEPLOY_SWEEP_SECONDS: '0.5',
+      ...env,
     }),
   );
   await waitReady(server, base);

@@ -94,13 +94,14 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
  * Pushes a busybox image whose httpd serves /www/VERSION, a CGI health check /cgi-bin/healthz and a slow
  * path /cgi-bin/slow (VERSION after 1 s). With
  * `brokenInRegion` the health check answers 500 where the container's REGION variable equals it (a release
- * that breaks on some hosts only). Returns the registry's digest.
+ * that breaks on some hosts only). /cgi-bin/app answers the VERSION line; with `failEvery` n, every n-th
+ * request (counted in the container) is a 500 instead (a candidate that errs). Returns the registry's digest.
  */
 export async function pushHttpdImage(
   reg: TestRegistry,
   repo: string,
   tag: string,
-  opts: { brokenInRegion?: string } = {},
+  opts: { brokenInRegion?: string; failEvery?: number } = {},
 ): Promise<string> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'gantry-httpd-'));
   try {
@@ -124,6 +125,17 @@ export async function pushHttpdImage(
       path.join(rootfs, 'www', 'cgi-bin', 'slow'),
       "#!/bin/sh\nsleep 1\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /www/VERSION\n",
       { mode: 0o755 },
+    );
+    await mkdir(path.join(rootfs, 'tmp'), { recursive: true });
+    const fail = opts.failEvery
+      ? `n=$(cat /tmp/count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /tmp/count\nif [ $((n % ${opts.failEvery})) -eq 0 ]; then printf 'HTTP/1.0 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nfailed\\n'; exit 0; fi\n`
+      : '';
+    await writeFile(
+      path.join(rootfs, 'www', 'cgi-bin', 'app'),
+      `#!/bin/sh\n${fail}printf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /www/VERSION\n`,
+      {
+        mode: 0o755,
+      },
     );
     const layerFile = path.join(work, 'layer.tar.gz');
     await run('tar', ['-C', rootfs, '--mtime=@0', '--owner=0', '--group=0', '-czf', layerFile, '.']);
