@@ -72,7 +72,7 @@ function printRollout(r: Rollout): void {
     ]);
     const analysed = r.steps.filter((s) => s.analysis);
     for (const s of analysed.slice(-3)) {
-      process.stdout.write(`\nanalysis of stage ${s.stage + 1} at ${s.at}: ${s.analysis!.verdict}\n`);
+      process.stdout.write(`\nanalysis at ${s.at}: ${s.analysis!.verdict} (${s.reason})\n`);
       printTable(s.analysis!.metrics, [
         ['METRIC', (m) => m.name],
         ['VALUE', (m) => (m.value === null ? 'no data' : String(m.value))],

@@ -87,8 +87,10 @@ function Analysis({ step }: { step: RolloutStep }) {
     <div className="table-wrap">
       <table>
         <caption>
-          Analysis of stage {step.stage + 1} ({step.weight}%): <Badge status={a.verdict} />{' '}
-          <span className="small muted">window {a.window}</span>
+          Analysis at <Time at={a.measuredAt} />: <Badge status={a.verdict} />{' '}
+          <span className="small muted">
+            {step.reason} · window {a.window}
+          </span>
         </caption>
         <thead>
           <tr>
