@@ -5,9 +5,13 @@
 // and promotes; a failing analysis rolls back with its query, value and threshold in the signed packet;
 // an A/B release waits for approval at each stage; only one change of a rollout is leased at a time;
 // operators' decisions are refused on an ended rollout and to viewers; every stage change has a packet.
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, runGantry } from '../../test/e2e/support.js';
 import { loopbackOutbound } from '../../test/helpers.js';
 import { type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
 import { type ScriptedAgent, scriptedAgent } from '../../test/scripted-agent.js';
@@ -21,6 +25,7 @@ let agent: ScriptedAgent;
 let ticker: RolloutTicker;
 let prom: http.Server;
 let promUrl = '';
+let base = '';
 /** The error rate the fake Prometheus answers, per variation. */
 const errorRate: Record<string, number | null> = { a: 0, b: 0 };
 const queries: string[] = [];
@@ -81,6 +86,7 @@ const analysis = () => ({
 beforeAll(async () => {
   f = await promotionFixture({ rita: ['release_manager'], vic: ['viewer'] });
   const addr = await f.app.listen({ port: 0, host: '127.0.0.1' });
+  base = addr;
   const env = await f.call('admin', 'POST', '/api/v1/environments', { name: 'prod' });
   expect(env.status).toBe(201);
   const t = await f.call('admin', 'POST', '/api/v1/targets', {
@@ -263,5 +269,54 @@ describe('progressive rollouts', () => {
       ],
     });
     expect(noRelease.status).toBe(404);
+  });
+
+  it('the CLI starts an A/B release from a YAML spec, shows it, advances and rolls it back', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-rollout-cli-'));
+    const file = path.join(dir, 'ab.yaml');
+    await writeFile(
+      file,
+      [
+        'name: cli-ab',
+        'kind: ab',
+        'environment: prod',
+        'routerTarget: edge-1',
+        'router: { type: haproxy, path: /etc/haproxy/gantry-web.cfg, socket: /run/haproxy/admin.sock }',
+        'variations:',
+        '  - { name: a, release: r1, servers: [{ host: 10.0.0.1, port: 8080 }] }',
+        '  - { name: b, release: r2, servers: [{ host: 10.0.0.2, port: 8080 }] }',
+        'stages:',
+        '  - { weight: 10, holdSeconds: 0, approval: true }',
+        '  - { weight: 100, holdSeconds: 0, approval: true }',
+        'reason: from the CLI',
+        '',
+      ].join('\n'),
+    );
+    const env = childEnv({ GANTRY_SERVER: base, GANTRY_TOKEN: f.tokens.rita! });
+    const started = await runGantry(['rollout', 'start', '-f', file, '--json'], env);
+    expect(started.code, started.stderr).toBe(0);
+    const id = JSON.parse(started.stdout).id as string;
+    await settle(id);
+    const shown = await runGantry(['rollout', 'show', 'cli-ab'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/status\s+awaiting_approval: stage 1 \(10%\) held 0 s/);
+    expect(shown.stdout).toMatch(/split\s+a \(r1\) 90% \/ b \(r2\) 10%/);
+    expect(shown.stdout).toMatch(/router_reports\s+applied: a 90%, b 10%/);
+    const adv = await runGantry(['rollout', 'advance', 'cli-ab', '--reason', 'looks good', '--json'], env);
+    expect(adv.code, adv.stderr).toBe(0);
+    expect(JSON.parse(adv.stdout).weight).toBe(100);
+    const list = await runGantry(['rollout', 'list', '--status', 'running', '--json'], env);
+    expect(JSON.parse(list.stdout).map((r: { name: string }) => r.name)).toContain('cli-ab');
+    const back = await runGantry(['rollout', 'rollback', 'cli-ab', '--reason', 'revenue dropped'], env);
+    expect(back.code, back.stderr).toBe(0);
+    await settle(id);
+    const ended = await runGantry(['rollout', 'show', id, '--watch'], env);
+    expect(ended.code).toBe(1); // a watch that ends rolled back exits 1
+    expect(ended.stdout).toMatch(/status\s+rolled_back/);
+    const none = await runGantry(['rollout', 'show', 'no-such-rollout'], env);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toMatch(/no rollout named "no-such-rollout"/);
+    const bad = await runGantry(['rollout', 'start', '-f', path.join(dir, 'missing.yaml')], env);
+    expect(bad.code).toBe(2);
   });
 });
