@@ -140,9 +140,14 @@ export function registerAgentCommands(program: Command): void {
     .option('--executor <type>', 'target type to serve: docker_host, compose_host (repeatable; default both)', collect)
     .option('--noop', 'serve the listed target types with the noop executor (benchmarks, dry runs)')
     .option('--concurrency <n>', 'tasks run at once (default 4)')
+    .option(
+      '--router-command <program>',
+      'a program the agent may run for routers (validate, reload, exec routers): a name or an absolute path; repeatable (env GANTRY_AGENT_ROUTER_COMMANDS; default nginx, haproxy, traefik, systemctl, kill)',
+      collect,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential and send unsent reports first\n  gantry agent run --server https://gantry-a:8443,https://gantry-b:8443   # two replicas: requests fail over\n  gantry agent run --server https://gantry.internal:8443 --ca ca.pem --cert agent.pem --key agent-key.pem   # mutual TLS\n',
+      '\nExamples:\n  gantry agent run --server https://gantry.example.com --join-token gjt_…\n  gantry agent run --router-command haproxy --router-command /opt/edge/bin/edgectl   # the router programs this host allows\n  gantry agent run --state-dir /var/lib/gantry-agent   # later starts reuse the stored credential and send unsent reports first\n  gantry agent run --server https://gantry-a:8443,https://gantry-b:8443   # two replicas: requests fail over\n  gantry agent run --server https://gantry.internal:8443 --ca ca.pem --cert agent.pem --key agent-key.pem   # mutual TLS\n',
     )
     .action(
       async (
@@ -154,9 +159,12 @@ export function registerAgentCommands(program: Command): void {
           executor?: string[];
           noop?: boolean;
           concurrency?: string;
+          routerCommand?: string[];
         } & TlsOpts,
       ) => {
         const server = o.server ?? process.env.GANTRY_SERVER;
+        // Read by the routers (agent/command-policy.ts) whenever they run a program.
+        if (o.routerCommand?.length) process.env.GANTRY_AGENT_ROUTER_COMMANDS = o.routerCommand.join(',');
         if (!server) throw new CliError('--server (or GANTRY_SERVER) is required', EXIT.invalid);
         const tls = await agentTls(o);
         const { Agent } = await import('../agent/agent.js');

@@ -182,9 +182,25 @@ describe.skipIf(nginxSkip)('nginx (njs split file, no reload)', () => {
     await writeFile(`${nginx.splitFile}.bad`, '{');
     const bad = trafficRouterFor({ type: 'nginx', route: 'web', path: `${nginx.splitFile}.bad` });
     await expect(bad.validate()).rejects.toThrow(/not JSON.*configure the route again/);
-    const failing = trafficRouterFor({ type: 'nginx', route: 'web', path: nginx.splitFile, validateCommand: ['false'] });
+    const failing = trafficRouterFor({
+      type: 'nginx',
+      route: 'web',
+      path: nginx.splitFile,
+      validateCommand: [NGINX, '-t', '-c', '/nonexistent.conf'],
+    });
     const kept = await readFile(nginx.splitFile, 'utf8');
     await expect(failing.configure(splitOf(backends, 10, 90))).rejects.toThrow(TrafficRouterError);
+    expect(await readFile(nginx.splitFile, 'utf8')).toBe(kept);
+    // A program the agent's operator did not allow is never run, and the split stays.
+    const shell = trafficRouterFor({
+      type: 'nginx',
+      route: 'web',
+      path: nginx.splitFile,
+      validateCommand: ['sh', '-c', 'touch /tmp/pwned'],
+    });
+    await expect(shell.configure(splitOf(backends, 10, 90))).rejects.toThrow(
+      /does not run "sh" for a router.*GANTRY_AGENT_ROUTER_COMMANDS/,
+    );
     expect(await readFile(nginx.splitFile, 'utf8')).toBe(kept);
   });
 });
@@ -270,6 +286,8 @@ describe('exec traffic router (a third-party program)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gantry-exec-router-'));
     script = path.join(dir, 'router.cjs');
+    // The agent host's operator lists the router programs it may run (node here, and a missing one).
+    process.env.GANTRY_AGENT_ROUTER_COMMANDS = `${process.execPath},${path.join(dir, 'no-such-router')}`;
     // keeps the weights in a state file; refuses "reload" like a router whose proxy is down
     await writeFile(
       script,
@@ -295,7 +313,19 @@ process.stdin.on('data', (d) => { input += d; }).on('end', () => {
     );
   });
   afterAll(async () => {
+    delete process.env.GANTRY_AGENT_ROUTER_COMMANDS;
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a router program only when the agent’s operator lists it', async () => {
+    const saved = process.env.GANTRY_AGENT_ROUTER_COMMANDS;
+    delete process.env.GANTRY_AGENT_ROUTER_COMMANDS;
+    try {
+      const router = trafficRouterFor({ type: 'exec', route: 'web', command: [process.execPath, script, path.join(dir, 'x.json')] });
+      await expect(router.distribution()).rejects.toThrow(/a third-party router program must be listed/);
+    } finally {
+      process.env.GANTRY_AGENT_ROUTER_COMMANDS = saved;
+    }
   });
 
   it('sends each action as JSON on stdin and reads the answer on stdout', async () => {

@@ -6,6 +6,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type AgentTask, expandTemplate, type RouterConfig } from '../../deployments/protocol.js';
+import { checkRouterCommand } from '../command-policy.js';
 import type { TaskLog } from '../executors/types.js';
 import { establishedTo, sameNetworkNamespace } from './connections.js';
 import { type NginxGeneration, nginxConfirm, nginxDrain, nginxGeneration, parseLive, renderNginx } from './nginx.js';
@@ -34,6 +35,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 async function runCommand(what: string, command: string[]): Promise<void> {
   const [cmd, ...args] = command;
+  try {
+    checkRouterCommand(command, `router ${what}`);
+  } catch (err) {
+    throw new RouterError((err as Error).message);
+  }
   try {
     await run(cmd!, args);
   } catch (err) {

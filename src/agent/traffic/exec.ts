@@ -5,6 +5,7 @@
 // the agent.
 import { spawn } from 'node:child_process';
 import type { TrafficRouterConfig, TrafficSplit } from '../../deployments/traffic.js';
+import { checkRouterCommand } from '../command-policy.js';
 import { type TrafficRouter, TrafficRouterError } from './types.js';
 
 export type ExecAction = 'configure' | 'shift' | 'distribution' | 'validate' | 'reload';
@@ -65,6 +66,11 @@ export class ExecTrafficRouter implements TrafficRouter {
     const [cmd, ...args] = this.command;
     const what = this.what(action);
     const { timeoutMs, maxOutputBytes } = this.limits;
+    try {
+      checkRouterCommand(this.command, what, true);
+    } catch (err) {
+      return Promise.reject(new TrafficRouterError((err as Error).message));
+    }
     return new Promise((resolve, reject) => {
       const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { checkRouterCommand } from '../command-policy.js';
 import { TrafficRouterError } from './types.js';
 
 const run = promisify(execFile);
@@ -21,6 +22,11 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
 export async function runCommand(what: string, command: readonly string[], timeoutMs = 30_000): Promise<void> {
   const [cmd, ...args] = command;
   if (!cmd) throw new TrafficRouterError(`traffic router ${what}: the command is empty; give the program and its arguments`);
+  try {
+    checkRouterCommand(command, `traffic router ${what}`);
+  } catch (err) {
+    throw new TrafficRouterError((err as Error).message);
+  }
   try {
     await run(cmd, args, { timeout: timeoutMs, maxBuffer: 1 << 20 });
   } catch (err) {
