@@ -176,4 +176,44 @@ describe.skipIf(!hasBrowser)('web UI: rollouts', { timeout: 240_000 }, () => {
     await waitFor('the abort', async () => (await server.call('GET', `/api/v1/rollouts/${r.id}`)).status === 'aborted', 30_000);
     await page.getByRole('button', { name: 'Abort' }).waitFor({ state: 'detached', timeout: 10_000 });
   });
+
+  it('starts an A/B release from the form; the server’s refusal is shown as it comes', async () => {
+    await page.goto(`${server.base}/rollouts`);
+    await page.getByRole('link', { name: 'Start one' }).click();
+    await page.getByRole('heading', { name: 'New rollout' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('form-ab');
+    await page.getByLabel('Environment', { exact: true }).selectOption('prod');
+    await page.getByLabel('Stable release').selectOption('1.0.0');
+    await page.getByLabel('Stable servers (host:port, comma-separated)').fill('10.0.0.1:8080');
+    await page.getByLabel('Candidate release').selectOption('1.1.0');
+    await page.getByLabel('Candidate servers (host:port, comma-separated)').fill('10.0.0.2:8080, 10.0.0.3:8080');
+    await page.getByLabel('Router target (its agent applies the split)').selectOption('edge-1');
+    await page.getByLabel('Split file').fill(path.join(dir, 'form-ab.split.json'));
+    await page.getByLabel('Sticky cookie (optional)').fill('v');
+    // Stages that go backwards: the server says why, and nothing is created.
+    await page.getByLabel("Candidate's share per stage (%)").fill('50, 10');
+    await page.getByRole('button', { name: 'Start rollout' }).click();
+    await page.getByText(/stages only move forward/).waitFor();
+    expect((await server.call('GET', '/api/v1/rollouts')).some((r: { name: string }) => r.name === 'form-ab')).toBe(false);
+    await page.getByLabel("Candidate's share per stage (%)").fill('20, 100');
+    await page.getByLabel('Hold per stage (seconds)').fill('0');
+    await page.getByRole('button', { name: 'Start rollout' }).click();
+    await page.getByRole('heading', { name: /A\/B release form-ab/ }).waitFor();
+    await page.getByText(/stage 1 \(20%\) held 0 s; advance or promote to go on/).waitFor({ timeout: 30_000 });
+    const file = JSON.parse(await readFile(path.join(dir, 'form-ab.split.json'), 'utf8'));
+    expect(file.split).toMatchObject({
+      variations: [
+        { name: 'a', weight: 80, servers: [{ host: '10.0.0.1', port: 8080 }] },
+        {
+          name: 'b',
+          weight: 20,
+          servers: [
+            { host: '10.0.0.2', port: 8080 },
+            { host: '10.0.0.3', port: 8080 },
+          ],
+        },
+      ],
+      sticky: { cookie: 'v' },
+    });
+  });
 });

@@ -22,6 +22,7 @@ import { ReleaseDetail } from './pages/ReleaseDetail';
 import { ReleaseDiffPage } from './pages/ReleaseDiff';
 import { ReleaseNew } from './pages/ReleaseNew';
 import { Releases } from './pages/Releases';
+import { RolloutNew } from './pages/RolloutNew';
 import { RolloutDetail, Rollouts } from './pages/Rollouts';
 import { TargetDetail, Targets } from './pages/Targets';
 import { WorkflowRunDetail } from './pages/WorkflowRunDetail';
@@ -40,6 +41,7 @@ const ROUTES: [string, Render][] = [
   ['/deployments', () => <Deployments />],
   ['/deployments/:id', (p) => <DeploymentDetail id={p.id!} />],
   ['/rollouts', () => <Rollouts />],
+  ['/rollouts/new', () => <RolloutNew />],
   ['/rollouts/:id', (p) => <RolloutDetail id={p.id!} />],
   ['/evidence', () => <Evidence />],
   ['/notifications', () => <Notifications />],

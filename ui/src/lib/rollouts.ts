@@ -25,3 +25,9 @@ export async function decideRollout(id: string, action: RolloutDecision, reason:
       return unwrap(api.POST('/api/v1/rollouts/{id}/abort', init));
   }
 }
+
+/** POST /rollouts with a spec built by the page (the server validates it; its problem details come back as errors). */
+export async function startRollout(body: unknown): Promise<Rollout> {
+  // The page builds the body field by field; the server's schema is the check (its errors are shown as they come).
+  return unwrap(api.POST('/api/v1/rollouts', { body: body as never }));
+}

@@ -32,8 +32,8 @@ export function Rollouts() {
     <>
       <h1>Rollouts</h1>
       <p className="muted">
-        A/B releases and canaries: traffic split between a stable and a candidate variation through a router, stage by stage. Start one with{' '}
-        <code>gantry rollout start -f spec.yaml</code>.
+        A/B releases and canaries: traffic split between a stable and a candidate variation through a router, stage by stage.{' '}
+        <Link to="/rollouts/new">Start one</Link>, or with <code>gantry rollout start -f spec.yaml</code>.
       </p>
       <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}
