@@ -137,7 +137,10 @@ export class RolloutTicker {
       await advanceOrPromote(tx, deps, row, false, { system: 'analysis' }, `analysis of ${stageName} passed`, result);
       return;
     }
-    const failing = result.metrics.filter((m) => m.verdict !== 'pass').map((m) => `${m.name} = ${m.value ?? 'no data'} (${m.threshold})`);
+    // A value and its threshold; without a value (no data, ±Inf, a failed query) the analysis's reason says which.
+    const failing = result.metrics
+      .filter((m) => m.verdict !== 'pass')
+      .map((m) => (m.value === null ? `${m.name}: ${m.reason}` : `${m.name} = ${m.value} (${m.threshold})`));
     if (result.verdict === 'fail' || row.inconclusive + 1 >= INCONCLUSIVE_LIMIT) {
       const why =
         result.verdict === 'fail'
