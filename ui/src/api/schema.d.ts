@@ -3012,6 +3012,8 @@ export interface paths {
                         router: {
                             /** @description "nginx" (njs split file, no reload), "haproxy" (runtime API, no reload), or "exec" (a third-party router program). */
                             type: string;
+                            /** @description The route (HAProxy backend gantry_<route>); default: the rollout name. */
+                            route?: string;
                             /** @description nginx: the split file gantry-split.js reads on every request. haproxy: the configuration file Gantry renders. */
                             path?: string;
                             /** @description haproxy: the runtime API's unix socket (stats socket … level admin). */
@@ -3078,11 +3080,11 @@ export interface paths {
                                 type: "prometheus";
                                 /**
                                  * Format: uri
-                                 * @description Base URL of the query API, e.g. http://prometheus:9090 (fetched through the outbound policy).
+                                 * @description Base URL of the query API, e.g. http://prometheus:9090 (a path prefix is kept: …/prometheus); fetched through the outbound policy.
                                  */
                                 url: string;
                                 /**
-                                 * @description Seconds one query may take.
+                                 * @description Seconds one query may take (Prometheus is told the same bound).
                                  * @default 10
                                  */
                                 timeoutSeconds?: number;
@@ -3093,21 +3095,21 @@ export interface paths {
                              */
                             window?: string;
                             metrics: {
-                                /** @description Metric name for reports, e.g. error-rate. */
+                                /** @description Metric name for reports, e.g. error-rate (unique within the analysis). */
                                 name: string;
-                                /** @description PromQL returning one number. ${variation} (the candidate), ${stable}, ${route} and ${window} are replaced before it is sent. */
+                                /** @description PromQL returning one number (aggregate with sum, avg…). ${variation} (the candidate), ${stable}, ${route} and ${window} are replaced before it is sent; no other ${…} is accepted. */
                                 query: string;
                                 /** @description Fails when the value is above this (with relativeToStable: above max × the stable value). */
                                 max?: number;
                                 /** @description Fails when the value is below this (with relativeToStable: below min × the stable value). */
                                 min?: number;
                                 /**
-                                 * @description Run the query for the stable variation too and compare the candidate with it (thresholds are ratios).
+                                 * @description Run the query for the stable variation too, at the same instant, and compare the candidate with it: max and min are factors (0 or more) of the stable value; a stable value of 0 makes the limit 0, no stable data is noData.
                                  * @default false
                                  */
                                 relativeToStable?: boolean;
                                 /**
-                                 * @description What an empty answer means (e.g. no request reached the variation yet).
+                                 * @description What an empty answer (no series, or NaN) means, e.g. no request reached the variation yet.
                                  * @default inconclusive
                                  * @enum {string}
                                  */
@@ -3224,12 +3226,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
@@ -3385,12 +3388,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
@@ -3560,12 +3564,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
@@ -3733,12 +3738,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
@@ -3906,12 +3912,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
@@ -4079,12 +4086,13 @@ export interface paths {
                                     /** @description The metrics source URL (no credentials). */
                                     source: string;
                                     window: string;
+                                    /** @description When the queries were evaluated (all of them, the stable ones included). */
                                     measuredAt: string;
                                     metrics: {
                                         name: string;
                                         /** @description The PromQL sent (templates expanded). */
                                         query: string;
-                                        /** @description What it answered (null: no data). */
+                                        /** @description What it answered (null: no data, not a finite number, or the query failed; the reason says which). */
                                         value: number | null;
                                         stableQuery?: string;
                                         stableValue?: number | null;
