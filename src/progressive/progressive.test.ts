@@ -18,6 +18,7 @@ import { type ScriptedAgent, scriptedAgent } from '../../test/scripted-agent.js'
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { ephemeralSigner } from '../evidence/signer.js';
+import { routeOf } from './service.js';
 import { RolloutTicker } from './ticker.js';
 
 let f: PromotionFixture;
@@ -252,6 +253,21 @@ describe('progressive rollouts', () => {
     expect(r.statusReason).toMatch(/the router did not apply stage 1: haproxy runtime API: no such server/);
     await f.call('rita', 'POST', `/api/v1/rollouts/${id}/abort`, { reason: 'router broken' });
     expect((await settle(id)).status).toBe('aborted');
+  });
+
+  it('derives a valid route from a rollout name that is not one', async () => {
+    expect(routeOf('checkout.v2_canary')).toBe('checkout-v2-canary');
+    expect(routeOf('2024-web')).toBe('web');
+    expect(routeOf('9')).toBe('route');
+    expect(routeOf(`a${'b'.repeat(60)}`)).toHaveLength(40);
+    const c = await f.call('rita', 'POST', '/api/v1/rollouts', spec('shop.v2_ab', 'ab', { stages: [{ weight: 10, approval: true }] }));
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    expect(c.body.router.route).toBe('shop-v2-ab');
+    const [change] = await agent.leaseTraffic(); // the lease answer validates the router config it carries
+    expect(change?.router.route).toBe('shop-v2-ab');
+    await agent.reportTraffic(change!, { status: 'applied', distribution: { a: 90, b: 10 } });
+    await f.call('rita', 'POST', `/api/v1/rollouts/${c.body.id}/abort`, { reason: 'test done' });
+    await settle(c.body.id);
   });
 
   it('refuses specs that cannot work, saying why', async () => {

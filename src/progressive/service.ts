@@ -147,6 +147,19 @@ export async function addStep(
   );
 }
 
+/**
+ * The route a rollout's name gives when its router names none: route names are shorter and stricter than
+ * rollout names (lower-case letters, digits and dashes, starting with a letter, at most 40).
+ */
+export function routeOf(name: string): string {
+  const r = name
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return r || 'route';
+}
+
 export async function createRollout(tx: Tx, auth: AuthContext, body: RolloutCreate, deps: ProgressiveDeps): Promise<string> {
   const stages = body.stages ?? defaultStages(body.kind);
   if (body.kind === 'canary' && !body.analysis) {
@@ -200,7 +213,7 @@ export async function createRollout(tx: Tx, auth: AuthContext, body: RolloutCrea
         body.kind,
         env.rows[0].id,
         target.rows[0].id,
-        JSON.stringify({ ...body.router, route: body.router.route ?? body.name }),
+        JSON.stringify({ ...body.router, route: body.router.route ?? routeOf(body.name) }),
         JSON.stringify(variations),
         JSON.stringify(options),
         JSON.stringify(stages),
