@@ -13,6 +13,7 @@ interface MetricOut {
   value: number | null;
   threshold: string;
   verdict: string;
+  reason: string;
 }
 interface Step {
   action: string;
@@ -75,9 +76,10 @@ function printRollout(r: Rollout): void {
       process.stdout.write(`\nanalysis at ${s.at}: ${s.analysis!.verdict} (${s.reason})\n`);
       printTable(s.analysis!.metrics, [
         ['METRIC', (m) => m.name],
-        ['VALUE', (m) => (m.value === null ? 'no data' : String(m.value))],
+        ['VALUE', (m) => (m.value === null ? '—' : String(m.value))],
         ['THRESHOLD', (m) => m.threshold],
         ['VERDICT', (m) => m.verdict],
+        ['WHY', (m) => m.reason],
         ['QUERY', (m) => m.query],
       ]);
     }
