@@ -1,8 +1,10 @@
 // Rollouts as the API shows them: the split now, the stages, every step with its analysis and evidence,
-// and the router's last report.
+// and the router's last report (behind a router) or which targets run which variation and the latest
+// deployment job (target groups).
 import type { z } from 'zod';
 import type { Tx } from '../store/db.js';
 import type { AnalysisResult } from './analysis-model.js';
+import { groupSplit, type JobState, loadJob } from './groups.js';
 import type { Rollout, rolloutListQuery } from './model.js';
 import { type ChangeRow, latestChange, loadRollout, ROW_SQL, type RolloutRow } from './service.js';
 
@@ -14,10 +16,16 @@ interface StepRow {
   reason: string;
   analysis: AnalysisResult | null;
   evidence_id: string | null;
+  job_id: string | null;
   created_at: Date;
 }
 
-function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null): Rollout {
+interface GroupView {
+  split: { candidate: string[]; stable: string[] };
+  job: JobState | null;
+}
+
+function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null, group: GroupView | null): Rollout {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const finalKeep = row.status === 'promoted' ? 1 : row.status === 'rolled_back' || row.status === 'aborted' ? 0 : -1;
   return {
@@ -25,11 +33,14 @@ function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null):
     name: row.name,
     kind: row.kind,
     environment: { id: row.environment_id, name: row.env_name },
-    routerTarget: { id: row.router_target_id, name: row.target_name },
-    router: row.router as unknown as Record<string, unknown>,
+    mode: row.mode,
+    routerTarget: row.router_target_id ? { id: row.router_target_id, name: row.target_name ?? row.router_target_id } : null,
+    router: row.router as unknown as Record<string, unknown> | null,
+    targetSelector: row.target_selector,
     variations: row.variations.map((v, i) => ({
       ...v,
       weight: finalKeep >= 0 ? (i === finalKeep ? 100 : 0) : i === 0 ? 100 - row.weight : row.weight,
+      ...(group ? { targets: i === 0 ? group.split.stable : group.split.candidate } : {}),
     })),
     header: row.options.header,
     sticky: row.options.sticky,
@@ -51,6 +62,7 @@ function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null):
       reason: s.reason,
       analysis: s.analysis,
       evidenceId: s.evidence_id,
+      jobId: s.job_id,
       at: s.created_at.toISOString(),
     })),
     traffic: change
@@ -64,16 +76,25 @@ function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null):
           appliedAt: iso(change.applied_at),
         }
       : null,
+    ...(group ? { job: group.job ? { id: group.job.id, status: group.job.status, error: group.job.error } : null } : {}),
   };
+}
+
+/** Target groups: who runs what at the current weight, and the latest job a stage change started. */
+async function groupView(tx: Tx, row: RolloutRow, steps: StepRow[]): Promise<GroupView | null> {
+  if (row.mode !== 'targets') return null;
+  const jobId = steps.findLast((s) => s.job_id)?.job_id ?? null;
+  return { split: await groupSplit(tx, row.group_targets ?? [], row.weight), job: jobId ? await loadJob(tx, jobId) : null };
 }
 
 export async function getRollout(tx: Tx, id: string): Promise<Rollout> {
   const row = await loadRollout(tx, id);
   const steps = await tx.query<StepRow>(
-    `SELECT action, stage, weight, actor, reason, analysis, evidence_id, created_at FROM progressive_steps WHERE rollout_id = $1 ORDER BY created_at, id`,
+    `SELECT action, stage, weight, actor, reason, analysis, evidence_id, job_id, created_at FROM progressive_steps
+      WHERE rollout_id = $1 ORDER BY created_at, id`,
     [id],
   );
-  return toRollout(row, steps.rows, await latestChange(tx, id));
+  return toRollout(row, steps.rows, await latestChange(tx, id), await groupView(tx, row, steps.rows));
 }
 
 export async function listRollouts(tx: Tx, q: z.infer<typeof rolloutListQuery>) {
@@ -83,7 +104,7 @@ export async function listRollouts(tx: Tx, q: z.infer<typeof rolloutListQuery>) 
     [q.status ?? null, q.environment ?? null],
   );
   return r.rows.map((row) => {
-    const { steps: _s, traffic: _t, router: _r, analysis: _a, ...rest } = toRollout(row, [], null);
+    const { steps: _s, traffic: _t, router: _r, analysis: _a, job: _j, ...rest } = toRollout(row, [], null, null);
     return rest;
   });
 }
