@@ -2916,11 +2916,20 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -2928,6 +2937,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -2935,6 +2945,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3006,12 +3018,14 @@ export interface paths {
                         kind: "ab" | "canary";
                         /** @description Environment (name or id) the variations run in. */
                         environment: string;
-                        /** @description Target (name or id) whose agent applies the split on its router. */
-                        routerTarget: string;
-                        /** @description The router on that target (nginx, haproxy or exec). */
-                        router: {
+                        /** @description Behind a router: the target (name or id) whose agent applies the split on its router. */
+                        routerTarget?: string;
+                        /** @description Behind a router: the router on that target (nginx, haproxy or exec). */
+                        router?: {
                             /** @description "nginx" (njs split file, no reload), "haproxy" (runtime API, no reload), or "exec" (a third-party router program). */
                             type: string;
+                            /** @description The route (HAProxy backend gantry_<route>); default: the rollout name. */
+                            route?: string;
                             /** @description nginx: the split file gantry-split.js reads on every request. haproxy: the configuration file Gantry renders. */
                             path?: string;
                             /** @description haproxy: the runtime API's unix socket (stats socket … level admin). */
@@ -3025,14 +3039,24 @@ export interface paths {
                             /** @description exec: the router program; it gets {"action","route","split"} as JSON on stdin and answers JSON on stdout. */
                             command?: string[];
                         };
+                        /** @description Target groups instead of a router: the targets (by labels) are split by stage, ceil(weight% × N) of them (in name order) run the candidate, the rest the stable release. */
+                        targets?: {
+                            /**
+                             * @description Labels the targets must have, within the environment's own selector (default: all its targets).
+                             * @default {}
+                             */
+                            selector?: {
+                                [key: string]: string;
+                            };
+                        };
                         /** @description The stable variation first (it serves everything at the start), then the candidate. */
                         variations: {
                             /** @description Variation name, e.g. "a" / "stable" and "b" / "candidate". */
                             name: string;
                             /** @description The release this variation serves (name or id). */
                             release: string;
-                            /** @description Where the router reaches the variation's containers. */
-                            servers: {
+                            /** @description Where the router reaches the variation's containers (behind a router only; target groups need none). */
+                            servers?: {
                                 /** @description Address the router connects to (IP literal or host name). */
                                 host: string;
                                 port: number;
@@ -3145,14 +3169,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3160,6 +3193,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3167,6 +3201,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3241,6 +3277,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3258,6 +3296,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3306,14 +3351,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3321,6 +3375,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3328,6 +3383,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3402,6 +3459,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3419,6 +3478,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3481,14 +3547,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3496,6 +3571,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3503,6 +3579,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3577,6 +3655,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3594,6 +3674,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3654,14 +3741,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3669,6 +3765,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3676,6 +3773,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3750,6 +3849,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3767,6 +3868,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3827,14 +3935,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3842,6 +3959,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3849,6 +3967,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3923,6 +4043,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3940,6 +4062,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -4000,14 +4129,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -4015,6 +4153,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -4022,6 +4161,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -4096,6 +4237,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -4113,6 +4256,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
