@@ -3,8 +3,8 @@
 // tasks; the ticker is driven by hand. Checked: each stage change is one job restricted to the targets
 // that change sides (1 of 10 at 10 %, 4 more at 50 %, the last 5 at the promotion), a stage that moves no
 // target starts no job, a rollback at 50 % returns exactly those 5 to the stable release, a failed job
-// pauses the rollout with its error, the evidence names both groups and the job, and specs mixing the two
-// models are refused.
+// pauses the rollout with its error (the next stage change takes its target along), the evidence names
+// both groups and the job, and specs mixing the two models (or an environment busy deploying) are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loopbackOutbound } from '../../test/helpers.js';
 import { type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
@@ -12,6 +12,7 @@ import { type ScriptedAgent, scriptedAgent } from '../../test/scripted-agent.js'
 import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/logger.js';
 import { ephemeralSigner } from '../evidence/signer.js';
+import { candidateTargets } from './split.js';
 import { RolloutTicker } from './ticker.js';
 
 let f: PromotionFixture;
@@ -125,6 +126,18 @@ afterAll(async () => {
 });
 
 describe('rollouts as target groups', () => {
+  it('puts ceil(weight% × N) of the group on the candidate, in the group order', () => {
+    const n = (size: number, w: number) =>
+      candidateTargets(
+        Array.from({ length: size }, (_, i) => i),
+        w,
+      );
+    expect([0, 10, 11, 50, 99, 100].map((w) => n(10, w).length)).toEqual([0, 1, 2, 5, 10, 10]);
+    expect(n(3, 50)).toEqual([0, 1]);
+    expect(n(1, 1)).toEqual([0]);
+    expect(n(100, 7).length).toBe(7);
+  });
+
   it('deploys the candidate to 1, then 5, then all 10 targets, one job per stage restricted to the targets that change', async () => {
     await resetToStable();
     runner = agent.run(10);
@@ -255,7 +268,7 @@ describe('rollouts as target groups', () => {
     runner = undefined;
   });
 
-  it('a failed deployment pauses the rollout with its error; a rollback then returns the target', async () => {
+  it('a failed deployment pauses the rollout with its error; advancing takes the failed target along, a rollback returns them all', async () => {
     await resetToStable();
     const c = await f.call('rita', 'POST', '/api/v1/rollouts', spec('web-fail'));
     expect(c.status, JSON.stringify(c.body)).toBe(201);
@@ -273,10 +286,17 @@ describe('rollouts as target groups', () => {
     expect(r.job).toMatchObject({ id: c.body.job.id, status: 'failed' });
     expect(r.steps.at(-1)).toMatchObject({ action: 'failed', actor: 'deployment' });
 
+    // Advancing tries again: the target the failed job left behind is taken along to the next stage.
     runner = agent.run(10);
+    const adv = await f.call('rita', 'POST', `/api/v1/rollouts/${id}/advance`, { reason: 'registry fixed' });
+    expect(adv.status, JSON.stringify(adv.body)).toBe(200);
+    expect(await touched(adv.body.job.id)).toEqual(WEB.slice(0, 5));
+    r = await settle(id);
+    expect(r.status).toBe('awaiting_approval');
+    expect(await releasesNow()).toEqual({ ...running('r1', WEB), ...running('r2', WEB.slice(0, 5)) });
     const back = await f.call('rita', 'POST', `/api/v1/rollouts/${id}/rollback`, { reason: 'pull fails' });
     expect(back.status, JSON.stringify(back.body)).toBe(200);
-    expect(await touched(back.body.job.id)).toEqual(['web-01']);
+    expect(await touched(back.body.job.id)).toEqual(WEB.slice(0, 5));
     r = await settle(id);
     expect(r.status).toBe('rolled_back');
     expect(await releasesNow()).toEqual(running('r1', WEB));
@@ -324,5 +344,13 @@ describe('rollouts as target groups', () => {
     const empty = await f.call('rita', 'POST', '/api/v1/rollouts', { ...spec('x'), targets: { selector: { tier: 'cache' } } });
     expect(empty.status).toBe(422);
     expect(empty.body.detail).toMatch(/no targets with labels \{"tier":"cache"\}/);
+    // A stage change is a deployment job: while another job runs in the environment it is refused, and nothing starts.
+    const busy = await f.call('rita', 'POST', '/api/v1/deployments', { releaseId: 'r1', environmentId: 'prod' });
+    expect(busy.status).toBe(201);
+    const refused = await f.call('rita', 'POST', '/api/v1/rollouts', spec('busy'));
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('deployment_in_progress');
+    expect((await get('/api/v1/rollouts')).some((r: { name: string }) => r.name === 'busy')).toBe(false);
+    expect((await f.call('rita', 'POST', `/api/v1/deployments/${busy.body.id}/cancel`, {})).status).toBe(200);
   });
 });
