@@ -1,6 +1,7 @@
 // `gantry rollout …`: progressive delivery from the command line. Start an A/B release or a canary from
 // a spec file, list and watch rollouts (the split now, each stage and its analysis, what the router
-// reports), and decide: advance, promote, roll back, abort.
+// reports or, for target groups, which targets run each variation and the stage's deployment), and
+// decide: advance, promote, roll back, abort.
 import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, emit } from './api-command.js';
 import { ref } from './client.js';
@@ -25,34 +26,56 @@ interface Step {
   evidenceId: string | null;
   at: string;
 }
-interface Rollout {
+export interface Rollout {
   id: string;
   name: string;
   kind: string;
   status: string;
   statusReason: string | null;
   environment: { name: string };
-  routerTarget: { name: string };
-  variations: { name: string; release: { name: string }; weight: number }[];
+  mode?: 'router' | 'targets';
+  routerTarget: { name: string } | null;
+  targetSelector?: Record<string, string> | null;
+  variations: { name: string; release: { name: string }; weight: number; targets?: string[] }[];
   stages: { weight: number }[];
   currentStage: number;
   weight: number;
   steps?: Step[];
   traffic?: { status: string; distribution: Record<string, number> | null; error: string | null } | null;
+  job?: { id: string; status: string; error: string | null } | null;
 }
 
 const FINAL = new Set(['promoted', 'rolled_back', 'aborted', 'failed']);
 const split = (r: Rollout) => r.variations.map((v) => `${v.name} (${v.release.name}) ${v.weight}%`).join(' / ');
 
-function printRollout(r: Rollout): void {
-  printRecord({
+/** The fields `rollout show` prints: the router and its report, or the target groups and their deployment. */
+export function rolloutRecord(r: Rollout): Record<string, unknown> {
+  const head = {
     rollout: `${r.name} (${r.id})`,
     kind: r.kind === 'ab' ? 'A/B release' : 'canary',
     environment: r.environment.name,
-    router: r.routerTarget.name,
+  };
+  const progress = {
     status: r.statusReason ? `${r.status}: ${r.statusReason}` : r.status,
     stage: r.currentStage >= 0 ? `${r.currentStage + 1} of ${r.stages.length} (${r.stages.map((s) => `${s.weight}%`).join(' → ')})` : '—',
     split: split(r),
+  };
+  if (r.mode === 'targets') {
+    const selector = r.targetSelector && Object.keys(r.targetSelector).length ? JSON.stringify(r.targetSelector) : 'all targets';
+    return {
+      ...head,
+      targets: `target groups (${selector})`,
+      ...progress,
+      ...Object.fromEntries(
+        r.variations.map((v) => [`targets_${v.name}`, v.targets?.length ? `${v.targets.length}: ${v.targets.join(', ')}` : '0']),
+      ),
+      deployment: r.job ? `${r.job.id} ${r.job.status}${r.job.error ? `: ${r.job.error}` : ''}` : null,
+    };
+  }
+  return {
+    ...head,
+    router: r.routerTarget?.name ?? null,
+    ...progress,
     router_reports: r.traffic
       ? r.traffic.distribution
         ? `${r.traffic.status}: ${Object.entries(r.traffic.distribution)
@@ -60,7 +83,11 @@ function printRollout(r: Rollout): void {
             .join(', ')}`
         : `${r.traffic.status}${r.traffic.error ? `: ${r.traffic.error}` : ''}`
       : null,
-  });
+  };
+}
+
+function printRollout(r: Rollout): void {
+  printRecord(rolloutRecord(r));
   if (r.steps?.length) {
     process.stdout.write('\n');
     printTable(r.steps, [
@@ -98,13 +125,18 @@ async function resolve(c: ReturnType<typeof clientFor>, nameOrId: string): Promi
 export function registerRolloutCommands(program: Command): void {
   const rollout = program
     .command('rollout')
-    .description('Progressive delivery: A/B releases and metric-driven canaries through a traffic router (docs/progressive-delivery.md)');
+    .description(
+      'Progressive delivery: A/B releases and metric-driven canaries through a traffic router or as target groups (docs/progressive-delivery.md)',
+    );
 
   apiCommand(rollout, 'start', 'Start an A/B release or a canary from a spec file (JSON or YAML, the body of POST /rollouts)', [
     'gantry rollout start -f canary.yaml',
     'gantry rollout start -f ab.json --json',
   ])
-    .requiredOption('-f, --file <path>', 'the rollout spec: name, kind, environment, routerTarget, router, variations, stages, analysis')
+    .requiredOption(
+      '-f, --file <path>',
+      'the rollout spec: name, kind, environment, routerTarget and router (or targets), variations, stages, analysis',
+    )
     .action(async (opts: ApiOpts & { file: string }) => {
       const body = readObjectFile(opts.file, 'one rollout spec object (name, kind, environment, routerTarget, router, variations)');
       const r = await clientFor(opts).post<Rollout>('/rollouts', body);
@@ -144,7 +176,7 @@ export function registerRolloutCommands(program: Command): void {
       let last = '';
       for (;;) {
         const r = await c.get<Rollout>(`/rollouts/${ref(id)}`);
-        const now = JSON.stringify([r.status, r.currentStage, r.steps?.length, r.traffic?.status]);
+        const now = JSON.stringify([r.status, r.currentStage, r.steps?.length, r.traffic?.status, r.job?.status]);
         if (now !== last) {
           if (last && !opts.json) process.stdout.write('\n');
           emit(opts, r, printRollout);

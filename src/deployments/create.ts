@@ -31,6 +31,8 @@ export interface JobInput {
   componentsByTarget?: Map<string, TaskComponent[]>;
   /** For rollback jobs: targets whose task removes the components instead (their first-ever deployment is undone). */
   removeFrom?: Set<string>;
+  /** Only these targets (ids) get a task, the environment's others are skipped (a target-group rollout's stage); not with queue. */
+  onlyTargets?: ReadonlySet<string>;
   /**
    * Promotions: when the environment is busy, insert the job as `pending` (queued) instead of
    * refusing; queue.ts starts it when the jobs ahead of it have ended.

@@ -70,6 +70,8 @@ export interface PlanInput {
   componentsByTarget?: Map<string, TaskComponent[]> | undefined;
   /** Rollbacks: targets whose components are removed (their first-ever deployment is undone). */
   removeFrom?: Set<string> | undefined;
+  /** Only these targets (ids) take part; the environment's other targets are skipped (target-group rollouts). */
+  onlyTargets?: ReadonlySet<string> | undefined;
   /** The strategy a rollback uses (decided by create.ts from the rolled-back job). */
   rollbackOf?: string | null | undefined;
 }
@@ -168,11 +170,15 @@ export async function resolveStrategy(
   return { strategy, config };
 }
 
-/** The environment's targets split into those the deployment reaches (label selector, rollback set) and the rest. */
+/**
+ * The environment's targets split into those the deployment reaches (label selector, rollback set or the
+ * targets asked for) and the rest.
+ */
 export async function selectTargets(
   tx: Tx,
   env: { id: string; name: string; config: { targetSelector?: Record<string, string> } },
-  only?: Map<string, TaskComponent[]>,
+  only?: { has(id: string): boolean },
+  onlyWhy = 'the rolled-back deployment did not change it',
 ): Promise<{ targets: TargetRow[]; skipped: { target: TargetRow; why: string }[] }> {
   const selector = env.config.targetSelector ?? {};
   const all = await tx.query<TargetRow & { selected: boolean }>(
@@ -186,7 +192,7 @@ export async function selectTargets(
   for (const { selected, ...t } of all.rows) {
     if (!selected)
       skipped.push({ target: t, why: `its labels do not match the environment's target selector ${JSON.stringify(selector)}` });
-    else if (only && !only.has(t.id)) skipped.push({ target: t, why: 'the rolled-back deployment did not change it' });
+    else if (only && !only.has(t.id)) skipped.push({ target: t, why: onlyWhy });
     else targets.push(t);
   }
   if (targets.length === 0) {
@@ -226,9 +232,11 @@ export async function basisFor(
   env: EnvironmentRow,
   strategy: Strategy,
   config: StrategyConfig,
-  input: Pick<PlanInput, 'componentsByTarget' | 'removeFrom'> = {},
+  input: Pick<PlanInput, 'componentsByTarget' | 'removeFrom' | 'onlyTargets'> = {},
 ): Promise<PlanBasis> {
-  const { targets, skipped } = await selectTargets(tx, env, input.componentsByTarget);
+  const { targets, skipped } = input.componentsByTarget
+    ? await selectTargets(tx, env, input.componentsByTarget)
+    : await selectTargets(tx, env, input.onlyTargets, 'not one of the targets this deployment was asked for');
   const { batches, count } = planBatches(targets.length, strategy, config);
   return {
     release,

@@ -1,5 +1,5 @@
 // Progressive delivery: request and response schemas of rollouts (A/B releases and metric-driven
-// canaries) and of the traffic changes agents apply on router targets.
+// canaries, behind a router or as target groups) and of the traffic changes agents apply on router targets.
 import { z } from 'zod';
 import { trafficRouterConfig, trafficServer, trafficSplit } from '../deployments/traffic.js';
 
@@ -48,7 +48,21 @@ export const variationIn = z.strictObject({
     .regex(/^[a-z][a-z0-9-]{0,39}$/)
     .describe('Variation name, e.g. "a" / "stable" and "b" / "candidate".'),
   release: z.string().min(1).max(200).describe('The release this variation serves (name or id).'),
-  servers: z.array(trafficServer).min(1).max(100).describe("Where the router reaches the variation's containers."),
+  servers: z
+    .array(trafficServer)
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("Where the router reaches the variation's containers (behind a router only; target groups need none)."),
+});
+
+export const ROLLOUT_MODES = ['router', 'targets'] as const;
+
+export const targetGroupIn = z.strictObject({
+  selector: z
+    .record(z.string().min(1).max(100), z.string().max(200))
+    .default({})
+    .describe("Labels the targets must have, within the environment's own selector (default: all its targets)."),
 });
 
 export const rolloutCreate = z.strictObject({
@@ -57,12 +71,23 @@ export const rolloutCreate = z.strictObject({
     .enum(ROLLOUT_KINDS)
     .describe('ab: stages advance after their hold, on analysis or on approval. canary: each step judged by the analysis.'),
   environment: z.string().min(1).max(200).describe('Environment (name or id) the variations run in.'),
-  routerTarget: z.string().min(1).max(200).describe('Target (name or id) whose agent applies the split on its router.'),
+  routerTarget: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Behind a router: the target (name or id) whose agent applies the split on its router.'),
   router: trafficRouterConfig
     .extend({
       route: trafficRouterConfig.shape.route.optional().describe('The route (HAProxy backend gantry_<route>); default: the rollout name.'),
     })
-    .describe('The router on that target (nginx, haproxy or exec).'),
+    .optional()
+    .describe('Behind a router: the router on that target (nginx, haproxy or exec).'),
+  targets: targetGroupIn
+    .optional()
+    .describe(
+      'Target groups instead of a router: the targets (by labels) are split by stage, ceil(weight% × N) of them (in name order) run the candidate, the rest the stable release.',
+    ),
   variations: z
     .array(variationIn)
     .length(2)
@@ -91,7 +116,14 @@ const stepOut = z.object({
   reason: z.string(),
   analysis: analysisResult.nullable(),
   evidenceId: z.uuid().nullable(),
+  jobId: z.uuid().nullable().optional().describe('Target groups: the deployment job this step started.'),
   at: z.string(),
+});
+
+const jobOut = z.object({
+  id: z.uuid(),
+  status: z.string(),
+  error: z.string().nullable(),
 });
 
 const changeOut = z.object({
@@ -109,14 +141,17 @@ export const rollout = z.object({
   name: z.string(),
   kind: z.enum(ROLLOUT_KINDS),
   environment: z.object({ id: z.uuid(), name: z.string() }),
-  routerTarget: z.object({ id: z.uuid(), name: z.string() }),
-  router: z.record(z.string(), z.unknown()),
+  mode: z.enum(ROLLOUT_MODES).describe('router: the traffic is split by a router; targets: the targets are split into two groups.'),
+  routerTarget: z.object({ id: z.uuid(), name: z.string() }).nullable(),
+  router: z.record(z.string(), z.unknown()).nullable(),
+  targetSelector: z.record(z.string(), z.string()).nullable().describe('Target groups: the label selector of the group.'),
   variations: z.array(
     z.object({
       name: z.string(),
       release: z.object({ id: z.uuid(), name: z.string() }),
-      servers: z.array(trafficServer),
+      servers: z.array(trafficServer).describe('Behind a router: where it serves (empty for target groups).'),
       weight: z.number().int().describe('Its share now (percent).'),
+      targets: z.array(z.string()).optional().describe('Target groups: the targets that run this variation at the current stage.'),
     }),
   ),
   header: trafficSplit.shape.header,
@@ -133,10 +168,11 @@ export const rollout = z.object({
   completedAt: z.string().nullable(),
   steps: z.array(stepOut),
   traffic: changeOut.nullable().describe('The latest traffic change and what the router reported.'),
+  job: jobOut.nullable().optional().describe('Target groups: the latest deployment job of a stage change.'),
 });
 export type Rollout = z.infer<typeof rollout>;
 
-export const rolloutSummary = rollout.omit({ steps: true, traffic: true, router: true, analysis: true });
+export const rolloutSummary = rollout.omit({ steps: true, traffic: true, router: true, analysis: true, job: true });
 export const rolloutListQuery = z.strictObject({
   status: z.enum(ROLLOUT_STATUSES).optional(),
   environment: z.string().max(200).optional(),

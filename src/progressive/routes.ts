@@ -8,6 +8,7 @@ import { withTenant } from '../store/db.js';
 import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
+import * as view from './view.js';
 
 export function progressiveDeps(deps: Deps): svc.ProgressiveDeps {
   if (!deps.signer || !deps.outbound) throw new ConfigError('Progressive rollouts need the evidence signer and the outbound door.');
@@ -33,7 +34,7 @@ export function progressiveRoutes(app: App, deps: Deps): void {
       const a = caller(req);
       const out = await withTenant(db, a.tenantId, async (tx) => {
         const id = await svc.createRollout(tx, a, req.body, progressiveDeps(deps));
-        return svc.getRollout(tx, id);
+        return view.getRollout(tx, id);
       });
       return reply.status(201).send(out);
     },
@@ -50,7 +51,7 @@ export function progressiveRoutes(app: App, deps: Deps): void {
         response: { 200: m.rolloutSummary.array() },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listRollouts(tx, req.query)),
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => view.listRollouts(tx, req.query)),
   );
 
   app.get(
@@ -64,7 +65,7 @@ export function progressiveRoutes(app: App, deps: Deps): void {
         response: { 200: m.rollout },
       },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getRollout(tx, req.params.id)),
+    async (req) => withTenant(db, caller(req).tenantId, (tx) => view.getRollout(tx, req.params.id)),
   );
 
   const decisions = [
@@ -84,7 +85,7 @@ export function progressiveRoutes(app: App, deps: Deps): void {
         const a = caller(req);
         return withTenant(db, a.tenantId, async (tx) => {
           await svc.decide(tx, a, req.params.id, action, req.body.reason, progressiveDeps(deps));
-          return svc.getRollout(tx, req.params.id);
+          return view.getRollout(tx, req.params.id);
         });
       },
     );

@@ -1,18 +1,20 @@
-// Progressive rollouts: create one (the stable variation serves everything, the first stage's split is
-// queued for the router target's agent), read them, and the operator's decisions (advance, promote,
-// roll back, abort). Every stage change commits in one transaction with its step, its traffic change and
-// its `ab_promotion` evidence packet.
+// Progressive rollouts: create one (the stable variation serves everything; behind a router the first
+// stage's split is queued for the router target's agent, as target groups the first stage's deployment job
+// starts) and the operator's decisions (advance, promote, roll back, abort). Every stage change commits in
+// one transaction with its step, its traffic change or deployment job, and its `ab_promotion` evidence packet.
 
-import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { loadEnvironment } from '../deployments/plan.js';
 import type { TrafficRouterConfig } from '../deployments/traffic.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
 import type { Outbound } from '../http/outbound.js';
 import type { AuthContext } from '../http/types.js';
 import type { Tx } from '../store/db.js';
 import type { AnalysisResult, AnalysisSpec } from './analysis-model.js';
-import { FINAL_STATUSES, type Rollout, type RolloutCreate, type RolloutStatus, type rolloutListQuery, type Stage } from './model.js';
+import { resolveGroup, startGroupChange } from './groups.js';
+import { FINAL_STATUSES, type RolloutCreate, type RolloutStatus, type Stage } from './model.js';
+import { checkSpec } from './spec.js';
 import { defaultStages, finalSplit, type SplitOptions, stageSplit, type VariationRow } from './split.js';
 import { queueChange } from './traffic-queue.js';
 
@@ -32,9 +34,16 @@ export interface RolloutRow {
   kind: 'ab' | 'canary';
   environment_id: string;
   env_name: string;
-  router_target_id: string;
-  target_name: string;
-  router: TrafficRouterConfig;
+  mode: 'router' | 'targets';
+  /** Behind a router: the target whose agent applies the splits, and the router. */
+  router_target_id: string | null;
+  target_name: string | null;
+  router: TrafficRouterConfig | null;
+  /** Target groups: the label selector and the group's target ids (frozen in name order at the start). */
+  target_selector: Record<string, string> | null;
+  group_targets: string[] | null;
+  /** Target groups: the job of the latest stage change (null when it moved no target). */
+  deploy_job_id: string | null;
   variations: VariationRow[];
   options: SplitOptions;
   stages: Stage[];
@@ -50,8 +59,8 @@ export interface RolloutRow {
   completed_at: Date | null;
 }
 
-const ROW_SQL = `SELECT r.*, e.name AS env_name, g.name AS target_name
-                   FROM progressive_rollouts r JOIN environments e ON e.id = r.environment_id JOIN targets g ON g.id = r.router_target_id`;
+export const ROW_SQL = `SELECT r.*, e.name AS env_name, g.name AS target_name
+                   FROM progressive_rollouts r JOIN environments e ON e.id = r.environment_id LEFT JOIN targets g ON g.id = r.router_target_id`;
 
 export async function loadRollout(tx: Tx, id: string, lock = false): Promise<RolloutRow> {
   const r = await tx.query<RolloutRow>(`${ROW_SQL} WHERE r.id = $1${lock ? ' FOR UPDATE OF r' : ''}`, [id]);
@@ -73,23 +82,43 @@ export interface Transition {
   analysis?: AnalysisResult | null;
 }
 
-/** Applies a stage change: the row, the traffic change, the step and the signed packet, in the caller's transaction. */
+/**
+ * Applies a stage change in the caller's transaction: the row, the traffic change (behind a router) or the
+ * deployment job (target groups), the step and the signed packet.
+ */
 export async function transition(tx: Tx, deps: ProgressiveDeps, row: RolloutRow, t: Transition): Promise<void> {
   const [stable, candidate] = row.variations as [VariationRow, VariationRow];
-  const final = t.action === 'promote' ? candidate : t.action === 'rollback' || t.action === 'abort' ? stable : null;
-  const split = final ? finalSplit(final) : stageSplit(row.variations, t.weight, row.options);
-  const mode = final || t.action === 'start' ? 'configure' : 'shift';
-  await queueChange(tx, { tenantId: row.tenant_id, rolloutId: row.id, targetId: row.router_target_id }, row.router, split, mode);
+  const back = t.action === 'rollback' || t.action === 'abort';
+  let placement: Record<string, unknown>;
+  let jobId: string | null = null;
+  if (row.mode === 'targets') {
+    const change = await startGroupChange(
+      tx,
+      { ...row, group_targets: row.group_targets ?? [] },
+      { back, weight: t.weight },
+      'user' in t.actor ? t.actor.user.userId : null,
+    );
+    jobId = change.jobId;
+    placement = { targets: change.targets, job: jobId ? { id: jobId, deploys: change.moved } : null };
+  } else {
+    const router = row.router!;
+    const final = t.action === 'promote' ? candidate : back ? stable : null;
+    const split = final ? finalSplit(final) : stageSplit(row.variations, t.weight, row.options);
+    const mode = final || t.action === 'start' ? 'configure' : 'shift';
+    await queueChange(tx, { tenantId: row.tenant_id, rolloutId: row.id, targetId: row.router_target_id! }, router, split, mode);
+    placement = { router: { type: router.type, target: { id: row.router_target_id, name: row.target_name }, route: router.route }, split };
+  }
   const now = deps.clock.now();
   await tx.query(
     `UPDATE progressive_rollouts SET status = $2, status_reason = $3, current_stage = $4, weight = $5, stage_started_at = NULL,
-            next_check_at = $6, inconclusive = 0, updated_at = $6 WHERE id = $1`,
-    [row.id, t.status, t.reason || null, t.stage, t.weight, now],
+            next_check_at = $6, inconclusive = 0, deploy_job_id = $7, updated_at = $6 WHERE id = $1`,
+    [row.id, t.status, t.reason || null, t.stage, t.weight, now, jobId],
   );
   const releases = await tx.query<{ id: string; name: string; components: unknown }>(
     `SELECT id, name, components FROM releases WHERE id = ANY($1::uuid[])`,
     [row.variations.map((v) => v.release.id)],
   );
+  const { split, ...where } = placement;
   const packet = await appendPacket(tx, deps.signer, {
     tenantId: row.tenant_id,
     promotionId: null,
@@ -97,16 +126,16 @@ export async function transition(tx: Tx, deps: ProgressiveDeps, row: RolloutRow,
     content: {
       rollout: { id: row.id, name: row.name, kind: row.kind },
       environment: { id: row.environment_id, name: row.env_name },
-      router: { type: row.router.type, target: { id: row.router_target_id, name: row.target_name }, route: row.router.route },
+      ...where,
       variations: row.variations.map((v) => ({
         name: v.name,
-        servers: v.servers,
+        ...(row.mode === 'router' ? { servers: v.servers } : {}),
         release: releases.rows.find((x) => x.id === v.release.id) ?? v.release,
       })),
       action: t.action,
       from: { stage: row.current_stage, weight: row.weight, status: row.status },
       to: { stage: t.stage, weight: t.weight, status: t.status },
-      split,
+      ...(split ? { split } : {}),
       actor:
         'user' in t.actor
           ? { id: t.actor.user.userId, username: t.actor.user.username, roles: t.actor.user.roles }
@@ -124,6 +153,7 @@ export async function transition(tx: Tx, deps: ProgressiveDeps, row: RolloutRow,
     reason: t.reason,
     analysis: t.analysis ?? null,
     evidenceId: packet.id,
+    jobId,
   });
 }
 
@@ -138,12 +168,24 @@ export async function addStep(
     reason: string;
     analysis: AnalysisResult | null;
     evidenceId: string | null;
+    jobId?: string | null;
   },
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO progressive_steps (tenant_id, rollout_id, action, stage, weight, actor, reason, analysis, evidence_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)`,
-    [row.tenant_id, row.id, s.action, s.stage, s.weight, s.actor, s.reason, s.analysis ? JSON.stringify(s.analysis) : null, s.evidenceId],
+    `INSERT INTO progressive_steps (tenant_id, rollout_id, action, stage, weight, actor, reason, analysis, evidence_id, job_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
+    [
+      row.tenant_id,
+      row.id,
+      s.action,
+      s.stage,
+      s.weight,
+      s.actor,
+      s.reason,
+      s.analysis ? JSON.stringify(s.analysis) : null,
+      s.evidenceId,
+      s.jobId ?? null,
+    ],
   );
 }
 
@@ -162,36 +204,18 @@ export function routeOf(name: string): string {
 
 export async function createRollout(tx: Tx, auth: AuthContext, body: RolloutCreate, deps: ProgressiveDeps): Promise<string> {
   const stages = body.stages ?? defaultStages(body.kind);
-  if (body.kind === 'canary' && !body.analysis) {
-    throw new ValidationError(
-      'A canary is judged by its analysis: give "analysis" (a Prometheus source and the metrics with their thresholds).',
-      [{ path: 'body.analysis', message: 'required for kind canary' }],
-    );
-  }
-  for (const [i, s] of stages.entries()) {
-    if (i > 0 && s.weight < stages[i - 1]!.weight) {
-      throw new ValidationError(
-        `Stage ${i + 1} gives the candidate less traffic (${s.weight}%) than stage ${i} (${stages[i - 1]!.weight}%); stages only move forward.`,
-        [{ path: `body.stages.${i}.weight`, message: 'must not decrease' }],
-      );
-    }
-  }
-  if (body.header && !body.variations.some((v) => v.name === body.header!.variation)) {
-    throw new ValidationError(`header.variation "${body.header.variation}" is not one of the variations.`, [
-      { path: 'body.header.variation', message: 'unknown variation' },
-    ]);
-  }
-  if (body.variations[0]!.name === body.variations[1]!.name) {
-    throw new ValidationError('The two variations need different names.', [{ path: 'body.variations', message: 'duplicate name' }]);
-  }
+  checkSpec(body, stages);
   if (body.analysis) deps.outbound.checkUrl(body.analysis.source.url, 'body.analysis.source.url');
-  const env = await tx.query<{ id: string }>(`SELECT id FROM environments WHERE ${byRef(body.environment)}`, [body.environment]);
-  if (!env.rows[0]) throw new NotFoundError('Environment', body.environment);
-  const target = await tx.query<{ id: string; environment_id: string }>(
-    `SELECT id, environment_id FROM targets WHERE ${byRef(body.routerTarget)}`,
-    [body.routerTarget],
-  );
-  if (!target.rows[0]) throw new NotFoundError('Target', body.routerTarget);
+  const env = await loadEnvironment(tx, auth.tenantId, body.environment);
+  let routerTargetId: string | null = null;
+  let group: string[] | null = null;
+  if (body.targets) {
+    group = await resolveGroup(tx, env, body.targets.selector);
+  } else {
+    const target = await tx.query<{ id: string }>(`SELECT id FROM targets WHERE ${byRef(body.routerTarget!)}`, [body.routerTarget!]);
+    if (!target.rows[0]) throw new NotFoundError('Target', body.routerTarget!);
+    routerTargetId = target.rows[0].id;
+  }
   const variations: VariationRow[] = [];
   for (const v of body.variations) {
     const rel = await tx.query<{ id: string; name: string; status: string }>(
@@ -199,21 +223,31 @@ export async function createRollout(tx: Tx, auth: AuthContext, body: RolloutCrea
       [v.release],
     );
     if (!rel.rows[0]) throw new NotFoundError('Release', v.release);
-    variations.push({ name: v.name, release: { id: rel.rows[0].id, name: rel.rows[0].name }, servers: v.servers });
+    variations.push({ name: v.name, release: { id: rel.rows[0].id, name: rel.rows[0].name }, servers: v.servers ?? [] });
+  }
+  if (group && variations[0]!.release.id === variations[1]!.release.id) {
+    throw new ValidationError('As target groups the two variations need different releases (each target runs one or the other).', [
+      { path: 'body.variations', message: 'same release' },
+    ]);
   }
   const options: SplitOptions = { ...(body.header ? { header: body.header } : {}), ...(body.sticky ? { sticky: body.sticky } : {}) };
   let id: string;
   try {
     const ins = await tx.query<{ id: string }>(
-      `INSERT INTO progressive_rollouts (tenant_id, name, kind, environment_id, router_target_id, router, variations, options, stages, analysis, status, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10::jsonb, 'running', $11) RETURNING id`,
+      `INSERT INTO progressive_rollouts (tenant_id, name, kind, environment_id, mode, router_target_id, router, target_selector, group_targets,
+                                         variations, options, stages, analysis, status, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::uuid[], $10::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, 'running', $14)
+       RETURNING id`,
       [
         auth.tenantId,
         body.name,
         body.kind,
-        env.rows[0].id,
-        target.rows[0].id,
-        JSON.stringify({ ...body.router, route: body.router.route ?? routeOf(body.name) }),
+        env.id,
+        group ? 'targets' : 'router',
+        routerTargetId,
+        body.router ? JSON.stringify({ ...body.router, route: body.router.route ?? routeOf(body.name) }) : null,
+        body.targets ? JSON.stringify(body.targets.selector) : null,
+        group,
         JSON.stringify(variations),
         JSON.stringify(options),
         JSON.stringify(stages),
@@ -263,7 +297,8 @@ export async function decide(
     return;
   }
   if (row.status === 'promoting' || row.status === 'rolling_back') {
-    throw new ConflictError(`Rollout "${row.name}" is ${row.status.replace('_', ' ')}; wait for the router to apply it.`, 'rollout_busy');
+    const what = row.mode === 'targets' ? 'its deployment to finish' : 'the router to apply it';
+    throw new ConflictError(`Rollout "${row.name}" is ${row.status.replace('_', ' ')}; wait for ${what}.`, 'rollout_busy');
   }
   await advanceOrPromote(tx, deps, row, action === 'promote', actor, reason, null);
 }
@@ -302,18 +337,7 @@ export async function advanceOrPromote(
   });
 }
 
-interface StepRow {
-  action: string;
-  stage: number;
-  weight: number;
-  actor: string;
-  reason: string;
-  analysis: AnalysisResult | null;
-  evidence_id: string | null;
-  created_at: Date;
-}
-
-interface ChangeRow {
+export interface ChangeRow {
   id: string;
   status: string;
   split: Record<string, unknown>;
@@ -330,75 +354,4 @@ export async function latestChange(tx: Tx, rolloutId: string): Promise<ChangeRow
     [rolloutId],
   );
   return r.rows[0] ?? null;
-}
-
-function toRollout(row: RolloutRow, steps: StepRow[], change: ChangeRow | null): Rollout {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  const finalKeep = row.status === 'promoted' ? 1 : row.status === 'rolled_back' || row.status === 'aborted' ? 0 : -1;
-  return {
-    id: row.id,
-    name: row.name,
-    kind: row.kind,
-    environment: { id: row.environment_id, name: row.env_name },
-    routerTarget: { id: row.router_target_id, name: row.target_name },
-    router: row.router as unknown as Record<string, unknown>,
-    variations: row.variations.map((v, i) => ({
-      ...v,
-      weight: finalKeep >= 0 ? (i === finalKeep ? 100 : 0) : i === 0 ? 100 - row.weight : row.weight,
-    })),
-    header: row.options.header,
-    sticky: row.options.sticky,
-    stages: row.stages,
-    analysis: row.analysis as unknown as Record<string, unknown> | null,
-    status: row.status,
-    statusReason: row.status_reason,
-    currentStage: row.current_stage,
-    weight: row.weight,
-    stageStartedAt: iso(row.stage_started_at),
-    nextCheckAt: iso(row.next_check_at),
-    createdAt: row.created_at.toISOString(),
-    completedAt: iso(row.completed_at),
-    steps: steps.map((s) => ({
-      action: s.action,
-      stage: s.stage,
-      weight: s.weight,
-      actor: s.actor,
-      reason: s.reason,
-      analysis: s.analysis,
-      evidenceId: s.evidence_id,
-      at: s.created_at.toISOString(),
-    })),
-    traffic: change
-      ? {
-          id: change.id,
-          status: change.status,
-          split: change.split,
-          distribution: change.distribution,
-          error: change.error,
-          createdAt: change.created_at.toISOString(),
-          appliedAt: iso(change.applied_at),
-        }
-      : null,
-  };
-}
-
-export async function getRollout(tx: Tx, id: string): Promise<Rollout> {
-  const row = await loadRollout(tx, id);
-  const steps = await tx.query<StepRow>(
-    `SELECT action, stage, weight, actor, reason, analysis, evidence_id, created_at FROM progressive_steps WHERE rollout_id = $1 ORDER BY created_at, id`,
-    [id],
-  );
-  return toRollout(row, steps.rows, await latestChange(tx, id));
-}
-
-export async function listRollouts(tx: Tx, q: z.infer<typeof rolloutListQuery>) {
-  const r = await tx.query<RolloutRow>(
-    `${ROW_SQL} WHERE ($1::text IS NULL OR r.status = $1) AND ($2::text IS NULL OR e.name = $2 OR e.id::text = $2)
-      ORDER BY r.created_at DESC LIMIT 200`,
-    [q.status ?? null, q.environment ?? null],
-  );
-  return r.rows.map((row) => {
-    const { steps: _s, traffic: _t, router: _r, analysis: _a, ...rest } = toRollout(row, [], null);
-    return rest;
-  });
 }

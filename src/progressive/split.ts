@@ -1,11 +1,13 @@
-// The splits a rollout asks its router for (pure): a stage's split between the stable and the candidate
-// variation, and the final splits once one variation is promoted and the other retired.
+// The splits a rollout asks for (pure): behind a router, a stage's split between the stable and the
+// candidate variation and the final splits once one variation is promoted and the other retired; as target
+// groups, which of the group's targets run the candidate at a stage.
 import type { TrafficSplit } from '../deployments/traffic.js';
 import type { Stage } from './model.js';
 
 export interface VariationRow {
   name: string;
   release: { id: string; name: string };
+  /** Behind a router: where it serves; empty for target groups. */
   servers: { host: string; port: number }[];
 }
 
@@ -42,4 +44,9 @@ export function defaultStages(kind: 'ab' | 'canary'): Stage[] {
 /** Whether the stage is judged by the analysis when its hold ends. */
 export function stageAnalysed(s: Stage, hasAnalysis: boolean): boolean {
   return s.analysis ?? hasAnalysis;
+}
+
+/** Target groups: the first ceil(weight% × N) of the group (kept in name order) run the candidate. */
+export function candidateTargets<T>(group: readonly T[], weight: number): T[] {
+  return group.slice(0, Math.floor((weight * group.length + 99) / 100));
 }

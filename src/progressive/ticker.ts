@@ -1,17 +1,47 @@
 // What moves rollouts on their own, run on every deployment sweep by any number of replicas (each rollout
-// is locked with SKIP LOCKED while it is handled): a stage whose router applied it holds for its time,
-// then waits for an approval, runs the analysis, or advances; a failed analysis rolls back; a promotion
-// or rollback ends when the router applied it. The analysis queries Prometheus outside any transaction,
-// then its outcome commits only if the rollout is still where it was.
+// is locked with SKIP LOCKED while it is handled): a stage whose router applied it (or, for target groups,
+// whose deployment job succeeded) holds for its time, then waits for an approval, runs the analysis, or
+// advances; a failed analysis rolls back; a promotion or rollback ends when it was applied. The analysis
+// queries Prometheus outside any transaction, then its outcome commits only if the rollout is still where
+// it was.
 import type { Logger } from '../core/logger.js';
 import { type Db, withSystem, withTenant } from '../store/db.js';
 import { runAnalysis } from './analysis.js';
 import type { AnalysisResult } from './analysis-model.js';
+import { loadJob } from './groups.js';
 import { addStep, advanceOrPromote, latestChange, loadRollout, type ProgressiveDeps, type RolloutRow, transition } from './service.js';
 import { stageAnalysed } from './split.js';
 
 /** How many inconclusive analyses (no data yet) a stage tolerates before it counts as failed. */
 export const INCONCLUSIVE_LIMIT = 3;
+/** How often a target-group rollout looks at the deployment job it waits for. */
+export const JOB_POLL_MS = 2000;
+
+type Tx = Parameters<typeof addStep>[0];
+
+/** Where the latest stage change stands: still being applied, refused, or applied (since when, and what it serves). */
+type Applied =
+  | { state: 'waiting'; pollMs: number | null }
+  | { state: 'failed'; who: string; error: string }
+  | { state: 'applied'; who: string; at: Date | null; serves: string };
+
+async function appliedState(tx: Tx, row: RolloutRow): Promise<Applied> {
+  if (row.mode === 'targets') {
+    // A stage change that moved no target needs no job: it holds from now.
+    if (!row.deploy_job_id) return { state: 'applied', who: 'deployment', at: null, serves: 'no target had to change' };
+    const job = await loadJob(tx, row.deploy_job_id);
+    if (!job || job.status === 'pending' || job.status === 'running') return { state: 'waiting', pollMs: JOB_POLL_MS };
+    if (job.status === 'succeeded') {
+      return { state: 'applied', who: 'deployment', at: job.completed_at, serves: `deployment ${job.id} succeeded` };
+    }
+    return { state: 'failed', who: 'deployment', error: `deployment ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}` };
+  }
+  const change = await latestChange(tx, row.id);
+  // Waiting for the router: the agent's report wakes the rollout (traffic-queue.ts), no polling.
+  if (!change || change.status === 'pending' || change.status === 'leased') return { state: 'waiting', pollMs: null };
+  if (change.status === 'failed') return { state: 'failed', who: 'router', error: change.error ?? '' };
+  return { state: 'applied', who: 'router', at: change.applied_at, serves: `the router serves ${JSON.stringify(change.distribution)}` };
+}
 
 export class RolloutTicker {
   constructor(private readonly o: { db: Db; deps: ProgressiveDeps; logger: Logger }) {}
@@ -43,42 +73,49 @@ export class RolloutTicker {
       const now = deps.clock.now();
       const later = (ms: number) =>
         tx.query(`UPDATE progressive_rollouts SET next_check_at = $2 WHERE id = $1`, [id, new Date(now.getTime() + ms)]);
-      const change = await latestChange(tx, id);
-      // Waiting for the router: the agent's report wakes the rollout (traffic-queue.ts), no polling.
-      if (!change || change.status === 'pending' || change.status === 'leased') {
-        await tx.query(`UPDATE progressive_rollouts SET next_check_at = NULL WHERE id = $1`, [id]);
+      const applied = await appliedState(tx, row);
+      if (applied.state === 'waiting') {
+        await tx.query(`UPDATE progressive_rollouts SET next_check_at = $2 WHERE id = $1`, [
+          id,
+          applied.pollMs === null ? null : new Date(now.getTime() + applied.pollMs),
+        ]);
         return null;
       }
+      const byRouter = applied.who === 'router';
       if (row.status === 'promoting' || row.status === 'rolling_back') {
         const ended = await endState(tx, row);
-        const failed = change.status === 'failed';
+        const failed = applied.state === 'failed';
+        const finalWhat = byRouter
+          ? 'the router did not apply the final split'
+          : `the final ${row.status === 'promoting' ? 'promotion' : 'rollback'} failed`;
         await tx.query(
           `UPDATE progressive_rollouts SET status = $2, status_reason = coalesce($3, status_reason), completed_at = $4, next_check_at = NULL, updated_at = $4 WHERE id = $1`,
-          [id, failed ? 'failed' : ended, failed ? `the router did not apply the final split: ${change.error}` : null, now],
+          [id, failed ? 'failed' : ended, failed ? `${finalWhat}: ${applied.error}` : null, now],
         );
         await addStep(tx, row, {
           action: failed ? 'failed' : 'applied',
           stage: row.current_stage,
           weight: row.weight,
-          actor: 'router',
-          reason: failed ? (change.error ?? '') : `${ended}: the router serves ${JSON.stringify(change.distribution)}`,
+          actor: applied.who,
+          reason: failed ? applied.error : `${ended}: ${applied.serves}`,
           analysis: null,
           evidenceId: null,
         });
         return null;
       }
       if (row.status !== 'running') return null;
-      if (change.status === 'failed') {
+      if (applied.state === 'failed') {
+        const what = byRouter ? 'the router did not apply' : 'the deployment failed at';
         await tx.query(
           `UPDATE progressive_rollouts SET status = 'paused', status_reason = $2, next_check_at = NULL, updated_at = $3 WHERE id = $1`,
-          [id, `the router did not apply stage ${row.current_stage + 1}: ${change.error}; advance to try again, or roll back`, now],
+          [id, `${what} stage ${row.current_stage + 1}: ${applied.error}; advance to try again, or roll back`, now],
         );
         await addStep(tx, row, {
           action: 'failed',
           stage: row.current_stage,
           weight: row.weight,
-          actor: 'router',
-          reason: change.error ?? '',
+          actor: applied.who,
+          reason: applied.error,
           analysis: null,
           evidenceId: null,
         });
@@ -86,7 +123,7 @@ export class RolloutTicker {
       }
       let started = row.stage_started_at;
       if (!started) {
-        started = change.applied_at ?? now;
+        started = applied.at ?? now;
         await tx.query(`UPDATE progressive_rollouts SET stage_started_at = $2 WHERE id = $1`, [id, started]);
       }
       const stage = row.stages[row.current_stage]!;
@@ -119,7 +156,7 @@ export class RolloutTicker {
     const result = await runAnalysis({ outbound: deps.outbound, clock: deps.clock }, wanted.analysis, {
       variation: candidate!.name,
       stable: stable!.name,
-      route: wanted.router.route,
+      route: wanted.router?.route ?? wanted.name,
     });
     await withTenant(db, tenantId, async (tx) => {
       const row = await loadRollout(tx, id, true);
@@ -129,7 +166,7 @@ export class RolloutTicker {
     });
   }
 
-  private async judge(tx: Parameters<typeof addStep>[0], row: RolloutRow, result: AnalysisResult): Promise<void> {
+  private async judge(tx: Tx, row: RolloutRow, result: AnalysisResult): Promise<void> {
     const { deps } = this.o;
     const now = deps.clock.now();
     const stageName = `stage ${row.current_stage + 1} (${row.weight}%)`;
@@ -175,7 +212,7 @@ export class RolloutTicker {
 }
 
 /** promoted, rolled_back or aborted: what the last decision of a finishing rollout was. */
-async function endState(tx: Parameters<typeof addStep>[0], row: RolloutRow): Promise<'promoted' | 'rolled_back' | 'aborted'> {
+async function endState(tx: Tx, row: RolloutRow): Promise<'promoted' | 'rolled_back' | 'aborted'> {
   if (row.status === 'promoting') return 'promoted';
   const r = await tx.query<{ action: string }>(
     `SELECT action FROM progressive_steps WHERE rollout_id = $1 AND action IN ('rollback', 'abort') ORDER BY created_at DESC, id DESC LIMIT 1`,

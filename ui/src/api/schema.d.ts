@@ -2916,11 +2916,20 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -2928,6 +2937,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -2935,6 +2945,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3006,10 +3018,10 @@ export interface paths {
                         kind: "ab" | "canary";
                         /** @description Environment (name or id) the variations run in. */
                         environment: string;
-                        /** @description Target (name or id) whose agent applies the split on its router. */
-                        routerTarget: string;
-                        /** @description The router on that target (nginx, haproxy or exec). */
-                        router: {
+                        /** @description Behind a router: the target (name or id) whose agent applies the split on its router. */
+                        routerTarget?: string;
+                        /** @description Behind a router: the router on that target (nginx, haproxy or exec). */
+                        router?: {
                             /** @description "nginx" (njs split file, no reload), "haproxy" (runtime API, no reload), or "exec" (a third-party router program). */
                             type: string;
                             /** @description The route (HAProxy backend gantry_<route>); default: the rollout name. */
@@ -3027,14 +3039,24 @@ export interface paths {
                             /** @description exec: the router program; it gets {"action","route","split"} as JSON on stdin and answers JSON on stdout. */
                             command?: string[];
                         };
+                        /** @description Target groups instead of a router: the targets (by labels) are split by stage, ceil(weight% × N) of them (in name order) run the candidate, the rest the stable release. */
+                        targets?: {
+                            /**
+                             * @description Labels the targets must have, within the environment's own selector (default: all its targets).
+                             * @default {}
+                             */
+                            selector?: {
+                                [key: string]: string;
+                            };
+                        };
                         /** @description The stable variation first (it serves everything at the start), then the candidate. */
                         variations: {
                             /** @description Variation name, e.g. "a" / "stable" and "b" / "candidate". */
                             name: string;
                             /** @description The release this variation serves (name or id). */
                             release: string;
-                            /** @description Where the router reaches the variation's containers. */
-                            servers: {
+                            /** @description Where the router reaches the variation's containers (behind a router only; target groups need none). */
+                            servers?: {
                                 /** @description Address the router connects to (IP literal or host name). */
                                 host: string;
                                 port: number;
@@ -3147,14 +3169,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3162,6 +3193,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3169,6 +3201,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3244,6 +3278,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3261,6 +3297,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3309,14 +3352,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3324,6 +3376,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3331,6 +3384,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3406,6 +3461,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3423,6 +3480,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3485,14 +3549,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3500,6 +3573,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3507,6 +3581,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3582,6 +3658,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3599,6 +3677,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3659,14 +3744,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3674,6 +3768,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3681,6 +3776,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3756,6 +3853,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3773,6 +3872,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -3833,14 +3939,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -3848,6 +3963,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -3855,6 +3971,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -3930,6 +4048,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -3947,6 +4067,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };
@@ -4007,14 +4134,23 @@ export interface paths {
                                 id: string;
                                 name: string;
                             };
+                            /**
+                             * @description router: the traffic is split by a router; targets: the targets are split into two groups.
+                             * @enum {string}
+                             */
+                            mode: "router" | "targets";
                             routerTarget: {
                                 /** Format: uuid */
                                 id: string;
                                 name: string;
-                            };
+                            } | null;
                             router: {
                                 [key: string]: unknown;
-                            };
+                            } | null;
+                            /** @description Target groups: the label selector of the group. */
+                            targetSelector: {
+                                [key: string]: string;
+                            } | null;
                             variations: {
                                 name: string;
                                 release: {
@@ -4022,6 +4158,7 @@ export interface paths {
                                     id: string;
                                     name: string;
                                 };
+                                /** @description Behind a router: where it serves (empty for target groups). */
                                 servers: {
                                     /** @description Address the router connects to (IP literal or host name). */
                                     host: string;
@@ -4029,6 +4166,8 @@ export interface paths {
                                 }[];
                                 /** @description Its share now (percent). */
                                 weight: number;
+                                /** @description Target groups: the targets that run this variation at the current stage. */
+                                targets?: string[];
                             }[];
                             /** @description Header split: the marked requests always go to one variation (testers, internal users). */
                             header?: {
@@ -4104,6 +4243,8 @@ export interface paths {
                                     }[];
                                 } | null;
                                 evidenceId: string | null;
+                                /** @description Target groups: the deployment job this step started. */
+                                jobId?: string | null;
                                 at: string;
                             }[];
                             /** @description The latest traffic change and what the router reported. */
@@ -4121,6 +4262,13 @@ export interface paths {
                                 error: string | null;
                                 createdAt: string;
                                 appliedAt: string | null;
+                            } | null;
+                            /** @description Target groups: the latest deployment job of a stage change. */
+                            job?: {
+                                /** Format: uuid */
+                                id: string;
+                                status: string;
+                                error: string | null;
                             } | null;
                         };
                     };

@@ -1,5 +1,6 @@
 // Progressive delivery: A/B releases and canaries. The list shows each rollout's split now; a rollout's
-// page shows the split and what the router reports, the stages, every step with who or what decided it,
+// page shows the split and what the router reports (or, for target groups, which targets run which
+// variation and the stage's deployment), the stages, every step with who or what decided it,
 // each analysis (query, value, threshold, verdict), and the operator's decisions.
 import { useState } from 'react';
 import type { Rollout, RolloutStep } from '../api/types';
@@ -168,8 +169,14 @@ export function RolloutDetail({ id }: { id: string }) {
         {r.kind === 'ab' ? 'A/B release' : 'Canary'} {r.name} <Badge status={r.status} />
       </h1>
       <p className="small">
-        <FullId id={r.id} /> · environment {r.environment.name} · router {r.router.type as string} on{' '}
-        <Link to={`/targets/${r.routerTarget.name}`}>{r.routerTarget.name}</Link>
+        <FullId id={r.id} /> · environment {r.environment.name} ·{' '}
+        {r.router && r.routerTarget ? (
+          <>
+            router {r.router.type as string} on <Link to={`/targets/${r.routerTarget.name}`}>{r.routerTarget.name}</Link>
+          </>
+        ) : (
+          <>target groups {r.targetSelector && Object.keys(r.targetSelector).length ? JSON.stringify(r.targetSelector) : '(all targets)'}</>
+        )}
       </p>
       {r.statusReason ? <p role="status">{r.statusReason}</p> : null}
       <h2>Split</h2>
@@ -178,9 +185,18 @@ export function RolloutDetail({ id }: { id: string }) {
         {r.variations.map((v) => (
           <li key={v.name}>
             {v.name}: release <Link to={`/releases/${v.release.name}`}>{v.release.name}</Link>, {v.weight}% (
-            {v.servers.map((s) => `${s.host}:${s.port}`).join(', ')})
+            {v.targets
+              ? `${v.targets.length} target(s)${v.targets.length ? `: ${v.targets.join(', ')}` : ''}`
+              : v.servers.map((s) => `${s.host}:${s.port}`).join(', ')}
+            )
           </li>
         ))}
+        {r.job ? (
+          <li>
+            <Link to={`/deployments/${r.job.id}`}>deployment</Link> of the last stage change: {r.job.status}
+            {r.job.error ? ` — ${r.job.error}` : ''}
+          </li>
+        ) : null}
         {r.header ? (
           <li>
             requests with header {r.header.name}: {r.header.value} always go to {r.header.variation}
