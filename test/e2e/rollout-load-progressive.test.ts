@@ -8,9 +8,11 @@
 // - A canary through HAProxy judged by a real Prometheus scraping HAProxy's exporter: the candidate's
 //   container answers every 20th request with a 500; it is rolled back at its first analysis, with the
 //   query, its value and the threshold in the evidence.
+// - An A/B release as target groups (no router) on four docker_host targets: 25 % → 50 % → 100 % of the
+//   targets run the candidate's container, stage by stage, each stage one deployment job.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trafficRouterFor } from '../../src/agent/traffic/index.js';
-import { pushHttpdImage } from '../support/docker.js';
+import { pushHttpdImage, runningDigest } from '../support/docker.js';
 import { prometheusMissing, startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import { formatCounts, loadToolsMissing, type RolloutStack, startRolloutStack, underLoad } from './load-support.js';
 import { freePort } from './support.js';
@@ -40,9 +42,8 @@ describe.skipIf(skip)(
     const digests: Record<string, string> = {};
     const ports: Record<string, number> = {};
 
-    /** An environment of one docker_host target running component web on its own port. */
-    const environment = async (name: string, target: string) => {
-      ports[target] = await freePort();
+    /** An environment of docker_host targets, each running component web on its own port. */
+    const environment = async (name: string, ...targets: string[]) => {
       const env = await s.call('POST', '/api/v1/environments', {
         name,
         config: {
@@ -59,14 +60,17 @@ describe.skipIf(skip)(
         },
       });
       expect(env.status, JSON.stringify(env.body)).toBe(201);
-      const t = await s.call('POST', '/api/v1/targets', {
-        name: target,
-        environmentId: env.body.id,
-        targetType: 'docker_host',
-        connection: { dockerHost: s.dk.host },
-        labels: { 'port.web': String(ports[target]) },
-      });
-      expect(t.status, JSON.stringify(t.body)).toBe(201);
+      for (const target of targets) {
+        ports[target] = await freePort();
+        const t = await s.call('POST', '/api/v1/targets', {
+          name: target,
+          environmentId: env.body.id,
+          targetType: 'docker_host',
+          connection: { dockerHost: s.dk.host },
+          labels: { 'port.web': String(ports[target]), group: 'canary-fleet' },
+        });
+        expect(t.status, JSON.stringify(t.body)).toBe(201);
+      }
     };
     const deploy = async (release: string, env: string) => {
       const created = await s.call('POST', '/api/v1/deployments', { releaseId: release, environmentId: env });
@@ -107,9 +111,11 @@ describe.skipIf(skip)(
       await environment('shop', 'web-a');
       await environment('shop-next', 'web-b');
       await environment('shop-flaky', 'web-c');
+      await environment('fleet', 'f1', 'f2', 'f3', 'f4');
       await deploy('web-1.0', 'shop');
       await deploy('web-2.0', 'shop-next');
       await deploy('web-2.1', 'shop-flaky');
+      await deploy('web-1.0', 'fleet');
     }, T);
 
     afterAll(async () => {
@@ -231,6 +237,52 @@ describe.skipIf(skip)(
           expect(await tally(`${haproxy.url}VERSION`, 100)).toEqual({ 'demo/web:1.0': 100 });
         } finally {
           await load.stop();
+        }
+      },
+      T,
+    );
+
+    it(
+      'target groups: 25 % → 50 % → 100 % of four docker_host targets run the candidate, one deployment job per stage',
+      async () => {
+        const repo = `${s.reg.host}/demo/web`;
+        const running = async () => {
+          const out: Record<string, string> = {};
+          for (const t of ['f1', 'f2', 'f3', 'f4']) {
+            const d = await runningDigest(s.dk.docker, `gantry-${t}-web`, repo);
+            out[t] = d === digests.v1 ? '1.0' : d === digests.v2 ? '2.0' : String(d);
+          }
+          return out;
+        };
+        const c = await s.call('POST', '/api/v1/rollouts', {
+          name: 'fleet-ab',
+          kind: 'ab',
+          environment: 'fleet',
+          targets: { selector: { group: 'canary-fleet' } },
+          variations: [
+            { name: 'a', release: 'web-1.0' },
+            { name: 'b', release: 'web-2.0' },
+          ],
+          stages: [25, 50, 100].map((weight) => ({ weight, holdSeconds: 0, approval: true })),
+        });
+        expect(c.status, JSON.stringify(c.body)).toBe(201);
+        const id = c.body.id as string;
+        await until(id, waitingAt(25));
+        expect(await running()).toEqual({ f1: '2.0', f2: '1.0', f3: '1.0', f4: '1.0' });
+        expect((await s.call('POST', `/api/v1/rollouts/${id}/advance`, { reason: 'half' })).status).toBe(200);
+        await until(id, waitingAt(50));
+        expect(await running()).toEqual({ f1: '2.0', f2: '2.0', f3: '1.0', f4: '1.0' });
+        expect((await s.call('POST', `/api/v1/rollouts/${id}/promote`, { reason: 'all' })).status).toBe(200);
+        const done = await until(id, (r) => ['promoted', 'failed', 'paused'].includes(r.status));
+        expect(done.status, done.statusReason).toBe('promoted');
+        expect(await running()).toEqual({ f1: '2.0', f2: '2.0', f3: '2.0', f4: '2.0' });
+        const jobs: string[] = done.steps.filter((x: { jobId: string | null }) => x.jobId).map((x: { jobId: string }) => x.jobId);
+        expect(jobs).toHaveLength(3);
+        const moved = [['f1'], ['f2'], ['f3', 'f4']];
+        for (const [i, job] of jobs.entries()) {
+          const j = await s.call('GET', `/api/v1/deployments/${job}`);
+          expect(j.body.status).toBe('succeeded');
+          expect(j.body.tasks.map((t: { targetName: string }) => t.targetName).sort()).toEqual(moved[i]);
         }
       },
       T,
