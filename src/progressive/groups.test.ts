@@ -282,7 +282,9 @@ describe('rollouts as target groups', () => {
     await ticker.step(id, f.tenantId);
     let r = await get(`/api/v1/rollouts/${id}`);
     expect(r.status).toBe('paused');
-    expect(r.statusReason).toMatch(/the deployment failed at stage 1: deployment \S+ failed: .*; advance to try again, or roll back/);
+    expect(r.statusReason).toMatch(
+      /the deployment failed at stage 1: deployment \S+ failed: .*; advance to go on to the next stage \(its change is made in full, so it also retries this one\), or roll back/,
+    );
     expect(r.job).toMatchObject({ id: c.body.job.id, status: 'failed' });
     expect(r.steps.at(-1)).toMatchObject({ action: 'failed', actor: 'deployment' });
 

@@ -108,7 +108,11 @@ export class RolloutTicker {
         const what = byRouter ? 'the router did not apply' : 'the deployment failed at';
         await tx.query(
           `UPDATE progressive_rollouts SET status = 'paused', status_reason = $2, next_check_at = NULL, updated_at = $3 WHERE id = $1`,
-          [id, `${what} stage ${row.current_stage + 1}: ${applied.error}; advance to try again, or roll back`, now],
+          [
+            id,
+            `${what} stage ${row.current_stage + 1}: ${applied.error}; advance to go on to the next stage (its change is made in full, so it also retries this one), or roll back`,
+            now,
+          ],
         );
         await addStep(tx, row, {
           action: 'failed',
