@@ -163,7 +163,11 @@ describe.skipIf(skip)('fencing tokens, durable reports and observe-before-acting
       const id = await deploy('r1', digests.web1!, 3);
       await containerStarted(id);
       await killServer();
-      await until('the report saved on the agent', async () => (await savedReports()).length === 1);
+      // The report is written to disk before its first delivery is tried (and logged): wait for both.
+      await until(
+        'the report saved on the agent and a delivery tried',
+        async () => (await savedReports()).length === 1 && /report not delivered yet/.test(agent.stderr()),
+      );
       expect(agent.stderr()).toMatch(/report not delivered yet \(cannot reach the Gantry server/);
       await startServer();
       const done = await finished(id);
