@@ -5,7 +5,7 @@
 
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { loadEnvironment } from '../deployments/plan.js';
+import { loadEnvironment, loadRelease } from '../deployments/plan.js';
 import type { TrafficRouterConfig } from '../deployments/traffic.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
 import type { Outbound } from '../http/outbound.js';
@@ -218,12 +218,8 @@ export async function createRollout(tx: Tx, auth: AuthContext, body: RolloutCrea
   }
   const variations: VariationRow[] = [];
   for (const v of body.variations) {
-    const rel = await tx.query<{ id: string; name: string; status: string }>(
-      `SELECT id, name, status FROM releases WHERE ${byRef(v.release)}`,
-      [v.release],
-    );
-    if (!rel.rows[0]) throw new NotFoundError('Release', v.release);
-    variations.push({ name: v.name, release: { id: rel.rows[0].id, name: rel.rows[0].name }, servers: v.servers ?? [] });
+    const rel = await loadRelease(tx, auth.tenantId, v.release);
+    variations.push({ name: v.name, release: { id: rel.id, name: rel.name }, servers: v.servers ?? [] });
   }
   if (group && variations[0]!.release.id === variations[1]!.release.id) {
     throw new ValidationError('As target groups the two variations need different releases (each target runs one or the other).', [
