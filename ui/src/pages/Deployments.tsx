@@ -2,19 +2,18 @@
 import { useState } from 'react';
 import type { DeploymentStatus } from '../api/types';
 import { FullId } from '../components/format';
+import { EnvironmentFilter, StatusFilter } from '../components/ListFilters';
 import { Badge, ErrorBox, Loading, Time } from '../components/ui';
-import { listEnvironments } from '../lib/data';
 import { listDeployments } from '../lib/deployments';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES: (DeploymentStatus | '')[] = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'];
+const STATUSES: DeploymentStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
 export function Deployments() {
   useTitle('Deployments');
   const [env, setEnv] = useState('');
   const [status, setStatus] = useState<DeploymentStatus | ''>('');
-  const envs = useApi(listEnvironments, []);
   const state = useApi(() => listDeployments({ ...(env ? { environment: env } : {}), ...(status ? { status } : {}) }), [env, status], {
     pollMs: 5000,
   });
@@ -22,27 +21,8 @@ export function Deployments() {
     <>
       <h1>Deployments</h1>
       <div className="row">
-        <div className="field">
-          <label htmlFor="d-env">Environment</label>
-          <select id="d-env" value={env} onChange={(e) => setEnv(e.target.value)}>
-            <option value="">any</option>
-            {envs.data?.map((e) => (
-              <option key={e.id} value={e.name}>
-                {e.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="d-status">Status</label>
-          <select id="d-status" value={status} onChange={(e) => setStatus(e.target.value as DeploymentStatus | '')}>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s || 'any'}
-              </option>
-            ))}
-          </select>
-        </div>
+        <EnvironmentFilter id="d-env" value={env} onChange={setEnv} />
+        <StatusFilter id="d-status" statuses={STATUSES} value={status} onChange={setStatus} />
       </div>
       <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}

@@ -2,18 +2,19 @@
 // re-sent (same Idempotency-Key, so a receiver that already has it ignores the repeat).
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
+import { StatusFilter } from '../components/ListFilters';
 import { ActionButton, Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
 
-const STATUSES = ['', 'pending', 'delivered', 'dead'] as const;
+const STATUSES = ['pending', 'delivered', 'dead'] as const;
 type Status = (typeof STATUSES)[number];
 
 export function Notifications() {
   useTitle('Notifications');
   const { hasRole } = useSession();
-  const [status, setStatus] = useState<Status>('');
+  const [status, setStatus] = useState<Status | ''>('');
   const state = useApi(
     () =>
       allPages((cursor) =>
@@ -39,16 +40,7 @@ export function Notifications() {
         channel works again.
       </p>
       <div className="row">
-        <div className="field">
-          <label htmlFor="n-status">Status</label>
-          <select id="n-status" value={status} onChange={(e) => setStatus(e.target.value as Status)}>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s || 'any'}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter id="n-status" statuses={STATUSES} value={status} onChange={setStatus} />
       </div>
       <ErrorBox error={state.error} onRetry={state.reload} />
       {!state.data && !state.error ? <Loading /> : null}

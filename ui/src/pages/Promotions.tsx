@@ -1,13 +1,13 @@
 // Promotions: newest first, filterable by status and environment.
 import { useState } from 'react';
 import type { PromotionStatus } from '../api/types';
+import { EnvironmentFilter, StatusFilter } from '../components/ListFilters';
 import { Badge, ErrorBox, Loading, Time } from '../components/ui';
-import { listEnvironments, listPromotions } from '../lib/data';
+import { listPromotions } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES: (PromotionStatus | '')[] = [
-  '',
+const STATUSES: PromotionStatus[] = [
   'pending',
   'awaiting_approval',
   'approved',
@@ -23,7 +23,6 @@ export function Promotions() {
   useTitle('Promotions');
   const [status, setStatus] = useState<PromotionStatus | ''>('');
   const [env, setEnv] = useState('');
-  const envs = useApi(listEnvironments, []);
   const state = useApi(() => listPromotions({ ...(status ? { status } : {}), ...(env ? { environment: env } : {}) }), [status, env], {
     pollMs: 5000,
   });
@@ -31,27 +30,8 @@ export function Promotions() {
     <>
       <h1>Promotions</h1>
       <div className="row">
-        <div className="field">
-          <label htmlFor="p-status">Status</label>
-          <select id="p-status" value={status} onChange={(e) => setStatus(e.target.value as PromotionStatus | '')}>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s ? s.replaceAll('_', ' ') : 'any'}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="p-env">Environment</label>
-          <select id="p-env" value={env} onChange={(e) => setEnv(e.target.value)}>
-            <option value="">any</option>
-            {envs.data?.map((e) => (
-              <option key={e.id} value={e.name}>
-                {e.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <StatusFilter id="p-status" statuses={STATUSES} value={status} onChange={setStatus} />
+        <EnvironmentFilter id="p-env" value={env} onChange={setEnv} />
       </div>
       <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}

@@ -1,16 +1,17 @@
 // Releases: newest first, filterable by status; links to detail, create and diff.
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
+import { StatusFilter } from '../components/ListFilters';
 import { ActionButton, Badge, ErrorBox, Loading, RoleNote, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
 import { Link, navigate, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES = ['', 'draft', 'ready', 'deployed', 'deprecated'] as const;
+const STATUSES = ['draft', 'ready', 'deployed', 'deprecated'] as const;
 
 export function Releases() {
   useTitle('Releases');
-  const [status, setStatus] = useState<(typeof STATUSES)[number]>('');
+  const [status, setStatus] = useState<(typeof STATUSES)[number] | ''>('');
   const state = useApi(
     () => unwrap(api.GET('/api/v1/releases', { params: { query: { limit: 200, ...(status ? { status } : {}) } } })),
     [status],
@@ -39,16 +40,7 @@ export function Releases() {
         </div>
       </div>
       <RoleNote roles={['release_manager']} what="Creating, editing and deleting releases" />
-      <div className="field">
-        <label htmlFor="status-filter">Status</label>
-        <select id="status-filter" value={status} onChange={(e) => setStatus(e.target.value as (typeof STATUSES)[number])}>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s || 'any'}
-            </option>
-          ))}
-        </select>
-      </div>
+      <StatusFilter id="status-filter" statuses={STATUSES} value={status} onChange={setStatus} />
       <ErrorBox error={state.error} onRetry={state.reload} />
       {state.loading && !state.data ? <Loading /> : null}
       {state.data ? (

@@ -2,15 +2,16 @@
 import { useState } from 'react';
 import { api, unwrap } from '../api/client';
 import { FullId } from '../components/format';
+import { StatusFilter } from '../components/ListFilters';
 import { Badge, ErrorBox, Loading, Time } from '../components/ui';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
-const STATUSES = ['', 'pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+const STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
 export function WorkflowRuns() {
   useTitle('Workflow runs');
-  const [status, setStatus] = useState<(typeof STATUSES)[number]>('');
+  const [status, setStatus] = useState<(typeof STATUSES)[number] | ''>('');
   const state = useApi(
     () => unwrap(api.GET('/api/v1/workflow-runs', { params: { query: { limit: 100, ...(status ? { status } : {}) } } })),
     [status],
@@ -19,16 +20,7 @@ export function WorkflowRuns() {
   return (
     <>
       <h1>Workflow runs</h1>
-      <div className="field">
-        <label htmlFor="run-status">Status</label>
-        <select id="run-status" value={status} onChange={(e) => setStatus(e.target.value as (typeof STATUSES)[number])}>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s || 'any'}
-            </option>
-          ))}
-        </select>
-      </div>
+      <StatusFilter id="run-status" statuses={STATUSES} value={status} onChange={setStatus} />
       <ErrorBox error={state.error} onRetry={state.reload} />
       {!state.data && !state.error ? <Loading /> : null}
       {state.data ? (
