@@ -4,8 +4,8 @@ import { type FormEvent, useState } from 'react';
 import { api, download, unwrap } from '../api/client';
 import type { EvidenceBundle, EvidencePacket, SigningKey } from '../api/types';
 import { FullId } from '../components/format';
+import { EnvironmentFilter } from '../components/ListFilters';
 import { Badge, Digest, ErrorBox, Loading, ScrollPre, Time } from '../components/ui';
-import { listEnvironments } from '../lib/data';
 import { Link, navigate, useLocation, useTitle } from '../lib/router';
 import { allPages, useApi } from '../lib/useApi';
 import { type BundleVerdict, type PacketVerdict, verifyBundle, verifyPacket } from '../lib/verify';
@@ -173,7 +173,6 @@ export function Evidence() {
   const environment = query.get('environment') ?? '';
   const selectedId = query.get('packet') ?? '';
   const filter = { ...(promotion ? { promotion } : {}), ...(environment ? { environment } : {}) };
-  const envs = useApi(listEnvironments, []);
   const state = useApi(async () => {
     const [packets, keys] = await Promise.all([
       allPages((cursor) =>
@@ -212,17 +211,12 @@ export function Evidence() {
           <label htmlFor="ev-promotion">Promotion id</label>
           <input id="ev-promotion" value={promoInput} onChange={(e) => setPromoInput(e.target.value)} placeholder="any" size={36} />
         </div>
-        <div>
-          <label htmlFor="ev-env">Environment</label>
-          <select id="ev-env" value={environment} onChange={(e) => navigate(`/evidence?${filterQuery(promotion, e.target.value)}`)}>
-            <option value="">any</option>
-            {envs.data?.map((e) => (
-              <option key={e.id} value={e.name}>
-                {e.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <EnvironmentFilter
+          id="ev-env"
+          className=""
+          value={environment}
+          onChange={(env) => navigate(`/evidence?${filterQuery(promotion, env)}`)}
+        />
         <button type="submit">Filter</button>
         <button
           type="button"

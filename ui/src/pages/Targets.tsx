@@ -5,6 +5,7 @@ import { useMemo, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { DriftRow, Target } from '../api/types';
 import { Digest, When } from '../components/format';
+import { EnvironmentFilter } from '../components/ListFilters';
 import { NewTarget } from '../components/NewTarget';
 import { TimelineTable, WhatRanAt } from '../components/Timeline';
 import { ActionButton, Badge, ErrorBox, Json, Loading } from '../components/ui';
@@ -63,17 +64,7 @@ export function Targets() {
       <h1>Targets</h1>
       {state.data ? <NewTarget envs={state.data.envs} onCreated={state.reload} /> : null}
       <div className="row">
-        <div className="field">
-          <label htmlFor="t-env">Environment</label>
-          <select id="t-env" value={env} onChange={(e) => setEnv(e.target.value)}>
-            <option value="">all</option>
-            {state.data?.envs.map((e) => (
-              <option key={e.id} value={e.name}>
-                {e.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <EnvironmentFilter id="t-env" environments={state.data?.envs ?? []} anyText="all" value={env} onChange={setEnv} />
         <div className="field">
           <label htmlFor="t-filter">Filter by name or label</label>
           <input id="t-filter" type="search" value={filter} placeholder="e.g. web or zone=a" onChange={(e) => setFilter(e.target.value)} />
