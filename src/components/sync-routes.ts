@@ -2,9 +2,9 @@
 
 import { z } from 'zod';
 import { syncIntervalSeconds } from '../core/config.js';
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import { getComponent } from './service.js';
 import { syncComponent, syncResult } from './sync.js';

@@ -4,9 +4,9 @@
 // deployment_tasks (migration 000081), so every path that leases, reports or expires a task writes them.
 import { z } from 'zod';
 import { NotFoundError } from '../core/errors.js';
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ } from '../http/types.js';
 import { type Tx, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 
 export const taskAttempt = z.object({
   attempt: z.number().int(),

@@ -2,10 +2,10 @@
 // cancel, resume, roll back.
 import { ConfigError } from '../core/errors.js';
 import type { Signer } from '../evidence/service.js';
+import { caller } from '../http/caller.js';
 import { pageOf } from '../http/pagination.js';
 import { type Access, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { taskAttemptRoutes } from './attempts.js';
 import { createJob } from './create.js';
 import * as m from './model.js';

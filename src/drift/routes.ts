@@ -1,8 +1,8 @@
 // HTTP routes for drift: the last verdict per target, and a request to check again now.
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { listDrift, requestCheck } from './service.js';
 
 const driftItem = z.object({

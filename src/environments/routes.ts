@@ -2,10 +2,10 @@
 
 import { formatZoned } from '../core/zoned.js';
 import { activeWindows, freezeEnds } from '../gates/freeze.js';
+import { caller } from '../http/caller.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import type { FreezeWindow } from './freeze.js';
 import * as m from './model.js';
 import * as svc from './service.js';

@@ -3,8 +3,9 @@
 // stream when the token stops being valid. A client that reconnects reloads what it shows (a ticket is
 // good for one stream, so there is no Last-Event-ID resume).
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { caller, ticketKeyOf } from '../tenancy/auth.js';
+import { ticketKeyOf } from '../tenancy/auth.js';
 import { authenticateTokenId } from '../tenancy/service.js';
 import type { ChangeHub } from './hub.js';
 import { issueTicket, TICKET_TTL_SECONDS } from './service.js';

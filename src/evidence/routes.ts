@@ -2,10 +2,10 @@
 // and the export bundle that `gantry evidence verify` checks offline. Read-only: packets are appended
 // by the promotion and deployment services, never through the API.
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { type App, type Deps, READ } from '../http/types.js';
 import { withSystem, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { exportBundle } from './export.js';
 import * as m from './model.js';
 import * as q from './queries.js';

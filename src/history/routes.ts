@@ -1,9 +1,10 @@
 // HTTP routes for history: a target's timeline, what ran on it at an instant (with who decided it and
 // the verified evidence), and everywhere a digest ran.
+
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
 import { targetRef } from '../targets/model.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 

@@ -1,8 +1,9 @@
 // POST /integrations/{id}/check: probes an integration now (registry GET /v2/, Vault token lookup,
 // webhook reachability, credential resolution) and records the outcome as its health_status.
+
+import { caller } from '../http/caller.js';
 import { ADMIN, type App, type Deps } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { checkIntegration, setHealth } from './health.js';
 import { integration, integrationRef } from './model.js';
 import { getIntegration } from './service.js';

@@ -1,9 +1,9 @@
 // HTTP routes for integrations (registries, secret stores, webhooks).
+import { caller } from '../http/caller.js';
 import { denyingOutbound } from '../http/outbound.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import { secretAccessOf } from './secrets.js';
 import * as svc from './service.js';

@@ -1,8 +1,8 @@
 // HTTP routes for notifications: the outbox with each notification's delivery log, and re-sending.
+import { caller } from '../http/caller.js';
 import { pageOf } from '../http/pagination.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 

@@ -1,9 +1,9 @@
 // HTTP routes for plugins (global: platform admins install, enable and disable) and plugin instances
 // (per tenant: tenant admins configure and enable a plugin for their tenant).
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
 import { ADMIN, type App, type Deps, PLATFORM, READ } from '../http/types.js';
 import { withSystem, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { MAX_ARCHIVE_BYTES } from './archive.js';
 import type { PluginHost } from './host.js';
 import * as m from './model.js';

@@ -3,9 +3,9 @@
 // abort.
 import { ConfigError } from '../core/errors.js';
 import { DEPLOY } from '../deployments/routes.js';
+import { caller } from '../http/caller.js';
 import { type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 import * as view from './view.js';

@@ -1,11 +1,11 @@
 // HTTP routes for promotions: request, preview, read, gates, approve, reject, cancel, override.
 import { z } from 'zod';
 import type { GateRegistry } from '../gates/registry.js';
+import { caller } from '../http/caller.js';
 import { pageOf } from '../http/pagination.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { notify } from '../integrations/notify.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import type { Signer } from './decision.js';
 import * as m from './model.js';
 import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';

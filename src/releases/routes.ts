@@ -1,9 +1,9 @@
 // HTTP routes for releases: list, get, create, edit drafts, ready (pin digests), deprecate, diff.
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
 import { pageOf } from '../http/pagination.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { diffReleases } from './diff.js';
 import * as m from './model.js';
 import { makeReady } from './ready.js';

@@ -1,10 +1,10 @@
 // HTTP routes for the tenant secret store: write (PUT), list metadata, delete. No route returns a value.
 import { GantryError } from '../core/errors.js';
+import { caller } from '../http/caller.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps } from '../http/types.js';
 import { secretAccessOf } from '../integrations/secrets.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 

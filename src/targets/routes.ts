@@ -1,8 +1,8 @@
 // HTTP routes for targets (the hosts a release is deployed to).
+import { caller } from '../http/caller.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 

@@ -1,8 +1,8 @@
 // HTTP routes for tenants, users, tokens and whoami.
+import { caller } from '../http/caller.js';
 import { afterOf, pageOf, pageQuery, toPage } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, PLATFORM, READ } from '../http/types.js';
 import { withSystem, withTenant } from '../store/db.js';
-import { caller } from './auth.js';
 import * as members from './members.js';
 import * as m from './model.js';
 import * as svc from './service.js';

@@ -1,11 +1,11 @@
 // HTTP routes for workflow templates, runs, and events to waiting steps.
 import { z } from 'zod';
 import type { StepRegistry } from '../engine/registry.js';
+import { caller } from '../http/caller.js';
 import { denyingOutbound } from '../http/outbound.js';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { ADMIN, type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import { templateOut } from './rows.js';
 import * as svc from './service.js';
