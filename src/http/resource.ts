@@ -50,7 +50,7 @@ export interface RouteSpec<P, Q, B, R> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   access: Access;
-  tags: string[];
+  tags: readonly string[];
   summary: string;
   description?: string | undefined;
   params?: P;
@@ -145,7 +145,7 @@ export interface ResourceSpec<
 > {
   /** The collection, e.g. /api/v1/components; an item's path adds the ref schema's one key (/:ref). */
   path: string;
-  tags: string[];
+  tags: readonly string[];
   access: { read: Access; write: Access };
   /** What get, create and update answer, and list pages of. */
   item: I;
