@@ -9,7 +9,7 @@
 //     path: '/api/v1/components',                  // an item is at /api/v1/components/:ref (the ref schema's key)
 //     tags: ['components'],
 //     access: { read: READ, write: RELEASE_WRITE }, // list and get read; the others write (an operation may override)
-//     item: m.component,                            // the answer of get, create and update; list answers pages of it
+//     item: m.component,                            // what get, create and update answer; list pages of it (or of list.item)
 //     ref: m.componentRef,
 //     list: { summary: 'List components', run: (tx, q) => svc.listComponents(tx, q.limit, q.cursor) },
 //     get: { summary: 'Get a component by id or name', run: (tx, { ref }) => svc.getComponent(tx, ref) },
@@ -22,8 +22,11 @@
 //     summary: 'Frob a component', params: m.componentRef, response: { 200: m.component } },
 //     (tx, req, a) => svc.frob(tx, req.params.ref, a.userId));
 //
-// Routes are registered in the order they are declared (list, get, create, update, remove for a resource):
-// the OpenAPI document lists paths in that order.
+// What else a resource may say: `read` (list and get answer a richer item, made from each stored one after the
+// transaction), `list.item` and `list.querystring` (a list of summaries, filters), `before` on create and update
+// (checks outside the transaction), `access` per operation. Routes are registered in the order they are
+// declared, a resource's operations in the order its spec lists them: the OpenAPI document lists paths, and a
+// path's methods, in that order.
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type Db, type Tx, withTenant } from '../store/db.js';
@@ -139,6 +142,7 @@ export interface ResourceSpec<
   I extends Schema,
   Ref extends z.ZodObject,
   RI extends Schema,
+  LI extends Schema,
   LQ extends Schema,
   C extends Schema,
   U extends Schema,
@@ -147,14 +151,18 @@ export interface ResourceSpec<
   path: string;
   tags: readonly string[];
   access: { read: Access; write: Access };
-  /** What get, create and update answer, and list pages of. */
+  /** What get, create and update answer, and list pages of unless it has an item of its own. */
   item: I;
   /** Path parameters naming one item. */
   ref: Ref;
   /** When list and get answer more than the item: their schema, and how an item becomes one (after the transaction). */
   read?: { item: RI; present: (item: z.output<I>) => z.output<RI> };
-  /** GET path: a page; the query is `pageQuery` unless given. */
-  list?: Operation & { querystring?: LQ; run: (tx: Tx, query: z.output<LQ>, caller: AuthContext) => Promise<Page<z.output<I>>> };
+  /** GET path: a page of items, or of the list's own item (a summary); the query is `pageQuery` unless given. */
+  list?: Operation & {
+    item?: LI;
+    querystring?: LQ;
+    run: (tx: Tx, query: z.output<LQ>, caller: AuthContext) => Promise<Page<z.output<LI>>>;
+  };
   /** GET path/:ref */
   get?: Operation & { run: (tx: Tx, params: z.output<Ref>, caller: AuthContext) => Promise<z.output<I>> };
   /** POST path: 201 with the item; `before` runs outside the transaction. */
@@ -173,15 +181,16 @@ export interface ResourceSpec<
   remove?: Operation & { run: (tx: Tx, params: z.output<Ref>, caller: AuthContext) => Promise<unknown> };
 }
 
-/** The routes of a resource the spec declares operations for, in the order list, get, create, update, remove. */
+/** The routes of the operations the spec declares, registered in the order the spec lists them. */
 export function resourceRoutes<
   I extends Schema,
   Ref extends z.ZodObject,
   RI extends Schema = I,
+  LI extends Schema = I,
   LQ extends Schema = typeof pageQuery,
   C extends Schema = Schema,
   U extends Schema = Schema,
->(app: App, db: Db, spec: ResourceSpec<I, Ref, RI, LQ, C, U>): void {
+>(app: App, db: Db, spec: ResourceSpec<I, Ref, RI, LI, LQ, C, U>): void {
   const { path, tags, access, item, ref, read, list, get, create, update, remove } = spec;
   const keys = Object.keys(ref.shape);
   if (keys.length !== 1) throw new Error(`${path}: the ref schema must name one path parameter, not ${keys.length}`);
@@ -196,60 +205,66 @@ export function resourceRoutes<
   const readItem = read?.item ?? item;
   const present = (x: z.output<I>) => (read ? read.present(x) : x);
   // Each route below declares the schema of every part it reads (ref, querystring, body), so Fastify validated
-  // them; a list without a querystring of its own has LQ's default, pageQuery's type.
+  // them; a list without a querystring or item of its own has the defaults of LQ and LI (pageQuery, I).
   const parts = (req: FastifyRequest) => req as unknown as { params: z.output<Ref>; query: z.output<LQ>; body: unknown };
 
-  if (list) {
-    const querystring = list.querystring ?? pageQuery;
-    register(
-      app,
-      { method: 'GET', url: path, ...route(list, access.read), querystring, response: { 200: pageOf(readItem) } },
-      async (req, a) => {
+  const operations = {
+    list() {
+      if (!list) return;
+      const { querystring = pageQuery, item: own } = list;
+      const shape = {
+        method: 'GET',
+        url: path,
+        ...route(list, access.read),
+        querystring,
+        response: { 200: pageOf(own ?? readItem) },
+      } as const;
+      register(app, shape, async (req, a) => {
         const page = await inTenant(a, (tx) => list.run(tx, parts(req).query, a));
-        return { status: 200, out: read ? { ...page, items: page.items.map(present) } : page };
-      },
-    );
-  }
-  if (get) {
-    register(
-      app,
-      { method: 'GET', url: itemUrl, ...route(get, access.read), params: ref, response: { 200: readItem } },
-      async (req, a) => ({
-        status: 200,
-        out: present(await inTenant(a, (tx) => get.run(tx, parts(req).params, a))),
-      }),
-    );
-  }
-  if (create) {
-    register(
-      app,
-      { method: 'POST', url: path, ...route(create, access.write), body: create.body, response: { 201: item } },
-      async (req, a) => {
+        // A list of its own items (summaries) is not presented as read items.
+        return { status: 200, out: read && !own ? { ...page, items: page.items.map((x) => present(x as z.output<I>)) } : page };
+      });
+    },
+    get() {
+      if (!get) return;
+      const shape = { method: 'GET', url: itemUrl, ...route(get, access.read), params: ref, response: { 200: readItem } } as const;
+      register(app, shape, async (req, a) => ({ status: 200, out: present(await inTenant(a, (tx) => get.run(tx, parts(req).params, a))) }));
+    },
+    create() {
+      if (!create) return;
+      const shape = { method: 'POST', url: path, ...route(create, access.write), body: create.body, response: { 201: item } } as const;
+      register(app, shape, async (req, a) => {
         const body = parts(req).body as z.output<C>;
         await create.before?.(body, a);
         return { status: 201, out: await inTenant(a, (tx) => create.run(tx, body, a)) };
-      },
-    );
-  }
-  if (update) {
-    const shape = {
-      method: 'PATCH',
-      url: itemUrl,
-      ...route(update, access.write),
-      params: ref,
-      body: update.body,
-      response: { 200: item },
-    } as const;
-    register(app, shape, async (req, a) => {
-      const { params, body } = parts(req);
-      await update.before?.(body as z.output<U>, a);
-      return { status: 200, out: await inTenant(a, (tx) => update.run(tx, params, body as z.output<U>, a)) };
-    });
-  }
-  if (remove) {
-    register(app, { method: 'DELETE', url: itemUrl, ...route(remove, access.write), params: ref }, async (req, a) => {
-      await inTenant(a, (tx) => remove.run(tx, parts(req).params, a));
-      return { status: 204 };
-    });
-  }
+      });
+    },
+    update() {
+      if (!update) return;
+      const shape = {
+        method: 'PATCH',
+        url: itemUrl,
+        ...route(update, access.write),
+        params: ref,
+        body: update.body,
+        response: { 200: item },
+      } as const;
+      register(app, shape, async (req, a) => {
+        const { params } = parts(req);
+        const body = parts(req).body as z.output<U>;
+        await update.before?.(body, a);
+        return { status: 200, out: await inTenant(a, (tx) => update.run(tx, params, body, a)) };
+      });
+    },
+    remove() {
+      if (!remove) return;
+      const shape = { method: 'DELETE', url: itemUrl, ...route(remove, access.write), params: ref } as const;
+      register(app, shape, async (req, a) => {
+        await inTenant(a, (tx) => remove.run(tx, parts(req).params, a));
+        return { status: 204 };
+      });
+    },
+  };
+  // The OpenAPI document lists paths, and a path's methods, in the order their routes are registered.
+  for (const key of Object.keys(spec)) if (key in operations) operations[key as keyof typeof operations]();
 }
