@@ -2,8 +2,7 @@
 // cancel, resume, roll back.
 import { ConfigError } from '../core/errors.js';
 import type { Signer } from '../evidence/service.js';
-import { pageOf } from '../http/pagination.js';
-import { tenantRoute } from '../http/resource.js';
+import { resourceRoutes, tenantRoute } from '../http/resource.js';
 import { type Access, type App, type Deps, READ } from '../http/types.js';
 import { taskAttemptRoutes } from './attempts.js';
 import { createJob } from './create.js';
@@ -74,34 +73,17 @@ export function deploymentRoutes(app: App, deps: Deps): void {
       }),
   );
 
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/deployments',
-      access: READ,
-      tags,
-      summary: 'List deployment jobs, newest first',
-      querystring: m.jobListQuery,
-      response: { 200: pageOf(m.job) },
-    },
-    (tx, req) => svc.listJobs(tx, req.query),
-  );
+  resourceRoutes(app, db, {
+    path: '/api/v1/deployments',
+    tags,
+    access: { read: READ, write: DEPLOY },
+    item: m.jobDetail,
+    ref: m.jobRef,
+    list: { summary: 'List deployment jobs, newest first', item: m.job, querystring: m.jobListQuery, run: (tx, q) => svc.listJobs(tx, q) },
+    get: { summary: 'Get a deployment job with its tasks', run: (tx, { id }) => svc.getJob(tx, id) },
+  });
 
   const get = { method: 'GET', access: READ, tags } as const;
-  tenantRoute(
-    app,
-    db,
-    {
-      ...get,
-      url: '/api/v1/deployments/:id',
-      summary: 'Get a deployment job with its tasks',
-      params: m.jobRef,
-      response: { 200: m.jobDetail },
-    },
-    (tx, req) => svc.getJob(tx, req.params.id),
-  );
   tenantRoute(
     app,
     db,

@@ -1,40 +1,29 @@
 // HTTP routes for notifications: the outbox with each notification's delivery log, and re-sending.
-import { pageOf } from '../http/pagination.js';
-import { tenantRoute } from '../http/resource.js';
+import { resourceRoutes, tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
 export function notificationRoutes(app: App, { db }: Deps): void {
   const tags = ['notifications'];
-  const one = { tags, params: m.notificationParam, response: { 200: m.notificationDetail } };
-
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/notifications',
-      access: READ,
-      tags,
+  resourceRoutes(app, db, {
+    path: '/api/v1/notifications',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.notificationDetail,
+    ref: m.notificationParam,
+    list: {
       summary: 'List notifications (one per event and channel), newest first; status=dead lists dead letters',
+      item: m.notification,
       querystring: m.notificationListQuery,
-      response: { 200: pageOf(m.notification) },
+      run: (tx, q) => svc.listNotifications(tx, q),
     },
-    (tx, req) => svc.listNotifications(tx, req.query),
-  );
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/notifications/:id',
-      access: READ,
-      ...one,
+    get: {
       summary: 'Get a notification with its delivery log (every attempt, its HTTP status and error)',
+      run: (tx, { id }) => svc.getNotification(tx, id),
     },
-    (tx, req) => svc.getNotification(tx, req.params.id),
-  );
+  });
+
   tenantRoute(
     app,
     db,
@@ -42,8 +31,10 @@ export function notificationRoutes(app: App, { db }: Deps): void {
       method: 'POST',
       url: '/api/v1/notifications/:id/resend',
       access: RELEASE_WRITE,
-      ...one,
+      tags,
       summary: 'Queue a dead or delivered notification again (same Idempotency-Key); 409 while it is still pending',
+      params: m.notificationParam,
+      response: { 200: m.notificationDetail },
     },
     (tx, req) => svc.resendNotification(tx, req.params.id),
   );

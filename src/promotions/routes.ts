@@ -1,10 +1,10 @@
 // HTTP routes for promotions: request, preview, read, gates, approve, reject, cancel, override.
 import { z } from 'zod';
 import type { GateRegistry } from '../gates/registry.js';
-import { pageOf } from '../http/pagination.js';
-import { apiRoute, tenantRoute } from '../http/resource.js';
-import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
-import { notify } from '../integrations/notify.js';
+import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
+import { type App, type AuthContext, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
+import { type NotificationEventType, notify } from '../integrations/notify.js';
+import type { Tx } from '../store/db.js';
 import type { Signer } from './decision.js';
 import * as m from './model.js';
 import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
@@ -21,6 +21,12 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
   const gateDeps = { db: deps.db, clock: deps.clock, outbound: deps.outbound };
 
   const now = () => deps.clock.now();
+  // A request and a rejection are announced with the release, the environment, who and why.
+  type Announced = { id: string; releaseName: string; targetEnvironmentName: string };
+  const announce = (tx: Tx, a: AuthContext, type: NotificationEventType, p: Announced, reason: string) => {
+    const data = { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason };
+    return notify(tx, a.tenantId, { type, data }, now());
+  };
   apiRoute(
     app,
     {
@@ -49,8 +55,7 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (tx, req, a) => {
       const created = await svc.createPromotion(tx, a, req.body);
-      const data = { release: created.releaseName, environment: created.targetEnvironmentName, by: a.username, reason: created.reason };
-      await notify(tx, a.tenantId, { type: 'promotion.requested', data: { promotionId: created.id, ...data } }, now());
+      await announce(tx, a, 'promotion.requested', created, created.reason);
       return created;
     },
   );
@@ -86,34 +91,23 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     (tx, req, a) => nextActions(tx, a, gates, gateDeps, req.params.ref, req.query.limit),
   );
 
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/promotions',
-      access: READ,
-      tags,
+  resourceRoutes(app, db, {
+    path: '/api/v1/promotions',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.promotionDetail,
+    ref: m.promotionParam,
+    list: {
       summary: 'List promotions, newest first',
+      item: m.promotion,
       querystring: m.promotionListQuery,
-      response: { 200: pageOf(m.promotion) },
+      run: (tx, q) => svc.listPromotions(tx, q),
     },
-    (tx, req) => svc.listPromotions(tx, req.query),
-  );
+    get: { summary: 'Get a promotion with its decision record and approvals', run: (tx, { id }) => svc.getPromotion(tx, id) },
+  });
 
   // Reads of one promotion.
   const read = { method: 'GET', access: READ, tags, params: m.promotionParam } as const;
-  tenantRoute(
-    app,
-    db,
-    {
-      ...read,
-      url: '/api/v1/promotions/:id',
-      summary: 'Get a promotion with its decision record and approvals',
-      response: { 200: m.promotionDetail },
-    },
-    (tx, req) => svc.getPromotion(tx, req.params.id),
-  );
   tenantRoute(
     app,
     db,
@@ -179,8 +173,7 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
     },
     async (tx, { params, body }, a) => {
       const p = await svc.reject(tx, a, signer(), gates, gateDeps, params.id, body.comment);
-      const data = { release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: body.comment };
-      await notify(tx, a.tenantId, { type: 'promotion.rejected', data: { promotionId: p.id, ...data } }, now());
+      await announce(tx, a, 'promotion.rejected', p, body.comment);
       return p;
     },
   );

@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import type { StepRegistry } from '../engine/registry.js';
 import { denyingOutbound } from '../http/outbound.js';
-import { pageOf } from '../http/pagination.js';
 import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
 import { ADMIN, type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
 import * as m from './model.js';
@@ -80,48 +79,20 @@ export function workflowRoutes(app: App, { db, outbound }: Deps, registry: StepR
     (tx, req, a) => svc.newTemplateVersion(tx, a.tenantId, a.userId, req.params.ref, req.body, registry.has),
   );
 
-  const run = { tags, params: m.runParam, response: { 200: m.runDetail } };
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'POST',
-      url: '/api/v1/workflow-runs',
-      access: RELEASE_WRITE,
-      tags,
+  resourceRoutes(app, db, {
+    path: '/api/v1/workflow-runs',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.runDetail,
+    ref: m.runParam,
+    create: {
       summary: 'Start a run of a template with inputs',
       body: m.runStart,
-      response: { 201: m.runDetail },
-      status: 201,
+      run: async (tx, body, a) => svc.getRun(tx, (await svc.startRun(tx, a.tenantId, a.userId, body)).id),
     },
-    async (tx, req, a) => svc.getRun(tx, (await svc.startRun(tx, a.tenantId, a.userId, req.body)).id),
-  );
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/workflow-runs',
-      access: READ,
-      tags,
-      summary: 'List runs, newest first',
-      querystring: m.runListQuery,
-      response: { 200: pageOf(m.run) },
-    },
-    (tx, req) => svc.listRuns(tx, req.query),
-  );
-  tenantRoute(
-    app,
-    db,
-    {
-      method: 'GET',
-      url: '/api/v1/workflow-runs/:id',
-      access: READ,
-      ...run,
-      summary: 'Get a run with its step runs (every attempt, with logs)',
-    },
-    (tx, req) => svc.getRun(tx, req.params.id),
-  );
+    list: { summary: 'List runs, newest first', item: m.run, querystring: m.runListQuery, run: (tx, q) => svc.listRuns(tx, q) },
+    get: { summary: 'Get a run with its step runs (every attempt, with logs)', run: (tx, { id }) => svc.getRun(tx, id) },
+  });
   tenantRoute(
     app,
     db,
@@ -129,8 +100,10 @@ export function workflowRoutes(app: App, { db, outbound }: Deps, registry: StepR
       method: 'POST',
       url: '/api/v1/workflow-runs/:id/cancel',
       access: RELEASE_WRITE,
-      ...run,
+      tags,
       summary: 'Cancel a run; its running steps are stopped',
+      params: m.runParam,
+      response: { 200: m.runDetail },
     },
     (tx, req) => svc.cancelRun(tx, req.params.id),
   );
