@@ -61,15 +61,29 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
   );
 
   // Users. Adding one looks the username up across all tenants, so it runs in a system transaction of its own.
-  const users = { path: '/api/v1/users', tags, access: { read: READ, write: ADMIN }, item: m.user, ref: m.idParam };
   resourceRoutes(app, db, {
-    ...users,
+    path: '/api/v1/users',
+    tags,
+    access: { read: READ, write: ADMIN },
+    item: m.user,
+    ref: m.idParam,
     list: {
       summary: 'List the users of this tenant',
       run: async (tx, q, a) =>
         toPage(await members.listUsers(tx, a.tenantId, q.limit, afterOf(q.cursor)), q.limit, (r) => [r.id], members.userOut),
     },
     get: { summary: 'Get a user', run: (tx, { id }, a) => members.getUser(tx, a.tenantId, id) },
+    update: {
+      summary: 'Change a user’s name, email or roles',
+      description:
+        'Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.',
+      body: m.userUpdate,
+      run: (tx, { id }, body, a) => members.updateUser(tx, a, id, body),
+    },
+    remove: {
+      summary: 'Remove a user from this tenant (revokes their tokens here)',
+      run: (tx, { id }, a) => members.removeUser(tx, a, id),
+    },
   });
   apiRoute(
     app,
@@ -87,20 +101,6 @@ export function tenancyRoutes(app: App, { db, clock }: Deps): void {
     },
     (req, a) => members.addUser(db, a.tenantId, req.body),
   );
-  resourceRoutes(app, db, {
-    ...users,
-    update: {
-      summary: 'Change a user’s name, email or roles',
-      description:
-        'Roles: any member. Name and email: only members this tenant manages (`managedHere`), else 403 `user_managed_elsewhere`.',
-      body: m.userUpdate,
-      run: (tx, { id }, body, a) => members.updateUser(tx, a, id, body),
-    },
-    remove: {
-      summary: 'Remove a user from this tenant (revokes their tokens here)',
-      run: (tx, { id }, a) => members.removeUser(tx, a, id),
-    },
-  });
 
   // Tokens
   tenantRoute(
