@@ -4,9 +4,9 @@
 // deployment_tasks (migration 000081), so every path that leases, reports or expires a task writes them.
 import { z } from 'zod';
 import { NotFoundError } from '../core/errors.js';
+import { tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { type Tx, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
+import type { Tx } from '../store/db.js';
 
 export const taskAttempt = z.object({
   attempt: z.number().int(),
@@ -71,18 +71,19 @@ export async function taskAttempts(tx: Tx, jobId: string, taskId: string) {
   };
 }
 
-export function taskAttemptRoutes(app: App, deps: Deps): void {
-  app.get(
-    '/api/v1/deployments/:id/tasks/:taskId/attempts',
+export function taskAttemptRoutes(app: App, { db }: Deps): void {
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags: ['deployments'],
-        summary: 'Every attempt of a task: agent, lease times, outcome, the report’s error and health, and its log',
-        params,
-        response: { 200: z.object({ items: z.array(taskAttempt) }) },
-      },
+      method: 'GET',
+      url: '/api/v1/deployments/:id/tasks/:taskId/attempts',
+      access: READ,
+      tags: ['deployments'],
+      summary: 'Every attempt of a task: agent, lease times, outcome, the report’s error and health, and its log',
+      params,
+      response: { 200: z.object({ items: z.array(taskAttempt) }) },
     },
-    async (req) => withTenant(deps.db, caller(req).tenantId, (tx) => taskAttempts(tx, req.params.id, req.params.taskId)),
+    (tx, req) => taskAttempts(tx, req.params.id, req.params.taskId),
   );
 }

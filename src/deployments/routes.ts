@@ -2,10 +2,8 @@
 // cancel, resume, roll back.
 import { ConfigError } from '../core/errors.js';
 import type { Signer } from '../evidence/service.js';
-import { pageOf } from '../http/pagination.js';
+import { resourceRoutes, tenantRoute } from '../http/resource.js';
 import { type Access, type App, type Deps, READ } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { taskAttemptRoutes } from './attempts.js';
 import { createJob } from './create.js';
 import * as m from './model.js';
@@ -24,194 +22,156 @@ export function deploymentRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const tags = ['deployments'];
   const progress = () => ({ signer: signerOf(deps), db: deps.db });
+  const job = { tags, params: m.jobRef };
+  const plan = { access: READ, tags, response: { 200: deploymentPlan } };
   taskAttemptRoutes(app, deps);
 
-  app.post(
-    '/api/v1/deployments',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: DEPLOY },
-      schema: {
-        tags,
-        summary: 'Deploy a ready release to an environment (no promotion)',
-        body: m.deploymentCreate,
-        response: { 201: m.jobDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/deployments',
+      access: DEPLOY,
+      tags,
+      summary: 'Deploy a ready release to an environment (no promotion)',
+      body: m.deploymentCreate,
+      response: { 201: m.jobDetail },
+      status: 201,
     },
-    async (req, reply) => {
-      const a = caller(req);
-      const job = await withTenant(db, a.tenantId, async (tx) => {
-        const id = await createJob(tx, {
-          tenantId: a.tenantId,
-          releaseRef: req.body.releaseId,
-          environmentRef: req.body.environmentId,
-          promotionId: null,
-          strategy: req.body.strategy,
-          strategyConfig: req.body.strategyConfig,
-          createdBy: a.userId,
-        });
-        return svc.getJob(tx, id);
+    async (tx, { body }, a) => {
+      const id = await createJob(tx, {
+        tenantId: a.tenantId,
+        releaseRef: body.releaseId,
+        environmentRef: body.environmentId,
+        promotionId: null,
+        strategy: body.strategy,
+        strategyConfig: body.strategyConfig,
+        createdBy: a.userId,
       });
-      return reply.status(201).send(job);
+      return svc.getJob(tx, id);
     },
   );
 
-  app.post(
-    '/api/v1/deployments/plan',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Dry run: what deploying a release to an environment would do now, per target and component; writes nothing',
-        body: planRequest,
-        response: { 200: deploymentPlan },
-      },
+      method: 'POST',
+      url: '/api/v1/deployments/plan',
+      ...plan,
+      summary: 'Dry run: what deploying a release to an environment would do now, per target and component; writes nothing',
+      body: planRequest,
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) =>
-        computePlan(tx, {
-          tenantId: a.tenantId,
-          releaseRef: req.body.release,
-          environmentRef: req.body.environment,
-          strategy: req.body.strategy,
-          strategyConfig: req.body.strategyConfig,
-        }),
-      );
-    },
+    (tx, { body }, a) =>
+      computePlan(tx, {
+        tenantId: a.tenantId,
+        releaseRef: body.release,
+        environmentRef: body.environment,
+        strategy: body.strategy,
+        strategyConfig: body.strategyConfig,
+      }),
   );
 
-  app.get(
-    '/api/v1/deployments',
+  resourceRoutes(app, db, {
+    path: '/api/v1/deployments',
+    tags,
+    access: { read: READ, write: DEPLOY },
+    item: m.jobDetail,
+    ref: m.jobRef,
+    list: { summary: 'List deployment jobs, newest first', item: m.job, querystring: m.jobListQuery, run: (tx, q) => svc.listJobs(tx, q) },
+    get: { summary: 'Get a deployment job with its tasks', run: (tx, { id }) => svc.getJob(tx, id) },
+  });
+
+  const get = { method: 'GET', access: READ, tags } as const;
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: { tags, summary: 'List deployment jobs, newest first', querystring: m.jobListQuery, response: { 200: pageOf(m.job) } },
+      ...get,
+      url: '/api/v1/deployments/:id/logs',
+      summary: 'Log lines of a job in order, after a cursor',
+      params: m.jobRef,
+      querystring: m.logsQuery,
+      response: { 200: m.logsPage },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listJobs(tx, req.query)),
+    (tx, { params, query }) => svc.jobLogs(tx, params.id, query.after, query.limit),
   );
-
-  app.get(
-    '/api/v1/deployments/:id',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: { tags, summary: 'Get a deployment job with its tasks', params: m.jobRef, response: { 200: m.jobDetail } },
+      ...get,
+      url: '/api/v1/deployments/:id/artifacts/:name',
+      summary: 'A generated artifact with its SHA-256',
+      params: m.artifactParams,
+      response: { 200: m.artifactOut },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getJob(tx, req.params.id)),
+    (tx, { params }) => svc.getArtifact(tx, params.id, params.name),
   );
 
-  app.get(
-    '/api/v1/deployments/:id/logs',
+  // Operator actions on one job: each answers the job as it is afterwards.
+  const act = { method: 'POST', access: DEPLOY, ...job, response: { 200: m.jobDetail } } as const;
+  tenantRoute(app, db, { ...act, url: '/api/v1/deployments/:id/cancel', summary: 'Cancel a job' }, (tx, req) =>
+    svc.cancelJob(tx, req.params.id, progress()),
+  );
+  tenantRoute(
+    app,
+    db,
+    { ...act, url: '/api/v1/deployments/:id/resume', summary: 'Resume a job paused after a failure or between canary waves' },
+    (tx, req) => svc.resumeJob(tx, req.params.id, progress()),
+  );
+
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Log lines of a job in order, after a cursor',
-        params: m.jobRef,
-        querystring: m.logsQuery,
-        response: { 200: m.logsPage },
-      },
+      ...act,
+      url: '/api/v1/deployments/:id/rollback',
+      summary: 'Roll a finished job back to each target’s previous digests',
+      response: { 201: m.jobDetail },
+      status: 201,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.jobLogs(tx, req.params.id, req.query.after, req.query.limit)),
+    (tx, req, a) => svc.rollbackJob(tx, a.tenantId, req.params.id, a.userId),
   );
-
-  app.get(
-    '/api/v1/deployments/:id/artifacts/:name',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: { tags, summary: 'A generated artifact with its SHA-256', params: m.artifactParams, response: { 200: m.artifactOut } },
+      method: 'POST',
+      url: '/api/v1/deployments/:id/rollback/plan',
+      ...plan,
+      summary: 'Dry run: the plan rolling this job back would execute (per target and component); nothing is started',
+      params: m.jobRef,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getArtifact(tx, req.params.id, req.params.name)),
+    (tx, req, a) => svc.rollbackPlan(tx, () => svc.rollbackJob(tx, a.tenantId, req.params.id, a.userId)),
   );
 
-  app.post(
-    '/api/v1/deployments/:id/cancel',
-    { config: { access: DEPLOY }, schema: { tags, summary: 'Cancel a job', params: m.jobRef, response: { 200: m.jobDetail } } },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.cancelJob(tx, req.params.id, progress())),
-  );
-
-  app.post(
-    '/api/v1/deployments/:id/resume',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: DEPLOY },
-      schema: {
-        tags,
-        summary: 'Resume a job paused after a failure or between canary waves',
-        params: m.jobRef,
-        response: { 200: m.jobDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/deployments/rollback/plan',
+      ...plan,
+      summary: 'Dry run: the plan rolling an environment back would execute; nothing is started',
+      body: m.rollbackBody,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.resumeJob(tx, req.params.id, progress())),
+    (tx, { body }, a) => svc.rollbackPlan(tx, () => svc.rollbackEnvironment(tx, a.tenantId, body.environment, body.to, a.userId)),
   );
-
-  app.post(
-    '/api/v1/deployments/:id/rollback',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: DEPLOY },
-      schema: {
-        tags,
-        summary: 'Roll a finished job back to each target’s previous digests',
-        params: m.jobRef,
-        response: { 201: m.jobDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/deployments/rollback',
+      access: DEPLOY,
+      tags,
+      summary: 'Roll an environment back: to a release, or undo its latest deployment',
+      body: m.rollbackBody,
+      response: { 201: m.jobDetail },
+      status: 201,
     },
-    async (req, reply) => {
-      const a = caller(req);
-      return reply.status(201).send(await withTenant(db, a.tenantId, (tx) => svc.rollbackJob(tx, a.tenantId, req.params.id, a.userId)));
-    },
-  );
-
-  app.post(
-    '/api/v1/deployments/:id/rollback/plan',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Dry run: the plan rolling this job back would execute (per target and component); nothing is started',
-        params: m.jobRef,
-        response: { 200: deploymentPlan },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.rollbackPlan(tx, () => svc.rollbackJob(tx, a.tenantId, req.params.id, a.userId)));
-    },
-  );
-
-  app.post(
-    '/api/v1/deployments/rollback/plan',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Dry run: the plan rolling an environment back would execute; nothing is started',
-        body: m.rollbackBody,
-        response: { 200: deploymentPlan },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) =>
-        svc.rollbackPlan(tx, () => svc.rollbackEnvironment(tx, a.tenantId, req.body.environment, req.body.to, a.userId)),
-      );
-    },
-  );
-
-  app.post(
-    '/api/v1/deployments/rollback',
-    {
-      config: { access: DEPLOY },
-      schema: {
-        tags,
-        summary: 'Roll an environment back: to a release, or undo its latest deployment',
-        body: m.rollbackBody,
-        response: { 201: m.jobDetail },
-      },
-    },
-    async (req, reply) => {
-      const a = caller(req);
-      const job = await withTenant(db, a.tenantId, (tx) =>
-        svc.rollbackEnvironment(tx, a.tenantId, req.body.environment, req.body.to, a.userId),
-      );
-      return reply.status(201).send(job);
-    },
+    (tx, { body }, a) => svc.rollbackEnvironment(tx, a.tenantId, body.environment, body.to, a.userId),
   );
 }

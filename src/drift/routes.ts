@@ -1,8 +1,7 @@
 // HTTP routes for drift: the last verdict per target, and a request to check again now.
 import { z } from 'zod';
+import { tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import { listDrift, requestCheck } from './service.js';
 
 const driftItem = z.object({
@@ -27,33 +26,36 @@ const envQuery = z.strictObject({ environment: z.string().min(1).max(100).option
 
 export function driftRoutes(app: App, { db }: Deps): void {
   const tags = ['drift'];
-  app.get(
-    '/api/v1/drift',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Drift per target: running digests and sticker against the record',
-        querystring: envQuery,
-        response: { 200: z.object({ items: z.array(driftRow) }) },
-      },
+      method: 'GET',
+      url: '/api/v1/drift',
+      access: READ,
+      tags,
+      summary: 'Drift per target: running digests and sticker against the record',
+      querystring: envQuery,
+      response: { 200: z.object({ items: z.array(driftRow) }) },
     },
-    async (req) => ({ items: await withTenant(db, caller(req).tenantId, (tx) => listDrift(tx, req.query.environment)) }),
+    async (tx, req) => ({ items: await listDrift(tx, req.query.environment) }),
   );
-  app.post(
-    '/api/v1/drift/check',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: ['admin', 'release_manager', 'deployer'] },
-      schema: {
-        tags,
-        summary: 'Check drift at the next heartbeat instead of the next interval',
-        body: envQuery,
-        response: { 202: z.object({ requested: z.boolean() }) },
-      },
+      method: 'POST',
+      url: '/api/v1/drift/check',
+      access: ['admin', 'release_manager', 'deployer'],
+      tags,
+      summary: 'Check drift at the next heartbeat instead of the next interval',
+      body: envQuery,
+      response: { 202: z.object({ requested: z.boolean() }) },
+      status: 202,
     },
-    async (req, reply) => {
-      await withTenant(db, caller(req).tenantId, (tx) => requestCheck(tx, req.body.environment));
-      return reply.status(202).send({ requested: true });
+    async (tx, req) => {
+      await requestCheck(tx, req.body.environment);
+      return { requested: true };
     },
   );
 }

@@ -2,16 +2,13 @@
 
 import { formatZoned } from '../core/zoned.js';
 import { activeWindows, freezeEnds } from '../gates/freeze.js';
-import { pageOf, pageQuery } from '../http/pagination.js';
+import { resourceRoutes } from '../http/resource.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import type { FreezeWindow } from './freeze.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
 export function environmentRoutes(app: App, { db, clock }: Deps): void {
-  const tags = ['environments'];
   const withFreeze = (env: m.Environment) => {
     const active = activeWindows(env.freezeWindows as FreezeWindow[], clock.now());
     const ends = active.length ? freezeEnds(env.freezeWindows as FreezeWindow[], clock.now()) : null;
@@ -24,63 +21,29 @@ export function environmentRoutes(app: App, { db, clock }: Deps): void {
       },
     };
   };
-  app.get(
-    '/api/v1/environments',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'List environments in promotion order',
-        querystring: pageQuery,
-        response: { 200: pageOf(m.environmentRead) },
-      },
+  resourceRoutes(app, db, {
+    path: '/api/v1/environments',
+    tags: ['environments'],
+    access: { read: READ, write: ADMIN },
+    item: m.environment,
+    ref: m.envRef,
+    // Reads say which freeze windows are active now and when the freeze ends.
+    read: { item: m.environmentRead, present: withFreeze },
+    list: { summary: 'List environments in promotion order', run: (tx, q) => svc.listEnvironments(tx, q.limit, q.cursor) },
+    get: { summary: 'Get an environment by id or name', run: (tx, { ref }) => svc.getEnvironment(tx, ref) },
+    create: {
+      summary: 'Create an environment',
+      body: m.environmentCreate,
+      run: (tx, body, a) => svc.createEnvironment(tx, a.tenantId, body),
     },
-    async (req) => {
-      const page = await withTenant(db, caller(req).tenantId, (tx) => svc.listEnvironments(tx, req.query.limit, req.query.cursor));
-      return { ...page, items: page.items.map(withFreeze) };
+    update: {
+      summary: 'Change an environment',
+      body: m.environmentUpdate,
+      run: (tx, { ref }, body) => svc.updateEnvironment(tx, ref, body),
     },
-  );
-
-  app.get(
-    '/api/v1/environments/:ref',
-    {
-      config: { access: READ },
-      schema: { tags, summary: 'Get an environment by id or name', params: m.envRef, response: { 200: m.environmentRead } },
+    remove: {
+      summary: 'Delete an environment (refused while targets or history refer to it)',
+      run: (tx, { ref }) => svc.deleteEnvironment(tx, ref),
     },
-    async (req) => withFreeze(await withTenant(db, caller(req).tenantId, (tx) => svc.getEnvironment(tx, req.params.ref))),
-  );
-
-  app.post(
-    '/api/v1/environments',
-    {
-      config: { access: ADMIN },
-      schema: { tags, summary: 'Create an environment', body: m.environmentCreate, response: { 201: m.environment } },
-    },
-    async (req, reply) => {
-      const a = caller(req);
-      const env = await withTenant(db, a.tenantId, (tx) => svc.createEnvironment(tx, a.tenantId, req.body));
-      return reply.status(201).send(env);
-    },
-  );
-
-  app.patch(
-    '/api/v1/environments/:ref',
-    {
-      config: { access: ADMIN },
-      schema: { tags, summary: 'Change an environment', params: m.envRef, body: m.environmentUpdate, response: { 200: m.environment } },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateEnvironment(tx, req.params.ref, req.body)),
-  );
-
-  app.delete(
-    '/api/v1/environments/:ref',
-    {
-      config: { access: ADMIN },
-      schema: { tags, summary: 'Delete an environment (refused while targets or history refer to it)', params: m.envRef },
-    },
-    async (req, reply) => {
-      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteEnvironment(tx, req.params.ref));
-      return reply.status(204).send();
-    },
-  );
+  });
 }

@@ -3,8 +3,10 @@
 // stream when the token stops being valid. A client that reconnects reloads what it shows (a ticket is
 // good for one stream, so there is no Last-Event-ID resume).
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
+import { apiRoute } from '../http/resource.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { caller, ticketKeyOf } from '../tenancy/auth.js';
+import { ticketKeyOf } from '../tenancy/auth.js';
 import { authenticateTokenId } from '../tenancy/service.js';
 import type { ChangeHub } from './hub.js';
 import { issueTicket, TICKET_TTL_SECONDS } from './service.js';
@@ -28,19 +30,20 @@ export function eventRoutes(app: App, deps: Deps, hub: ChangeHub): void {
   app.addHook('preClose', async () => {
     for (const end of [...open]) end();
   });
-  app.post(
-    '/api/v1/events/ticket',
+  apiRoute(
+    app,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: `A one-use ticket (valid ${TICKET_TTL_SECONDS} s) to open the event stream, which a browser's EventSource cannot authenticate with a header`,
-        response: { 201: ticketResult },
-      },
+      method: 'POST',
+      url: '/api/v1/events/ticket',
+      access: READ,
+      tags,
+      summary: `A one-use ticket (valid ${TICKET_TTL_SECONDS} s) to open the event stream, which a browser's EventSource cannot authenticate with a header`,
+      response: { 201: ticketResult },
+      status: 201,
     },
-    async (req, reply) => {
-      const t = issueTicket(ticketKeyOf(deps), caller(req), deps.clock.now());
-      return reply.status(201).send({ ...t, streamUrl: `/api/v1/events/stream?ticket=${encodeURIComponent(t.ticket)}` });
+    async (_req, a) => {
+      const t = issueTicket(ticketKeyOf(deps), a, deps.clock.now());
+      return { ...t, streamUrl: `/api/v1/events/stream?ticket=${encodeURIComponent(t.ticket)}` };
     },
   );
 

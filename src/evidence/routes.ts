@@ -3,9 +3,9 @@
 // by the promotion and deployment services, never through the API.
 import { z } from 'zod';
 import { pageOf, pageQuery } from '../http/pagination.js';
+import { tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { withSystem, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
+import { withSystem } from '../store/db.js';
 import { exportBundle } from './export.js';
 import * as m from './model.js';
 import * as q from './queries.js';
@@ -16,68 +16,55 @@ export function evidenceRoutes(app: App, { db, clock, signer }: Deps): void {
   // Register this replica's public key at start, so /evidence/keys lists it before it signs anything.
   if (signer) app.addHook('onReady', () => withSystem(db, (tx) => registerKey(tx, signer)));
 
-  app.get(
-    '/api/v1/evidence',
+  const read = { method: 'GET', access: READ, tags } as const;
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'List evidence packets in chain order (oldest first)',
-        querystring: m.evidenceFilter.extend(pageQuery.shape),
-        response: { 200: pageOf(m.evidencePacket) },
-      },
+      ...read,
+      url: '/api/v1/evidence',
+      summary: 'List evidence packets in chain order (oldest first)',
+      querystring: m.evidenceFilter.extend(pageQuery.shape),
+      response: { 200: pageOf(m.evidencePacket) },
     },
-    async (req) => {
-      const { limit, cursor, ...filter } = req.query;
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => q.listPackets(tx, a.tenantId, filter, limit, cursor));
-    },
+    (tx, { query: { limit, cursor, ...filter } }, a) => q.listPackets(tx, a.tenantId, filter, limit, cursor),
   );
 
-  app.get(
-    '/api/v1/evidence/export',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Export a self-contained, offline-verifiable bundle (packets, public keys, chain facts)',
-        querystring: m.evidenceFilter,
-        response: { 200: m.evidenceBundle },
-      },
+      ...read,
+      url: '/api/v1/evidence/export',
+      summary: 'Export a self-contained, offline-verifiable bundle (packets, public keys, chain facts)',
+      querystring: m.evidenceFilter,
+      response: { 200: m.evidenceBundle },
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => exportBundle(tx, a.tenantId, req.query, clock.now()));
-    },
+    (tx, req, a) => exportBundle(tx, a.tenantId, req.query, clock.now()),
   );
 
-  app.get(
-    '/api/v1/evidence/keys',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Every public key that has signed evidence (retired keys included)',
-        response: { 200: z.object({ items: z.array(m.signingKey) }) },
-      },
+      ...read,
+      url: '/api/v1/evidence/keys',
+      summary: 'Every public key that has signed evidence (retired keys included)',
+      response: { 200: z.object({ items: z.array(m.signingKey) }) },
     },
-    async (req) => withTenant(db, caller(req).tenantId, async (tx) => ({ items: await q.listKeys(tx) })),
+    async (tx) => ({ items: await q.listKeys(tx) }),
   );
 
-  app.get(
-    '/api/v1/evidence/:id',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Get one evidence packet',
-        params: z.strictObject({ id: z.string().max(100) }),
-        response: { 200: m.evidencePacket },
-      },
+      ...read,
+      url: '/api/v1/evidence/:id',
+      summary: 'Get one evidence packet',
+      params: z.strictObject({ id: z.string().max(100) }),
+      response: { 200: m.evidencePacket },
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => q.getPacket(tx, a.tenantId, req.params.id));
-    },
+    (tx, req, a) => q.getPacket(tx, a.tenantId, req.params.id),
   );
 }

@@ -1,54 +1,41 @@
 // HTTP routes for notifications: the outbox with each notification's delivery log, and re-sending.
-import { pageOf } from '../http/pagination.js';
+import { resourceRoutes, tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
-export function notificationRoutes(app: App, deps: Deps): void {
-  const { db } = deps;
+export function notificationRoutes(app: App, { db }: Deps): void {
   const tags = ['notifications'];
-
-  app.get(
-    '/api/v1/notifications',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'List notifications (one per event and channel), newest first; status=dead lists dead letters',
-        querystring: m.notificationListQuery,
-        response: { 200: pageOf(m.notification) },
-      },
+  resourceRoutes(app, db, {
+    path: '/api/v1/notifications',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.notificationDetail,
+    ref: m.notificationParam,
+    list: {
+      summary: 'List notifications (one per event and channel), newest first; status=dead lists dead letters',
+      item: m.notification,
+      querystring: m.notificationListQuery,
+      run: (tx, q) => svc.listNotifications(tx, q),
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listNotifications(tx, req.query)),
-  );
-
-  app.get(
-    '/api/v1/notifications/:id',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Get a notification with its delivery log (every attempt, its HTTP status and error)',
-        params: m.notificationParam,
-        response: { 200: m.notificationDetail },
-      },
+    get: {
+      summary: 'Get a notification with its delivery log (every attempt, its HTTP status and error)',
+      run: (tx, { id }) => svc.getNotification(tx, id),
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getNotification(tx, req.params.id)),
-  );
+  });
 
-  app.post(
-    '/api/v1/notifications/:id/resend',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: RELEASE_WRITE },
-      schema: {
-        tags,
-        summary: 'Queue a dead or delivered notification again (same Idempotency-Key); 409 while it is still pending',
-        params: m.notificationParam,
-        response: { 200: m.notificationDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/notifications/:id/resend',
+      access: RELEASE_WRITE,
+      tags,
+      summary: 'Queue a dead or delivered notification again (same Idempotency-Key); 409 while it is still pending',
+      params: m.notificationParam,
+      response: { 200: m.notificationDetail },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.resendNotification(tx, req.params.id)),
+    (tx, req) => svc.resendNotification(tx, req.params.id),
   );
 }

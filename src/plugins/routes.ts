@@ -1,9 +1,10 @@
 // HTTP routes for plugins (global: platform admins install, enable and disable) and plugin instances
 // (per tenant: tenant admins configure and enable a plugin for their tenant).
 import { z } from 'zod';
+import { caller } from '../http/caller.js';
+import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
 import { ADMIN, type App, type Deps, PLATFORM, READ } from '../http/types.js';
-import { withSystem, withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
+import { withSystem } from '../store/db.js';
 import { MAX_ARCHIVE_BYTES } from './archive.js';
 import type { PluginHost } from './host.js';
 import * as m from './model.js';
@@ -13,15 +14,30 @@ export function pluginRoutes(app: App, { db }: Deps, host: PluginHost): void {
   const tags = ['plugins'];
   const list = z.object({ items: z.array(m.plugin), nextCursor: z.null() });
 
-  app.get(
-    '/api/v1/plugins',
-    { config: { access: READ }, schema: { tags, summary: 'List installed plugins with their status', response: { 200: list } } },
+  apiRoute(
+    app,
+    {
+      method: 'GET',
+      url: '/api/v1/plugins',
+      access: READ,
+      tags,
+      summary: 'List installed plugins with their status',
+      response: { 200: list },
+    },
     async () => ({ items: (await withSystem(db, svc.listPlugins)).map(svc.pluginOut), nextCursor: null }),
   );
 
-  app.get(
-    '/api/v1/plugins/:id',
-    { config: { access: READ }, schema: { tags, summary: 'Get a plugin by id or UUID', params: m.pluginRef, response: { 200: m.plugin } } },
+  apiRoute(
+    app,
+    {
+      method: 'GET',
+      url: '/api/v1/plugins/:id',
+      access: READ,
+      tags,
+      summary: 'Get a plugin by id or UUID',
+      params: m.pluginRef,
+      response: { 200: m.plugin },
+    },
     async (req) => svc.pluginOut(await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id))),
   );
 
@@ -56,37 +72,25 @@ export function pluginRoutes(app: App, { db }: Deps, host: PluginHost): void {
     },
   );
 
-  app.post(
-    '/api/v1/plugins/:id/enable',
+  // Platform admins switch a plugin on and off everywhere; each answers the plugin as it is afterwards.
+  const platform = { method: 'POST', access: PLATFORM, tags, params: m.pluginRef, response: { 200: m.plugin } } as const;
+  apiRoute(
+    app,
     {
-      config: { access: PLATFORM },
-      schema: {
-        tags,
-        summary: 'Activate a plugin: start it and check it implements its manifest',
-        description: 'The answer is the plugin with status active, or failed and the reason. Platform admins only.',
-        params: m.pluginRef,
-        response: { 200: m.plugin },
-      },
+      ...platform,
+      url: '/api/v1/plugins/:id/enable',
+      summary: 'Activate a plugin: start it and check it implements its manifest',
+      description: 'The answer is the plugin with status active, or failed and the reason. Platform admins only.',
     },
     async (req) => {
       const row = await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id));
       return svc.pluginOut(await host.activate(row.plugin_id));
     },
   );
-
-  app.post(
-    '/api/v1/plugins/:id/disable',
-    {
-      config: { access: PLATFORM },
-      schema: {
-        tags,
-        summary: 'Disable a plugin everywhere (its gates then fail with that reason)',
-        params: m.pluginRef,
-        response: { 200: m.plugin },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
+  apiRoute(
+    app,
+    { ...platform, url: '/api/v1/plugins/:id/disable', summary: 'Disable a plugin everywhere (its gates then fail with that reason)' },
+    async (req, a) => {
       const row = await withSystem(db, (tx) => svc.findPlugin(tx, req.params.id));
       return svc.pluginOut(await host.deactivate(row.plugin_id, `disabled by ${a.username}`));
     },
@@ -95,67 +99,38 @@ export function pluginRoutes(app: App, { db }: Deps, host: PluginHost): void {
   const itags = ['plugins'];
   const instanceRef = z.strictObject({ pluginId: z.string().min(1).max(128).describe('Plugin id or UUID.') });
 
-  app.get(
-    '/api/v1/plugin-instances',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags: itags,
-        summary: 'This tenant’s plugin instances',
-        response: { 200: z.object({ items: z.array(m.pluginInstance), nextCursor: z.null() }) },
-      },
+      method: 'GET',
+      url: '/api/v1/plugin-instances',
+      access: READ,
+      tags: itags,
+      summary: 'This tenant’s plugin instances',
+      response: { 200: z.object({ items: z.array(m.pluginInstance), nextCursor: z.null() }) },
     },
-    async (req) => ({ items: await withTenant(db, caller(req).tenantId, svc.listInstances), nextCursor: null }),
+    async (tx) => ({ items: await svc.listInstances(tx), nextCursor: null }),
   );
 
-  app.post(
-    '/api/v1/plugin-instances',
-    {
-      config: { access: ADMIN },
-      schema: {
-        tags: itags,
-        summary: 'Set a plugin up for this tenant',
-        description: 'The config is validated against the plugin manifest’s configSchema. One instance per plugin and tenant.',
-        body: m.instanceUpsert,
-        response: { 201: m.pluginInstance },
-      },
+  resourceRoutes(app, db, {
+    path: '/api/v1/plugin-instances',
+    tags: itags,
+    access: { read: READ, write: ADMIN },
+    item: m.pluginInstance,
+    ref: instanceRef,
+    get: { summary: 'This tenant’s instance of a plugin', run: (tx, { pluginId }) => svc.getInstance(tx, pluginId) },
+    create: {
+      summary: 'Set a plugin up for this tenant',
+      description: 'The config is validated against the plugin manifest’s configSchema. One instance per plugin and tenant.',
+      body: m.instanceUpsert,
+      run: (tx, body, a) => svc.createInstance(tx, a.tenantId, body),
     },
-    async (req, reply) => {
-      const a = caller(req);
-      return reply.status(201).send(await withTenant(db, a.tenantId, (tx) => svc.createInstance(tx, a.tenantId, req.body)));
+    update: {
+      summary: 'Change this tenant’s plugin config or enable/disable it',
+      body: m.instanceUpdate,
+      run: (tx, { pluginId }, body) => svc.updateInstance(tx, pluginId, body),
     },
-  );
-
-  app.get(
-    '/api/v1/plugin-instances/:pluginId',
-    {
-      config: { access: READ },
-      schema: { tags: itags, summary: 'This tenant’s instance of a plugin', params: instanceRef, response: { 200: m.pluginInstance } },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getInstance(tx, req.params.pluginId)),
-  );
-
-  app.patch(
-    '/api/v1/plugin-instances/:pluginId',
-    {
-      config: { access: ADMIN },
-      schema: {
-        tags: itags,
-        summary: 'Change this tenant’s plugin config or enable/disable it',
-        params: instanceRef,
-        body: m.instanceUpdate,
-        response: { 200: m.pluginInstance },
-      },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.updateInstance(tx, req.params.pluginId, req.body)),
-  );
-
-  app.delete(
-    '/api/v1/plugin-instances/:pluginId',
-    { config: { access: ADMIN }, schema: { tags: itags, summary: 'Remove this tenant’s instance of a plugin', params: instanceRef } },
-    async (req, reply) => {
-      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteInstance(tx, req.params.pluginId));
-      return reply.status(204).send();
-    },
-  );
+    remove: { summary: 'Remove this tenant’s instance of a plugin', run: (tx, { pluginId }) => svc.deleteInstance(tx, pluginId) },
+  });
 }

@@ -3,9 +3,8 @@
 // abort.
 import { ConfigError } from '../core/errors.js';
 import { DEPLOY } from '../deployments/routes.js';
+import { tenantRoute } from '../http/resource.js';
 import { type App, type Deps, READ } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 import * as view from './view.js';
@@ -19,53 +18,50 @@ export function progressiveRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const tags = ['progressive delivery'];
 
-  app.post(
-    '/api/v1/rollouts',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: DEPLOY },
-      schema: {
-        tags,
-        summary: 'Start an A/B release or a metric-driven canary: the router target gets the first stage',
-        body: m.rolloutCreate,
-        response: { 201: m.rollout },
-      },
+      method: 'POST',
+      url: '/api/v1/rollouts',
+      access: DEPLOY,
+      tags,
+      summary: 'Start an A/B release or a metric-driven canary: the router target gets the first stage',
+      body: m.rolloutCreate,
+      response: { 201: m.rollout },
+      status: 201,
     },
-    async (req, reply) => {
-      const a = caller(req);
-      const out = await withTenant(db, a.tenantId, async (tx) => {
-        const id = await svc.createRollout(tx, a, req.body, progressiveDeps(deps));
-        return view.getRollout(tx, id);
-      });
-      return reply.status(201).send(out);
-    },
+    async (tx, req, a) => view.getRollout(tx, await svc.createRollout(tx, a, req.body, progressiveDeps(deps))),
   );
 
-  app.get(
-    '/api/v1/rollouts',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'List rollouts, newest first',
-        querystring: m.rolloutListQuery,
-        response: { 200: m.rolloutSummary.array() },
-      },
+      method: 'GET',
+      url: '/api/v1/rollouts',
+      access: READ,
+      tags,
+      summary: 'List rollouts, newest first',
+      querystring: m.rolloutListQuery,
+      response: { 200: m.rolloutSummary.array() },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => view.listRollouts(tx, req.query)),
+    (tx, req) => view.listRollouts(tx, req.query),
   );
 
-  app.get(
-    '/api/v1/rollouts/:id',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: "A rollout: its split now, stages, every step with its analysis, and the router's last report",
-        params: m.rolloutRef,
-        response: { 200: m.rollout },
-      },
+      method: 'GET',
+      url: '/api/v1/rollouts/:id',
+      access: READ,
+      tags,
+      summary: "A rollout: its split now, stages, every step with its analysis, and the router's last report",
+      params: m.rolloutRef,
+      response: { 200: m.rollout },
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => view.getRollout(tx, req.params.id)),
+    (tx, req) => view.getRollout(tx, req.params.id),
   );
 
   const decisions = [
@@ -75,18 +71,22 @@ export function progressiveRoutes(app: App, deps: Deps): void {
     ['abort', 'Abort: like a rollback, recorded as an abort'],
   ] as const;
   for (const [action, summary] of decisions) {
-    app.post(
-      `/api/v1/rollouts/:id/${action}`,
+    tenantRoute(
+      app,
+      db,
       {
-        config: { access: DEPLOY },
-        schema: { tags, summary, params: m.rolloutRef, body: m.actionBody, response: { 200: m.rollout } },
+        method: 'POST',
+        url: `/api/v1/rollouts/:id/${action}`,
+        access: DEPLOY,
+        tags,
+        summary,
+        params: m.rolloutRef,
+        body: m.actionBody,
+        response: { 200: m.rollout },
       },
-      async (req) => {
-        const a = caller(req);
-        return withTenant(db, a.tenantId, async (tx) => {
-          await svc.decide(tx, a, req.params.id, action, req.body.reason, progressiveDeps(deps));
-          return view.getRollout(tx, req.params.id);
-        });
+      async (tx, req, a) => {
+        await svc.decide(tx, a, req.params.id, action, req.body.reason, progressiveDeps(deps));
+        return view.getRollout(tx, req.params.id);
       },
     );
   }

@@ -1,11 +1,10 @@
 // HTTP routes for promotions: request, preview, read, gates, approve, reject, cancel, override.
 import { z } from 'zod';
 import type { GateRegistry } from '../gates/registry.js';
-import { pageOf } from '../http/pagination.js';
-import { type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
-import { notify } from '../integrations/notify.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
+import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
+import { type App, type AuthContext, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
+import { type NotificationEventType, notify } from '../integrations/notify.js';
+import type { Tx } from '../store/db.js';
 import type { Signer } from './decision.js';
 import * as m from './model.js';
 import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
@@ -21,231 +20,189 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
   };
   const gateDeps = { db: deps.db, clock: deps.clock, outbound: deps.outbound };
 
-  app.get(
-    '/api/v1/gates',
+  const now = () => deps.clock.now();
+  // A request and a rejection are announced with the release, the environment, who and why.
+  type Announced = { id: string; releaseName: string; targetEnvironmentName: string };
+  const announce = (tx: Tx, a: AuthContext, type: NotificationEventType, p: Announced, reason: string) => {
+    const data = { promotionId: p.id, release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason };
+    return notify(tx, a.tenantId, { type, data }, now());
+  };
+  apiRoute(
+    app,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Gates an environment can apply',
-        response: { 200: z.object({ items: z.array(z.object({ id: z.string(), description: z.string() })) }) },
-      },
+      method: 'GET',
+      url: '/api/v1/gates',
+      access: READ,
+      tags,
+      summary: 'Gates an environment can apply',
+      response: { 200: z.object({ items: z.array(z.object({ id: z.string(), description: z.string() })) }) },
     },
     async () => ({ items: gates.list() }),
   );
 
-  app.post(
-    '/api/v1/promotions',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: RELEASE_WRITE },
-      schema: {
-        tags,
-        summary: 'Request a promotion of a release to an environment; it runs as a workflow',
-        body: m.promotionCreate,
-        response: { 201: m.promotionDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/promotions',
+      access: RELEASE_WRITE,
+      tags,
+      summary: 'Request a promotion of a release to an environment; it runs as a workflow',
+      body: m.promotionCreate,
+      response: { 201: m.promotionDetail },
+      status: 201,
     },
-    async (req, reply) => {
-      const a = caller(req);
-      const p = await withTenant(db, a.tenantId, async (tx) => {
-        const created = await svc.createPromotion(tx, a, req.body);
-        const data = { release: created.releaseName, environment: created.targetEnvironmentName, by: a.username, reason: created.reason };
-        await notify(tx, a.tenantId, { type: 'promotion.requested', data: { promotionId: created.id, ...data } }, deps.clock.now());
-        return created;
-      });
-      return reply.status(201).send(p);
+    async (tx, req, a) => {
+      const created = await svc.createPromotion(tx, a, req.body);
+      await announce(tx, a, 'promotion.requested', created, created.reason);
+      return created;
     },
   );
 
-  app.post(
-    '/api/v1/promotions/preview',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Dry run: evaluate the gates for a would-be promotion, writing nothing',
-        body: m.promotionPreview,
-        response: { 200: m.previewResult },
-      },
+      method: 'POST',
+      url: '/api/v1/promotions/preview',
+      access: READ,
+      tags,
+      summary: 'Dry run: evaluate the gates for a would-be promotion, writing nothing',
+      body: m.promotionPreview,
+      response: { 200: m.previewResult },
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.previewPromotion(tx, a, gates, gateDeps, req.body));
-    },
+    (tx, req, a) => svc.previewPromotion(tx, a, gates, gateDeps, req.body),
   );
 
-  app.get(
-    '/api/v1/environments/:ref/next-actions',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'The releases this caller may promote to the environment now, with each one’s gate preview, or why not',
-        params: z.strictObject({ ref: z.string().min(1).max(100).describe('Environment id or name') }),
-        querystring: nextActionsQuery,
-        response: { 200: nextActionsResult },
-      },
+      method: 'GET',
+      url: '/api/v1/environments/:ref/next-actions',
+      access: READ,
+      tags,
+      summary: 'The releases this caller may promote to the environment now, with each one’s gate preview, or why not',
+      params: z.strictObject({ ref: z.string().min(1).max(100).describe('Environment id or name') }),
+      querystring: nextActionsQuery,
+      response: { 200: nextActionsResult },
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => nextActions(tx, a, gates, gateDeps, req.params.ref, req.query.limit));
-    },
+    (tx, req, a) => nextActions(tx, a, gates, gateDeps, req.params.ref, req.query.limit),
   );
 
-  app.get(
-    '/api/v1/promotions',
-    {
-      config: { access: READ },
-      schema: { tags, summary: 'List promotions, newest first', querystring: m.promotionListQuery, response: { 200: pageOf(m.promotion) } },
+  resourceRoutes(app, db, {
+    path: '/api/v1/promotions',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.promotionDetail,
+    ref: m.promotionParam,
+    list: {
+      summary: 'List promotions, newest first',
+      item: m.promotion,
+      querystring: m.promotionListQuery,
+      run: (tx, q) => svc.listPromotions(tx, q),
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listPromotions(tx, req.query)),
+    get: { summary: 'Get a promotion with its decision record and approvals', run: (tx, { id }) => svc.getPromotion(tx, id) },
+  });
+
+  // Reads of one promotion.
+  const read = { method: 'GET', access: READ, tags, params: m.promotionParam } as const;
+  tenantRoute(
+    app,
+    db,
+    {
+      ...read,
+      url: '/api/v1/promotions/:id/gates',
+      summary: 'Every gate’s latest result and reason; a blocked promotion says when it is evaluated again',
+      response: { 200: m.gatesResult },
+    },
+    (tx, req) => svc.promotionGates(tx, req.params.id),
+  );
+  tenantRoute(
+    app,
+    db,
+    {
+      ...read,
+      url: '/api/v1/promotions/:id/why',
+      summary:
+        'Why the promotion waits or was refused and until when: each gate with what would make it pass, when a freeze ends (in its time zone), who may still approve, the earliest time it could proceed',
+      response: { 200: explanation },
+    },
+    (tx, req, a) => svc.promotionWhy(tx, a.tenantId, now(), req.params.id),
+  );
+  tenantRoute(
+    app,
+    db,
+    {
+      ...read,
+      url: '/api/v1/promotions/:id/plan',
+      summary: 'The deployment plan the promotion’s approvals are for: per target and component what will be created, recreated or removed',
+      response: { 200: m.promotionPlanResult },
+    },
+    (tx, req) => svc.promotionPlan(tx, req.params.id),
   );
 
-  app.get(
-    '/api/v1/promotions/:id',
+  // Decisions on one promotion: each answers the promotion as it is afterwards.
+  const decide = { method: 'POST', tags, params: m.promotionParam, response: { 200: m.promotionDetail } } as const;
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Get a promotion with its decision record and approvals',
-        params: m.promotionParam,
-        response: { 200: m.promotionDetail },
-      },
+      ...decide,
+      url: '/api/v1/promotions/:id/approve',
+      access: ['approver'],
+      summary: 'Approve (one person counts once; under separation of duties not the requester or release creator)',
+      body: m.decisionBody,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getPromotion(tx, req.params.id)),
-  );
-
-  app.get(
-    '/api/v1/promotions/:id/gates',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Every gate’s latest result and reason; a blocked promotion says when it is evaluated again',
-        params: m.promotionParam,
-        response: { 200: m.gatesResult },
-      },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.promotionGates(tx, req.params.id)),
-  );
-
-  app.get(
-    '/api/v1/promotions/:id/why',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary:
-          'Why the promotion waits or was refused and until when: each gate with what would make it pass, when a freeze ends (in its time zone), who may still approve, the earliest time it could proceed',
-        params: m.promotionParam,
-        response: { 200: explanation },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, (tx) => svc.promotionWhy(tx, a.tenantId, deps.clock.now(), req.params.id));
+    async (tx, { params, body }, a) => {
+      const { promotion, decided } = await svc.approve(tx, a, signer(), gates, gateDeps, params.id, body.comment, body.planHash);
+      if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, now());
+      return promotion;
     },
   );
-
-  app.get(
-    '/api/v1/promotions/:id/plan',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary:
-          'The deployment plan the promotion’s approvals are for: per target and component what will be created, recreated or removed',
-        params: m.promotionParam,
-        response: { 200: m.promotionPlanResult },
-      },
+      ...decide,
+      url: '/api/v1/promotions/:id/reject',
+      access: ['approver'],
+      summary: 'Reject with a comment; the promotion ends',
+      body: m.rejectBody,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.promotionPlan(tx, req.params.id)),
-  );
-
-  app.post(
-    '/api/v1/promotions/:id/approve',
-    {
-      config: { access: ['approver'] },
-      schema: {
-        tags,
-        summary: 'Approve (one person counts once; under separation of duties not the requester or release creator)',
-        params: m.promotionParam,
-        body: m.decisionBody,
-        response: { 200: m.promotionDetail },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, async (tx) => {
-        const { promotion, decided } = await svc.approve(
-          tx,
-          a,
-          signer(),
-          gates,
-          gateDeps,
-          req.params.id,
-          req.body.comment,
-          req.body.planHash,
-        );
-        if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, deps.clock.now());
-        return promotion;
-      });
+    async (tx, { params, body }, a) => {
+      const p = await svc.reject(tx, a, signer(), gates, gateDeps, params.id, body.comment);
+      await announce(tx, a, 'promotion.rejected', p, body.comment);
+      return p;
     },
   );
-
-  app.post(
-    '/api/v1/promotions/:id/reject',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: ['approver'] },
-      schema: {
-        tags,
-        summary: 'Reject with a comment; the promotion ends',
-        params: m.promotionParam,
-        body: m.rejectBody,
-        response: { 200: m.promotionDetail },
-      },
+      ...decide,
+      url: '/api/v1/promotions/:id/cancel',
+      access: RELEASE_WRITE,
+      summary: 'Cancel a promotion that has not started deploying',
     },
-    async (req) => {
-      const a = caller(req);
-      return withTenant(db, a.tenantId, async (tx) => {
-        const p = await svc.reject(tx, a, signer(), gates, gateDeps, req.params.id, req.body.comment);
-        const data = { release: p.releaseName, environment: p.targetEnvironmentName, by: a.username, reason: req.body.comment };
-        await notify(tx, a.tenantId, { type: 'promotion.rejected', data: { promotionId: p.id, ...data } }, deps.clock.now());
-        return p;
-      });
-    },
+    (tx, req) => svc.cancelPromotion(tx, req.params.id),
   );
 
-  app.post(
-    '/api/v1/promotions/:id/cancel',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: RELEASE_WRITE },
-      schema: {
-        tags,
-        summary: 'Cancel a promotion that has not started deploying',
-        params: m.promotionParam,
-        response: { 200: m.promotionDetail },
-      },
+      method: 'POST',
+      url: '/api/v1/promotions/:id/overrides',
+      access: 'any',
+      tags,
+      summary: 'Emergency override of a gate (e.g. a freeze window) with a reason and an expiry; leaves a gate_override packet',
+      params: m.promotionParam,
+      body: m.overrideBody,
+      response: { 201: m.overrideResult },
+      status: 201,
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.cancelPromotion(tx, req.params.id)),
-  );
-
-  app.post(
-    '/api/v1/promotions/:id/overrides',
-    {
-      config: { access: 'any' },
-      schema: {
-        tags,
-        summary: 'Emergency override of a gate (e.g. a freeze window) with a reason and an expiry; leaves a gate_override packet',
-        params: m.promotionParam,
-        body: m.overrideBody,
-        response: { 201: m.overrideResult },
-      },
-    },
-    async (req, reply) => {
-      const a = caller(req);
-      const o = await withTenant(db, a.tenantId, (tx) => svc.overrideGate(tx, a, signer(), gates, gateDeps, req.params.id, req.body));
-      return reply.status(201).send(o);
-    },
+    (tx, req, a) => svc.overrideGate(tx, a, signer(), gates, gateDeps, req.params.id, req.body),
   );
 }

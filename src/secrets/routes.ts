@@ -1,10 +1,9 @@
 // HTTP routes for the tenant secret store: write (PUT), list metadata, delete. No route returns a value.
 import { GantryError } from '../core/errors.js';
-import { pageOf, pageQuery } from '../http/pagination.js';
+import { apiRoute, resourceRoutes } from '../http/resource.js';
 import { ADMIN, type App, type Deps } from '../http/types.js';
 import { secretAccessOf } from '../integrations/secrets.js';
 import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import * as svc from './service.js';
 
@@ -20,59 +19,52 @@ export function secretRoutes(app: App, { db, secrets }: Deps): void {
     return key;
   };
 
-  app.get(
-    '/api/v1/secrets',
-    {
-      config: { access: SECRET_LIST },
-      schema: {
-        tags,
-        summary: 'List this tenant’s secrets (names and versions, never values)',
-        querystring: pageQuery,
-        response: { 200: pageOf(m.secretMeta) },
-      },
+  const secretsResource = {
+    path: '/api/v1/secrets',
+    tags,
+    access: { read: SECRET_LIST, write: SECRET_WRITE },
+    item: m.secretMeta,
+    ref: m.secretName,
+  };
+  resourceRoutes(app, db, {
+    ...secretsResource,
+    list: {
+      summary: 'List this tenant’s secrets (names and versions, never values)',
+      run: (tx, q) => svc.listSecrets(tx, q.limit, q.cursor),
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listSecrets(tx, req.query.limit, req.query.cursor)),
-  );
+  });
 
-  app.put(
-    '/api/v1/secrets/:name',
+  // Writing is create-or-replace by name (PUT); it comes before delete, as the OpenAPI document lists the path's methods.
+  apiRoute(
+    app,
     {
-      config: { access: SECRET_WRITE },
-      schema: {
-        tags,
-        summary: 'Create a secret or replace its value',
-        description:
-          'The value is encrypted (AES-256-GCM envelope under the operator’s key) and can never be read back; reference it as secret:<name> in a credentialRef. ' +
-          'Every write increments the version. 201 when created, 200 when replaced.',
-        params: m.secretName,
-        body: m.secretWrite,
-        response: { 200: m.secretMeta, 201: m.secretMeta },
-      },
+      method: 'PUT',
+      url: '/api/v1/secrets/:name',
+      access: SECRET_WRITE,
+      tags,
+      summary: 'Create a secret or replace its value',
+      description:
+        'The value is encrypted (AES-256-GCM envelope under the operator’s key) and can never be read back; reference it as secret:<name> in a credentialRef. ' +
+        'Every write increments the version. 201 when created, 200 when replaced.',
+      params: m.secretName,
+      body: m.secretWrite,
+      response: { 200: m.secretMeta, 201: m.secretMeta },
+      status: (meta) => (meta.version === 1 ? 201 : 200),
     },
-    async (req, reply) => {
-      const a = caller(req);
+    async (req, a) => {
       const key = masterKey();
-      const meta = await withTenant(db, a.tenantId, (tx) =>
+      return withTenant(db, a.tenantId, (tx) =>
         svc.putSecret(tx, key, { tenantId: a.tenantId, name: req.params.name, value: req.body.value, userId: a.userId }),
       );
-      return reply.status(meta.version === 1 ? 201 : 200).send(meta);
     },
   );
 
-  app.delete(
-    '/api/v1/secrets/:name',
-    {
-      config: { access: SECRET_WRITE },
-      schema: {
-        tags,
-        summary: 'Delete a secret',
-        description: 'Integrations that reference it fail at their next use, naming the missing secret.',
-        params: m.secretName,
-      },
+  resourceRoutes(app, db, {
+    ...secretsResource,
+    remove: {
+      summary: 'Delete a secret',
+      description: 'Integrations that reference it fail at their next use, naming the missing secret.',
+      run: (tx, { name }) => svc.deleteSecret(tx, name),
     },
-    async (req, reply) => {
-      await withTenant(db, caller(req).tenantId, (tx) => svc.deleteSecret(tx, req.params.name));
-      return reply.status(204).send();
-    },
-  );
+  });
 }

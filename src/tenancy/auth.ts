@@ -1,5 +1,4 @@
 // Authentication and role checks for every /api/v1 route; a route without a declared access level fails at start-up.
-import type { FastifyRequest } from 'fastify';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.js';
 import { redeemTicket, ticketKey } from '../events/service.js';
 import type { Access, App, AuthContext, Deps } from '../http/types.js';
@@ -76,10 +75,4 @@ export function checkAccess(auth: AuthContext, access: Access): void {
       `This needs one of the roles ${rolesText(access)}; you have ${auth.roles.join(', ') || 'none'} in tenant "${auth.tenantName}".`,
     );
   }
-}
-
-/** The caller of an authenticated route; routes with access other than 'public' always have one. */
-export function caller(req: FastifyRequest): AuthContext {
-  if (!req.auth) throw new UnauthorizedError();
-  return req.auth;
 }

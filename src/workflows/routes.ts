@@ -2,10 +2,8 @@
 import { z } from 'zod';
 import type { StepRegistry } from '../engine/registry.js';
 import { denyingOutbound } from '../http/outbound.js';
-import { pageOf, pageQuery } from '../http/pagination.js';
+import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
 import { ADMIN, type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
-import { withTenant } from '../store/db.js';
-import { caller } from '../tenancy/auth.js';
 import * as m from './model.js';
 import { templateOut } from './rows.js';
 import * as svc from './service.js';
@@ -17,154 +15,112 @@ export function workflowRoutes(app: App, { db, outbound }: Deps, registry: StepR
     for (const u of literalUrls(body)) (outbound ?? denyingOutbound()).checkUrl(u.url, u.path);
   };
   const tags = ['workflows'];
-  app.get(
-    '/api/v1/workflow-step-types',
+  apiRoute(
+    app,
     {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Step types a template may use',
-        response: { 200: z.object({ items: z.array(z.object({ type: z.string(), description: z.string() })) }) },
-      },
+      method: 'GET',
+      url: '/api/v1/workflow-step-types',
+      access: READ,
+      tags,
+      summary: 'Step types a template may use',
+      response: { 200: z.object({ items: z.array(z.object({ type: z.string(), description: z.string() })) }) },
     },
     async () => ({ items: registry.list() }),
   );
 
-  app.get(
-    '/api/v1/workflow-templates',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'List templates (latest version of each, built-ins included)',
-        querystring: pageQuery,
-        response: { 200: pageOf(m.template) },
-      },
+  // Templates have no update or delete (a change is a new version), and get takes ?version=.
+  resourceRoutes(app, db, {
+    path: '/api/v1/workflow-templates',
+    tags,
+    access: { read: READ, write: ADMIN },
+    item: m.template,
+    ref: m.templateRef,
+    list: {
+      summary: 'List templates (latest version of each, built-ins included)',
+      run: (tx, q) => svc.listTemplates(tx, q.limit, q.cursor),
     },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listTemplates(tx, req.query.limit, req.query.cursor)),
+    create: {
+      summary: 'Create a template (version 1); validated: acyclic, known step types, references exist',
+      body: m.templateCreate,
+      before: checkUrls,
+      run: (tx, body, a) => svc.createTemplate(tx, a.tenantId, a.userId, body, registry.has),
+    },
+  });
+  tenantRoute(
+    app,
+    db,
+    {
+      method: 'GET',
+      url: '/api/v1/workflow-templates/:ref',
+      access: READ,
+      tags,
+      summary: 'Get a template by id, or by name (latest or ?version=N)',
+      params: m.templateRef,
+      querystring: m.templateGetQuery,
+      response: { 200: m.template },
+    },
+    async (tx, req) => templateOut(await svc.getTemplate(tx, req.params.ref, req.query.version)),
+  );
+  tenantRoute(
+    app,
+    db,
+    {
+      method: 'POST',
+      url: '/api/v1/workflow-templates/:ref/versions',
+      access: ADMIN,
+      tags,
+      summary: 'Save a new version of a template',
+      params: m.templateRef,
+      body: m.templateBody,
+      response: { 201: m.template },
+      status: 201,
+      before: (req) => checkUrls(req.body),
+    },
+    (tx, req, a) => svc.newTemplateVersion(tx, a.tenantId, a.userId, req.params.ref, req.body, registry.has),
   );
 
-  app.get(
-    '/api/v1/workflow-templates/:ref',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Get a template by id, or by name (latest or ?version=N)',
-        params: m.templateRef,
-        querystring: m.templateGetQuery,
-        response: { 200: m.template },
-      },
+  resourceRoutes(app, db, {
+    path: '/api/v1/workflow-runs',
+    tags,
+    access: { read: READ, write: RELEASE_WRITE },
+    item: m.runDetail,
+    ref: m.runParam,
+    create: {
+      summary: 'Start a run of a template with inputs',
+      body: m.runStart,
+      run: async (tx, body, a) => svc.getRun(tx, (await svc.startRun(tx, a.tenantId, a.userId, body)).id),
     },
-    async (req) =>
-      withTenant(db, caller(req).tenantId, async (tx) => templateOut(await svc.getTemplate(tx, req.params.ref, req.query.version))),
+    list: { summary: 'List runs, newest first', item: m.run, querystring: m.runListQuery, run: (tx, q) => svc.listRuns(tx, q) },
+    get: { summary: 'Get a run with its step runs (every attempt, with logs)', run: (tx, { id }) => svc.getRun(tx, id) },
+  });
+  tenantRoute(
+    app,
+    db,
+    {
+      method: 'POST',
+      url: '/api/v1/workflow-runs/:id/cancel',
+      access: RELEASE_WRITE,
+      tags,
+      summary: 'Cancel a run; its running steps are stopped',
+      params: m.runParam,
+      response: { 200: m.runDetail },
+    },
+    (tx, req) => svc.cancelRun(tx, req.params.id),
   );
 
-  app.post(
-    '/api/v1/workflow-templates',
+  tenantRoute(
+    app,
+    db,
     {
-      config: { access: ADMIN },
-      schema: {
-        tags,
-        summary: 'Create a template (version 1); validated: acyclic, known step types, references exist',
-        body: m.templateCreate,
-        response: { 201: m.template },
-      },
+      method: 'POST',
+      url: '/api/v1/workflow-runs/:id/steps/:nodeId/events',
+      access: ['release_manager', 'approver', 'deployer'],
+      tags,
+      summary: 'Deliver an event (e.g. approved, deployment_finished, a callback) to a waiting step',
+      params: m.stepEventParam,
+      body: m.stepEvent,
+      response: { 200: m.stepRun },
     },
-    async (req, reply) => {
-      const a = caller(req);
-      checkUrls(req.body);
-      const t = await withTenant(db, a.tenantId, (tx) => svc.createTemplate(tx, a.tenantId, a.userId, req.body, registry.has));
-      return reply.status(201).send(t);
-    },
-  );
-
-  app.post(
-    '/api/v1/workflow-templates/:ref/versions',
-    {
-      config: { access: ADMIN },
-      schema: {
-        tags,
-        summary: 'Save a new version of a template',
-        params: m.templateRef,
-        body: m.templateBody,
-        response: { 201: m.template },
-      },
-    },
-    async (req, reply) => {
-      const a = caller(req);
-      checkUrls(req.body);
-      const t = await withTenant(db, a.tenantId, (tx) =>
-        svc.newTemplateVersion(tx, a.tenantId, a.userId, req.params.ref, req.body, registry.has),
-      );
-      return reply.status(201).send(t);
-    },
-  );
-
-  app.post(
-    '/api/v1/workflow-runs',
-    {
-      config: { access: RELEASE_WRITE },
-      schema: { tags, summary: 'Start a run of a template with inputs', body: m.runStart, response: { 201: m.runDetail } },
-    },
-    async (req, reply) => {
-      const a = caller(req);
-      const run = await withTenant(db, a.tenantId, async (tx) => {
-        const r = await svc.startRun(tx, a.tenantId, a.userId, req.body);
-        return svc.getRun(tx, r.id);
-      });
-      return reply.status(201).send(run);
-    },
-  );
-
-  app.get(
-    '/api/v1/workflow-runs',
-    {
-      config: { access: READ },
-      schema: { tags, summary: 'List runs, newest first', querystring: m.runListQuery, response: { 200: pageOf(m.run) } },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.listRuns(tx, req.query)),
-  );
-
-  app.get(
-    '/api/v1/workflow-runs/:id',
-    {
-      config: { access: READ },
-      schema: {
-        tags,
-        summary: 'Get a run with its step runs (every attempt, with logs)',
-        params: m.runParam,
-        response: { 200: m.runDetail },
-      },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.getRun(tx, req.params.id)),
-  );
-
-  app.post(
-    '/api/v1/workflow-runs/:id/cancel',
-    {
-      config: { access: RELEASE_WRITE },
-      schema: { tags, summary: 'Cancel a run; its running steps are stopped', params: m.runParam, response: { 200: m.runDetail } },
-    },
-    async (req) => withTenant(db, caller(req).tenantId, (tx) => svc.cancelRun(tx, req.params.id)),
-  );
-
-  app.post(
-    '/api/v1/workflow-runs/:id/steps/:nodeId/events',
-    {
-      config: { access: ['release_manager', 'approver', 'deployer'] },
-      schema: {
-        tags,
-        summary: 'Deliver an event (e.g. approved, deployment_finished, a callback) to a waiting step',
-        params: m.stepEventParam,
-        body: m.stepEvent,
-        response: { 200: m.stepRun },
-      },
-    },
-    async (req) => {
-      const a = caller(req);
-      const body = { ...req.body, payload: { ...req.body.payload, by: a.username } };
-      return withTenant(db, a.tenantId, (tx) => svc.deliverEvent(tx, req.params.id, req.params.nodeId, body));
-    },
+    (tx, { params, body }, a) => svc.deliverEvent(tx, params.id, params.nodeId, { ...body, payload: { ...body.payload, by: a.username } }),
   );
 }
