@@ -1,6 +1,6 @@
 // Environments: schemas for requests and responses (the single source of validation, OpenAPI and types).
 import { z } from 'zod';
-import { STRATEGIES, strategyConfig } from '../deployments/protocol.js';
+import { STRATEGIES, strategyConfig } from '../protocol/deployment.js';
 import { nameSchema } from '../tenancy/model.js';
 import { freezeWindows } from './freeze.js';
 

@@ -6,10 +6,10 @@
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { loadEnvironment, loadRelease } from '../deployments/plan.js';
-import type { TrafficRouterConfig } from '../deployments/traffic.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
 import type { Outbound } from '../http/outbound.js';
 import type { AuthContext } from '../http/types.js';
+import type { TrafficRouterConfig } from '../protocol/traffic.js';
 import type { Tx } from '../store/db.js';
 import type { AnalysisResult, AnalysisSpec } from './analysis-model.js';
 import { resolveGroup, startGroupChange } from './groups.js';

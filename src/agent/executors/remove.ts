@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { type AgentTask, containerName, type ObservedComponent } from '../../deployments/protocol.js';
+import { type AgentTask, containerName, type ObservedComponent } from '../../protocol/deployment.js';
 import { COLORS, colorLockFile, LOCK_FILE, projectName, STICKER_FILE } from './compose-project.js';
 import { connectEngine, observeContainer, removeContainer } from './engine.js';
 import type { SshSession } from './ssh.js';

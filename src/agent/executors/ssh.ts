@@ -11,7 +11,7 @@ import {
   type ObservedComponent,
   sha256Of,
   stickerFor,
-} from '../../deployments/protocol.js';
+} from '../../protocol/deployment.js';
 import { type ProbeMeans, waitHealthy } from '../health.js';
 import { removeOverSsh } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
