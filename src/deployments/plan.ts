@@ -3,7 +3,7 @@
 // and rollbacks use the same function as job creation, so what is shown is what runs). The plan has a
 // hash over everything that decides the actions; approvals are given for a hash (promotions/service.ts).
 import { GantryError, NotFoundError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import {
   canonicalJson,
   componentConfigHash,

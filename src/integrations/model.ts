@@ -1,7 +1,7 @@
 // Integrations: request/response schemas, the credentialRef format shared with targets, and zod-issue → problem-field mapping.
 import { z } from 'zod';
 import { type ProblemField, ValidationError } from '../core/errors.js';
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
 import { INTEGRATION_TYPE_IDS } from './types.js';
 
 const CREDENTIAL_REF_RE = new RegExp(

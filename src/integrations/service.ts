@@ -1,6 +1,6 @@
 // Integrations: create, read, update, delete within a tenant transaction; config is checked against its type.
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { type Integration, type IntegrationCreate, type IntegrationUpdate, parseAt } from './model.js';

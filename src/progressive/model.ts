@@ -2,8 +2,8 @@
 // canaries, behind a router or as target groups). The traffic changes agents apply on router targets are
 // wire schemas, in src/protocol/traffic.ts.
 import { z } from 'zod';
+import { nameSchema } from '../core/ids.js';
 import { trafficRouterConfig, trafficServer, trafficSplit } from '../protocol/traffic.js';
-import { nameSchema } from '../tenancy/model.js';
 import { analysisResult, analysisSpec } from './analysis-model.js';
 
 export const ROLLOUT_KINDS = ['ab', 'canary'] as const;

@@ -1,8 +1,8 @@
 // Workflow templates (versioned) and runs: start, read, list, cancel, and deliver events to waiting steps.
 import type { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { UUID_RE } from '../core/ids.js';
 import { endRun, insertStep, lockRun, STEPS_CHANNEL } from '../engine/transitions.js';
-import { UUID_RE } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { runListQuery, runStart, stepEvent, TemplateBody, templateCreate } from './model.js';
