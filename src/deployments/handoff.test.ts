@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
-import type { StepContext } from '../engine/registry.js';
-import { createDeployStep } from '../engine/steps/external.js';
+import { createDeployStep, type StepContext } from '../engine/index.js';
 import { stickerFor } from '../protocol/deployment.js';
 import { withTenant } from '../store/db.js';
 import { startRun } from '../workflows/service.js';
