@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
-import { SecretUnavailableError } from '../integrations/secrets.js';
+import { SecretUnavailableError } from '../integrations/secret-errors.js';
 import { buildEnvelope, pae, parseEnvelope, publicKeyFromPem, verifyEnvelopeSignature } from '../protocol/evidence-format.js';
 import { KEY_FILE_NAME, loadSigner } from './signer.js';
 
