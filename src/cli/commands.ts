@@ -1,5 +1,5 @@
-// Registers the CLI's command groups: API-client commands, the agent process and the offline evidence
-// verifier. The commands that run on the server host against its own database are in src/host/.
+// Registers the CLI's command groups: API-client commands and the offline evidence verifier. The commands
+// that run a Gantry process on this host (server, database administration, agent) are in src/host/.
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
