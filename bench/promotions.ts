@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { systemClock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/logger.js';
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/index.js';
 import { ephemeralSigner } from '../src/evidence/signer.js';
 import { builtinGates } from '../src/gates/registry.js';
 import { buildApp, buildRegistry } from '../src/server.js';

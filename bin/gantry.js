@@ -3,11 +3,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 if (existsSync(built) && !process.env.GANTRY_FROM_SOURCE) {
   await import(built);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/cli/main.ts');
+  await import('../src/main.ts');
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll } from 'vitest';
 import { type Clock, ManualClock, systemClock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/logger.js';
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/index.js';
 import { ephemeralSigner } from '../src/evidence/signer.js';
 import { builtinGates } from '../src/gates/registry.js';
 import type { App } from '../src/http/types.js';

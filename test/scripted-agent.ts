@@ -1,7 +1,7 @@
 // A scripted agent for server-side tests: it joins with a join token and speaks the real agent protocol
 // over HTTP (lease, start, logs, report), but instead of touching Docker it reports what the test says.
-import { type AgentTask, stickerFor } from '../src/deployments/protocol.js';
-import type { TrafficChange, TrafficReport } from '../src/deployments/traffic.js';
+import { type AgentTask, stickerFor } from '../src/protocol/deployment.js';
+import type { TrafficChange, TrafficReport } from '../src/protocol/traffic.js';
 
 export interface ScriptedAgent {
   id: string;

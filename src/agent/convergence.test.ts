@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentTask, ObservedComponent } from '../deployments/protocol.js';
+import type { AgentTask, ObservedComponent } from '../protocol/deployment.js';
 import { convergenceProblems, proveConvergence } from './convergence.js';
 import { NoopExecutor } from './executors/noop.js';
 import type { ExecResult } from './executors/types.js';

@@ -3,7 +3,7 @@
 // executor's result by the task runners (the agent, and the server's ssh runner) before the report is
 // saved: each observation gets its time and its component's health result, and a "succeeded" result whose
 // observations do not prove the target converged becomes "failed" with the reason.
-import type { AgentTask, ObservedComponent } from '../deployments/protocol.js';
+import type { AgentTask, ObservedComponent } from '../protocol/deployment.js';
 import type { ExecResult } from './executors/types.js';
 
 export interface ConvergenceOptions {

@@ -1,7 +1,7 @@
 // Health checks (http, tcp, container) with timeout, retries and interval; the way a probe reaches
 // the target (direct, or through an SSH tunnel) is passed in.
 import net from 'node:net';
-import type { HealthCheck } from '../deployments/protocol.js';
+import type { HealthCheck } from '../protocol/deployment.js';
 import type { TaskLog } from './executors/types.js';
 
 export interface ProbeMeans {

@@ -5,7 +5,7 @@
 // was taken over, the task ended, the report is invalid) drops the report, since it can never land.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { TaskReport } from '../deployments/protocol.js';
+import type { TaskReport } from '../protocol/deployment.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentHttpError, isTransient } from './client.js';
 

@@ -1,7 +1,7 @@
 // Applies the traffic changes of progressive rollouts that an agent leased with its tasks: configure the
 // route (the set of servers changed) or shift its split, read back the distribution the router serves,
 // and report it. A router that refuses a change keeps its previous split; the report says why.
-import type { TrafficChange, TrafficReport } from '../deployments/traffic.js';
+import type { TrafficChange, TrafficReport } from '../protocol/traffic.js';
 import { trafficRouterFor } from './traffic/index.js';
 
 export async function applyTrafficChange(change: TrafficChange): Promise<Omit<TrafficReport, 'attempt'>> {

@@ -1,6 +1,6 @@
 // Agents: reads within a tenant transaction, and revocation (of the agent, or of one client certificate).
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { certificatesOf, normalizeFingerprint, revokeCertificates } from './certificates.js';

@@ -98,8 +98,6 @@ export function requireChanges(body: Record<string, unknown>, hint: string): voi
   if (Object.keys(body).length === 0) throw new CliError(`nothing to change; pass at least one of ${hint}`, EXIT.invalid);
 }
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function deleted(opts: ApiOpts, kind: string, name: string): void {
   emit(opts, { deleted: true, kind, name }, () => process.stdout.write(`deleted ${kind} ${name}\n`));
 }

@@ -1,6 +1,6 @@
-// Registers every CLI command group.
+// Registers the CLI's command groups: API-client commands and the offline evidence verifier. The commands
+// that run a Gantry process on this host (server, database administration, agent) are in src/host/.
 import type { Command } from 'commander';
-import { registerAdminCommands } from './admin-commands.js';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
@@ -10,22 +10,19 @@ import { registerEvidenceCommands } from './evidence-commands.js';
 import { registerHistoryCommands } from './history-commands.js';
 import { registerIntegrationCommands } from './integration-commands.js';
 import { registerNotificationCommands } from './notification-commands.js';
+import { registerPlatformCommands } from './platform-commands.js';
 import { registerPluginCommands } from './plugin-commands.js';
 import { registerPromoteCommands } from './promote-commands.js';
 import { registerReleaseCommands } from './release-commands.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 import { registerSecretCommands } from './secret-commands.js';
-import { registerSecretKeyCommands } from './secret-key-commands.js';
-import { registerServerCommands } from './server-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 import { registerUserCommands } from './user-commands.js';
 import { registerWorkflowCommands } from './workflow-commands.js';
 
 export function registerCommands(program: Command): void {
-  registerServerCommands(program);
-  registerAdminCommands(program);
-  registerSecretKeyCommands(program);
+  registerPlatformCommands(program);
   registerAuthCommands(program);
   registerEnvCommands(program);
   registerTargetCommands(program);

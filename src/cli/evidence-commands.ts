@@ -1,9 +1,16 @@
 // `gantry evidence …`: list/get/export talk to the API; `verify` checks a bundle OFFLINE, with no server
-// and no network. It imports src/evidence/format.ts, the one pure domain module the CLI may use, so the
-// verifier is the same code that defines the format.
+// and no network. It imports src/protocol/evidence-format.ts, the pure format shared with the
+// server, so the verifier is the same code that defines the format.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type Bundle, BundleFormatError, parseBundle, publicKeyFromPem, type VerifyReport, verifyBundle } from '../evidence/format.js';
+import {
+  type Bundle,
+  BundleFormatError,
+  parseBundle,
+  publicKeyFromPem,
+  type VerifyReport,
+  verifyBundle,
+} from '../protocol/evidence-format.js';
 import { type ApiOpts, apiCommand, clientFor, emit } from './api-command.js';
 import { ref } from './client.js';
 import { CliError, EXIT, printJson, printRecord, printTable } from './output.js';

@@ -1,6 +1,7 @@
 // `gantry user …` and `gantry tenant …`: who may do what in a tenant, and (platform admins) the tenants.
 import type { Command } from 'commander';
-import { type ApiOpts, apiCommand, clientFor, collect, defined, emit, requireChanges, UUID_RE } from './api-command.js';
+import { UUID_RE } from '../core/ids.js';
+import { type ApiOpts, apiCommand, clientFor, collect, defined, emit, requireChanges } from './api-command.js';
 import { type ApiClient, ref } from './client.js';
 import { CliError, EXIT, printTable } from './output.js';
 

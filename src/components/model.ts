@@ -1,6 +1,6 @@
 // Components: request/response schemas, including the OCI repository and versioning-strategy rules.
 import { z } from 'zod';
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
 
 // The repository-name grammar of distribution/reference (what `docker pull` accepts), without tag or digest.
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';

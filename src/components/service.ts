@@ -1,6 +1,6 @@
 // Components: create, read, update, delete within a tenant transaction; the registry must be this tenant's OCI registry.
 import { GantryError, NotFoundError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { Component, ComponentCreate, ComponentUpdate } from './model.js';

@@ -1,5 +1,5 @@
 // Which batch (rolling) or wave (canary) each target of a deployment belongs to.
-import type { Strategy, StrategyConfig } from './protocol.js';
+import type { Strategy, StrategyConfig } from '../protocol/deployment.js';
 
 /** Batch index of each of n targets (in name order) and the number of batches, per strategy. */
 export function planBatches(n: number, strategy: Strategy, cfg: Partial<StrategyConfig>): { batches: number[]; count: number } {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
 import { createLogger } from '../core/logger.js';
 import { ephemeralSigner } from '../evidence/signer.js';
-import { stickerFor } from './protocol.js';
+import { stickerFor } from '../protocol/deployment.js';
 import { DeploymentScheduler } from './scheduler.js';
 import { DEFAULT_SETTINGS } from './settings.js';
 

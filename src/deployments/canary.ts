@@ -6,9 +6,10 @@
 // way the outcome is recorded on the job (verification, evidence) and in the wave's task logs, and
 // advanceJob takes the next step: a failed verification marks the unhealthy targets' tasks failed, so
 // maxFailures and failureBehavior (rollback/pause/continue/stop) apply as for a failed batch.
+
+import type { StrategyConfig } from '../protocol/deployment.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { advanceJob, type ProgressDeps } from './progress.js';
-import type { StrategyConfig } from './protocol.js';
 
 interface VerifyingJob {
   id: string;

@@ -1,6 +1,7 @@
 // Creating deployment jobs from their plan (plan.ts: release, the environment's targets by label selector,
 // strategy config, batches) and insert the job with one task per target in the caller's transaction.
 import { ConflictError, GantryError } from '../core/errors.js';
+import { bundleDigest, type Strategy, type StrategyConfig, type TaskComponent } from '../protocol/deployment.js';
 import type { Tx } from '../store/db.js';
 import {
   basisFor,
@@ -13,7 +14,6 @@ import {
   resolveStrategy,
   taskComponents,
 } from './plan.js';
-import { bundleDigest, type Strategy, type StrategyConfig, type TaskComponent } from './protocol.js';
 import { markWaiting } from './waiting.js';
 import { switchWarnings } from './warnings.js';
 

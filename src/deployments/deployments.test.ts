@@ -131,7 +131,7 @@ describe('agent protocol and job progress', () => {
     const logs = { attempt: 2, fencingToken: again.fencingToken, lines: [{ seq: 0, at: new Date().toISOString(), line: 'hello' }] };
     await agentCall('POST', `${base}/${again.taskId}/logs`, a.credential, logs);
     await agentCall('POST', `${base}/${again.taskId}/logs`, a.credential, logs); // re-sent: no duplicate
-    const { stickerFor } = await import('./protocol.js');
+    const { stickerFor } = await import('../protocol/deployment.js');
     const report = { attempt: 2, fencingToken: again.fencingToken, status: 'succeeded', sticker: stickerFor(again, new Date()) };
     expect((await agentCall('POST', `${base}/${again.taskId}/report`, a.credential, report)).status).toBe(200);
     let job = (await t.call('GET', `/api/v1/deployments/${created.body.id}`)).body;

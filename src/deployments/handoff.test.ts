@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
-import type { StepContext } from '../engine/registry.js';
-import { createDeployStep } from '../engine/steps/external.js';
+import { createDeployStep, type StepContext } from '../engine/index.js';
+import { stickerFor } from '../protocol/deployment.js';
 import { withTenant } from '../store/db.js';
 import { startRun } from '../workflows/service.js';
 import { deploymentHandoff } from './handoff.js';
-import { stickerFor } from './protocol.js';
 
 // The deploy step's first execution creates the promotion's job (once, however often it runs); the
 // job's end delivers deployment_finished to the run's node "deploy" in the transaction that ends it.

@@ -3,7 +3,7 @@
 // in ctx.effect, so a retried attempt never creates a second job. While the environment is busy the job
 // is queued (queue.ts) and the promotion's blocked_reason says so.
 import { NotFoundError } from '../core/errors.js';
-import type { DeployHandoff } from '../engine/steps/external.js';
+import type { DeployHandoff } from '../engine/index.js';
 import { type Db, withTenant } from '../store/db.js';
 import { createJob } from './create.js';
 import type { DeploymentPlan } from './plan.js';

@@ -5,9 +5,9 @@
 // under a token that is no longer current (the task was leased again) is refused, so a runner that lost
 // its lease can neither renew it nor commit an outcome over the new holder's.
 import { ConflictError, GantryError, ValidationError } from '../core/errors.js';
+import { type AgentTask, bundleDigest, canonicalJson, sha256Of, type TaskReport } from '../protocol/deployment.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { advanceJob, type ProgressDeps } from './progress.js';
-import { type AgentTask, bundleDigest, canonicalJson, sha256Of, type TaskReport } from './protocol.js';
 
 /** Who holds a lease: an agent of one tenant, or the server's own runner (agentId null, any tenant). */
 export interface Runner {

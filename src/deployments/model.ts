@@ -1,8 +1,8 @@
 // Deployments: request/response schemas of the jobs API (jobs with their tasks, logs, artifacts).
 import { z } from 'zod';
 import { pageQuery } from '../http/pagination.js';
+import { observedComponent, STRATEGIES, strategyConfig, taskComponent } from '../protocol/deployment.js';
 import { deploymentPlan } from './plan-model.js';
-import { observedComponent, STRATEGIES, strategyConfig, taskComponent } from './protocol.js';
 
 export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export const TASK_STATUSES = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'skipped'] as const;

@@ -1,6 +1,6 @@
 // The deployment plan as the API returns it (src/deployments/plan.ts computes it).
 import { z } from 'zod';
-import { STRATEGIES, strategyConfig } from './protocol.js';
+import { STRATEGIES, strategyConfig } from '../protocol/deployment.js';
 
 export const plannedComponent = z.object({
   name: z.string(),

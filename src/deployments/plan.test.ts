@@ -1,8 +1,8 @@
 // The plan of a deployment from its basis (pure): what each target and component goes through, per
 // target type and change-over mode, and that the hash follows what decides the actions.
 import { describe, expect, it } from 'vitest';
+import { strategyConfig } from '../protocol/deployment.js';
 import { type PlanBasis, planOf, type TargetRow } from './plan.js';
-import { strategyConfig } from './protocol.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const release = {

@@ -3,9 +3,7 @@
 // and rollbacks use the same function as job creation, so what is shown is what runs). The plan has a
 // hash over everything that decides the actions; approvals are given for a hash (promotions/service.ts).
 import { GantryError, NotFoundError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
-import type { Tx } from '../store/db.js';
-import { planBatches } from './batches.js';
+import { UUID_RE } from '../core/ids.js';
 import {
   canonicalJson,
   componentConfigHash,
@@ -14,8 +12,10 @@ import {
   sha256Of,
   strategyConfig,
   type TaskComponent,
-} from './protocol.js';
-import { zeroDowntimeBlocker } from './zero-downtime.js';
+} from '../protocol/deployment.js';
+import { zeroDowntimeBlocker } from '../protocol/zero-downtime.js';
+import type { Tx } from '../store/db.js';
+import { planBatches } from './batches.js';
 
 export type ComponentAction = 'create' | 'recreate' | 'unchanged' | 'remove' | 'keep';
 

@@ -5,10 +5,10 @@
 import { GantryError } from '../core/errors.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
 import { notify } from '../integrations/notify.js';
+import type { StrategyConfig, TaskComponent } from '../protocol/deployment.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
 import { deliverEvent } from '../workflows/service.js';
 import { createJob } from './create.js';
-import type { StrategyConfig, TaskComponent } from './protocol.js';
 import { type FailJob, startNextQueued } from './queue.js';
 
 export interface ProgressDeps {

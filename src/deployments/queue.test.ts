@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
-import { stickerFor } from './protocol.js';
+import { stickerFor } from '../protocol/deployment.js';
 
 let f: PromotionFixture;
 let base: string;

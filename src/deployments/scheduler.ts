@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { Db } from '../store/db.js';
 import { verifyWaves } from './canary.js';
 import { expireLeases } from './lease.js';
-import { advanceStalled, failQueued, type ProgressDeps } from './progress.js';
+import { advanceJob, advanceStalled, failQueued, type ProgressDeps } from './progress.js';
 import { startStalledQueues } from './queue.js';
 import type { DeploymentSettings } from './settings.js';
 import { sweepWaiting } from './waiting.js';
@@ -56,7 +56,7 @@ export class DeploymentScheduler {
     await startStalledQueues(this.o.db, failQueued(this.o.progress));
     await verifyWaves(this.o.db, now, this.o.progress);
     await sweepLiveness(this.o.db, now, this.o.settings);
-    const gaveUp = await sweepWaiting(this.o.db, now, this.o.settings, this.o.progress);
+    const gaveUp = await sweepWaiting(this.o.db, now, this.o.settings, (tx, jobId, why) => advanceJob(tx, jobId, this.o.progress, why));
     if (gaveUp) this.o.logger.warn({ tasks: gaveUp }, 'tasks no online agent could serve failed after the wait timeout');
     for (const h of this.o.hooks ?? []) await h.tick();
   }

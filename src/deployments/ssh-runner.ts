@@ -10,10 +10,10 @@ import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { recordObservation } from '../drift/service.js';
 import { resolveCredential } from '../integrations/secrets.js';
+import type { AgentTask } from '../protocol/deployment.js';
 import { type Db, withSystem } from '../store/db.js';
 import { appendLogs, leaseTasks, type Runner, reportTask, startTask } from './lease.js';
 import type { ProgressDeps } from './progress.js';
-import type { AgentTask } from './protocol.js';
 import type { SweepHook } from './scheduler.js';
 import type { DeploymentSettings } from './settings.js';
 

@@ -4,7 +4,6 @@
 // the wait timeout the task fails with it.
 import type { Db, Tx } from '../store/db.js';
 import { withSystem } from '../store/db.js';
-import { advanceJob, type ProgressDeps } from './progress.js';
 import type { DeploymentSettings } from './settings.js';
 
 export interface SeenAgent {
@@ -128,9 +127,15 @@ export async function markWaiting(tx: Tx, jobId: string): Promise<void> {
 /**
  * Scheduler sweep: refreshes the reasons (an agent came online, another went offline), clears those of
  * tasks no longer waiting, and fails a task that waited longer than its timeout, naming the reason.
- * Returns the number of tasks failed.
+ * Returns the number of tasks failed. `advanceJob` moves the failed task's job on, in the same transaction
+ * (progress.ts's advanceJob; passed in because job creation, which progress.ts uses, calls markWaiting).
  */
-export async function sweepWaiting(db: Db, now: Date, s: DeploymentSettings, deps: ProgressDeps): Promise<number> {
+export async function sweepWaiting(
+  db: Db,
+  now: Date,
+  s: DeploymentSettings,
+  advanceJob: (tx: Tx, jobId: string, why: string) => Promise<void>,
+): Promise<number> {
   await db.query(
     `UPDATE deployment_tasks t SET waiting_reason = NULL, waiting_since = NULL FROM deployment_jobs j
       WHERE j.id = t.job_id AND t.waiting_reason IS NOT NULL
@@ -157,7 +162,7 @@ export async function sweepWaiting(db: Db, now: Date, s: DeploymentSettings, dep
             WHERE id = $1 AND status = 'pending'`,
           [r.id, error, now],
         );
-        if (u.rowCount) await advanceJob(tx, r.job_id, deps, reason);
+        if (u.rowCount) await advanceJob(tx, r.job_id, reason);
         return u.rowCount ?? 0;
       });
       failed += done;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { strategyConfig } from './protocol.js';
+import { strategyConfig } from '../protocol/deployment.js';
 import { switchWarnings } from './warnings.js';
 
 const targets = [

@@ -1,7 +1,7 @@
 // Warnings a deployment job carries from its creation: what will not switch without downtime, said before
 // anything starts (the job API, the CLI and the UI show them).
-import type { Strategy, StrategyConfig } from './protocol.js';
-import { zeroDowntimeBlocker } from './zero-downtime.js';
+import type { Strategy, StrategyConfig } from '../protocol/deployment.js';
+import { zeroDowntimeBlocker } from '../protocol/zero-downtime.js';
 
 interface WarnTarget {
   name: string;

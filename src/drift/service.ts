@@ -2,8 +2,9 @@
 // Gantry recorded (targets.current_components and the latest version sticker), sets drift_detected on
 // the target and its sticker, and lists what differs. A target whose runner cannot observe it (a noop
 // agent, an unreachable engine) is "unobservable": recorded as such, never counted as drift.
-import type { Observation, ObservedComponent } from '../deployments/protocol.js';
+
 import { getEnvironment } from '../environments/service.js';
+import type { Observation, ObservedComponent } from '../protocol/deployment.js';
 import type { Tx } from '../store/db.js';
 
 export interface DriftItem {

@@ -3,8 +3,8 @@
 // the run) and waits one by one. Every update is fenced by the lease: a server that lost a step's lease
 // (it expired, or the run was cancelled) commits nothing for it.
 import type { Tx } from '../store/db.js';
-import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
 import type { StepResult } from './registry.js';
+import type { RunRow, StepRow, TemplateRow } from './rows.js';
 import { advanceRuns, backoffMs, endRun, insertStep, lockRun, type RunFinished, STEPS_CHANNEL } from './transitions.js';
 
 /** Attempts of one node that may fail on a broken database connection before the run fails (≈ 10 minutes of backoff). */

@@ -7,10 +7,10 @@ import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.
 import { createLogger } from '../core/logger.js';
 import { withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
-import type { TemplateBody } from '../workflows/model.js';
 import { cancelRun, createTemplate, deliverEvent, getRun, startRun } from '../workflows/service.js';
 import { builtinRegistry } from './builtins.js';
 import { Engine } from './engine.js';
+import type { TemplateBody } from './template.js';
 
 let t: TestDb;
 let engine: Engine;

@@ -10,10 +10,10 @@ import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { type Db, isTransientDbError, type Tx, withSystem } from '../store/db.js';
 import { Listener } from '../store/listener.js';
-import { evalCondition, expressionsIn, resolveConfig } from '../workflows/expressions.js';
-import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
 import { type Completion, commitOutcomes, type Outcome } from './completion.js';
+import { evalCondition, expressionsIn, resolveConfig } from './expressions.js';
 import type { StepContext, StepRegistry } from './registry.js';
+import type { RunRow, StepRow, TemplateRow } from './rows.js';
 import { CANCEL_CHANNEL, exprContext, insertStep, latestSteps, lockRun, type RunFinished, STEPS_CHANNEL } from './transitions.js';
 
 export interface EngineOptions {

@@ -1,8 +1,8 @@
 // State transitions of runs and steps, each inside the caller's transaction with the run row locked,
 // so concurrent completions of a join's parents cannot both miss (or both create) the join.
 import type { Tx } from '../store/db.js';
-import { type ExprContext, evalExpr } from '../workflows/expressions.js';
-import type { RunRow, StepRow, TemplateRow } from '../workflows/rows.js';
+import { type ExprContext, evalExpr } from './expressions.js';
+import type { RunRow, StepRow, TemplateRow } from './rows.js';
 
 export const STEPS_CHANNEL = 'gantry_steps';
 export const CANCEL_CHANNEL = 'gantry_cancel';

@@ -1,7 +1,7 @@
 // Environments: schemas for requests and responses (the single source of validation, OpenAPI and types).
 import { z } from 'zod';
-import { STRATEGIES, strategyConfig } from '../deployments/protocol.js';
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
+import { STRATEGIES, strategyConfig } from '../protocol/deployment.js';
 import { freezeWindows } from './freeze.js';
 
 export const environmentConfig = z.strictObject({

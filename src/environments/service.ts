@@ -1,6 +1,7 @@
 // Environments: create, read, update, delete within a tenant transaction.
 import type { z } from 'zod';
 import { NotFoundError } from '../core/errors.js';
+import { UUID_RE } from '../core/ids.js';
 import { decodeCursor, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { Environment, environmentCreate, environmentUpdate } from './model.js';
@@ -30,8 +31,6 @@ export const envOut = (r: EnvRow): Environment => ({
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
-
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Finds an environment by id or name; 404 when it does not exist in this tenant. */
 export async function getEnvironment(tx: Tx, ref: string): Promise<Environment> {

@@ -4,10 +4,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.js';
 import type { App } from '../http/types.js';
+import { type Bundle, buildEnvelope, canonicalJson, contentHashOf, parseBundle, verifyBundle } from '../protocol/evidence-format.js';
 import { buildApp } from '../server.js';
 import { withSystem, withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
-import { type Bundle, buildEnvelope, canonicalJson, contentHashOf, parseBundle, verifyBundle } from './format.js';
 import { appendPacket } from './service.js';
 import { ephemeralSigner, type Signer, signerFromPem } from './signer.js';
 

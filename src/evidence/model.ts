@@ -1,8 +1,8 @@
 // Evidence: response and query schemas (the single source of validation, OpenAPI and TS types).
 import { z } from 'zod';
-import { type evidenceBundle, type evidencePacket, packetType } from './format.js';
+import { type evidenceBundle, type evidencePacket, packetType } from '../protocol/evidence-format.js';
 
-export { BUNDLE_FORMAT, evidenceBundle, evidencePacket, packetType } from './format.js';
+export { BUNDLE_FORMAT, evidenceBundle, evidencePacket, packetType } from '../protocol/evidence-format.js';
 
 export type EvidencePacketOut = z.infer<typeof evidencePacket>;
 export type EvidenceBundle = z.infer<typeof evidenceBundle>;

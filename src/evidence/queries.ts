@@ -1,7 +1,7 @@
 // Reading the evidence chain: filtered, paginated lists in chain order, single packets, keys, and the
 // pieces of an export bundle (packets, chain index, head). Tenant-scoped by query and by RLS.
 import { NotFoundError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import { afterOf, encodeCursor } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { EvidenceFilter, EvidencePacketOut, SigningKey } from './model.js';

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, type TestDb } from '../../test/helpers.js';
+import { canonicalJson, contentHashOf } from '../protocol/evidence-format.js';
 import { withSystem, withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
-import { canonicalJson, contentHashOf } from './format.js';
 import { appendPacket, findReusable } from './service.js';
 import { ephemeralSigner } from './signer.js';
 

@@ -1,8 +1,15 @@
 // Appending signed packets to a tenant's evidence chain, and finding reusable ones. Runs inside the
 // caller's transaction, so a state change and the evidence for it commit together or not at all.
 import { ValidationError } from '../core/errors.js';
+import {
+  buildEnvelope,
+  canonicalJson,
+  contentHashOf,
+  PACKET_SCHEMA,
+  type PacketHeader,
+  type PacketType,
+} from '../protocol/evidence-format.js';
 import type { Tx } from '../store/db.js';
-import { buildEnvelope, canonicalJson, contentHashOf, PACKET_SCHEMA, type PacketHeader, type PacketType } from './format.js';
 import type { EvidencePacketOut } from './model.js';
 import type { Signer } from './signer.js';
 

@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
-import { SecretUnavailableError } from '../integrations/secrets.js';
-import { buildEnvelope, pae, parseEnvelope, publicKeyFromPem, verifyEnvelopeSignature } from './format.js';
+import { SecretUnavailableError } from '../integrations/secret-errors.js';
+import { buildEnvelope, pae, parseEnvelope, publicKeyFromPem, verifyEnvelopeSignature } from '../protocol/evidence-format.js';
 import { KEY_FILE_NAME, loadSigner } from './signer.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'gantry-key-'));

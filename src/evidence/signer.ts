@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { resolveOperatorSecret } from '../integrations/secrets.js';
-import { keyIdOf } from './format.js';
+import { keyIdOf } from '../protocol/evidence-format.js';
 
 /** Signs evidence. Created once per process (runServer) and passed to routes and services through Deps. */
 export interface Signer {

@@ -2,7 +2,7 @@
 // required approvals, separation of duties, and a CEL policy expression.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { evalCondition, syntaxError } from '../workflows/expressions.js';
+import { evalCondition, syntaxError } from '../engine/index.js';
 import type { Gate, PromotionContext } from './types.js';
 
 export const environmentOrderGate: Gate = {

@@ -5,9 +5,9 @@
 // (drift_periods, kept by a trigger) and the evidence packets.
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { bundleKeys } from '../evidence/export.js';
-import { BUNDLE_FORMAT, type Bundle, verifyBundle } from '../evidence/format.js';
 import { chainLinks } from '../evidence/queries.js';
 import { PACKET_COLUMNS, type PacketRow, toPacket } from '../evidence/service.js';
+import { BUNDLE_FORMAT, type Bundle, verifyBundle } from '../protocol/evidence-format.js';
 import type { Tx } from '../store/db.js';
 import { getTarget } from '../targets/service.js';
 

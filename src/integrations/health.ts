@@ -5,7 +5,8 @@ import { denyingOutbound, type Outbound, OutboundRefusedError } from '../http/ou
 import { RegistryClient } from '../registry/client.js';
 import type { Db, Tx } from '../store/db.js';
 import type { Integration } from './model.js';
-import { CredentialRefForbiddenError, registryCredential, resolveCredential, type SecretScope } from './secrets.js';
+import { CredentialRefForbiddenError } from './secret-errors.js';
+import { registryCredential, resolveCredential, type SecretScope } from './secrets.js';
 import { checkVaultToken } from './vault.js';
 
 export interface HealthOutcome {

@@ -1,7 +1,6 @@
 // Integrations: request/response schemas, the credentialRef format shared with targets, and zod-issue → problem-field mapping.
 import { z } from 'zod';
-import { type ProblemField, ValidationError } from '../core/errors.js';
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
 import { INTEGRATION_TYPE_IDS } from './types.js';
 
 const CREDENTIAL_REF_RE = new RegExp(
@@ -69,20 +68,3 @@ export type IntegrationUpdate = z.infer<typeof integrationUpdate>;
 export const integrationRef = z.strictObject({
   ref: z.string().min(1).max(100).describe('Integration id or name'),
 });
-
-/** Turns zod issues into problem fields under a request path such as "body.config". */
-export function issuesToFields(issues: readonly z.core.$ZodIssue[], prefix: string): ProblemField[] {
-  return issues.map((issue) => {
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys.join(',') : '';
-    const path = [prefix, ...issue.path.map(String), keys].filter(Boolean).join('.');
-    return { path, message: issue.message };
-  });
-}
-
-/** Validates a value the route schema could not (its shape depends on stored state); 400 naming each field. */
-export function parseAt<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.output<T> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const fields = issuesToFields(r.error.issues, prefix);
-  throw new ValidationError(`Invalid ${fields[0]?.path ?? prefix}: ${fields[0]?.message ?? 'invalid'}`, fields);
-}

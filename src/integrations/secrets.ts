@@ -6,25 +6,11 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecretSettings } from '../core/config.js';
-import { GantryError } from '../core/errors.js';
 import type { MasterKey } from '../secrets/envelope.js';
 import { openSecret } from '../secrets/service.js';
 import { type Db, withTenant } from '../store/db.js';
+import { CredentialRefForbiddenError, SecretUnavailableError } from './secret-errors.js';
 import { type FetchLike, readVaultKey } from './vault.js';
-
-/** A secret that could not be read; the integration is misconfigured, so 422 rather than 500. */
-export class SecretUnavailableError extends GantryError {
-  constructor(message: string) {
-    super('credential_unavailable', 422, message);
-  }
-}
-
-/** A reference the operator's policy does not allow (or never allows); 422 naming the reference and the setting. */
-export class CredentialRefForbiddenError extends GantryError {
-  constructor(message: string, field?: string) {
-    super('credential_ref_forbidden', 422, message, field ? [{ path: field, message: 'reference not allowed on this server' }] : undefined);
-  }
-}
 
 /** What this server lets tenants' references reach; built from SecretSettings at start (Deps.secrets). */
 export interface SecretAccess {

@@ -1,11 +1,13 @@
 // Integrations: create, read, update, delete within a tenant transaction; config is checked against its type.
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
+import { secretKeyPaths } from '../core/secret-keys.js';
+import { parseAt } from '../core/validate.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
-import { type Integration, type IntegrationCreate, type IntegrationUpdate, parseAt } from './model.js';
+import type { Integration, IntegrationCreate, IntegrationUpdate } from './model.js';
 import { checkCredentialRef, type SecretAccess } from './secrets.js';
-import { INTEGRATION_TYPE_IDS, INTEGRATION_TYPES, isIntegrationType, secretKeyPaths } from './types.js';
+import { INTEGRATION_TYPE_IDS, INTEGRATION_TYPES, isIntegrationType } from './types.js';
 
 interface IntegrationRow {
   id: string;

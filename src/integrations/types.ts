@@ -1,16 +1,7 @@
-// Built-in integration types: the config schema of each, and the rule that keeps secrets out of config.
+// Built-in integration types: the config schema of each (the rule that keeps secrets out of config is in
+// src/core/secret-keys.ts).
 import { z } from 'zod';
-
-/** An http(s) URL without user:password@, since credentials belong in a secret store. */
-export const httpUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  .max(2000)
-  // zod runs this even when the URL check above failed, so an unparsable value is left to that check
-  .refine((u) => {
-    if (!URL.canParse(u)) return true;
-    const parsed = new URL(u);
-    return parsed.username === '' && parsed.password === '';
-  }, 'must not embed user:password; put the secret in a secret store and reference it with credentialRef');
+import { httpUrl } from '../core/urls.js';
 
 const ociRegistry = z
   .strictObject({
@@ -63,13 +54,4 @@ export const INTEGRATION_TYPE_IDS = Object.keys(INTEGRATION_TYPES) as Integratio
 
 export function isIntegrationType(id: string): id is IntegrationTypeId {
   return Object.hasOwn(INTEGRATION_TYPES, id);
-}
-
-const SECRET_KEY_RE = /pass(word)?|secret|token|api[-_]?key|private[-_]?key|credential/i;
-
-/** Paths (e.g. ["auth", "password"]) of config keys that look like they hold a secret, at any depth. */
-export function secretKeyPaths(value: unknown, at: string[] = []): string[][] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => secretKeyPaths(v, [...at, String(i)]));
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([k, v]) => [...(SECRET_KEY_RE.test(k) ? [[...at, k]] : []), ...secretKeyPaths(v, [...at, k])]);
 }

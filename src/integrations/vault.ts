@@ -2,7 +2,7 @@
 // the token the secret_store_vault integration's own credentialRef points at. Messages name the
 // integration, path and key, never the token or the value.
 import { denyingOutbound, OutboundRefusedError } from '../http/outbound.js';
-import { SecretUnavailableError } from './secrets.js';
+import { SecretUnavailableError } from './secret-errors.js';
 
 export interface VaultConfig {
   address: string;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
 import { packPlugin } from '../cli/plugin-commands.js';
-import { StepRegistry } from '../engine/registry.js';
+import { StepRegistry } from '../engine/index.js';
 import type { PromotionContext } from '../gates/types.js';
 import { withSystem } from '../store/db.js';
 import { pluginGates } from './gates.js';

@@ -1,7 +1,7 @@
 // Plugins (global, platform-admin managed) and plugin instances (per tenant): rows in, API shapes out.
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
-import { secretKeyPaths } from '../integrations/types.js';
+import { UUID_RE } from '../core/ids.js';
+import { secretKeyPaths } from '../core/secret-keys.js';
 import type { Tx } from '../store/db.js';
 import { readArchive, sha256 } from './archive.js';
 import { MANIFEST_FILE, type PluginManifest, parseManifest, validateAgainst } from './manifest.js';

@@ -2,7 +2,7 @@
 // same StepType interface as the built-ins (type plugin.<pluginId>.<name>). A crash or timeout fails
 // the step (retryable), never the engine.
 import { z } from 'zod';
-import type { StepRegistry, StepType } from '../engine/registry.js';
+import type { StepRegistry, StepType } from '../engine/index.js';
 import { withTenant } from '../store/db.js';
 import type { PluginHost } from './host.js';
 import { validateAgainst } from './manifest.js';

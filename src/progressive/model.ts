@@ -1,11 +1,9 @@
 // Progressive delivery: request and response schemas of rollouts (A/B releases and metric-driven
-// canaries, behind a router or as target groups) and of the traffic changes agents apply on router targets.
+// canaries, behind a router or as target groups). The traffic changes agents apply on router targets are
+// wire schemas, in src/protocol/traffic.ts.
 import { z } from 'zod';
-import { trafficRouterConfig, trafficServer, trafficSplit } from '../deployments/traffic.js';
-
-export { type TrafficChange, type TrafficReport, trafficChange, trafficReport } from '../deployments/traffic.js';
-
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
+import { trafficRouterConfig, trafficServer, trafficSplit } from '../protocol/traffic.js';
 import { analysisResult, analysisSpec } from './analysis-model.js';
 
 export const ROLLOUT_KINDS = ['ab', 'canary'] as const;

@@ -5,11 +5,12 @@
 
 import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { UUID_RE } from '../core/ids.js';
 import { loadEnvironment, loadRelease } from '../deployments/plan.js';
-import type { TrafficRouterConfig } from '../deployments/traffic.js';
 import { appendPacket, type Signer } from '../evidence/service.js';
 import type { Outbound } from '../http/outbound.js';
 import type { AuthContext } from '../http/types.js';
+import type { TrafficRouterConfig } from '../protocol/traffic.js';
 import type { Tx } from '../store/db.js';
 import type { AnalysisResult, AnalysisSpec } from './analysis-model.js';
 import { resolveGroup, startGroupChange } from './groups.js';
@@ -24,7 +25,6 @@ export interface ProgressiveDeps {
   outbound: Outbound;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const byRef = (ref: string) => (UUID_RE.test(ref) ? 'id = $1::uuid' : 'name = $1');
 
 export interface RolloutRow {

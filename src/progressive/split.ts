@@ -1,7 +1,7 @@
 // The splits a rollout asks for (pure): behind a router, a stage's split between the stable and the
 // candidate variation and the final splits once one variation is promoted and the other retired; as target
 // groups, which of the group's targets run the candidate at a stage.
-import type { TrafficSplit } from '../deployments/traffic.js';
+import type { TrafficSplit } from '../protocol/traffic.js';
 import type { Stage } from './model.js';
 
 export interface VariationRow {

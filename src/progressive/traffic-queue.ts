@@ -4,9 +4,8 @@
 // the ones not applied yet; only one change of a rollout is leased at a time, so they land in order.
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import type { Runner } from '../deployments/lease.js';
-import type { TrafficRouterConfig, TrafficSplit } from '../deployments/traffic.js';
+import type { TrafficChange, TrafficReport, TrafficRouterConfig, TrafficSplit } from '../protocol/traffic.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
-import type { TrafficChange, TrafficReport } from './model.js';
 
 export const TRAFFIC_LEASE_SECONDS = 60;
 

@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../core/errors.js';
 import { type DeploymentPlan, planChanges } from '../deployments/plan.js';
-import { endRun } from '../engine/transitions.js';
+import { endRun } from '../engine/index.js';
 import { getEnvironment } from '../environments/service.js';
 import { appendPacket } from '../evidence/service.js';
 import { evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';

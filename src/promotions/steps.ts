@@ -2,7 +2,7 @@
 // that is still pending), verify the deployment, and complete the promotion.
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
-import type { StepRegistry, StepResult, StepType } from '../engine/registry.js';
+import type { StepRegistry, StepResult, StepType } from '../engine/index.js';
 import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
 import type { GateResult } from '../gates/types.js';
 import type { Outbound } from '../http/outbound.js';

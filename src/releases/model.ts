@@ -1,7 +1,7 @@
 // Releases: request/response schemas. A release names, per component, how to choose its image (a tag,
 // the latest of a channel, or a digest); making it ready pins every component to a digest.
 import { z } from 'zod';
-import { httpUrl } from '../integrations/types.js';
+import { httpUrl } from '../core/urls.js';
 
 const channel = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be a channel name such as "stable" or "beta"');
 const tag = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be an image tag such as "1.2.0"');

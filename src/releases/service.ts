@@ -4,7 +4,7 @@ import { getComponent } from '../components/service.js';
 import { readTag } from '../components/versioning.js';
 import { currentOfTag, latestInChannel } from '../components/versions.js';
 import { ConflictError, GantryError, NotFoundError, type ProblemField } from '../core/errors.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { Release, ReleaseComponent, ReleaseCreate, ReleaseUpdate } from './model.js';

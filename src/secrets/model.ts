@@ -1,6 +1,6 @@
 // Tenant secrets: request/response schemas. A secret's value goes in and never comes out.
 import { z } from 'zod';
-import { nameSchema } from '../tenancy/model.js';
+import { nameSchema } from '../core/ids.js';
 
 export const MAX_SECRET_BYTES = 64 * 1024;
 

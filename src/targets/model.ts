@@ -1,7 +1,7 @@
 // Targets: request/response schemas; the create body is a union on targetType so each connection shape is documented.
 import { z } from 'zod';
+import { nameSchema } from '../core/ids.js';
 import { pageQuery } from '../http/pagination.js';
-import { nameSchema } from '../tenancy/model.js';
 import { composeConnection, dockerConnection, labels, sshConnection, TARGET_TYPES } from './connection.js';
 
 export const target = z.object({

@@ -1,8 +1,9 @@
 // Targets: create, read, update, delete within a tenant transaction; connections are checked against the target type.
 import { ConflictError, GantryError, NotFoundError, ValidationError } from '../core/errors.js';
-import { getEnvironment, UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
+import { parseAt } from '../core/validate.js';
+import { getEnvironment } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
-import { parseAt } from '../integrations/model.js';
 import type { Tx } from '../store/db.js';
 import { CONNECTIONS } from './connection.js';
 import type { HistoryEntry, Target, TargetCreate, TargetUpdate } from './model.js';

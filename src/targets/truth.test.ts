@@ -3,7 +3,7 @@
 // targets are not drifted; next actions per environment follow what the API would accept.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
-import { type AgentTask, stickerFor } from '../deployments/protocol.js';
+import { type AgentTask, stickerFor } from '../protocol/deployment.js';
 
 describe('per-target truth and next actions', () => {
   let t: TestApp;

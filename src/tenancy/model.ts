@@ -1,13 +1,11 @@
 // Tenants, users, role bindings and API tokens: schemas that validate requests and describe responses.
 import { z } from 'zod';
+import { nameSchema } from '../core/ids.js';
 import { ROLES } from '../http/types.js';
 
-export const nameSchema = z
-  .string()
-  .regex(
-    /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/,
-    'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit',
-  );
+// Kept for platform-routes.ts, which imports it from here.
+export { nameSchema };
+
 export const idParam = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
 export const roleSchema = z.enum(ROLES);
 

@@ -2,9 +2,9 @@
 // Used by the platform routes (a platform admin acting) and by `gantry admin …` on the server host.
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import { nameSchema } from '../core/ids.js';
 import { generateToken } from '../core/tokens.js';
 import type { Tx } from '../store/db.js';
-import { nameSchema } from './model.js';
 import { insertToken } from './service.js';
 
 export const platformAdmin = z.object({

@@ -1,12 +1,12 @@
 // Workflow templates (versioned) and runs: start, read, list, cancel, and deliver events to waiting steps.
 import type { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
-import { endRun, insertStep, lockRun, STEPS_CHANNEL } from '../engine/transitions.js';
-import { UUID_RE } from '../environments/service.js';
+import { UUID_RE } from '../core/ids.js';
+import { endRun, insertStep, lockRun, type RunRow, STEPS_CHANNEL, type StepRow, type TemplateRow } from '../engine/index.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import type { runListQuery, runStart, stepEvent, TemplateBody, templateCreate } from './model.js';
-import { type RunRow, runOut, type StepRow, stepOut, type TemplateRow, templateOut } from './rows.js';
+import { runOut, stepOut, templateOut } from './rows.js';
 import { validateTemplate } from './validate.js';
 
 export async function getTemplate(tx: Tx, ref: string, version?: number): Promise<TemplateRow> {

@@ -1,7 +1,7 @@
 // Template validation on save: unique node ids, known step types, edges between known nodes, no cycles,
 // and expressions that parse and refer only to declared inputs and upstream steps. Errors name the node or edge.
 import { type ProblemField, ValidationError } from '../core/errors.js';
-import { expressionsIn, referencesOf, syntaxError } from './expressions.js';
+import { expressionsIn, referencesOf, syntaxError } from '../engine/index.js';
 import type { TemplateBody } from './model.js';
 
 export function upstreamOf(body: Pick<TemplateBody, 'nodes' | 'edges'>): Map<string, string[]> {

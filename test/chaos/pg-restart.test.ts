@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
-import { builtinRegistry } from '../../src/engine/builtins.js';
-import { Engine } from '../../src/engine/engine.js';
+import { builtinRegistry, Engine } from '../../src/engine/index.js';
 import { createPool, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { api, killAll, stopGantry } from '../e2e/support.js';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, sha256Of } from '../../src/deployments/protocol.js';
+import { canonicalJson, sha256Of } from '../../src/protocol/deployment.js';
 import { createTestDb } from '../helpers.js';
 import { dockerToolsMissing, pushHttpdImage, runningDigest, startDockerd, type TestDocker } from '../support/docker.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleDigest, canonicalJson, sha256Of } from '../../src/deployments/protocol.js';
+import { bundleDigest, canonicalJson, sha256Of } from '../../src/protocol/deployment.js';
 import { createTestDb } from '../helpers.js';
 import { dockerToolsMissing, pushHttpdImage, runningDigest, startDockerd, type TestDocker } from '../support/docker.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';

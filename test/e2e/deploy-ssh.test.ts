@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, sha256Of } from '../../src/deployments/protocol.js';
+import { canonicalJson, sha256Of } from '../../src/protocol/deployment.js';
 import { createTestDb } from '../helpers.js';
 import { dockerToolsMissing, pushHttpdImage, runningDigest, startDockerd, type TestDocker } from '../support/docker.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { redactPaths } from '../../src/core/logger.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/index.js';
 import { ephemeralSigner } from '../../src/evidence/signer.js';
 import { builtinGates } from '../../src/gates/registry.js';
 import { notify } from '../../src/integrations/notify.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { establishedTo } from '../../src/agent/routers/connections.js';
 import { RouterError, routerFor } from '../../src/agent/routers/index.js';
 import { parseLive } from '../../src/agent/routers/nginx.js';
-import { type AgentTask, strategyConfig } from '../../src/deployments/protocol.js';
+import { type AgentTask, strategyConfig } from '../../src/protocol/deployment.js';
 import { loadToolsMissing, startNginx, type TestNginx } from './load-support.js';
 
 const skip = loadToolsMissing();

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TrafficRouter, TrafficRouterError, trafficRouterFor } from '../../src/agent/traffic/index.js';
-import { type TrafficSplit, trafficSplit } from '../../src/deployments/traffic.js';
+import { type TrafficSplit, trafficSplit } from '../../src/protocol/traffic.js';
 import { NGINX, NJS_MODULE } from './load-support.js';
 import {
   type Backend,

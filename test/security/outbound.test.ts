@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/logger.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/index.js';
 import { ephemeralSigner } from '../../src/evidence/signer.js';
 import { builtinGates } from '../../src/gates/registry.js';
 import { Outbound } from '../../src/http/outbound.js';

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { type AgentTask, containerName, stickerFor } from '../../deployments/protocol.js';
+import { type AgentTask, containerName, stickerFor } from '../../protocol/deployment.js';
 import { type Router, RouterError, type RouteServer, routerFor } from '../routers/index.js';
 import {
   COLORS,

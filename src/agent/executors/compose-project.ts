@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { parse, stringify } from 'yaml';
-import type { AgentTask } from '../../deployments/protocol.js';
+import type { AgentTask } from '../../protocol/deployment.js';
 import type { ComponentPlan } from './spec.js';
 import { TaskFailure, type TaskLog } from './types.js';
 

@@ -5,9 +5,9 @@
 // and the old project is drained and stopped; otherwise the project is updated in place.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AgentTask, Observation, ObservedComponent } from '../../deployments/protocol.js';
-import { containerName, stickerFor } from '../../deployments/protocol.js';
-import { zeroDowntimeBlocker } from '../../deployments/zero-downtime.js';
+import type { AgentTask, Observation, ObservedComponent } from '../../protocol/deployment.js';
+import { containerName, stickerFor } from '../../protocol/deployment.js';
+import { zeroDowntimeBlocker } from '../../protocol/zero-downtime.js';
 import { deployColored, servingFirst } from './compose-colors.js';
 import {
   COLORS,

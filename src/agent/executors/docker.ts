@@ -13,7 +13,7 @@ import {
   type Observation,
   sha256Of,
   stickerFor,
-} from '../../deployments/protocol.js';
+} from '../../protocol/deployment.js';
 import { waitHealthy } from '../health.js';
 import { type Router, RouterError, type RouteServer, routerFor } from '../routers/index.js';
 import {

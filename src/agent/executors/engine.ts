@@ -1,7 +1,7 @@
 // Docker Engine API operations shared by the docker_host and compose_host executors (dockerode): pull
 // by digest, replace a container idempotently, read back what runs (the image digest the engine holds).
 import Docker from 'dockerode';
-import type { ObservedComponent } from '../../deployments/protocol.js';
+import type { ObservedComponent } from '../../protocol/deployment.js';
 import type { ProbeMeans } from '../health.js';
 import { directConnect } from '../health.js';
 import type { ComponentPlan } from './spec.js';

@@ -13,7 +13,7 @@ import {
   type Observation,
   type ObservedComponent,
   stickerFor,
-} from '../../deployments/protocol.js';
+} from '../../protocol/deployment.js';
 import { writeAtomic } from './docker.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 

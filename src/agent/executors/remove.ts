@@ -5,11 +5,10 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { type AgentTask, containerName, type ObservedComponent } from '../../deployments/protocol.js';
+import { type AgentTask, containerName, type ObservedComponent } from '../../protocol/deployment.js';
 import { COLORS, colorLockFile, LOCK_FILE, projectName, STICKER_FILE } from './compose-project.js';
 import { connectEngine, observeContainer, removeContainer } from './engine.js';
-import type { SshSession } from './ssh.js';
-import { sq } from './ssh.js';
+import { type SshSession, sq } from './ssh-session.js';
 import { type ExecResult, TaskFailure, type TaskLog } from './types.js';
 
 /** Every container name Gantry may have given a component on a target (any strategy). */

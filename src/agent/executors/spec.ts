@@ -8,7 +8,7 @@ import {
   type HealthCheck,
   healthCheck,
   type TaskComponent,
-} from '../../deployments/protocol.js';
+} from '../../protocol/deployment.js';
 
 export interface ComponentPlan {
   component: TaskComponent;

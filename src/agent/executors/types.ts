@@ -1,6 +1,6 @@
 // The executor interface: one per target type, used by the agent process and by the server's runner for
 // agentless ssh_host targets. Executors know the wire protocol types and nothing of the server.
-import type { AgentTask, Observation, ObservedComponent } from '../../deployments/protocol.js';
+import type { AgentTask, Observation, ObservedComponent } from '../../protocol/deployment.js';
 
 export type TaskLog = (line: string) => void;
 

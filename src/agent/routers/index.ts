@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { type AgentTask, expandTemplate, type RouterConfig } from '../../deployments/protocol.js';
+import { type AgentTask, expandTemplate, type RouterConfig } from '../../protocol/deployment.js';
 import { checkRouterCommand } from '../command-policy.js';
 import type { TaskLog } from '../executors/types.js';
 import { establishedTo, sameNetworkNamespace } from './connections.js';

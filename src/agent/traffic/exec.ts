@@ -4,7 +4,7 @@
 // non-zero exit is a failure. Bounded in time and in output, so a stuck or chatty program cannot hold
 // the agent.
 import { spawn } from 'node:child_process';
-import type { TrafficRouterConfig, TrafficSplit } from '../../deployments/traffic.js';
+import type { TrafficRouterConfig, TrafficSplit } from '../../protocol/traffic.js';
 import { checkRouterCommand } from '../command-policy.js';
 import { type TrafficRouter, TrafficRouterError } from './types.js';
 

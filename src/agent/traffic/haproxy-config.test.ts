@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trafficSplit } from '../../deployments/traffic.js';
+import { trafficSplit } from '../../protocol/traffic.js';
 import { haproxyQuote, haproxyServers, renderedSplit, renderHaproxy } from './haproxy-config.js';
 import { TrafficRouterError } from './types.js';
 

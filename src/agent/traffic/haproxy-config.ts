@@ -12,7 +12,7 @@
 // split uses a second, never-weighted copy of the header variation's servers (`hdr_<variation>_<n>`,
 // weight 0, never disabled): `use-server` picks one of them at random for marked requests, whatever the
 // weights, and `ignore-persist` lets a marked request's header win over its cookie.
-import type { TrafficSplit, TrafficVariation } from '../../deployments/traffic.js';
+import type { TrafficSplit, TrafficVariation } from '../../protocol/traffic.js';
 import { spreadWeight } from './support.js';
 import { TrafficRouterError } from './types.js';
 

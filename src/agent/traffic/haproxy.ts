@@ -2,7 +2,7 @@
 // reloads; shift() changes the weights through the runtime API, with no reload (the worker and every
 // client connection stay), then rewrites the file so that a later restart or reload keeps the split.
 import { readFile } from 'node:fs/promises';
-import type { TrafficRouterConfig, TrafficSplit } from '../../deployments/traffic.js';
+import type { TrafficRouterConfig, TrafficSplit } from '../../protocol/traffic.js';
 import { haproxyBackendName, haproxyServers, renderedSplit, renderHaproxy } from './haproxy-config.js';
 import { haproxySet, haproxyWeight } from './haproxy-runtime.js';
 import { runCommand, splitShape, toPercent, writeAtomic } from './support.js';

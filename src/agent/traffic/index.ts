@@ -1,6 +1,6 @@
 // Traffic routers by type: trafficRouterFor() turns a route's router config into the router that applies
 // its splits (nginx: njs split file; haproxy: runtime API; exec: a third-party program).
-import type { TrafficRouterConfig } from '../../deployments/traffic.js';
+import type { TrafficRouterConfig } from '../../protocol/traffic.js';
 import { type ExecLimits, ExecTrafficRouter } from './exec.js';
 import { HaproxyTrafficRouter } from './haproxy.js';
 import { NginxTrafficRouter } from './nginx.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trafficSplit } from '../../deployments/traffic.js';
+import { trafficSplit } from '../../protocol/traffic.js';
 import { parseNginxSplit, renderNginxSplit } from './nginx.js';
 import { TrafficRouterError } from './types.js';
 

@@ -3,7 +3,7 @@
 // reload (a reloadCommand, when given, runs after configure() only: e.g. the first time the location is
 // added). The file is the wire split itself, wrapped with the route it serves.
 import { readFile } from 'node:fs/promises';
-import { type TrafficRouterConfig, type TrafficSplit, trafficSplit } from '../../deployments/traffic.js';
+import { type TrafficRouterConfig, type TrafficSplit, trafficSplit } from '../../protocol/traffic.js';
 import { runCommand, writeAtomic } from './support.js';
 import { type TrafficRouter, TrafficRouterError } from './types.js';
 

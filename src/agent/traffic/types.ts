@@ -1,7 +1,7 @@
 // The traffic router interface of progressive delivery: how an agent applies a route's split between the
 // variations of a release (weights, a header that selects one, sticky cookies) on the proxy of its target.
 // nginx, HAProxy and exec (a third-party program) implement it; trafficRouterFor() (index.ts) picks one.
-import type { TrafficSplit } from '../../deployments/traffic.js';
+import type { TrafficSplit } from '../../protocol/traffic.js';
 
 export interface TrafficRouter {
   readonly type: string;

@@ -1,7 +1,7 @@
 // Built-in step types that talk to the outside or wait for it: http_call, notify, approval_wait, deploy, gate_evaluation.
 import { z } from 'zod';
 import { type Outbound, OutboundRefusedError, readCapped } from '../../http/outbound.js';
-import { evalCondition } from '../../workflows/expressions.js';
+import { evalCondition } from '../expressions.js';
 import type { StepContext, StepType } from '../registry.js';
 
 const CAPTURE_MAX = 64 * 1024;

@@ -1,6 +1,6 @@
 // Evidence verification in the browser with WebCrypto: RFC 8785 canonical JSON, SHA-256 content hash,
 // the DSSE envelope's payload, its Ed25519 signature over the PAE, and the hash chain. Mirrors
-// src/evidence/format.ts (which uses node:crypto) so a packet verifies the same way here and offline.
+// src/protocol/evidence-format.ts (which uses node:crypto) so a packet verifies the same way here and offline.
 import type { EvidenceBundle, EvidencePacket } from '../api/types';
 
 export const PAYLOAD_TYPE = 'application/vnd.gantry.evidence+json';

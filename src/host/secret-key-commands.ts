@@ -38,7 +38,7 @@ export function registerSecretKeyCommands(program: Command): void {
       const { loadMasterKey } = await import('../secrets/envelope.js');
       const { rotateMasterKey } = await import('../secrets/service.js');
       const { createPool, withSystem } = await import('../store/db.js');
-      const { CliError, EXIT } = await import('./output.js');
+      const { CliError, EXIT } = await import('../cli/output.js');
       const cfg = loadServerConfig(opts);
       const oldFile = opts.keyFile ? path.resolve(opts.keyFile) : cfg.secrets.keyFile;
       const newFile = path.resolve(opts.newKeyFile);

@@ -1,6 +1,6 @@
 // The evidence wire format, pure: RFC 8785 canonical JSON, SHA-256 content hashes, DSSE envelopes and
-// their Ed25519 signatures, key ids. No store or HTTP imports, so the offline CLI verifier can use it
-// (the one documented exception to "the CLI imports no domain code").
+// their Ed25519 signatures, key ids. Imports nothing of the server, so the server and the offline CLI
+// verifier share it.
 import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';

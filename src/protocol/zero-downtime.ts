@@ -1,7 +1,7 @@
 // Whether an update of a target can keep serving throughout, decided from the strategy config alone (pure):
 // the reason it cannot, or null. The operator sees it before a job starts; the compose_host executor takes
 // its in-place path for the same reasons, so what is announced is what happens.
-import type { StrategyConfig } from './protocol.js';
+import type { StrategyConfig } from './deployment.js';
 
 /** The port template a component's router entry and health probe use (as planComponents resolves it). */
 function portTemplate(config: StrategyConfig, component: string): number | string | undefined {

@@ -1,6 +1,6 @@
 // The deployment wire protocol shared by the server and agents: strategy config (one shape for every
 // strategy, DESIGN §5), the task an agent leases, what it reports back, stickers and their hashes.
-// Pure schemas and functions: the agent imports this file and nothing else of the server.
+// Pure schemas and functions: imports nothing of the server, so the agent can share it.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { strategyConfig } from './protocol.js';
+import { strategyConfig } from './deployment.js';
 import { zeroDowntimeBlocker } from './zero-downtime.js';
 
 const router = { type: 'nginx', path: '/etc/nginx/gantry/${target.name}.conf', reloadCommand: ['nginx', '-s', 'reload'] };

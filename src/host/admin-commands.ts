@@ -1,22 +1,8 @@
-// `gantry admin …` (server host: the database directly, like `gantry db migrate`) and `gantry platform …`
-// (the API, with a platform admin's platform token): who may administer the platform.
+// `gantry admin …` on the server host: who may administer the platform, straight against the database
+// (like `gantry db migrate`), no token. `gantry platform …` does the same over the API (src/cli/).
 import type { Command } from 'commander';
-import { type ApiOpts, apiCommand, clientFor, emit } from './api-command.js';
-import { ref } from './client.js';
-import { CliError, EXIT, printJson, printTable } from './output.js';
-
-interface PlatformAdmin {
-  id: string;
-  username: string;
-  displayName: string;
-  homeTenant: string | null;
-  createdAt: string;
-}
-interface Granted {
-  admin: PlatformAdmin;
-  token: string | null;
-  tenant: string | null;
-}
+import { CliError, EXIT, printJson } from '../cli/output.js';
+import { printAdmins, printGranted } from '../cli/platform-commands.js';
 
 interface HostOpts {
   dataDir?: string;
@@ -24,22 +10,6 @@ interface HostOpts {
   json?: boolean;
   tokenName?: string;
 }
-
-const printAdmins = (rows: PlatformAdmin[]) =>
-  printTable(rows, [
-    ['USERNAME', (a) => a.username],
-    ['HOME TENANT', (a) => a.homeTenant],
-    ['DISPLAY NAME', (a) => a.displayName],
-    ['ID', (a) => a.id],
-  ]);
-
-const printGranted = (r: Granted) =>
-  process.stdout.write(
-    `${r.admin.username} is a platform admin\n` +
-      (r.token
-        ? `platform token in tenant ${r.tenant} (shown only now; store it safely, hand it to ${r.admin.username}):\n  ${r.token}\n`
-        : `no token minted: ${r.admin.username} is a member of no tenant\n`),
-  );
 
 /** The migration that added home tenants and platform tokens, which these commands need. */
 const MEMBERSHIP_SCHEMA = 70;
@@ -127,29 +97,6 @@ export function registerAdminCommands(program: Command): void {
       const rows = await onServerDatabase(opts, listPlatformAdmins);
       if (opts.json) printJson(rows);
       else printAdmins(rows);
-    },
-  );
-
-  const platform = program
-    .command('platform')
-    .description(
-      'Platform administration over the API: needs a platform admin’s platform token (gantry admin grant-platform-admin prints one)',
-    );
-
-  apiCommand(platform, 'admins', 'List the platform admins', ['gantry platform admins']).action(async (opts: ApiOpts) => {
-    emit(opts, await clientFor(opts).listAll<PlatformAdmin>('/platform/admins'), printAdmins);
-  });
-
-  apiCommand(platform, 'grant <username>', 'Make a user a platform admin; prints a platform token for them once', [
-    'gantry platform grant alice',
-  ]).action(async (username: string, opts: ApiOpts) => {
-    emit(opts, await clientFor(opts).post<Granted>('/platform/admins', { username }), printGranted);
-  });
-
-  apiCommand(platform, 'revoke <username>', 'Take platform admin away from a user', ['gantry platform revoke alice']).action(
-    async (username: string, opts: ApiOpts) => {
-      const r = await clientFor(opts).delete<PlatformAdmin>(`/platform/admins/${ref(username)}`);
-      emit(opts, r, () => process.stdout.write(`${r.username} is no longer a platform admin\n`));
     },
   );
 }

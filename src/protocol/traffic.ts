@@ -1,7 +1,7 @@
 // The traffic wire protocol of progressive delivery, shared by the server and agents: how a router on a
 // target is set up for a route (traffic router config) and the split it should apply between the
-// variations of a release (weights, a header that selects one, sticky cookies). Pure schemas: agents
-// import this file and protocol.ts, nothing else of the server.
+// variations of a release (weights, a header that selects one, sticky cookies). Pure schemas that
+// import nothing of the server.
 import { z } from 'zod';
 
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'lower-case letters, digits and dashes, starting with a letter (at most 40)');
