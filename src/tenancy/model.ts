@@ -3,9 +3,6 @@ import { z } from 'zod';
 import { nameSchema } from '../core/ids.js';
 import { ROLES } from '../http/types.js';
 
-// Kept for platform-routes.ts, which imports it from here.
-export { nameSchema };
-
 export const idParam = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
 export const roleSchema = z.enum(ROLES);
 

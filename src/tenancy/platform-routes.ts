@@ -1,10 +1,10 @@
 // HTTP routes for platform administration: who the platform admins are, granting and revoking it. Only a
 // platform admin with a platform token reaches them (access PLATFORM); tenant roles never do.
 import { z } from 'zod';
+import { nameSchema } from '../core/ids.js';
 import { apiRoute } from '../http/resource.js';
 import { type App, type Deps, PLATFORM } from '../http/types.js';
 import { withSystem } from '../store/db.js';
-import { nameSchema } from './model.js';
 import * as p from './platform.js';
 
 export function platformRoutes(app: App, { db }: Deps): void {

@@ -1,6 +1,6 @@
 // HTTP routes for workflow templates, runs, and events to waiting steps.
 import { z } from 'zod';
-import type { StepRegistry } from '../engine/registry.js';
+import type { StepRegistry } from '../engine/index.js';
 import { denyingOutbound } from '../http/outbound.js';
 import { apiRoute, resourceRoutes, tenantRoute } from '../http/resource.js';
 import { ADMIN, type App, type Deps, READ, RELEASE_WRITE } from '../http/types.js';
