@@ -14,14 +14,15 @@ const depcruise = join(repo, 'node_modules', '.bin', 'depcruise');
 
 /** A tree every rule accepts: each layer imports only what it may. */
 const clean: Record<string, string> = {
-  'src/core/ids.ts': "export const UUID_RE = /^[0-9a-f-]{36}$/;\n",
+  'src/core/ids.ts': 'export const UUID_RE = /^[0-9a-f-]{36}$/;\n',
   'src/protocol/wire.ts': 'export type Lease = { id: string };\n',
   'src/store/db.ts': "import { UUID_RE } from '../core/ids.js';\nexport const ok = UUID_RE;\n",
   'src/engine/index.ts': "import { ok } from '../store/db.js';\nexport const engine = ok;\n",
   'src/deployments/service.ts':
     "import { engine } from '../engine/index.js';\nimport type { Lease } from '../protocol/wire.js';\nexport const d = engine;\nexport type L = Lease;\n",
   'src/agent/agent.ts': "import type { Lease } from '../protocol/wire.js';\nexport type A = Lease;\n",
-  'src/cli/main.ts': "import type { A } from '../agent/agent.js';\nimport { UUID_RE } from '../core/ids.js';\nexport type C = A;\nexport const c = UUID_RE;\n",
+  'src/cli/main.ts':
+    "import type { A } from '../agent/agent.js';\nimport { UUID_RE } from '../core/ids.js';\nexport type C = A;\nexport const c = UUID_RE;\n",
   'ui/src/api/client.ts': 'export const api = 1;\n',
   'ui/src/App.tsx': "import { api } from './api/client.js';\nexport const app = api;\n",
 };
@@ -60,7 +61,9 @@ async function tree(files: Record<string, string>): Promise<string> {
 /** Runs the repository's rules over a tree: the exit code and what the check printed. */
 async function check(dir: string): Promise<{ code: number; out: string }> {
   try {
-    const r = await run(depcruise, ['--config', join(repo, '.dependency-cruiser.cjs'), '--output-type', 'err', 'src', 'ui/src'], { cwd: dir });
+    const r = await run(depcruise, ['--config', join(repo, '.dependency-cruiser.cjs'), '--output-type', 'err', 'src', 'ui/src'], {
+      cwd: dir,
+    });
     return { code: 0, out: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
