@@ -1,8 +1,10 @@
 // `gantry admin …` on the server host: who may administer the platform, straight against the database
 // (like `gantry db migrate`), no token. `gantry platform …` does the same over the API (src/cli/).
+
 import type { Command } from 'commander';
 import { CliError, EXIT, printJson } from '../cli/output.js';
 import { printAdmins, printGranted } from '../cli/platform-commands.js';
+import { openServerDatabase } from './database.js';
 
 interface HostOpts {
   dataDir?: string;
@@ -20,14 +22,8 @@ async function onServerDatabase<T>(opts: HostOpts, fn: (tx: import('../store/db.
   const { createPool, withSystem } = await import('../store/db.js');
   const { GantryError } = await import('../core/errors.js');
   const cfg = loadServerConfig(opts);
-  let url = cfg.databaseUrl;
-  let stop: (() => Promise<void>) | undefined;
-  if (!url) {
-    const { startEmbedded } = await import('../store/embedded.js');
-    const store = await startEmbedded({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
-    url = store.connectionString;
-    stop = store.stop;
-  }
+  const store = await openServerDatabase(cfg);
+  const url = store.url;
   const db = createPool(url, 2);
   try {
     const v = await db
@@ -48,7 +44,7 @@ async function onServerDatabase<T>(opts: HostOpts, fn: (tx: import('../store/db.
     throw err;
   } finally {
     await db.end();
-    await stop?.();
+    await store.close();
   }
 }
 

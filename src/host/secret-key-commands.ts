@@ -1,7 +1,9 @@
 // `gantry admin rotate-secret-key`: on the server host, re-wraps every tenant secret's data key under a new
 // master key, in one transaction, straight against the database (like `gantry db migrate`). Server
 // modules are loaded lazily so API-client commands stay fast and never touch the store.
+
 import type { Command } from 'commander';
+import { openServerDatabase } from './database.js';
 
 interface RotateOpts {
   newKeyFile: string;
@@ -46,14 +48,8 @@ export function registerSecretKeyCommands(program: Command): void {
       const { key: from } = await loadMasterKey(oldFile, false);
       const { key: to, created } = await loadMasterKey(newFile, true);
       if (from.id === to.id) throw new CliError(`${newFile} holds the same key as ${oldFile}; nothing to rotate.`, EXIT.invalid);
-      let url = cfg.databaseUrl;
-      let stop: (() => Promise<void>) | undefined;
-      if (!url) {
-        const { startEmbedded } = await import('../store/embedded.js');
-        const store = await startEmbedded({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
-        url = store.connectionString;
-        stop = store.stop;
-      }
+      const store = await openServerDatabase(cfg);
+      const url = store.url;
       const db = createPool(url, 1);
       try {
         const result = await withSystem(db, (tx) => rotateMasterKey(tx, from, to));
@@ -67,7 +63,7 @@ export function registerSecretKeyCommands(program: Command): void {
           );
       } finally {
         await db.end();
-        await stop?.();
+        await store.close();
       }
     });
 }

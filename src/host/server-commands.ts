@@ -1,7 +1,9 @@
 // `gantry server` and `gantry db migrate`: the commands that run the server side. They load server
 // modules lazily, so API-client commands stay fast and never touch the store.
+
 import type { Command } from 'commander';
 import type { ServerFlags } from '../core/config.js';
+import { openServerDatabase } from './database.js';
 
 export function registerServerCommands(program: Command): void {
   program
@@ -53,14 +55,8 @@ export function registerServerCommands(program: Command): void {
       const { loadServerConfig } = await import('../core/config.js');
       const { migrate } = await import('../store/migrate.js');
       const cfg = loadServerConfig(opts);
-      let url = cfg.databaseUrl;
-      let stop: (() => Promise<void>) | undefined;
-      if (!url) {
-        const { startEmbedded } = await import('../store/embedded.js');
-        const store = await startEmbedded({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
-        url = store.connectionString;
-        stop = store.stop;
-      }
+      const store = await openServerDatabase(cfg);
+      const url = store.url;
       try {
         const result = await migrate(url);
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -71,7 +67,7 @@ export function registerServerCommands(program: Command): void {
               : `schema is current (version ${result.current})\n`,
           );
       } finally {
-        await stop?.();
+        await store.close();
       }
     });
 }
