@@ -57,6 +57,8 @@ const STARTUP_RETRY_MS = 5 * 60_000;
 const REVOKED_CODES = new Set(['agent_revoked', 'agent_certificate_revoked']);
 /** The longest pause between task polls while no server answers (the poll interval is the shortest). */
 const POLL_BACKOFF_CAP_MS = 10_000;
+/** How long stop() waits for a report request already in flight (the client gives up on a request after 30 s). */
+const STOP_REQUEST_WAIT_MS = 30_000;
 
 export function credentialFile(stateDir: string): string {
   return path.join(stateDir, 'agent.json');
@@ -199,7 +201,9 @@ export class Agent {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
     await this.outbox.drain(Math.max(0, deadline - Date.now()));
-    this.outbox.stop();
+    // A report request still in flight ends before stop() does (bounded by a client timeout's worth):
+    // a stopped agent sends nothing more.
+    await this.outbox.stop(STOP_REQUEST_WAIT_MS);
   }
 
   /** A revoked agent stops leasing, heartbeating and sending reports (they can never land). */
@@ -207,7 +211,7 @@ export class Agent {
     if (!(err instanceof AgentHttpError) || !REVOKED_CODES.has(err.code) || !this.running) return;
     this.running = false;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    this.outbox.stop();
+    void this.outbox.stop();
     this.onRevoked(`the server refused this agent: ${err.message} (${err.code})`);
   }
 

@@ -111,10 +111,18 @@ export class ReportOutbox {
     return this.pending.size === 0;
   }
 
-  /** Stops sending; what is unsent stays on disk for the next start. */
-  stop(): void {
+  /**
+   * Stops sending; what is unsent stays on disk for the next start. Resolves once a request already in flight
+   * has ended (or after `waitMs`), so nothing is sent after it resolves.
+   */
+  async stop(waitMs = 0): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    if (this.pump && waitMs > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.pump, new Promise<void>((r) => (t = setTimeout(r, waitMs)))]);
+      clearTimeout(t);
+    }
   }
 
   private kick(): void {
@@ -130,8 +138,11 @@ export class ReportOutbox {
     while (!this.stopped && this.pending.size) {
       let retry = false;
       for (const [name, r] of [...this.pending]) {
+        if (this.stopped) return;
         try {
           if (r.lines.length) await this.o.post(r.logsPath, { attempt: r.report.attempt, fencingToken: r.fencingToken, lines: r.lines });
+          // A stop while the log lines were on their way: the report waits on disk for the next start.
+          if (this.stopped) return;
           await this.o.post(r.reportPath, r.report);
           this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
           this.backoff.reset();
@@ -152,7 +163,7 @@ export class ReportOutbox {
         this.pending.delete(name);
         await rm(path.join(this.o.dir, name), { force: true });
       }
-      if (retry) {
+      if (retry && !this.stopped) {
         const wait = this.backoff.next();
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, wait);
