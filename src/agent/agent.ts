@@ -194,7 +194,11 @@ export class Agent {
     void this.pollLoop();
   }
 
-  /** Stops leasing and waits (bounded) for the tasks in flight to finish and their reports to be delivered; undelivered ones stay on disk. */
+  /**
+   * Stops leasing and waits (bounded by timeoutMs) for the tasks in flight to finish and their reports to be
+   * delivered; undelivered ones stay on disk. A report request already on its way is then waited for (up to
+   * STOP_REQUEST_WAIT_MS), so nothing is sent after stop() returns.
+   */
   async stop(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     this.running = false;
