@@ -3,7 +3,7 @@
 // verifier share it.
 
 import { isUtf8 } from 'node:buffer';
-import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify as edVerify, hash, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
 import { isCanonicalTextOf } from './canonical-match.js';
@@ -52,7 +52,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  // One-shot: no Hash object per call (a verifier hashes every packet). Strings are hashed as UTF-8.
+  return hash('sha256', data, 'hex');
 }
 
 /** "sha256:<hex>" of the canonical bytes: the content_hash, and what the next packet's previous_hash holds. */
@@ -346,6 +347,18 @@ export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyRepo
 function checkHeader(p: BundlePacket, tenantId: string): string | undefined {
   const h = p.content.packet as Partial<PacketHeader> | undefined;
   if (typeof h !== 'object' || h === null) return 'content has no signed "packet" header';
+  // The common case without building the comparison list.
+  if (
+    h.schema === PACKET_SCHEMA &&
+    h.type === p.packetType &&
+    h.tenantId === tenantId &&
+    h.promotionId === p.promotionId &&
+    h.sequence === p.sequence &&
+    h.previousHash === p.previousHash &&
+    h.createdAt === p.createdAt &&
+    p.tenantId === tenantId
+  )
+    return undefined;
   const want: [keyof PacketHeader, unknown][] = [
     ['schema', PACKET_SCHEMA],
     ['type', p.packetType],
