@@ -293,9 +293,13 @@ export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyRepo
   // The packet with the highest sequence so far: an out-of-order packet is reported once, and the ones
   // after it are still checked against the right predecessor.
   let latest: number | undefined;
-  for (const [index, p] of bundle.packets.entries()) {
-    const fail = (check: CheckName, message: string) =>
-      failures.push({ index, id: p.id, packetType: p.packetType, sequence: p.sequence, check, message });
+  // One failure reporter for the loop's current packet, not a closure per packet.
+  let index = 0;
+  let p = bundle.packets[0]!;
+  const fail = (check: CheckName, message: string) =>
+    failures.push({ index, id: p.id, packetType: p.packetType, sequence: p.sequence, check, message });
+  for (; index < bundle.packets.length; index++) {
+    p = bundle.packets[index]!;
     const env = parseEnvelope(p.signature);
     const payload = env && Buffer.from(env.payload, 'base64');
     // Work from the signed bytes: when they are provably the canonical content (a structural comparison,
@@ -319,7 +323,8 @@ export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyRepo
     if (!signedIsCanonical && !payload.equals(Buffer.from(canonical, 'utf8'))) {
       fail('envelope', 'the signed payload is not the canonical content of this packet');
     }
-    const sig = env.signatures.find((s) => s.keyid === p.signerKeyRef);
+    let sig: DsseSignature | undefined;
+    for (const s of env.signatures) if (s.keyid === p.signerKeyRef && !sig) sig = s;
     const key = sig && keys.get(sig.keyid);
     if (!sig) fail('signature', `no signature by ${p.signerKeyRef}, the packet's signer`);
     else if (!key) fail('signature', `signed by ${sig.keyid}, which is not among the ${trustedKeys ? 'given' : "bundle's"} keys`);
