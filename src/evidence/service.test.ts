@@ -143,9 +143,10 @@ describe('batched appends', () => {
     const before = (await chainOf(tenantA)).length;
     await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        withTenant(t.db, tenantA, (tx) =>
-          i % 3 === 0 ? appendPacket(tx, signer, input(i)) : appendPackets(tx, signer, [input(i), input(i + 100), input(i + 200)]),
-        ),
+        withTenant(t.db, tenantA, async (tx) => {
+          if (i % 3 === 0) await appendPacket(tx, signer, input(i));
+          else await appendPackets(tx, signer, [input(i), input(i + 100), input(i + 200)]);
+        }),
       ),
     );
     const rows = await chainOf(tenantA);
