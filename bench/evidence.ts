@@ -212,7 +212,8 @@ async function main(): Promise<void> {
       goal: `verify a ${PACKETS}-packet bundle (parse + all checks) vs raw Ed25519`,
       figure: `${(g / w).toFixed(2)}× (CPU time: ${(gc / wc).toFixed(2)}×)`,
       reference: `≥ ${VERIFY_GOAL}× raw crypto.verify (${w.toFixed(0)}/s this run)`,
-      pass: g / w >= VERIFY_GOAL,
+      // Met only when both measures agree: on a loaded machine the wall-clock ratio alone swings by ±0.2.
+      pass: g / w >= VERIFY_GOAL && gc / wc >= VERIFY_GOAL,
     });
     for (const [what, r] of [
       ['one transaction per packet, 1 appender (as today)', single],
