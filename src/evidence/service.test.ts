@@ -3,7 +3,7 @@ import { createTestDb, type TestDb } from '../../test/helpers.js';
 import { canonicalJson, contentHashOf } from '../protocol/evidence-format.js';
 import { withSystem, withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
-import { appendPacket, findReusable } from './service.js';
+import { appendPacket, appendPackets, findReusable } from './service.js';
 import { ephemeralSigner } from './signer.js';
 
 let t: TestDb;
@@ -81,5 +81,79 @@ describe('evidence service', () => {
     expect(again?.reuseKey).toBe(key);
     expect(await withTenant(t.db, tenantA, (tx) => findReusable(tx, tenantA, 'deployment', key))).toBeUndefined();
     expect(await withTenant(t.db, tenantB, (tx) => findReusable(tx, tenantB, 'release_decision', key))).toBeUndefined();
+  });
+});
+
+describe('batched appends', () => {
+  const chainOf = (tenantId: string) =>
+    withSystem(t.db, (tx) =>
+      tx.query<{ seq: number; content_hash: string; previous_hash: string | null }>(
+        'SELECT seq, content_hash, previous_hash FROM evidence_packets WHERE tenant_id = $1 ORDER BY seq',
+        [tenantId],
+      ),
+    ).then((r) => r.rows);
+
+  it('appends a batch in order, each packet linked to the one before, under one timestamp', async () => {
+    const before = (await chainOf(tenantA)).at(-1)!;
+    const batch = await withTenant(t.db, tenantA, (tx) =>
+      appendPackets(
+        tx,
+        signer,
+        [1, 2, 3].map((n) => ({
+          tenantId: tenantA,
+          promotionId: null,
+          packetType: 'deployment' as const,
+          content: content(100 + n),
+          reuseKey: `k-${n}`,
+        })),
+      ),
+    );
+    expect(batch.map((p) => p.sequence)).toEqual([before.seq + 1, before.seq + 2, before.seq + 3]);
+    expect(batch.map((p) => p.previousHash)).toEqual([before.content_hash, batch[0]!.contentHash, batch[1]!.contentHash]);
+    expect(batch.map((p) => (p.content as { n: number }).n)).toEqual([101, 102, 103]);
+    expect(batch.map((p) => p.reuseKey)).toEqual(['k-1', 'k-2', 'k-3']);
+    for (const p of batch) {
+      expect(p.contentHash).toBe(contentHashOf(canonicalJson(p.content)));
+      expect(p.content.packet).toMatchObject({ sequence: p.sequence, previousHash: p.previousHash, createdAt: batch[0]!.createdAt });
+    }
+    expect(await withTenant(t.db, tenantA, (tx) => appendPackets(tx, signer, []))).toEqual([]);
+  });
+
+  it('writes nothing of a batch when one packet is refused, and refuses batches across tenants', async () => {
+    const count = (await chainOf(tenantA)).length;
+    const ok = { tenantId: tenantA, promotionId: null, packetType: 'deployment' as const, content: content(1) };
+    await expect(
+      withTenant(t.db, tenantA, (tx) => appendPackets(tx, signer, [ok, { ...ok, content: { packet: 'mine' } }])),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(withTenant(t.db, tenantA, (tx) => appendPackets(tx, signer, [ok, { ...ok, content: { n: Number.NaN } }]))).rejects.toThrow(
+      /canonical JSON/,
+    );
+    await expect(withTenant(t.db, tenantA, (tx) => appendPackets(tx, signer, [ok, { ...ok, tenantId: tenantB }]))).rejects.toThrow(
+      /same tenant/,
+    );
+    // A reuse key the schema refuses fails the one INSERT: none of the batch is written.
+    await expect(
+      withTenant(t.db, tenantA, (tx) => appendPackets(tx, signer, [ok, { ...ok, reuseKey: 'not allowed: spaces' }])),
+    ).rejects.toMatchObject({ code: '23514' });
+    expect((await chainOf(tenantA)).length).toBe(count);
+  });
+
+  it('concurrent batches and single appends form one unbroken chain', async () => {
+    const input = (n: number) => ({ tenantId: tenantA, promotionId: null, packetType: 'release_decision' as const, content: content(n) });
+    const before = (await chainOf(tenantA)).length;
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        withTenant(t.db, tenantA, async (tx) => {
+          if (i % 3 === 0) await appendPacket(tx, signer, input(i));
+          else await appendPackets(tx, signer, [input(i), input(i + 100), input(i + 200)]);
+        }),
+      ),
+    );
+    const rows = await chainOf(tenantA);
+    expect(rows.length).toBe(before + 4 + 8 * 3);
+    for (const [i, r] of rows.entries()) {
+      expect(r.seq).toBe(i + 1);
+      expect(r.previous_hash).toBe(i === 0 ? null : rows[i - 1]!.content_hash);
+    }
   });
 });

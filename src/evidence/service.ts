@@ -73,66 +73,118 @@ export async function registerKey(tx: Tx, signer: Signer): Promise<void> {
 }
 
 /**
- * Appends one packet to the tenant's chain. A transaction-scoped advisory lock per tenant serialises
- * appends across all server replicas, so each packet links to the one committed before it and the chain
- * never forks (the unique (tenant_id, seq) and (tenant_id, previous_hash) indexes back this up). The lock
- * is held until the caller commits: append late in a transaction, after the slow work.
+ * Appends one packet to the tenant's chain: appendPackets with one input. A transaction-scoped advisory
+ * lock per tenant serialises appends across all server replicas, so each packet links to the one committed
+ * before it and the chain never forks (the unique (tenant_id, seq) and (tenant_id, previous_hash) indexes
+ * back this up). The lock is held until the caller commits: append late in a transaction, after the slow work.
  */
 export async function appendPacket(tx: Tx, signer: Signer, input: AppendInput): Promise<EvidencePacketOut> {
-  if (Object.hasOwn(input.content, 'packet')) {
-    throw new ValidationError('Evidence content must not set "packet": the evidence service writes that signed header.');
+  return (await appendPackets(tx, signer, [input]))[0]!;
+}
+
+/** Inserts a batch in one statement: all rows or none, in the given order, whatever the batch size. */
+const INSERT_PACKETS = `INSERT INTO evidence_packets
+       (tenant_id, promotion_id, packet_type, seq, content, content_hash, signature, signer_key_ref, previous_hash, reuse_key, created_at)
+     SELECT $1::uuid, u.promotion_id, u.packet_type, u.seq, u.content, u.content_hash, u.signature, $2, u.previous_hash, u.reuse_key, $3::timestamptz
+       FROM unnest($4::uuid[], $5::text[], $6::bigint[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::text[])
+            AS u(promotion_id, packet_type, seq, content, content_hash, signature, previous_hash, reuse_key)
+     RETURNING ${PACKET_COLUMNS}`;
+
+/**
+ * Appends packets to one tenant's chain, in the order given, under one hold of the tenant's chain lock:
+ * the key registration and the lock are one statement, the head is read once after the lock, each packet
+ * is hashed and signed linking to the one before it, and all are inserted by one statement — so the chain
+ * gets all of them, consecutive, or (the caller's transaction failing) none. Use it where one state change
+ * records several packets; the lock is held until the caller commits, as for appendPacket.
+ */
+export async function appendPackets(tx: Tx, signer: Signer, inputs: readonly AppendInput[]): Promise<EvidencePacketOut[]> {
+  const first = inputs[0];
+  if (!first) return [];
+  const { tenantId } = first;
+  for (const input of inputs) {
+    // One lock, one chain: packets of several tenants are separate appends.
+    if (input.tenantId !== tenantId) throw new TypeError('appendPackets: every packet of a batch must belong to the same tenant.');
+    if (Object.hasOwn(input.content, 'packet')) {
+      throw new ValidationError('Evidence content must not set "packet": the evidence service writes that signed header.');
+    }
   }
-  await registerKey(tx, signer);
-  // Two-key form: its own lock space, apart from the single-bigint locks (migrations) used elsewhere.
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('gantry.evidence'), hashtext($1))`, [input.tenantId]);
-  // Read after the lock: in READ COMMITTED each statement sees what committed before it started.
-  // greatest() skips NULL, so an empty chain still gets a time; later packets never go back in time.
+  // Registers the signer's key (idempotent, see registerKey) and takes the tenant's chain lock. The
+  // two-key lock form has its own lock space, apart from the single-bigint locks (migrations) used elsewhere.
+  await tx.query(
+    `WITH registered AS (INSERT INTO signing_keys (key_id, public_key_pem) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING)
+     SELECT pg_advisory_xact_lock(hashtext('gantry.evidence'), hashtext($3))`,
+    [signer.keyId, signer.publicKeyPem, tenantId],
+  );
+  // Read after the lock, in a statement of its own: in READ COMMITTED each statement sees what committed
+  // before it started. greatest() skips NULL, so an empty chain still gets a time; later packets never go
+  // back in time.
   const last = await tx.query<{ seq: number | null; content_hash: string | null; now: Date }>(
     `SELECT p.seq, p.content_hash, greatest(date_trunc('milliseconds', clock_timestamp()), p.created_at) AS now
        FROM (SELECT 1) one
        LEFT JOIN LATERAL (SELECT seq, content_hash, created_at FROM evidence_packets
                            WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1) p ON true`,
-    [input.tenantId],
+    [tenantId],
   );
   // One row always: the LEFT JOIN yields NULLs for a tenant's first packet.
-  const prev = last.rows[0]!;
-  const createdAt = prev.now;
-  const header: PacketHeader = {
-    schema: PACKET_SCHEMA,
-    type: input.packetType,
-    tenantId: input.tenantId,
-    promotionId: input.promotionId,
-    sequence: (prev.seq ?? 0) + 1,
-    previousHash: prev.content_hash,
-    createdAt: createdAt.toISOString(),
+  const head = last.rows[0]!;
+  const createdAt = head.now;
+  const at = createdAt.toISOString();
+  let sequence = head.seq ?? 0;
+  let previousHash = head.content_hash;
+  // Column arrays for the unnest() of INSERT_PACKETS.
+  const col: Record<'promotion' | 'type' | 'seq' | 'content' | 'hash' | 'envelope' | 'previous' | 'reuse', unknown[]> = {
+    promotion: [],
+    type: [],
+    seq: [],
+    content: [],
+    hash: [],
+    envelope: [],
+    previous: [],
+    reuse: [],
   };
-  let canonical: string;
-  try {
-    canonical = canonicalJson({ ...input.content, packet: header });
-  } catch (err) {
-    throw new ValidationError(`Evidence content cannot be written as canonical JSON: ${(err as Error).message}`);
+  for (const input of inputs) {
+    sequence += 1;
+    const header: PacketHeader = {
+      schema: PACKET_SCHEMA,
+      type: input.packetType,
+      tenantId,
+      promotionId: input.promotionId,
+      sequence,
+      previousHash,
+      createdAt: at,
+    };
+    let canonical: string;
+    try {
+      canonical = canonicalJson({ ...input.content, packet: header });
+    } catch (err) {
+      throw new ValidationError(`Evidence content cannot be written as canonical JSON: ${(err as Error).message}`);
+    }
+    const hash = contentHashOf(canonical);
+    col.promotion.push(input.promotionId);
+    col.type.push(input.packetType);
+    col.seq.push(sequence);
+    col.content.push(canonical);
+    col.hash.push(hash);
+    col.envelope.push(JSON.stringify(buildEnvelope(canonical, signer.keyId, (data) => signer.sign(data))));
+    col.previous.push(previousHash);
+    col.reuse.push(input.reuseKey ?? null);
+    previousHash = hash;
   }
-  const envelope = buildEnvelope(canonical, signer.keyId, (data) => signer.sign(data));
-  const inserted = await tx.query<PacketRow>(
-    `INSERT INTO evidence_packets
-       (tenant_id, promotion_id, packet_type, seq, content, content_hash, signature, signer_key_ref, previous_hash, reuse_key, created_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11)
-     RETURNING ${PACKET_COLUMNS}`,
-    [
-      input.tenantId,
-      input.promotionId,
-      input.packetType,
-      header.sequence,
-      canonical,
-      contentHashOf(canonical),
-      JSON.stringify(envelope),
-      signer.keyId,
-      header.previousHash,
-      input.reuseKey ?? null,
-      createdAt,
-    ],
-  );
-  return toPacket(inserted.rows[0]!);
+  const inserted = await tx.query<PacketRow>(INSERT_PACKETS, [
+    tenantId,
+    signer.keyId,
+    createdAt,
+    col.promotion,
+    col.type,
+    col.seq,
+    col.content,
+    col.hash,
+    col.envelope,
+    col.previous,
+    col.reuse,
+  ]);
+  // RETURNING order is not promised by SQL: hand back chain order, which is the input order.
+  return inserted.rows.sort((a, b) => a.seq - b.seq).map(toPacket);
 }
 
 /** The latest packet of this type recorded under reuseKey, if any: the caller references it instead of appending. */

@@ -1,9 +1,12 @@
 // The evidence wire format, pure: RFC 8785 canonical JSON, SHA-256 content hashes, DSSE envelopes and
 // their Ed25519 signatures, key ids. Imports nothing of the server, so the server and the offline CLI
 // verifier share it.
-import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
+
+import { isUtf8 } from 'node:buffer';
+import { createPublicKey, verify as edVerify, hash, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { z } from 'zod';
+import { isCanonicalTextOf } from './canonical-match.js';
 
 /** DSSE payload type of every Gantry evidence packet. */
 export const PAYLOAD_TYPE = 'application/vnd.gantry.evidence+json';
@@ -49,7 +52,8 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  // One-shot: no Hash object per call (a verifier hashes every packet). Strings are hashed as UTF-8.
+  return hash('sha256', data, 'hex');
 }
 
 /** "sha256:<hex>" of the canonical bytes: the content_hash, and what the next packet's previous_hash holds. */
@@ -185,7 +189,13 @@ export interface VerifyReport {
 /** The input is not a bundle at all (exit 2 in the CLI), as opposed to a bundle that fails checks (exit 1). */
 export class BundleFormatError extends Error {}
 
+/**
+ * Checks and types a parsed bundle. A bundle that plainly has the schema's shape is returned as it is,
+ * not copied (a large bundle's tree is then held once); anything else goes through the schema, which
+ * names the first problem or, for what the quick check leaves to it, returns the schema's copy.
+ */
 export function parseBundle(value: unknown): Bundle {
+  if (hasBundleShape(value)) return value;
   const r = evidenceBundle.safeParse(value);
   if (!r.success) {
     const first = r.error.issues[0];
@@ -194,6 +204,62 @@ export function parseBundle(value: unknown): Bundle {
     );
   }
   return r.data;
+}
+
+// The quick check accepts only what the schema accepts and then returns unchanged (declared members of the
+// expected types, JSON-parsed records); it is stricter where that is simpler, leaving the rest to the schema.
+const UUID = z.regexes.uuid();
+type Loose = Record<string, unknown>;
+const isObj = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isUuid = (v: unknown) => typeof v === 'string' && UUID.test(v);
+const isInt = (v: unknown) => Number.isSafeInteger(v);
+const orNull = (v: unknown, is: (v: unknown) => boolean) => v === null || is(v);
+// The schema's copy of a record drops a "__proto__" member and refuses symbol keys; such records go to it.
+function isJsonRecord(v: unknown): v is Loose {
+  if (!isObj(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && !Object.hasOwn(v, '__proto__') && Object.getOwnPropertySymbols(v).length === 0;
+}
+
+function hasPacketShape(p: unknown): boolean {
+  return (
+    isObj(p) &&
+    isUuid(p.id) &&
+    isUuid(p.tenantId) &&
+    orNull(p.promotionId, isUuid) &&
+    (PACKET_TYPES as readonly unknown[]).includes(p.packetType) &&
+    isInt(p.sequence) &&
+    isJsonRecord(p.content) &&
+    isStr(p.contentHash) &&
+    isStr(p.signature) &&
+    isStr(p.signerKeyRef) &&
+    orNull(p.previousHash, isStr) &&
+    orNull(p.reuseKey, isStr) &&
+    isStr(p.createdAt)
+  );
+}
+
+function hasBundleShape(b: unknown): b is Bundle {
+  if (!isObj(b) || b.format !== BUNDLE_FORMAT || !isStr(b.exportedAt)) return false;
+  const { tenant, filter, packets, keys, chain } = b;
+  if (!isObj(tenant) || !isUuid(tenant.id) || !isStr(tenant.name)) return false;
+  if (!isJsonRecord(filter) || !Object.values(filter).every(isStr)) return false;
+  if (!Array.isArray(packets) || !Array.isArray(keys) || !isObj(chain)) return false;
+  for (let i = 0; i < packets.length; i++) if (!hasPacketShape(packets[i])) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k: unknown = keys[i];
+    if (!isObj(k) || !isStr(k.keyid) || !isStr(k.publicKeyPem) || !isStr(k.createdAt) || !orNull(k.retiredAt, isStr)) return false;
+  }
+  if (chain.scope !== 'chain' && chain.scope !== 'subset') return false;
+  if (!orNull(chain.fromSequence, isInt) || !orNull(chain.toSequence, isInt) || !orNull(chain.headSequence, isInt)) return false;
+  if (!orNull(chain.anchorHash, isStr) || !orNull(chain.headHash, isStr) || !Array.isArray(chain.links)) return false;
+  // Index loops, not every(): every() skips holes, which the schema refuses.
+  for (let i = 0; i < chain.links.length; i++) {
+    const l: unknown = chain.links[i];
+    if (!isObj(l) || !isInt(l.sequence) || !isStr(l.contentHash) || !orNull(l.previousHash, isStr)) return false;
+  }
+  return true;
 }
 
 /**
@@ -227,31 +293,43 @@ export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyRepo
   // The packet with the highest sequence so far: an out-of-order packet is reported once, and the ones
   // after it are still checked against the right predecessor.
   let latest: number | undefined;
-  for (const [index, p] of bundle.packets.entries()) {
-    const fail = (check: CheckName, message: string) =>
-      failures.push({ index, id: p.id, packetType: p.packetType, sequence: p.sequence, check, message });
-    const canonical = canonicalJson(p.content);
-    const hash = contentHashOf(canonical);
+  // One failure reporter for the loop's current packet, not a closure per packet.
+  let index = 0;
+  let p = bundle.packets[0]!;
+  const fail = (check: CheckName, message: string) =>
+    failures.push({ index, id: p.id, packetType: p.packetType, sequence: p.sequence, check, message });
+  for (; index < bundle.packets.length; index++) {
+    p = bundle.packets[index]!;
+    const env = parseEnvelope(p.signature);
+    const payload = env && Buffer.from(env.payload, 'base64');
+    // Work from the signed bytes: when they are provably the canonical content (a structural comparison,
+    // see canonical-match.ts), hashing them gives the content hash and the content is not serialised again.
+    // Otherwise serialise the content and compare bytes, which finds the same failures, only slower.
+    const text = payload && isUtf8(payload) ? payload.toString('utf8') : undefined;
+    const signedIsCanonical = text !== undefined && isCanonicalTextOf(text, p.content);
+    const canonical = signedIsCanonical ? text : canonicalJson(p.content);
+    const hash = signedIsCanonical ? `sha256:${sha256Hex(payload!)}` : contentHashOf(canonical);
     hashes.push(hash);
     if (hash !== p.contentHash) fail('content_hash', `content hashes to ${hash}, but the packet says ${p.contentHash}`);
     const headerProblem = checkHeader(p, bundle.tenant.id);
     if (headerProblem) fail('header', headerProblem);
-    const env = parseEnvelope(p.signature);
-    if (!env) {
+    if (!env || !payload) {
       fail('envelope', 'the signature is not a DSSE envelope');
       checkLink(bundle, index, latest, hashes, bySequence, links, fail);
       if (latest === undefined || p.sequence > bundle.packets[latest]!.sequence) latest = index;
       continue;
     }
     if (env.payloadType !== PAYLOAD_TYPE) fail('envelope', `payload type is ${env.payloadType}, expected ${PAYLOAD_TYPE}`);
-    if (!Buffer.from(env.payload, 'base64').equals(Buffer.from(canonical, 'utf8'))) {
+    if (!signedIsCanonical && !payload.equals(Buffer.from(canonical, 'utf8'))) {
       fail('envelope', 'the signed payload is not the canonical content of this packet');
     }
-    const sig = env.signatures.find((s) => s.keyid === p.signerKeyRef);
+    let sig: DsseSignature | undefined;
+    for (const s of env.signatures) if (s.keyid === p.signerKeyRef && !sig) sig = s;
     const key = sig && keys.get(sig.keyid);
     if (!sig) fail('signature', `no signature by ${p.signerKeyRef}, the packet's signer`);
     else if (!key) fail('signature', `signed by ${sig.keyid}, which is not among the ${trustedKeys ? 'given' : "bundle's"} keys`);
-    else if (!verifyEnvelopeSignature(env, sig, key)) fail('signature', `the Ed25519 signature by ${sig.keyid} does not verify`);
+    else if (!edVerify(null, pae(env.payloadType, payload), key, Buffer.from(sig.sig, 'base64')))
+      fail('signature', `the Ed25519 signature by ${sig.keyid} does not verify`);
     else used.add(sig.keyid);
     checkLink(bundle, index, latest, hashes, bySequence, links, fail);
     if (latest === undefined || p.sequence > bundle.packets[latest]!.sequence) latest = index;
@@ -274,6 +352,18 @@ export function verifyBundle(bundle: Bundle, trustedKeys?: string[]): VerifyRepo
 function checkHeader(p: BundlePacket, tenantId: string): string | undefined {
   const h = p.content.packet as Partial<PacketHeader> | undefined;
   if (typeof h !== 'object' || h === null) return 'content has no signed "packet" header';
+  // The common case without building the comparison list.
+  if (
+    h.schema === PACKET_SCHEMA &&
+    h.type === p.packetType &&
+    h.tenantId === tenantId &&
+    h.promotionId === p.promotionId &&
+    h.sequence === p.sequence &&
+    h.previousHash === p.previousHash &&
+    h.createdAt === p.createdAt &&
+    p.tenantId === tenantId
+  )
+    return undefined;
   const want: [keyof PacketHeader, unknown][] = [
     ['schema', PACKET_SCHEMA],
     ['type', p.packetType],
