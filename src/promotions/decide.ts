@@ -95,12 +95,10 @@ export async function decideAtRequest(
   if (!failed.length) failed = gates.filter((g) => g.status === 'fail');
   if (failed.length) {
     const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
-    if (!(await recordDecision(tx, deps.signer, ctx, gates, 'rejected', why))) return null;
-    await notify(tx, p.tenant_id, { type: 'promotion.rejected', data: { promotionId: p.id, reason: why } }, now);
-    return 'rejected';
+    const told = () => notify(tx, p.tenant_id, { type: 'promotion.rejected', data: { promotionId: p.id, reason: why } }, now);
+    return (await recordDecision(tx, deps.signer, ctx, gates, 'rejected', why, told)) ? 'rejected' : null;
   }
   if (gates.some((g) => g.status !== 'pass')) return null;
-  if (!(await recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed'))) return null;
-  await notify(tx, p.tenant_id, { type: 'promotion.approved', data: { promotionId: p.id } }, now);
-  return 'approved';
+  const told = () => notify(tx, p.tenant_id, { type: 'promotion.approved', data: { promotionId: p.id } }, now);
+  return (await recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed', told)) ? 'approved' : null;
 }

@@ -158,9 +158,8 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
       body: m.decisionBody,
     },
     async (tx, { params, body }, a) => {
-      const { promotion, decided } = await svc.approve(tx, a, signer(), gates, gateDeps, params.id, body.comment, body.planHash);
-      if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, now());
-      return promotion;
+      const approved = () => notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: params.id } }, now());
+      return (await svc.approve(tx, a, signer(), gates, gateDeps, params.id, body.comment, body.planHash, approved)).promotion;
     },
   );
   tenantRoute(

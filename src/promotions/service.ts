@@ -289,6 +289,7 @@ export async function approve(
   id: string,
   comment: string,
   planHash?: string,
+  onDecided?: () => Promise<unknown>,
 ): Promise<{ promotion: Awaited<ReturnType<typeof getPromotion>>; decided: boolean }> {
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
@@ -313,13 +314,14 @@ export async function approve(
   await recordApproval(tx, auth, id, 'approved', comment, plan?.hash ?? null);
   const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
+  // The run is woken first: a decision's packet holds the tenant's chain lock until commit, so it comes last.
+  await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
   let decided = false;
   if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
-    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed');
+    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
   } else if (!results.some((g) => g.status === 'fail')) {
     await recordWaiting(tx, ctx, results, p.status as 'pending' | 'awaiting_approval', p.next_evaluation_at);
   }
-  await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
   return { promotion: await getPromotion(tx, id), decided };
 }
 

@@ -120,8 +120,9 @@ async function evaluate(
       const failed = deciding.filter((g) => g.status === 'fail');
       if (failed.length) {
         const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
-        const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
-        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why });
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why, () =>
+          tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why }),
+        );
         return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false, ...(decided ? { decided: why } : {}) };
       }
       const pending = deciding.filter((g) => g.status === 'pending');
@@ -135,8 +136,9 @@ async function evaluate(
         return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };
       }
       if (final) {
-        const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
-        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.approved', p.id);
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed', () =>
+          tell(tx, deps, ctx.tenantId, 'promotion.approved', p.id),
+        );
         if (decided) return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] }, decided: 'approved' };
       } else {
         // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.
