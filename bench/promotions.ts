@@ -17,6 +17,7 @@ import { createLogger } from '../src/core/logger.js';
 import { Engine } from '../src/engine/index.js';
 import { ephemeralSigner } from '../src/evidence/signer.js';
 import { builtinGates } from '../src/gates/registry.js';
+import { Outbound } from '../src/http/outbound.js';
 import { buildApp, buildRegistry } from '../src/server.js';
 import { createPool } from '../src/store/db.js';
 import { startEmbedded } from '../src/store/embedded.js';
@@ -72,8 +73,10 @@ async function main(): Promise<void> {
     const token = (await bootstrap(db)).token!;
     const signer = ephemeralSigner();
     const gates = builtinGates();
-    const registry = buildRegistry({ db, clock: systemClock, signer, gates });
-    const app = await buildApp({ db, logger: false, signer, gates, registry });
+    // The stand-ins listen on loopback, which the outbound door refuses unless allowed.
+    const outbound = new Outbound({ allow: ['127.0.0.0/8'] });
+    const registry = buildRegistry({ db, clock: systemClock, signer, gates, outbound });
+    const app = await buildApp({ db, logger: false, signer, gates, registry, outbound });
     const engine = new Engine({ db, connectionString: url, registry, logger: createLogger('warn'), concurrency: 20 });
     await engine.start();
     // any: the bench reads JSON responses loosely
@@ -152,10 +155,12 @@ async function main(): Promise<void> {
             digest,
           },
         ];
-        const r = await db.query<{ id: string }>(
-          `INSERT INTO releases (tenant_id, name, components, status) VALUES ($1, $2, $3, 'ready') RETURNING id`,
-          [tenantId, `${prefix}-${i}`, JSON.stringify(components)],
-        );
+        const r = await db.query<{ id: string }>(`INSERT INTO releases (tenant_id, name, components) VALUES ($1, $2, $3) RETURNING id`, [
+          tenantId,
+          `${prefix}-${i}`,
+          JSON.stringify(components),
+        ]);
+        await db.query(`UPDATE releases SET status = 'ready' WHERE id = $1`, [r.rows[0]!.id]);
         releases.push(r.rows[0]!.id);
       }
       return releases;
