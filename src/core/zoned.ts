@@ -2,18 +2,38 @@
 // instant of a local wall time, adding minutes on the wall clock (as a calendar does across a
 // daylight-saving change), and a local time written out with its zone.
 
+// Building an Intl.DateTimeFormat costs far more than using one, so each zone's formatters are kept.
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+const localFormats = new Map<string, Intl.DateTimeFormat>();
+
+function kept(cache: Map<string, Intl.DateTimeFormat>, timeZone: string, make: () => Intl.DateTimeFormat): Intl.DateTimeFormat {
+  let f = cache.get(timeZone);
+  if (!f) {
+    f = make();
+    if (cache.size > 500) cache.clear();
+    cache.set(timeZone, f);
+  }
+  return f;
+}
+
 /** Milliseconds the zone's wall clock is ahead of UTC at `at`. */
 export function zoneOffsetMs(at: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
+  const format = kept(
+    offsetFormats,
     timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
+    () =>
+      new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      }),
+  );
+  const parts = format.formatToParts(at);
   const n = (t: string) => Number(parts.find((p) => p.type === t)!.value);
   const wall = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second'));
   return wall - Math.floor(at.getTime() / 1000) * 1000;
@@ -43,18 +63,22 @@ export function addWallMinutes(start: Date, minutes: number, timeZone: string): 
 
 /** e.g. "Mon 30 Mar 2026 09:00 Europe/Berlin (UTC+02:00)". */
 export function formatZoned(at: Date, timeZone: string): string {
-  const text = new Intl.DateTimeFormat('en-GB', {
+  const format = kept(
+    localFormats,
     timeZone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  })
-    .format(at)
-    .replace(/,/g, '');
+    () =>
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone,
+        weekday: 'short',
+        day: 'numeric',
+        month: 'short',
+        year: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }),
+  );
+  const text = format.format(at).replace(/,/g, '');
   if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return `${text} UTC`;
   const off = zoneOffsetMs(at, timeZone) / 60_000;
   const sign = off < 0 ? '-' : '+';

@@ -1,5 +1,5 @@
 // CEL expressions in templates: `when` conditions, `${{ … }}` placeholders in node config, and run outputs.
-import { evaluate, parse } from '@marcbachmann/cel-js';
+import { parse } from '@marcbachmann/cel-js';
 
 export interface ExprContext {
   inputs: Record<string, unknown>;
@@ -22,9 +22,23 @@ export function toJson(value: unknown): unknown {
   return value;
 }
 
+// Compiled programs by expression text: templates and environments are versioned, so the same texts come
+// back on every evaluation; parsing was most of the cost of a policy gate.
+const programs = new Map<string, ReturnType<typeof parse>>();
+
+function program(expr: string): ReturnType<typeof parse> {
+  let p = programs.get(expr);
+  if (!p) {
+    p = parse(expr);
+    if (programs.size >= 2000) programs.clear();
+    programs.set(expr, p);
+  }
+  return p;
+}
+
 /** Evaluates CEL over any object context (workflow expressions, promotion policies). */
 export function evalExpr(expr: string, ctx: object): unknown {
-  return toJson(evaluate(expr, ctx as Record<string, unknown>));
+  return toJson(program(expr)(ctx as Record<string, unknown>));
 }
 
 /** Returns the syntax error of an expression, or undefined when it parses. */

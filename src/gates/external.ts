@@ -9,7 +9,7 @@ import { withTenant } from '../store/db.js';
 import type { Gate, GateDeps, PromotionContext } from './types.js';
 
 async function integration(deps: GateDeps, tenantId: string, name: string, typeId: string) {
-  const i = await withTenant(deps.db, tenantId, (tx) => getIntegration(tx, name));
+  const i = deps.tx ? await getIntegration(deps.tx, name) : await withTenant(deps.db, tenantId, (tx) => getIntegration(tx, name));
   if (i.typeId !== typeId) throw new Error(`integration "${name}" is a ${i.typeId}, not a ${typeId}`);
   return i;
 }

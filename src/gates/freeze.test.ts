@@ -1,9 +1,12 @@
 // Freeze windows: recurring rules in a time zone with a duration, one-off windows, overrides.
+import rrulePkg from 'rrule';
 import { describe, expect, it } from 'vitest';
 import { formatZoned } from '../core/zoned.js';
 import type { FreezeWindow } from '../environments/freeze.js';
-import { activeWindows, freezeEnds, freezeWindowGate } from './freeze.js';
+import { activeWindows, freezeEnds, freezeWindowGate, latestStart, ruleTextAt } from './freeze.js';
 import type { PromotionContext } from './types.js';
+
+const { rrulestr } = rrulePkg;
 
 const friday: FreezeWindow = {
   kind: 'recurring',
@@ -90,6 +93,28 @@ describe('activeWindows', () => {
     const a = activeWindows([biweekly], new Date('2026-11-23T00:30:00Z')).length;
     const b = activeWindows([biweekly], new Date('2026-11-30T00:30:00Z')).length;
     expect(a + b).toBe(1);
+  });
+});
+
+describe('expanded calendars', () => {
+  it('give the latest start walking the rule gives, at moments back and forth over months', () => {
+    const rules = [
+      friday,
+      { rrule: 'FREQ=MONTHLY;BYMONTHDAY=-1;BYHOUR=20', timezone: 'America/New_York' },
+      { rrule: 'FREQ=WEEKLY;INTERVAL=2;BYDAY=MO', timezone: 'UTC' },
+    ];
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    for (let i = 0; i < 30; i++) {
+      // Irregular steps, forwards and sometimes back, so kept ranges are left and entered again.
+      t += (i % 7 === 3 ? -5 : 1) * ((i * 7919) % 1440) * 60_000 * 9;
+      const now = new Date(t);
+      for (const w of rules) {
+        const text = ruleTextAt(w, now);
+        expect(latestStart(text, now)?.toISOString(), `${w.rrule} at ${now.toISOString()}`).toBe(
+          rrulestr(text).before(now, true)?.toISOString(),
+        );
+      }
+    }
   });
 });
 

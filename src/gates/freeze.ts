@@ -51,6 +51,54 @@ function ruleOf(text: string) {
   return r;
 }
 
+// Expanded calendars: each rule's occurrences around the moment it was first asked about, so an evaluation
+// is a binary search instead of walking the rule (a few ms each with a time zone). The rule text names its
+// environment's window and DTSTART, so a changed window or a new day is a new entry.
+interface Expansion {
+  lo: number;
+  hi: number;
+  /** Every occurrence from lo to hi, ascending (ms). */
+  starts: number[];
+}
+const expanded = new Map<string, Expansion>();
+const BEHIND_MS = 40 * 86_400_000;
+const AHEAD_MS = 35 * 86_400_000;
+const MAX_OCCURRENCES = 5000;
+
+/** The rule's latest occurrence at or before now: the same answer as rrulestr(text).before(now, true). */
+export function latestStart(text: string, now: Date): Date | null {
+  const t = now.getTime();
+  let e = expanded.get(text);
+  if (!e || t < e.lo || t > e.hi) {
+    const lo = t - BEHIND_MS;
+    const starts = ruleOf(text)
+      .between(new Date(lo), new Date(t + AHEAD_MS), true, (_d, n) => n < MAX_OCCURRENCES)
+      .map((d) => d.getTime());
+    // A rule with very many occurrences is expanded up to its last one kept; later moments expand anew.
+    const hi = starts.length >= MAX_OCCURRENCES ? starts[starts.length - 1]! : t + AHEAD_MS;
+    e = { lo, hi: Math.max(hi, t), starts };
+    if (expanded.size > 1000) expanded.clear();
+    expanded.set(text, e);
+  }
+  // The first occurrence after now; the one before it is the answer.
+  let a = 0;
+  let b = e.starts.length;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (e.starts[m]! <= t) a = m + 1;
+    else b = m;
+  }
+  if (a > 0) return new Date(e.starts[a - 1]!);
+  // No occurrence between lo and now: an earlier one, if any, is the answer.
+  return ruleOf(text).before(now, true);
+}
+
+/** The rule of a recurring window as it is walked at `now`: its DTSTART (see dtstart) in its zone, and the RRULE. */
+export function ruleTextAt(w: { rrule: string; timezone: string }, now: Date): string {
+  const rule = w.rrule.replace(/^RRULE:/, '');
+  return `DTSTART;TZID=${w.timezone}:${dtstart(rule, now)}\nRRULE:${rule}`;
+}
+
 export function activeWindows(windows: FreezeWindow[], now: Date): ActiveWindow[] {
   const active: ActiveWindow[] = [];
   for (const w of windows) {
@@ -60,12 +108,10 @@ export function activeWindows(windows: FreezeWindow[], now: Date): ActiveWindow[
       if (start <= now && now < end) active.push({ name: w.name, start, end, reason: w.reason, timezone: 'UTC' });
       continue;
     }
-    const rule = w.rrule.replace(/^RRULE:/, '');
-    const r = ruleOf(`DTSTART;TZID=${w.timezone}:${dtstart(rule, now)}\nRRULE:${rule}`);
     // The latest start at or before now; a window lasts durationMinutes on its zone's wall clock (Friday
     // 18:00 for 63 h ends Monday 09:00 local, also on the weekend the clocks change), so an earlier start
     // can only end earlier: the latest one decides.
-    const start = r.before(now, true);
+    const start = latestStart(ruleTextAt(w, now), now);
     if (!start) continue;
     const end = addWallMinutes(start, w.durationMinutes, w.timezone);
     if (now < end) active.push({ name: w.name, start, end, reason: w.reason, timezone: w.timezone });

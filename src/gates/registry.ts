@@ -78,6 +78,10 @@ export function checkGateRefs(registry: GateRegistry, refs: GateRef[]): string[]
   return problems;
 }
 
+/**
+ * Evaluates the gates concurrently (an external gate waits on its service with its own timeout, not on
+ * the gates before it); the results keep the configured order.
+ */
 export async function evaluateGates(
   registry: GateRegistry,
   refs: GateRef[],
@@ -85,21 +89,17 @@ export async function evaluateGates(
   deps: GateDeps,
   include: (id: string) => boolean = () => true,
 ): Promise<GateResult[]> {
-  const out: GateResult[] = [];
-  for (const ref of refs) {
+  const one = async (ref: GateRef): Promise<GateResult> => {
     const id = typeof ref === 'string' ? ref : ref.id;
-    if (!include(id)) continue;
     const gate = registry.get(id);
-    if (!gate) {
-      out.push({ gate: id, status: 'fail', reason: `gate "${id}" is not available (is its plugin installed and enabled?)`, inputs: {} });
-      continue;
-    }
+    if (!gate)
+      return { gate: id, status: 'fail', reason: `gate "${id}" is not available (is its plugin installed and enabled?)`, inputs: {} };
     try {
       const config = gate.parseConfig ? gate.parseConfig(typeof ref === 'string' ? {} : (ref.config ?? {})) : undefined;
-      out.push({ gate: id, ...(await gate.evaluate(ctx, config, deps)) });
+      return { gate: id, ...(await gate.evaluate(ctx, config, deps)) };
     } catch (err) {
-      out.push({ gate: id, status: 'fail', reason: `gate "${id}" could not be evaluated: ${(err as Error).message}`, inputs: {} });
+      return { gate: id, status: 'fail', reason: `gate "${id}" could not be evaluated: ${(err as Error).message}`, inputs: {} };
     }
-  }
-  return out;
+  };
+  return Promise.all(refs.filter((ref) => include(typeof ref === 'string' ? ref : ref.id)).map(one));
 }

@@ -2,7 +2,7 @@
 // context and answers pass, fail or pending, with a reason and the inputs it saw.
 import type { Clock } from '../core/clock.js';
 import type { Outbound } from '../http/outbound.js';
-import type { Db } from '../store/db.js';
+import type { Db, Tx } from '../store/db.js';
 
 export type GateStatus = 'pass' | 'fail' | 'pending';
 
@@ -73,6 +73,11 @@ export interface GateDeps {
   clock: Clock;
   /** The door for requests to tenant-configured services; without one, private and loopback addresses are refused. */
   outbound?: Outbound | undefined;
+  /**
+   * The caller's tenant transaction, when the gates are evaluated inside one: gates read through it
+   * (e.g. their integration) instead of taking another pooled connection while the caller holds one.
+   */
+  tx?: Tx | undefined;
 }
 
 export interface Gate<C = unknown> {

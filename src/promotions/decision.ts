@@ -99,6 +99,9 @@ export async function recordWaiting(
 /**
  * Records a final decision with its release_decision packet (or a reference to an identical earlier
  * one). Returns false when the promotion already left the deciding states (someone else decided).
+ * `onDecided` writes what commits with the decision (its notification) before the packet is appended:
+ * the append holds the tenant's chain lock until the transaction commits, so as little as possible
+ * comes after it.
  */
 export async function recordDecision(
   tx: Tx,
@@ -107,10 +110,12 @@ export async function recordDecision(
   gates: GateResult[],
   outcome: 'approved' | 'rejected',
   why: string,
+  onDecided?: () => Promise<unknown>,
 ): Promise<boolean> {
   const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
   if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
   await savePlan(tx, ctx);
+  await onDecided?.();
   const key = reuseKey(ctx, outcome, gates);
   const approvers = ctx.approvals.filter((a) => a.action === 'approved').map((a) => a.approver);
   const content = {

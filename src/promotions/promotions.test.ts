@@ -68,6 +68,19 @@ async function promote(who: string, release: string, to: string, reason = 'test'
 }
 
 describe('promotion through dev → staging → prod', () => {
+  it('decides a promotion with nothing to wait for in the request itself; its run records that and goes on', async () => {
+    await f.readyRelease('0.9.0', 'dave');
+    const r = await f.call('alice', 'POST', '/api/v1/promotions', { releaseId: '0.9.0', targetEnvironmentId: 'dev', reason: 'at once' });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.status).toBe('approved');
+    expect(r.body.decisionRecord.outcome).toBe('approved');
+    expect(r.body.decisionRecord.evidence.packetId).toBeTruthy();
+    const done = await f.waitFor(r.body.id, ['deployed']);
+    const run = await f.call('admin', 'GET', `/api/v1/workflow-runs/${done.workflowRunId}`);
+    const gatesStep = run.body.steps.find((s: { nodeId: string }) => s.nodeId === 'evaluate_gates');
+    expect(gatesStep.status).toBe('succeeded');
+  });
+
   it('deploys to dev and staging without approvals, and to prod only with two approvals by other people', async () => {
     await f.readyRelease('1.0.0', 'dave');
     expect((await f.waitFor(await promote('alice', '1.0.0', 'dev'), ['deployed'])).status).toBe('deployed');

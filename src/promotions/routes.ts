@@ -54,9 +54,11 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
       status: 201,
     },
     async (tx, req, a) => {
-      const created = await svc.createPromotion(tx, a, req.body);
-      await announce(tx, a, 'promotion.requested', created, created.reason);
-      return created;
+      // Announced before it is decided, so promotion.requested goes out before promotion.approved/rejected.
+      return svc.createPromotion(tx, a, req.body, {
+        announce: (p) => announce(tx, a, 'promotion.requested', p, p.reason),
+        decide: { signer: signer(), gates, gateDeps },
+      });
     },
   );
 
@@ -156,9 +158,8 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
       body: m.decisionBody,
     },
     async (tx, { params, body }, a) => {
-      const { promotion, decided } = await svc.approve(tx, a, signer(), gates, gateDeps, params.id, body.comment, body.planHash);
-      if (decided) await notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: promotion.id } }, now());
-      return promotion;
+      const approved = () => notify(tx, a.tenantId, { type: 'promotion.approved', data: { promotionId: params.id } }, now());
+      return (await svc.approve(tx, a, signer(), gates, gateDeps, params.id, body.comment, body.planHash, approved)).promotion;
     },
   );
   tenantRoute(

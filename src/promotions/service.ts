@@ -15,6 +15,7 @@ import type { Tx } from '../store/db.js';
 import { rolesText } from '../tenancy/auth.js';
 import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
 import { buildContext, contextFor, fullPlans, type PromotionRow, planNow, previousEnvironment } from './context.js';
+import { type DecideDeps, decideAtRequest } from './decide.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
 import { explain } from './why.js';
@@ -112,8 +113,17 @@ export async function listPromotions(tx: Tx, q: z.infer<typeof promotionListQuer
   return toPage(r.rows, q.limit, (x) => [x.id], promotionOut);
 }
 
-/** Creates the promotion and starts its workflow run in one transaction. */
-export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<typeof promotionCreate>) {
+/** What a request does besides creating: `announce` it (before any decision), and `decide` it at once when nothing has to wait. */
+export interface CreateOptions {
+  announce?: (created: { id: string; releaseName: string; targetEnvironmentName: string; reason: string }) => Promise<unknown>;
+  decide?: DecideDeps;
+}
+
+/**
+ * Creates the promotion and starts its workflow run in one transaction; with `decide`, a promotion whose
+ * gates all pass (or one fails) is decided in that transaction too (decide.ts), and its run follows.
+ */
+export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<typeof promotionCreate>, opts: CreateOptions = {}) {
   const release = await getRelease(tx, input.releaseId);
   const env = await getEnvironment(tx, input.targetEnvironmentId);
   const source = await previousEnvironment(tx, env.orderIndex);
@@ -145,6 +155,8 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
     { promotionId: id },
   );
   await tx.query('UPDATE promotions SET workflow_run_id = $2 WHERE id = $1', [id, run.id]);
+  await opts.announce?.({ id, releaseName: release.name, targetEnvironmentName: env.name, reason: input.reason });
+  if (opts.decide) await decideAtRequest(tx, opts.decide, id, plan);
   return getPromotion(tx, id);
 }
 
@@ -167,7 +179,7 @@ async function evaluateWouldBe(
     now: deps.clock.now(),
     ...(withPlan ? {} : { plan: null }),
   });
-  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
   const wouldPass = results.every(
     (g) => g.status === 'pass' || (g.status === 'pending' && ['approvals', 'separation_of_duties'].includes(g.gate)),
   );
@@ -277,6 +289,7 @@ export async function approve(
   id: string,
   comment: string,
   planHash?: string,
+  onDecided?: () => Promise<unknown>,
 ): Promise<{ promotion: Awaited<ReturnType<typeof getPromotion>>; decided: boolean }> {
   const p = await row(tx, id, true);
   if (!['pending', 'awaiting_approval'].includes(p.status))
@@ -300,14 +313,15 @@ export async function approve(
   const plan = await planToDecide(tx, auth, p, planHash);
   await recordApproval(tx, auth, id, 'approved', comment, plan?.hash ?? null);
   const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
-  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
+  // The run is woken first: a decision's packet holds the tenant's chain lock until commit, so it comes last.
+  await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
   let decided = false;
   if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
-    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed');
+    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
   } else if (!results.some((g) => g.status === 'fail')) {
     await recordWaiting(tx, ctx, results, p.status as 'pending' | 'awaiting_approval', p.next_evaluation_at);
   }
-  await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
   return { promotion: await getPromotion(tx, id), decided };
 }
 
@@ -326,7 +340,7 @@ export async function reject(
   const plan = await planNow(tx, auth.tenantId, p.release_id, p.target_environment_id);
   await recordApproval(tx, auth, id, 'rejected', comment, plan?.hash ?? null);
   const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
-  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps);
+  const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
   await recordDecision(tx, signer, ctx, results, 'rejected', `rejected by ${auth.username}: ${comment}`);
   if (p.workflow_run_id) await endRun(tx, p.workflow_run_id, 'cancelled', `promotion rejected by ${auth.username}`);
   return getPromotion(tx, id);
@@ -369,7 +383,7 @@ export async function overrideGate(
   }
   // Only the overridden gate is evaluated: the plan as last recorded will do (approvals are not overridable).
   const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan: p.plan });
-  const before = (await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, deps, (g) => g === body.gate))[0];
+  const before = (await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx }, (g) => g === body.gate))[0];
   if (!before)
     throw new ValidationError(`Gate "${body.gate}" does not apply to "${env.name}".`, [
       { path: 'body.gate', message: 'not configured for this environment' },

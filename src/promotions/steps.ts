@@ -65,6 +65,28 @@ async function loadPromotion(db: Db, tenantId: string, id: string): Promise<Prom
 }
 
 /**
+ * The promotion was decided before this step ran: by its request (decide.ts), by an approval, or by an
+ * earlier evaluation. The step records what was decided and answers as if it had decided it itself.
+ */
+function decidedBefore(p: PromotionRow, ctx: { log(l: string): void }): StepResult<{ gates: Record<string, unknown>[] }> {
+  const record = p.decision_record as { gates?: GateResult[]; why?: string; approvals?: { action: string }[] };
+  const gates = record.gates ?? [];
+  if (p.status === 'rejected' || p.status === 'cancelled') {
+    // Rejected by its gates when requested: the run fails as the gate step would have failed it.
+    const byGates = p.status === 'rejected' && record.why && !(record.approvals ?? []).some((a) => a.action === 'rejected');
+    if (byGates) {
+      ctx.log(`promotion rejected by its gates when requested`);
+      for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
+      return { status: 'failed', error: `rejected by gates — ${record.why}`, retryable: false };
+    }
+    return { status: 'failed', error: `promotion is ${p.status}`, retryable: false };
+  }
+  ctx.log(`promotion already ${p.status}${record.why ? `: ${record.why}` : ''}`);
+  for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
+  return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] } };
+}
+
+/**
  * Evaluates gates and records the outcome. `final` decides the promotion when every gate passes;
  * otherwise passing means only that the first phase is through.
  */
@@ -74,11 +96,7 @@ async function evaluate(
   final: boolean,
 ): Promise<StepResult<{ gates: Record<string, unknown>[] }>> {
   const p = await loadPromotion(deps.db, ctx.tenantId, ctx.input.promotionId);
-  if (!['pending', 'awaiting_approval'].includes(p.status)) {
-    if (p.status === 'rejected' || p.status === 'cancelled')
-      return { status: 'failed', error: `promotion is ${p.status}`, retryable: false };
-    return { status: 'succeeded', outputs: { gates: (p.decision_record.gates as Record<string, unknown>[]) ?? [] } };
-  }
+  if (!['pending', 'awaiting_approval'].includes(p.status)) return decidedBefore(p, ctx);
   const now = ctx.now();
   const result = await withTenant(
     deps.db,
@@ -96,14 +114,15 @@ async function evaluate(
       const refs = gateRefs(pc.environment.config);
       // Every gate is evaluated and recorded, so the promotion shows approvals and separation of duties
       // while it waits on another gate; before the approval step only the others decide.
-      const gates = await evaluateGates(deps.gates, refs, pc, deps);
+      const gates = await evaluateGates(deps.gates, refs, pc, { ...deps, tx });
       const deciding = final ? gates : gates.filter((g) => !APPROVAL_GATES.has(g.gate));
       for (const g of gates) ctx.log(`gate ${g.gate}: ${g.status} — ${g.reason}`);
       const failed = deciding.filter((g) => g.status === 'fail');
       if (failed.length) {
         const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
-        const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why);
-        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why });
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'rejected', why, () =>
+          tell(tx, deps, ctx.tenantId, 'promotion.rejected', p.id, { reason: why }),
+        );
         return { status: 'failed', error: `rejected by gates — ${why}`, retryable: false, ...(decided ? { decided: why } : {}) };
       }
       const pending = deciding.filter((g) => g.status === 'pending');
@@ -117,8 +136,9 @@ async function evaluate(
         return next ? { status: 'waiting', until: next, reason } : { status: 'waiting', reason };
       }
       if (final) {
-        const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed');
-        if (decided) await tell(tx, deps, ctx.tenantId, 'promotion.approved', p.id);
+        const decided = await recordDecision(tx, deps.signer, pc, gates, 'approved', 'every gate passed', () =>
+          tell(tx, deps, ctx.tenantId, 'promotion.approved', p.id),
+        );
         if (decided) return { status: 'succeeded', outputs: { gates: gates as unknown as Record<string, unknown>[] }, decided: 'approved' };
       } else {
         // Stays pending until the approval step looks at approvals and sets awaiting_approval with its reason.

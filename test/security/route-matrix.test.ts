@@ -302,7 +302,9 @@ beforeAll(async () => {
   f.tokens = adminTok.token.id;
   tokens.user = adminTok.secret;
 
-  f.env = (await api('POST', '/environments', root, { name: 'matrix-prod' })).id;
+  // One approval required: the matrix's promotion waits for it (one with nothing to wait for is decided
+  // when requested), so approve, reject, cancel and overrides meet an open promotion.
+  f.env = (await api('POST', '/environments', root, { name: 'matrix-prod', requiredApprovals: 1 })).id;
   f.targets = (
     await api('POST', '/targets', root, {
       name: 'matrix-host',
