@@ -23,6 +23,8 @@ export interface Completion {
   step: StepRow;
   outcome: Outcome | 'skipped';
   logs: string[];
+  /** The run's inputs, as claimed with the step (lets a one-node run finish without reading it back). */
+  runInputs?: Record<string, unknown>;
 }
 
 /**
