@@ -74,8 +74,11 @@ async function counters(adminUrl: string, db: string): Promise<Counters> {
   try {
     // Backends report their statistics when idle or on exit; the workload's pools are closed by now.
     await new Promise((r) => setTimeout(r, 1200));
+    // WAL fsyncs: pg_stat_io from PostgreSQL 18 (pg_stat_wal lost its wal_sync column), pg_stat_wal before.
+    const v = Number((await c.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+    const syncs = v >= 180000 ? `SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'` : 'SELECT wal_sync FROM pg_stat_wal';
     const r = await c.query<{ commits: string; syncs: string }>(
-      `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1) AS commits, (SELECT wal_sync FROM pg_stat_wal) AS syncs`,
+      `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = $1) AS commits, (${syncs}) AS syncs`,
       [db],
     );
     return { commits: Number(r.rows[0]!.commits), walSyncs: Number(r.rows[0]!.syncs), statements: sent };
@@ -211,7 +214,6 @@ async function graphile(adminUrl: string, kind: 'single' | 'dag'): Promise<Measu
       Array.from({ length: n }, (_, j) => ({ identifier: kind === 'single' ? 'noop' : 'root', payload: { run: i + j } })),
     );
   }
-  await utils.release();
   const before = await counters(adminUrl, dbName);
   const t0 = performance.now();
   const runner = await runGraphile({
@@ -228,6 +230,7 @@ async function graphile(adminUrl: string, kind: 'single' | 'dag'): Promise<Measu
   await waitUntil(async () => done >= steps);
   const seconds = (performance.now() - t0) / 1000;
   await runner.stop();
+  await utils.release();
   await pool.end();
   return perStep(steps, seconds, before, await counters(adminUrl, dbName));
 }
