@@ -1,6 +1,6 @@
 // Claiming steps, alone or in the same statement that commits finished one-node runs. Every step_runs
-// status change is announced (live events), and PostgreSQL serialises the commits of transactions that
-// notify, so each commit saved is a durable flush the next batch does not wait behind.
+// status change is announced (live events), and commits of transactions that notify queue on a global
+// lock in PostgreSQL, so each commit saved is a durable flush the next batch does not wait behind.
 import type { Db, Tx } from '../store/db.js';
 import type { Completion } from './completion.js';
 import type { StepRow } from './rows.js';
