@@ -23,6 +23,8 @@ export interface Completion {
   step: StepRow;
   outcome: Outcome | 'skipped';
   logs: string[];
+  /** The run's inputs, as claimed with the step (lets a one-node run finish without reading it back). */
+  runInputs?: Record<string, unknown>;
 }
 
 /**
@@ -36,12 +38,14 @@ export async function commitOutcomes(
 ): Promise<RunFinished[]> {
   const runIds = [...new Set(batch.map((c) => c.runId))].sort();
   const lock = () => tx.query<RunRow>('SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [runIds]);
-  let runs = (await lock()).rows;
   const isOk = (c: Completion) => c.outcome === 'skipped' || c.outcome.result.status === 'succeeded';
   const others = batch.filter((c) => !isOk(c));
   const finished: RunFinished[] = [];
-  for (const c of others) finished.push(...(await commitOther(tx, instanceId, c.runId, c.template, c.step, c.outcome as Outcome, c.logs)));
-  if (others.length) runs = (await lock()).rows; // a failure may have ended a run
+  if (others.length) {
+    await lock();
+    for (const c of others)
+      finished.push(...(await commitOther(tx, instanceId, c.runId, c.template, c.step, c.outcome as Outcome, c.logs)));
+  }
   const ok = batch.filter(isOk);
   if (ok.length === 0) return finished;
   const rows = ok.map((c) => {
@@ -54,14 +58,20 @@ export async function commitOutcomes(
       logs: c.logs.length ? `${c.logs.join('\n')}\n` : '',
     };
   });
-  const updated = await tx.query<{ workflow_run_id: string }>(
-    `UPDATE step_runs s SET status = v.status, outputs = v.outputs, inputs = v.inputs, logs = s.logs || v.logs,
-            completed_at = now(), lease_expires_at = NULL
-       FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, inputs jsonb, logs text)
-      WHERE s.id = v.id AND s.status = 'running' AND s.lease_owner = $2 RETURNING s.workflow_run_id`,
-    [JSON.stringify(rows), instanceId],
+  // The runs are locked (in id order, before any step row) in the statement that commits the successes.
+  const updated = await tx.query<RunRow & { touched: boolean }>(
+    `WITH locked AS (SELECT * FROM workflow_runs WHERE id = ANY($3::uuid[]) ORDER BY id FOR UPDATE),
+     upd AS (
+       UPDATE step_runs s SET status = v.status, outputs = v.outputs, inputs = v.inputs, logs = s.logs || v.logs,
+              completed_at = now(), lease_expires_at = NULL
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, inputs jsonb, logs text)
+        WHERE s.id = v.id AND s.status = 'running' AND s.lease_owner = $2 AND s.workflow_run_id IN (SELECT id FROM locked)
+        RETURNING s.workflow_run_id)
+     SELECT locked.*, locked.id IN (SELECT workflow_run_id FROM upd) AS touched FROM locked`,
+    [JSON.stringify(rows), instanceId, runIds],
   );
-  const touched = new Set(updated.rows.map((r) => r.workflow_run_id));
+  const runs = updated.rows; // read after the failures above, which may have ended a run
+  const touched = new Set(updated.rows.filter((r) => r.touched).map((r) => r.id));
   const templates = new Map(batch.map((c) => [c.runId, c.template]));
   finished.push(
     ...(await advanceRuns(

@@ -32,6 +32,17 @@ registry.register({
     return { status: 'succeeded', outputs: { ok: true } };
   },
 });
+// Ignores cancellation and succeeds after a pause: its outcome arrives after the run was cancelled.
+registry.register({
+  type: 'stubborn',
+  description: 'test: succeeds after 300 ms whatever happens',
+  inputSchema: z.object({}),
+  outputSchema: z.object({ late: z.boolean() }),
+  async execute() {
+    await new Promise((res) => setTimeout(res, 300));
+    return { status: 'succeeded', outputs: { late: true } };
+  },
+});
 let receiver: http.Server;
 let receiverUrl: string;
 const hits = new Map<string, number>();
@@ -124,6 +135,46 @@ describe('engine', () => {
     expect(Date.parse(r.steps.find((s) => s.nodeId === 'd')!.startedAt!)).toBeGreaterThanOrEqual(
       Math.max(...r.steps.filter((s) => s.nodeId !== 'd').map((s) => Date.parse(s.completedAt!))),
     );
+  });
+
+  it('finishes one-node runs with their outputs, skipped or failed output expressions included', async () => {
+    const ok = await run(
+      {
+        inputs: { who: { type: 'string', required: true } },
+        nodes: [{ id: 'only', type: 'set_outputs', config: { msg: 'hi ${{ inputs.who }}', n: 3 } }],
+        outputs: { msg: 'steps.only.outputs.msg', n: 'steps.only.outputs.n', who: 'inputs.who' },
+      },
+      { who: 'ann' },
+    );
+    const skipped = await run({ nodes: [{ id: 'never', type: 'noop', when: 'false' }], outputs: { s: 'steps.never.status' } });
+    const bad = await run({ nodes: [{ id: 'only', type: 'noop' }], outputs: { x: 'steps.only.outputs.missing.deeper' } });
+    const r = await waitFor(ok);
+    expect({ status: r.status, outputs: r.outputs, steps: r.steps.map((s) => [s.nodeId, s.status, s.outputs]) }).toEqual({
+      status: 'succeeded',
+      outputs: { msg: 'hi ann', n: 3, who: 'ann' },
+      steps: [['only', 'succeeded', { msg: 'hi ann', n: 3 }]],
+    });
+    const s = await waitFor(skipped);
+    expect({ status: s.status, outputs: s.outputs, steps: s.steps.map((x) => x.status) }).toEqual({
+      status: 'succeeded',
+      outputs: { s: 'skipped' },
+      steps: ['skipped'],
+    });
+    const b = await waitFor(bad);
+    expect(b.status).toBe('failed');
+    expect(b.error).toMatch(/output "x" could not be computed/);
+  });
+
+  it('commits nothing for a one-node run cancelled while its step ran', async () => {
+    const id = await run({ nodes: [{ id: 'only', type: 'stubborn' }] });
+    await waitForStep(id, 'only', 'running');
+    await withTenant(t.db, tenantId, (tx) => cancelRun(tx, id));
+    await new Promise((res) => setTimeout(res, 600)); // the step finishes and its outcome is offered
+    const r = await waitFor(id);
+    expect({ status: r.status, steps: r.steps.map((x) => [x.status, x.outputs]) }).toEqual({
+      status: 'cancelled',
+      steps: [['cancelled', {}]],
+    });
   });
 
   it('skips a node whose condition is false and still runs what follows', async () => {

@@ -10,6 +10,7 @@ import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { type Db, isTransientDbError, type Tx, withSystem } from '../store/db.js';
 import { Listener } from '../store/listener.js';
+import { type ClaimedStep, claimSteps, finishOneNodeRunsAndClaim, isOneNodeFinish } from './claim.js';
 import { type Completion, commitOutcomes, type Outcome } from './completion.js';
 import { evalCondition, expressionsIn, resolveConfig } from './expressions.js';
 import type { StepContext, StepRegistry } from './registry.js';
@@ -35,7 +36,6 @@ const CLAIMERS = 3;
 /** Completion transactions in flight at once per engine (runs are locked in id order, so they cannot deadlock). */
 const FLUSHERS = 3;
 
-type ClaimedStep = StepRow & { run_template_id: string; run_inputs: Record<string, unknown> };
 type RunRef = Pick<RunRow, 'id' | 'tenant_id' | 'template_id' | 'inputs'>;
 
 interface Pending extends Completion {
@@ -127,9 +127,10 @@ export class Engine {
    */
   private fill(): void {
     while (this.running && this.claimsOutstanding < CLAIMERS) {
-      const free = this.opts.concurrency - this.inflight.size - this.reserved;
-      // Backpressure: do not run further ahead of the commits than one more round of steps.
-      if (free <= 0 || this.completions.length >= this.opts.concurrency) return;
+      const free = this.freeSlots();
+      // Queued completions claim for the free slots in their own commit (flushNow); backpressure: do not
+      // run further ahead of the commits than one more round of steps.
+      if (free <= 0 || this.completions.length > 0) return;
       const want = Math.ceil(free / (CLAIMERS - this.claimsOutstanding));
       this.claimsOutstanding++;
       this.reserved += want;
@@ -161,21 +162,12 @@ export class Engine {
       });
   }
 
-  /** Claims due steps with a lease; returns them with the run fields execution needs, in one round trip. */
-  private async claim(limit: number): Promise<ClaimedStep[]> {
-    const r = await this.db.query<ClaimedStep>(
-      `WITH c AS (
-         SELECT id FROM step_runs WHERE status = 'pending' AND run_after <= now()
-          ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT $2),
-       u AS (
-         UPDATE step_runs s SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
-                started_at = coalesce(s.started_at, now())
-           FROM c WHERE s.id = c.id RETURNING s.*)
-       SELECT u.*, r.template_id AS run_template_id, r.inputs AS run_inputs
-         FROM u JOIN workflow_runs r ON r.id = u.workflow_run_id`,
-      [this.instanceId, limit, this.opts.leaseSeconds],
-    );
-    return r.rows;
+  private freeSlots(): number {
+    return this.running ? Math.max(0, this.opts.concurrency - this.inflight.size - this.reserved) : 0;
+  }
+
+  private claim(limit: number): Promise<ClaimedStep[]> {
+    return claimSteps(this.db, { owner: this.instanceId, limit, leaseSeconds: this.opts.leaseSeconds });
   }
 
   /** Wakes due timers and re-queues steps whose lease expired (as a new attempt, not counted as a failure). */
@@ -247,12 +239,12 @@ export class Engine {
       clearInterval(renew);
     }
     this.executed++;
-    // The slot is free once the step has run: the next claim overlaps this step's commit.
+    // The slot is free once the step has run: the commit of this outcome claims the next step.
     this.inflight.delete(step.id);
-    this.wake();
     await new Promise<void>((done, failed) => {
-      this.completions.push({ runId: run.id, template, step, outcome, logs, done, failed });
+      this.completions.push({ runId: run.id, template, step, outcome, logs, runInputs: run.inputs, done, failed });
       this.flush();
+      this.wake();
     });
   }
 
@@ -275,12 +267,29 @@ export class Engine {
     if (this.completions.length === 0) return;
     this.flushing++;
     const batch = this.completions.splice(0, 100).sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+    // The free slots are claimed in the same commit as the outcomes (one durable flush for both).
+    const want = this.freeSlots();
+    this.reserved += want;
+    const claim = { owner: this.instanceId, limit: want, leaseSeconds: this.opts.leaseSeconds };
     void (async () => {
+      let claimed: ClaimedStep[] = [];
       try {
-        const finished = await withSystem(this.db, (tx) => commitOutcomes(tx, this.instanceId, batch));
+        let finished: RunFinished[];
+        if (batch.every(isOneNodeFinish)) {
+          ({ finished, claimed } = await finishOneNodeRunsAndClaim(this.db, batch, claim));
+        } else {
+          finished = await withSystem(this.db, async (tx) => {
+            const f = await commitOutcomes(tx, this.instanceId, batch);
+            // After the outcomes: the steps they queued (a DAG's next nodes) can be claimed at once.
+            if (want > 0) claimed = await claimSteps(tx, claim);
+            return f;
+          });
+        }
         for (const c of batch) c.done();
         for (const f of finished) this.events.emit('run:finished', f);
-      } catch {
+      } catch (err) {
+        claimed = []; // rolled back with the outcomes
+        this.opts.logger.warn({ err }, 'committing a batch of step outcomes failed; committing them one by one');
         for (const c of batch) {
           // One step whose commit fails (e.g. its run row vanished) must not hold back the others.
           await withSystem(this.db, (tx) => commitOutcomes(tx, this.instanceId, [c])).then((finished) => {
@@ -289,8 +298,11 @@ export class Engine {
           }, c.failed);
         }
       } finally {
+        this.reserved -= want;
+        for (const step of claimed) this.launch(step);
         this.flushing--;
         this.flush();
+        this.wake();
       }
     })();
   }

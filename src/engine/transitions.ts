@@ -108,20 +108,18 @@ export async function advanceRuns(tx: Tx, runs: RunRow[], templateOf: (run: RunR
     for (const nodeId of d.queue) inserts.push({ tenant_id: run.tenant_id, workflow_run_id: run.id, node_id: nodeId });
     if (d.finish) finishes.push({ id: run.id, ...d.finish });
   }
-  if (inserts.length) {
+  if (inserts.length || finishes.length) {
+    // One statement: the next nodes, the finished runs, and the wake-up for idle engines if nodes were queued.
     await tx.query(
-      `INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number)
-       SELECT tenant_id, workflow_run_id, node_id, 1 FROM jsonb_to_recordset($1::jsonb) AS v(tenant_id uuid, workflow_run_id uuid, node_id text)
-       ON CONFLICT (workflow_run_id, node_id, attempt_number) DO NOTHING`,
-      [JSON.stringify(inserts)],
-    );
-    await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
-  }
-  if (finishes.length) {
-    await tx.query(
-      `UPDATE workflow_runs r SET status = v.status, outputs = v.outputs, error = v.error, completed_at = now()
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, error text) WHERE r.id = v.id`,
-      [JSON.stringify(finishes)],
+      `WITH ins AS (
+         INSERT INTO step_runs (tenant_id, workflow_run_id, node_id, attempt_number)
+         SELECT tenant_id, workflow_run_id, node_id, 1 FROM jsonb_to_recordset($1::jsonb) AS v(tenant_id uuid, workflow_run_id uuid, node_id text)
+         ON CONFLICT (workflow_run_id, node_id, attempt_number) DO NOTHING),
+       fin AS (
+         UPDATE workflow_runs r SET status = v.status, outputs = v.outputs, error = v.error, completed_at = now()
+           FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, outputs jsonb, error text) WHERE r.id = v.id)
+       SELECT pg_notify($3, '') WHERE $4::boolean`,
+      [JSON.stringify(inserts), JSON.stringify(finishes), STEPS_CHANNEL, inserts.length > 0],
     );
   }
   return finishes.map((f) => ({ runId: f.id, status: f.status as RunFinished['status'] }));
