@@ -177,6 +177,8 @@ export class Outbound {
    */
   readonly fetch = async (input: string | URL, init: OutboundInit = {}): Promise<Response> => {
     const { maxBytes = DEFAULT_MAX_BYTES, timeoutMs = DEFAULT_TIMEOUT_MS, maxRedirects = DEFAULT_REDIRECTS, ...rest } = init;
+    // Before the clock starts: loading undici (first request only) is not part of the exchange's time.
+    const dispatcher = await this.dispatcher();
     const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(rest.signal ? [rest.signal] : [])]);
     let url = new URL(input);
     let method = (rest.method ?? 'GET').toUpperCase();
@@ -202,7 +204,7 @@ export class Outbound {
           redirect: 'manual',
           signal,
           // dispatcher: undici's option of Node's fetch; RequestInit's type names another undici's class.
-          ...({ dispatcher: await this.dispatcher() } as object),
+          ...({ dispatcher } as object),
         });
       } catch (err) {
         const cause = (err as { cause?: unknown }).cause;
