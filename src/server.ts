@@ -58,6 +58,7 @@ import { ephemeralMasterKey, loadMasterKey } from './secrets/envelope.js';
 import { secretRoutes } from './secrets/routes.js';
 import { countForeignKeyRows } from './secrets/service.js';
 import { createPool, type Db, retryTransient, withSystem } from './store/db.js';
+import type { PendingStore } from './store/embedded.js';
 import { migrate } from './store/migrate.js';
 import { targetRoutes } from './targets/routes.js';
 import { registerAuth } from './tenancy/auth.js';
@@ -199,30 +200,42 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface RunOptions {
+  /**
+   * The embedded PostgreSQL, already starting (`gantry server` starts it before loading this module, so the
+   * two overlap); without it, and without DATABASE_URL, runServer starts it.
+   */
+  store?: PendingStore;
+}
+
 /** Starts the store (embedded unless DATABASE_URL), migrates, bootstraps and listens. */
-export async function runServer(flags: ServerFlags = {}): Promise<RunningServer> {
+export async function runServer(flags: ServerFlags = {}, run: RunOptions = {}): Promise<RunningServer> {
   const cfg = loadServerConfig(flags);
   const log = createLogger(cfg.logLevel);
-  // Built first, so a bad GANTRY_OUTBOUND_ALLOW entry stops the server at once, naming the entry.
-  const outbound = new Outbound({ allow: cfg.outboundAllow });
+  let outbound: Outbound;
+  let https: HttpsOptions | undefined;
+  try {
+    // Built first, so a bad GANTRY_OUTBOUND_ALLOW entry stops the server at once, naming the entry.
+    outbound = new Outbound({ allow: cfg.outboundAllow });
+    // Read before anything else starts, so a missing or bad file fails at once, naming the file.
+    https = cfg.tls ? loadHttpsOptions(cfg.tls) : undefined;
+  } catch (err) {
+    await run.store?.ready.then((s) => s.stop()).catch(() => {});
+    throw err;
+  }
   if (cfg.outboundAllow.length) log.info({ allow: cfg.outboundAllow }, 'outbound requests may reach these private hosts and ranges');
-  // Read before anything starts, so a missing or bad file fails at once, naming the file.
-  const https = cfg.tls ? loadHttpsOptions(cfg.tls) : undefined;
   const reloadMs = cfg.tls ? tlsReloadSeconds() * 1000 : 0;
   let connectionString = cfg.databaseUrl;
   let embedded: { stop(): Promise<void> } | undefined;
   if (!connectionString) {
-    const t0 = Date.now();
     // Loaded only when used: the package installs process exit hooks as soon as it is imported.
-    const { startEmbedded } = await import('./store/embedded.js');
-    const store = await startEmbedded({
-      dataDir: cfg.dataDir,
-      port: cfg.embeddedPgPort,
-      onLog: (line) => log.debug({ component: 'postgres' }, line),
-    });
+    const pending =
+      run.store ?? (await import('./store/embedded.js')).startEmbeddedInBackground({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
+    pending.logTo((line) => log.debug({ component: 'postgres' }, line));
+    const store = await pending.ready;
     embedded = store;
     connectionString = store.connectionString;
-    log.info({ dataDir: cfg.dataDir, ms: Date.now() - t0 }, 'embedded PostgreSQL started');
+    log.info({ dataDir: cfg.dataDir, ms: Date.now() - pending.startedAt }, 'embedded PostgreSQL started');
   }
   const stopEmbedded = async () => {
     if (embedded) await embedded.stop().catch((err: unknown) => log.error({ err }, 'stopping embedded PostgreSQL failed'));

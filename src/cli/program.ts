@@ -1,5 +1,5 @@
-// The gantry command line: the program (name, help, usage-error exit code) and how it runs. Command
-// groups are registered by the entry point (src/main.ts).
+// The gantry command line: the program (name, help, usage-error exit code), the command groups it is
+// composed of, and how it runs. Command groups are listed by the entry point (src/main.ts).
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitWithError } from './output.js';
 
@@ -15,6 +15,32 @@ export function createProgram(): Command {
       // missing argument) exit with the "invalid input" code instead of commander's generic 1.
       .exitOverride()
   );
+}
+
+/**
+ * Commands registered together from one module, loaded only when needed: `names` are the top-level
+ * commands the module defines or adds subcommands to (src/cli/commands.test.ts checks they match).
+ */
+export interface CommandGroup {
+  names: readonly string[];
+  load(): Promise<(program: Command) => void>;
+}
+
+/**
+ * Registers, in the order given, the groups this command line needs: for `gantry <name> …` only the groups
+ * that define <name>, so a command loads its own module and not every other command's; all of them for
+ * anything else (`gantry --help`, `--version`, `help`, an unknown command and commander's suggestion).
+ */
+export async function registerGroups(
+  program: Command,
+  groups: readonly CommandGroup[],
+  argv: readonly string[] = process.argv,
+): Promise<void> {
+  const first = argv[2];
+  const own = first && !first.startsWith('-') ? groups.filter((g) => g.names.includes(first)) : [];
+  const needed = own.length ? own : groups;
+  const registers = await Promise.all(needed.map((g) => g.load()));
+  for (const register of registers) register(program);
 }
 
 /** Parses the process's arguments and runs the command; errors become a message and an exit code. */

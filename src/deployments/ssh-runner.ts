@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { proveConvergence } from '../agent/convergence.js';
-import { SshExecutor } from '../agent/executors/ssh.js';
+import type { SshExecutor } from '../agent/executors/ssh.js';
 import type { Clock } from '../core/clock.js';
 import { GantryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -95,8 +95,13 @@ export class SshRunner implements SweepHook {
     await reportTask(db, this.runner, task.taskId, { ...lease, ...result, artifacts: result.artifacts }, this.o.progress);
   }
 
-  /** An executor whose key references resolve in the target's tenant, through the one secret door. */
-  private executorFor(tenantId: string): SshExecutor {
+  /**
+   * An executor whose key references resolve in the target's tenant, through the one secret door. The
+   * executor (ssh2, and the docker executors it shares code with) is loaded on first use, not at start:
+   * most servers never run an ssh_host task.
+   */
+  private async executorFor(tenantId: string): Promise<SshExecutor> {
+    const { SshExecutor } = await import('../agent/executors/ssh.js');
     return new SshExecutor((ref) => resolveCredential(ref, { db: this.o.db, tenantId }));
   }
 
@@ -128,7 +133,7 @@ export class SshRunner implements SweepHook {
       [clock.now(), settings.driftSeconds],
     );
     for (const t of due.rows) {
-      const obs = await this.executorFor(t.tenant_id).observe({
+      const obs = await (await this.executorFor(t.tenant_id)).observe({
         targetId: t.id,
         name: t.name,
         type: 'ssh_host',

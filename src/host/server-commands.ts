@@ -25,8 +25,14 @@ export function registerServerCommands(program: Command): void {
       '\nExamples:\n  gantry server                       # embedded PostgreSQL in ./.gantry, port 8080\n  DATABASE_URL=postgres://u:p@db/gantry gantry server --port 9000\n  gantry server --tls-cert /etc/gantry/server.pem --tls-key /etc/gantry/server-key.pem --tls-client-ca /etc/gantry/agents-ca.pem\n',
     )
     .action(async (opts: ServerFlags) => {
+      const { loadServerConfig } = await import('../core/config.js');
+      const cfg = loadServerConfig(opts);
+      // The embedded PostgreSQL, a process of its own, starts while the server's modules load.
+      const store = cfg.databaseUrl
+        ? undefined
+        : (await import('../store/embedded.js')).startEmbeddedInBackground({ dataDir: cfg.dataDir, port: cfg.embeddedPgPort });
       const { runServer } = await import('../server.js');
-      const server = await runServer(opts);
+      const server = await runServer(opts, store ? { store } : {});
       const stop = (signal: string) => {
         process.stderr.write(`received ${signal}, shutting down\n`);
         server.close().then(

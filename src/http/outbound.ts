@@ -5,7 +5,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { Agent, buildConnector } from 'undici';
+import type { Agent } from 'undici';
 import { GantryError, type ProblemField } from '../core/errors.js';
 import {
   ALLOW_SETTING,
@@ -75,17 +75,30 @@ export class Outbound {
   readonly rules: readonly AllowRule[];
   private readonly resolve: Resolver;
   private readonly onConnect: OutboundOptions['onConnect'];
-  private readonly agent: Agent;
+  private readonly connectTimeoutMs: number;
+  private readonly ca: string | Buffer | undefined;
+  private agent: Promise<Agent> | undefined;
 
   constructor(opts: OutboundOptions = {}) {
     this.rules = parseAllowList(opts.allow ?? []);
     this.resolve = opts.resolve ?? systemResolver;
     this.onConnect = opts.onConnect;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.ca = opts.ca;
+  }
+
+  /** The connection pool behind the door; undici is loaded on the first request rather than at start. */
+  private dispatcher(): Promise<Agent> {
+    this.agent ??= import('undici').then((undici) => this.createAgent(undici));
+    return this.agent;
+  }
+
+  private createAgent({ Agent, buildConnector }: typeof import('undici')): Agent {
     const base = buildConnector({
-      timeout: opts.connectTimeoutMs ?? 10_000,
-      ...(opts.ca ? { ca: [...rootCertificates, opts.ca.toString()] } : {}),
+      timeout: this.connectTimeoutMs,
+      ...(this.ca ? { ca: [...rootCertificates, this.ca.toString()] } : {}),
     });
-    this.agent = new Agent({
+    return new Agent({
       connect: (o, cb) => {
         const port = Number(o.port) || (o.protocol === 'https:' ? 443 : 80);
         this.address(o.hostname, port).then(
@@ -164,6 +177,8 @@ export class Outbound {
    */
   readonly fetch = async (input: string | URL, init: OutboundInit = {}): Promise<Response> => {
     const { maxBytes = DEFAULT_MAX_BYTES, timeoutMs = DEFAULT_TIMEOUT_MS, maxRedirects = DEFAULT_REDIRECTS, ...rest } = init;
+    // Before the clock starts: loading undici (first request only) is not part of the exchange's time.
+    const dispatcher = await this.dispatcher();
     const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(rest.signal ? [rest.signal] : [])]);
     let url = new URL(input);
     let method = (rest.method ?? 'GET').toUpperCase();
@@ -189,7 +204,7 @@ export class Outbound {
           redirect: 'manual',
           signal,
           // dispatcher: undici's option of Node's fetch; RequestInit's type names another undici's class.
-          ...({ dispatcher: this.agent } as object),
+          ...({ dispatcher } as object),
         });
       } catch (err) {
         const cause = (err as { cause?: unknown }).cause;
@@ -216,7 +231,7 @@ export class Outbound {
   };
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await (await this.agent)?.close();
   }
 }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { ValidationError } from '../core/errors.js';
 
 export const MAX_ARCHIVE_BYTES = 20 * 1024 * 1024;
@@ -30,6 +30,8 @@ export async function readArchive(bytes: Buffer): Promise<Map<string, Buffer>> {
   let total = 0;
   let count = 0;
   let problem: Error | undefined;
+  // Loaded here rather than at start: only installing a plugin (or reading one back) needs it.
+  const { Parser } = await import('tar');
   await new Promise<void>((resolve, reject) => {
     const parser = new Parser({
       strict: true,

@@ -84,3 +84,35 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedStor
     stop: () => pgServer.stop(),
   };
 }
+
+/** An embedded PostgreSQL starting in the background (startEmbeddedInBackground). */
+export interface PendingStore {
+  /** Settles when PostgreSQL accepts connections, or with the error that stopped it. */
+  ready: Promise<EmbeddedStore>;
+  /** When the start began (Date.now()). */
+  startedAt: number;
+  /** Sends its log lines to fn from now on; the lines logged before are passed first. */
+  logTo(fn: (line: string) => void): void;
+}
+
+/**
+ * Starts the embedded PostgreSQL without waiting for it, so the caller can do other work (the server loads
+ * its modules) while PostgreSQL, a process of its own, starts. Its log lines are kept until logTo names a
+ * destination; a failure is kept for whoever awaits `ready`.
+ */
+export function startEmbeddedInBackground(opts: Omit<EmbeddedOptions, 'onLog'>): PendingStore {
+  const kept: string[] = [];
+  let sink: ((line: string) => void) | undefined;
+  const startedAt = Date.now();
+  const ready = startEmbedded({ ...opts, onLog: (line) => (sink ? sink(line) : kept.push(line)) });
+  // Awaited later by the caller; until then a failure must not count as an unhandled rejection.
+  ready.catch(() => {});
+  return {
+    ready,
+    startedAt,
+    logTo(fn) {
+      sink = fn;
+      for (const line of kept.splice(0)) fn(line);
+    },
+  };
+}
