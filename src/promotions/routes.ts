@@ -7,7 +7,7 @@ import { type NotificationEventType, notify } from '../integrations/notify.js';
 import type { Tx } from '../store/db.js';
 import type { Signer } from './decision.js';
 import * as m from './model.js';
-import { nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
+import { allNextActions, allNextActionsResult, nextActions, nextActionsQuery, nextActionsResult } from './next-actions.js';
 import * as svc from './service.js';
 import { explanation } from './why.js';
 
@@ -91,6 +91,22 @@ export function promotionRoutes(app: App, deps: Deps, gates: GateRegistry): void
       response: { 200: nextActionsResult },
     },
     (tx, req, a) => nextActions(tx, a, gates, gateDeps, req.params.ref, req.query.limit),
+  );
+  tenantRoute(
+    app,
+    db,
+    {
+      method: 'GET',
+      url: '/api/v1/next-actions',
+      access: READ,
+      tags,
+      summary: 'The next actions of every environment, in promotion order: what this caller may promote where now, or why not',
+      description:
+        'The answer of GET /api/v1/environments/{ref}/next-actions for each environment, in one request (the pipeline page loads it).',
+      querystring: nextActionsQuery,
+      response: { 200: allNextActionsResult },
+    },
+    (tx, req, a) => allNextActions(tx, a, gates, gateDeps, req.query.limit),
   );
 
   resourceRoutes(app, db, {

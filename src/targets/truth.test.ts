@@ -230,4 +230,33 @@ describe('per-target truth and next actions', () => {
     expect(asViewer.recommendedReleaseId).toBeNull();
     expect((await t.call('GET', '/api/v1/environments/nope/next-actions')).status).toBe(404);
   });
+
+  it('next actions of every environment in one request answer as each environment’s own', async () => {
+    // The gate inputs carry the moment of evaluation; everything else must be the same.
+    const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v), (k, x) => (k === 'now' || k === 'requestedAt' ? undefined : x));
+    for (const token of [undefined, viewerToken]) {
+      const all = await t.call('GET', '/api/v1/next-actions', undefined, token);
+      expect(all.status).toBe(200);
+      const envs = (await t.call('GET', '/api/v1/environments?limit=500')).body.items as { id: string; name: string }[];
+      expect(all.body.items.map((a: { environment: { name: string } }) => a.environment.name)).toEqual(envs.map((e) => e.name));
+      const states = new Set<string>();
+      for (const [i, env] of envs.entries()) {
+        const one = (await t.call('GET', `/api/v1/environments/${env.id}/next-actions`, undefined, token)).body;
+        expect(strip(all.body.items[i])).toEqual(strip(one));
+        for (const item of one.items as { state: string; release: { id: string }; gates: unknown[] }[]) {
+          states.add(item.state);
+          if (item.gates.length === 0) continue;
+          // Each gate's verdict is the one the promotion preview (the full context, plan included) gives.
+          const preview = (
+            await t.call('POST', '/api/v1/promotions/preview', { releaseId: item.release.id, targetEnvironmentId: env.id }, token)
+          ).body;
+          const verdicts = (gs: { gate: string; status: string; reason: string }[]) => gs.map((g) => [g.gate, g.status, g.reason]);
+          expect(verdicts(item.gates as never)).toEqual(verdicts(preview.gates));
+        }
+      }
+      // The comparison covers every kind of answer.
+      expect([...states].sort()).toEqual(['available', 'blocked', 'in_progress', 'running']);
+    }
+    expect((await t.call('GET', '/api/v1/next-actions?limit=0')).status).toBe(400);
+  });
 });

@@ -84,6 +84,7 @@ const MATRIX: Record<string, Row> = {
   'POST /api/v1/environments': {},
   'GET /api/v1/environments/{ref}': {},
   'GET /api/v1/environments/{ref}/next-actions': {},
+  'GET /api/v1/next-actions': {},
   'PATCH /api/v1/environments/{ref}': { body: () => ({ displayName: 'pwned' }) },
   'DELETE /api/v1/environments/{ref}': {},
   'GET /api/v1/targets': {},

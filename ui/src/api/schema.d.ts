@@ -11017,6 +11017,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/next-actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The next actions of every environment, in promotion order: what this caller may promote where now, or why not
+         * @description The answer of GET /api/v1/environments/{ref}/next-actions for each environment, in one request (the pipeline page loads it).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description How many of the newest ready or deployed releases to consider. */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description One entry per environment, in promotion order. */
+                            items: {
+                                environment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                };
+                                previousEnvironment: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                } | null;
+                                /** @description The caller’s roles allow requesting promotions. */
+                                canRequest: boolean;
+                                roleReason: string | null;
+                                /** @description The newest release that can be requested now, if any. */
+                                recommendedReleaseId: string | null;
+                                items: {
+                                    release: {
+                                        /** Format: uuid */
+                                        id: string;
+                                        name: string;
+                                        displayName: string;
+                                        status: string;
+                                        createdAt: string;
+                                    };
+                                    /**
+                                     * @description available: may be requested; running: already on every target; in_progress: a promotion there is active; blocked: a gate fails
+                                     * @enum {string}
+                                     */
+                                    state: "available" | "running" | "in_progress" | "blocked";
+                                    /** @description True when this caller may request it now and the API would accept it. */
+                                    canRequest: boolean;
+                                    /** @description Why it cannot be requested (state, or the caller’s roles). */
+                                    reason: string | null;
+                                    activePromotion: {
+                                        /** Format: uuid */
+                                        id: string;
+                                        /** @enum {string} */
+                                        status: "pending" | "awaiting_approval" | "approved" | "deploying" | "deployed" | "rejected" | "cancelled" | "failed" | "rolled_back";
+                                    } | null;
+                                    /** @description Targets of the environment running this release. */
+                                    targets: {
+                                        running: number;
+                                        total: number;
+                                    };
+                                    /** @description The gate preview for this caller (empty when running or in progress). */
+                                    gates: {
+                                        gate: string;
+                                        /** @enum {string} */
+                                        status: "pass" | "fail" | "pending";
+                                        reason: string;
+                                        inputs: {
+                                            [key: string]: unknown;
+                                        };
+                                        retryAt?: string;
+                                        policyVersion?: string;
+                                    }[];
+                                    wouldPass: boolean;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/promotions/{id}": {
         parameters: {
             query?: never;

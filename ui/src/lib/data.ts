@@ -1,4 +1,5 @@
-// Loaders shared by several pages: whole lists (all pages), promotions and drift.
+// Loaders shared by several pages: whole lists (all pages), promotions and drift; and loads started early
+// (before sign-in is confirmed) that a page takes over when it mounts.
 import { api, unwrap } from '../api/client';
 import type { DriftRow, Environment, NextActions, Promotion, Query, Release, Target, TargetHistoryEntry } from '../api/types';
 import { allPages } from './useApi';
@@ -35,10 +36,10 @@ export async function listDrift(environment?: string): Promise<Map<string, Drift
 export const nextActions = (environment: string): Promise<NextActions> =>
   unwrap(api.GET('/api/v1/environments/{ref}/next-actions', { params: { path: { ref: environment } } }));
 
-/** next-actions of every environment, by environment id. */
-export async function nextActionsByEnv(envs: Environment[]): Promise<Map<string, NextActions>> {
-  const all = await Promise.all(envs.map((e) => nextActions(e.id)));
-  return new Map(all.map((a) => [a.environment.id, a]));
+/** next-actions of every environment, by environment id: one request (GET /api/v1/next-actions). */
+export async function nextActionsByEnv(): Promise<Map<string, NextActions>> {
+  const all = await unwrap(api.GET('/api/v1/next-actions'));
+  return new Map(all.items.map((a) => [a.environment.id, a]));
 }
 
 /** What ran on a target, newest first (the newest 100). */
@@ -56,4 +57,26 @@ export function releasesOnTargets(targets: Target[]): { release: { id: string; n
     groups.set(key, g);
   }
   return [...groups.values()].sort((a, b) => b.targets.length - a.targets.length);
+}
+
+/** Loads started before their page asked (see `preload`), by key; each is taken once, and only while fresh. */
+const early = new Map<string, { at: number; value: Promise<unknown> }>();
+const EARLY_FOR_MS = 10_000;
+
+/**
+ * Starts a page's load at once, e.g. while the app is still confirming the token (whoami), so the page's
+ * requests do not wait for that round trip; the page gets it through `preloaded`. A refused token ends the
+ * session the same way whoami's answer would.
+ */
+export function preload<T>(key: string, load: () => Promise<T>): void {
+  const value = load();
+  value.catch(() => undefined);
+  early.set(key, { at: Date.now(), value });
+}
+
+/** The load `preload` started for `key` (once, while fresh), or a new one. */
+export function preloaded<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const e = early.get(key);
+  early.delete(key);
+  return e && Date.now() - e.at < EARLY_FOR_MS ? (e.value as Promise<T>) : load();
 }

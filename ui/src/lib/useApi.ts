@@ -21,21 +21,39 @@ export function useApi<T>(
   const loadRef = useRef(load);
   loadRef.current = load;
   const generation = useRef(0);
+  const running = useRef<Promise<void> | undefined>(undefined);
+  const again = useRef(false);
   const enabled = opts.enabled ?? true;
 
-  const reload = useCallback(async () => {
-    const mine = ++generation.current;
-    try {
-      const value = await loadRef.current();
-      if (mine !== generation.current) return;
-      setData(value);
-      setError(undefined);
-    } catch (err) {
-      if (mine !== generation.current) return;
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      if (mine === generation.current) setLoading(false);
+  // One load at a time: a reload asked for while one runs (a burst of live changes) is done once after it,
+  // and the running load's answer is still shown. Restarting instead would starve a page whose load takes
+  // longer than the changes are apart (agents observing thousands of targets change the tenant constantly).
+  const reload = useCallback((): Promise<void> => {
+    if (running.current) {
+      again.current = true;
+      return running.current;
     }
+    const run = async () => {
+      do {
+        again.current = false;
+        const mine = generation.current;
+        try {
+          const value = await loadRef.current();
+          if (mine !== generation.current) continue;
+          setData(value);
+          setError(undefined);
+        } catch (err) {
+          if (mine !== generation.current) continue;
+          setError(err instanceof Error ? err : new Error(String(err)));
+        } finally {
+          if (mine === generation.current) setLoading(false);
+        }
+      } while (again.current);
+    };
+    running.current = run().finally(() => {
+      running.current = undefined;
+    });
+    return running.current;
   }, []);
 
   useLive(reload, { enabled: enabled && opts.live !== false });
@@ -44,6 +62,8 @@ export function useApi<T>(
   useEffect(() => {
     if (!enabled) return;
     setLoading(true);
+    // New deps: a load still running for the old ones is not shown, and one for these follows it.
+    generation.current++;
     void reload();
     if (!opts.pollMs) return;
     const timer = setInterval(() => {

@@ -1,6 +1,8 @@
 // A deployment job: strategy progress (batches or canary waves) with each wave's verification window, one
 // task per target with what its runner observed after the change, live logs (polled with a cursor while
-// the job runs), artifacts, and cancel / resume / roll back.
+// the job runs), artifacts, and cancel / resume / roll back. A job with many tasks lists them in a scrolling
+// box that renders only the rows in view (@tanstack/react-virtual), so a 1,000-target job stays responsive.
+import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
 import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
@@ -49,10 +51,13 @@ function Progress({ job }: { job: Detail }) {
   const cfg = job.strategyConfig as { waves?: number[]; batchSize?: number; batchPercent?: number };
   const batches = Array.from({ length: Math.max(1, job.batchCount) }, (_, i) => i);
   const label = job.strategy === 'canary' ? 'Wave' : 'Batch';
+  // Grouped once: one pass over the tasks, not one per batch.
+  const byBatch = new Map<number, DeploymentTask[]>();
+  for (const t of job.tasks) byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
   return (
     <ol className="steps" aria-label="Strategy progress">
       {batches.map((b) => {
-        const tasks = job.tasks.filter((t) => t.batch === b);
+        const tasks = byBatch.get(b) ?? [];
         const done = tasks.length > 0 && tasks.every((t) => FINISHED.has(t.status) || t.status === 'skipped');
         const failed = tasks.some((t) => t.status === 'failed');
         const status = failed ? 'failed' : done ? 'succeeded' : b === job.currentBatch && job.status === 'running' ? 'running' : 'pending';
@@ -163,9 +168,15 @@ function Observed({ t }: { t: DeploymentTask }) {
   );
 }
 
-function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boolean; onSelect: () => void }) {
+interface RowPlace {
+  /** The row's position in the whole list (0-based), for aria-rowindex and the virtualiser's measurements. */
+  index: number;
+  measure: (el: HTMLTableRowElement | null) => void;
+}
+
+function TaskRow({ t, selected, onSelect, place }: { t: DeploymentTask; selected: boolean; onSelect: () => void; place?: RowPlace }) {
   return (
-    <tr aria-selected={selected}>
+    <tr aria-selected={selected} {...(place ? { ref: place.measure, 'data-index': place.index, 'aria-rowindex': place.index + 2 } : {})}>
       <td>
         <Link to={`/targets/${t.targetId}`}>{t.targetName}</Link>
         <div className="small muted">{t.targetType}</div>
@@ -205,6 +216,68 @@ function TaskRow({ t, selected, onSelect }: { t: DeploymentTask; selected: boole
         </button>
       </td>
     </tr>
+  );
+}
+
+/** From this many tasks on, the list scrolls in its own box and renders only the rows in view. */
+const VIRTUAL_FROM = 60;
+
+/** One row per task; a long list (VIRTUAL_FROM) is virtualised: the rows in view plus a few, and spacers for the rest. */
+function TaskTable({ job, selected, onSelect }: { job: Detail; selected: string | undefined; onSelect: (task: string) => void }) {
+  const many = job.tasks.length >= VIRTUAL_FROM;
+  const box = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualizer({
+    count: job.tasks.length,
+    getScrollElement: () => box.current,
+    // A row with one component and what was observed is about 120 px high; each row is measured once shown.
+    estimateSize: () => 120,
+    overscan: 6,
+    enabled: many,
+    getItemKey: (i) => job.tasks[i]?.id ?? i,
+  });
+  const items = many ? virtual.getVirtualItems() : [];
+  const before = items[0]?.start ?? 0;
+  const after = items.length ? virtual.getTotalSize() - items[items.length - 1]!.end : 0;
+  const row = (t: DeploymentTask, place?: RowPlace) => (
+    <TaskRow key={t.id} t={t} selected={selected === t.id} onSelect={() => onSelect(t.id)} {...(place ? { place } : {})} />
+  );
+  return (
+    <div className={many ? 'table-wrap task-scroll' : 'table-wrap'} ref={box} data-testid="task-list">
+      <table {...(many ? { 'aria-rowcount': job.tasks.length + 1 } : {})}>
+        <thead>
+          <tr>
+            <th scope="col">Target</th>
+            <th scope="col">{job.strategy === 'canary' ? 'Wave' : 'Batch'}</th>
+            <th scope="col">Status</th>
+            <th scope="col">Digests (previous → new)</th>
+            <th scope="col">Observed after the change</th>
+            <th scope="col">Updated</th>
+            <th scope="col">
+              <span className="sr-only">Logs</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {many ? (
+            <>
+              {before > 0 ? (
+                <tr className="spacer" style={{ height: before }}>
+                  <td colSpan={7} />
+                </tr>
+              ) : null}
+              {items.map((v) => row(job.tasks[v.index]!, { index: v.index, measure: virtual.measureElement }))}
+              {after > 0 ? (
+                <tr className="spacer" style={{ height: after }}>
+                  <td colSpan={7} />
+                </tr>
+              ) : null}
+            </>
+          ) : (
+            job.tasks.map((t) => row(t))
+          )}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -343,33 +416,7 @@ export function DeploymentDetail({ id }: { id: string }) {
         </details>
       ) : null}
       <h2>Targets</h2>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Target</th>
-              <th scope="col">{job.strategy === 'canary' ? 'Wave' : 'Batch'}</th>
-              <th scope="col">Status</th>
-              <th scope="col">Digests (previous → new)</th>
-              <th scope="col">Observed after the change</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span className="sr-only">Logs</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {job.tasks.map((t) => (
-              <TaskRow
-                key={t.id}
-                t={t}
-                selected={taskFilter === t.id}
-                onSelect={() => setTaskFilter(taskFilter === t.id ? undefined : t.id)}
-              />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <TaskTable job={job} selected={taskFilter} onSelect={(task) => setTaskFilter(taskFilter === task ? undefined : task)} />
       <div className="spread">
         <h2>
           Logs{taskFilter ? ` of ${job.tasks.find((t) => t.id === taskFilter)?.targetName ?? ''}` : ''}{' '}

@@ -14,6 +14,8 @@ import {
   listReleases,
   listTargets,
   nextActionsByEnv,
+  preload,
+  preloaded,
   releasesOnTargets,
 } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
@@ -66,6 +68,12 @@ function currentRelease(
   const main = groups.find((g) => g.release)?.release;
   const release = main ? releases.find((r) => r.id === main.id) : undefined;
   return { release, since: since(release?.id), spread: groups.map((g) => ({ release: g.release, count: g.targets.length })) };
+}
+
+/** Starts the pipeline's requests before sign-in is confirmed (main.tsx, when the app opens at `/` with a token). */
+export function preloadHome(): void {
+  preload('pipeline', loadPipeline);
+  preload('next-actions', nextActionsByEnv);
 }
 
 function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>, actions: Map<string, NextActions> | undefined): Column[] {
@@ -265,10 +273,11 @@ function EnvColumn({
 
 export function Home() {
   useTitle('Pipeline');
-  const state = useApi(loadPipeline, []);
-  // What this user may promote where: loaded after the pipeline, so the pipeline shows at once.
-  const envs = state.data?.envs;
-  const actions = useApi(() => nextActionsByEnv(envs ?? []), [envs?.map((e) => e.id).join(',')], { enabled: Boolean(envs) });
+  const state = useApi(() => preloaded('pipeline', loadPipeline), []);
+  // What this user may promote where: one request for every environment, loaded beside the pipeline (not
+  // after it), so the pipeline shows as soon as its own data is in and its actions follow. Both may have
+  // been started already, while the app confirmed the token (preloadHome).
+  const actions = useApi(() => preloaded('next-actions', nextActionsByEnv), []);
   const columns = useMemo(() => (state.data ? buildColumns(state.data, actions.data) : []), [state.data, actions.data]);
   const [promote, setPromote] = useState<{ target: Environment; release?: Release }>();
 

@@ -17,9 +17,13 @@ export function ReleaseDetail({ ref_ }: { ref_: string }) {
   const { hasRole } = useSession();
   const state = useApi(async () => {
     const release = await unwrap(api.GET('/api/v1/releases/{ref}', { params: { path: { ref: ref_ } } }));
-    const [envs, targets, promotions] = await Promise.all([listEnvironments(), listTargets(), listPromotions({ release: release.id })]);
-    const actions =
-      release.status === 'ready' || release.status === 'deployed' ? await nextActionsByEnv(envs).catch(() => undefined) : undefined;
+    const promotable = release.status === 'ready' || release.status === 'deployed';
+    const [envs, targets, promotions, actions] = await Promise.all([
+      listEnvironments(),
+      listTargets(),
+      listPromotions({ release: release.id }),
+      promotable ? nextActionsByEnv().catch(() => undefined) : undefined,
+    ]);
     return { release, envs, targets, promotions, actions };
   }, [ref_]);
   const [promoteTo, setPromoteTo] = useState<Environment>();
