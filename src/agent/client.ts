@@ -149,7 +149,8 @@ export class AgentClient {
     this.credential = c;
   }
 
-  async post<T>(apiPath: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  /** POSTs JSON; `signal` ends the request early (a long poll when the agent stops). */
+  async post<T>(apiPath: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
     const url = `${this.server.replace(/\/$/, '')}/api/v1${apiPath}`;
     const init: RequestInit = {
       method: 'POST',
@@ -160,7 +161,7 @@ export class AgentClient {
         ...headers,
       },
       body: JSON.stringify(body ?? {}),
-      signal: AbortSignal.timeout(30_000),
+      signal: signal ? AbortSignal.any([AbortSignal.timeout(30_000), signal]) : AbortSignal.timeout(30_000),
     };
     let res: Response;
     try {
