@@ -16,8 +16,6 @@ import type { TrafficChange } from '../protocol/traffic.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { proveConvergence } from './convergence.js';
-import { ComposeExecutor } from './executors/compose.js';
-import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
 import { checkDockerSocket, checkStateDir, explainSocketError } from './preflight.js';
@@ -119,9 +117,8 @@ export class Agent {
     });
     for (const type of opts.executors) {
       if (opts.noop) this.executors.set(type, new NoopExecutor(opts.noopDir ?? opts.stateDir));
-      else if (type === 'docker_host') this.executors.set(type, new DockerExecutor(opts.stateDir));
-      else if (type === 'compose_host') this.executors.set(type, new ComposeExecutor());
-      else throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
+      else if (type !== 'docker_host' && type !== 'compose_host')
+        throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
     }
   }
 
@@ -180,12 +177,22 @@ export class Agent {
 
   /** Checks the host before anything connects: state dir writable, Docker socket usable by this user. */
   async preflight(): Promise<void> {
+    await this.loadExecutors();
     await checkStateDir(this.opts.stateDir);
     const dockerTypes = this.opts.executors.filter((t) => t === 'docker_host' || t === 'compose_host');
     if (this.opts.noop || dockerTypes.length === 0) return;
     const engine = await checkDockerSocket();
     if (engine.version) this.engines = { docker: engine.version };
     if (engine.warning) this.opts.log(`${engine.warning}; tasks on targets using it fail until it answers`);
+  }
+
+  /** Loads the Docker and Compose executors when used (a noop agent never loads the Docker client: less memory). */
+  private async loadExecutors(): Promise<void> {
+    for (const type of this.opts.executors) {
+      if (this.executors.has(type)) continue;
+      if (type === 'docker_host') this.executors.set(type, new (await import('./executors/docker.js')).DockerExecutor(this.opts.stateDir));
+      else if (type === 'compose_host') this.executors.set(type, new (await import('./executors/compose.js')).ComposeExecutor());
+    }
   }
 
   async start(): Promise<void> {
