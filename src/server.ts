@@ -160,8 +160,12 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   componentVersionRoutes(app, deps);
   integrationHealthRoutes(app, deps);
   releaseRoutes(app, deps);
+  // One LISTEN connection per server: the UI's change feed and the agents' work wake-ups.
+  const changes = new ChangeHub({ connectionString: opts.db.options?.connectionString, logger: app.log as Logger });
+  app.addHook('onClose', () => changes.close());
   agentProtocolRoutes(app, deps, opts.deploymentSettings ?? loadDeploymentSettings(), {
     requireClientCert: Boolean(opts.https?.requestCert),
+    work: changes,
   });
   deploymentRoutes(app, deps);
   driftRoutes(app, deps);
@@ -171,8 +175,6 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
-  const changes = new ChangeHub({ connectionString: opts.db.options?.connectionString, logger: app.log as Logger });
-  app.addHook('onClose', () => changes.close());
   eventRoutes(app, deps, changes);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);

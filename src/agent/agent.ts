@@ -4,6 +4,9 @@
 // Each lease carries a fencing token: a refused log batch (the lease was taken over) aborts the executor
 // and nothing is reported. Reports are saved to the state dir first and retried until acknowledged
 // (reports.ts); a re-leased task first observes its target and only reports when the work is already done.
+// Against a server that offers them (heartbeat `features`), the agent waits for work with a long poll
+// instead of polling, starts the tasks of one lease answer with one request, and sends its reports (with
+// their last log lines) in batches; against an older server it speaks the first protocol.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,12 +16,10 @@ import type { TrafficChange } from '../protocol/traffic.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { AgentClient, AgentHttpError, type AgentTls, isTransient } from './client.js';
 import { proveConvergence } from './convergence.js';
-import { ComposeExecutor } from './executors/compose.js';
-import { DockerExecutor } from './executors/docker.js';
 import { NoopExecutor } from './executors/noop.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
 import { checkDockerSocket, checkStateDir, explainSocketError } from './preflight.js';
-import { ReportOutbox } from './reports.js';
+import { type BatchResult, ReportOutbox } from './reports.js';
 import { applyTrafficChange } from './traffic-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -38,6 +39,8 @@ export interface AgentOptions {
   tls?: AgentTls | undefined;
   /** Where the noop executor records what each target "runs" (default: the state dir). */
   noopDir?: string | undefined;
+  /** Ignore what the server offers beyond the first protocol: poll, and start and report one task at a time. */
+  firstProtocol?: boolean | undefined;
   /** Retry delays of start-up requests, task polls and report delivery (tests inject the random). */
   backoff?: BackoffOptions | undefined;
 }
@@ -59,6 +62,8 @@ const REVOKED_CODES = new Set(['agent_revoked', 'agent_certificate_revoked']);
 const POLL_BACKOFF_CAP_MS = 10_000;
 /** How long stop() waits for a report request already in flight (the client gives up on a request after 30 s). */
 const STOP_REQUEST_WAIT_MS = 30_000;
+/** How long a lease request may wait for work on the server (long poll), under the client's 30 s timeout. */
+const LEASE_WAIT_SECONDS = 20;
 
 export function credentialFile(stateDir: string): string {
   return path.join(stateDir, 'agent.json');
@@ -82,6 +87,10 @@ export class Agent {
   private heartbeatSeconds = 10;
   private pollSeconds = 2;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** What the server offers beyond the first protocol (heartbeat answer): lease_wait, task_batches. */
+  private features = new Set<string>();
+  /** Ends a waiting lease request when the agent stops. */
+  private readonly stopping = new AbortController();
   private readonly outbox: ReportOutbox;
   /** What the start-up check learnt of the host's engine (its version goes into heartbeats). */
   private engines: Record<string, string> = {};
@@ -97,14 +106,21 @@ export class Agent {
     this.outbox = new ReportOutbox({
       dir: path.join(opts.stateDir, 'reports'),
       post: (apiPath, body) => this.client.post(apiPath, body),
+      postBatch: (reports) =>
+        this.features.has('task_batches')
+          ? this.client
+              .post<{ results: BatchResult[] }>(`/agents/${this.stored!.agentId}/tasks/report`, {
+                reports: reports.map((r) => ({ taskId: r.taskId, lines: r.lines, report: r.report })),
+              })
+              .then((a) => a.results)
+          : undefined,
       log: opts.log,
       backoff: opts.backoff,
     });
     for (const type of opts.executors) {
       if (opts.noop) this.executors.set(type, new NoopExecutor(opts.noopDir ?? opts.stateDir));
-      else if (type === 'docker_host') this.executors.set(type, new DockerExecutor(opts.stateDir));
-      else if (type === 'compose_host') this.executors.set(type, new ComposeExecutor());
-      else throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
+      else if (type !== 'docker_host' && type !== 'compose_host')
+        throw new Error(`the agent has no executor for "${type}" (docker_host, compose_host; ssh_host runs on the server)`);
     }
   }
 
@@ -163,12 +179,22 @@ export class Agent {
 
   /** Checks the host before anything connects: state dir writable, Docker socket usable by this user. */
   async preflight(): Promise<void> {
+    await this.loadExecutors();
     await checkStateDir(this.opts.stateDir);
     const dockerTypes = this.opts.executors.filter((t) => t === 'docker_host' || t === 'compose_host');
     if (this.opts.noop || dockerTypes.length === 0) return;
     const engine = await checkDockerSocket();
     if (engine.version) this.engines = { docker: engine.version };
     if (engine.warning) this.opts.log(`${engine.warning}; tasks on targets using it fail until it answers`);
+  }
+
+  /** Loads the Docker and Compose executors when used (a noop agent never loads the Docker client: less memory). */
+  private async loadExecutors(): Promise<void> {
+    for (const type of this.opts.executors) {
+      if (this.executors.has(type)) continue;
+      if (type === 'docker_host') this.executors.set(type, new (await import('./executors/docker.js')).DockerExecutor(this.opts.stateDir));
+      else if (type === 'compose_host') this.executors.set(type, new (await import('./executors/compose.js')).ComposeExecutor());
+    }
   }
 
   async start(): Promise<void> {
@@ -202,6 +228,7 @@ export class Agent {
   async stop(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     this.running = false;
+    this.stopping.abort();
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     await Promise.race([Promise.allSettled([...this.inflight]), sleep(timeoutMs)]);
     await this.outbox.drain(Math.max(0, deadline - Date.now()));
@@ -214,6 +241,7 @@ export class Agent {
   private stopIfRevoked(err: unknown): void {
     if (!(err instanceof AgentHttpError) || !REVOKED_CODES.has(err.code) || !this.running) return;
     this.running = false;
+    this.stopping.abort();
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     void this.outbox.stop();
     this.onRevoked(`the server refused this agent: ${err.message} (${err.code})`);
@@ -228,22 +256,25 @@ export class Agent {
     const id = this.stored!.agentId;
     const engines: Record<string, string> = { ...this.engines };
     for (const e of new Set(this.executors.values())) Object.assign(engines, await e.info().catch(() => ({})));
-    const r = await this.client.post<{ heartbeatInterval: number; taskPollInterval: number; observe: ObserveTarget[] }>(
-      `/agents/${id}/heartbeat`,
-      {
-        sessionId: this.sessionId,
-        version: AGENT_VERSION,
-        capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove', 'route'] },
-        resources: {
-          loadavg: os.loadavg()[0],
-          rssBytes: process.memoryUsage().rss,
-          freeMemBytes: os.freemem(),
-          inflight: this.inflight.size,
-        },
+    const r = await this.client.post<{
+      heartbeatInterval: number;
+      taskPollInterval: number;
+      features?: string[];
+      observe: ObserveTarget[];
+    }>(`/agents/${id}/heartbeat`, {
+      sessionId: this.sessionId,
+      version: AGENT_VERSION,
+      capabilities: { executors: this.opts.executors, engines, noop: this.opts.noop, actions: ['deploy', 'remove', 'route'] },
+      resources: {
+        loadavg: os.loadavg()[0],
+        rssBytes: process.memoryUsage().rss,
+        freeMemBytes: os.freemem(),
+        inflight: this.inflight.size,
       },
-    );
+    });
     this.heartbeatSeconds = r.heartbeatInterval;
     this.pollSeconds = r.taskPollInterval;
+    this.features = new Set(this.opts.firstProtocol ? [] : (r.features ?? []));
     if (r.observe.length) await this.observe(r.observe);
   }
 
@@ -264,18 +295,22 @@ export class Agent {
       let got = 0;
       let unanswered = false;
       // Saved reports go first: a task is not leased again while its outcome may still land.
+      const longPoll = this.features.has('lease_wait');
+      const asked = Date.now();
       if (free > 0 && this.outbox.size === 0) {
         try {
           const r = await this.client.post<{ tasks: AgentTask[]; traffic?: TrafficChange[] }>(
             `/agents/${this.stored!.agentId}/tasks/lease`,
-            {
-              max: free,
-            },
+            { max: free, ...(longPoll ? { wait: LEASE_WAIT_SECONDS } : {}) },
+            {},
+            this.stopping.signal,
           );
           got = r.tasks.length;
           backoff.reset();
+          const started = got && this.features.has('task_batches') ? await this.startAll(r.tasks) : undefined;
           for (const t of r.tasks) {
-            const p = this.runTask(t).finally(() => this.inflight.delete(p));
+            if (started && !started.has(t.taskId)) continue;
+            const p = this.runTask(t, started !== undefined).finally(() => this.inflight.delete(p));
             this.inflight.add(p);
           }
           for (const c of r.traffic ?? []) {
@@ -283,14 +318,42 @@ export class Agent {
             this.inflight.add(p);
           }
         } catch (err) {
+          if (!this.running) break;
           this.opts.log(`lease failed: ${(err as Error).message}`);
           unanswered = isTransient(err);
           this.stopIfRevoked(err);
         }
       }
       if (unanswered) await sleep(Math.max(this.pollSeconds * 1000, backoff.next()));
-      else if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
+      // Reports on their way: lease as soon as they land.
+      else if (free > 0 && this.outbox.size > 0) await sleep(50);
+      else if (got === 0 && longPoll) {
+        // The server waited for work; an answer sooner than the poll interval (it was closing) is not retried at once.
+        await sleep(Math.max(0, this.pollSeconds * 1000 - (Date.now() - asked)));
+      } else if (got === 0 || free - got <= 0) await sleep(got === 0 ? this.pollSeconds * 1000 : 50);
     }
+  }
+
+  /**
+   * Marks the tasks of one lease answer running with one request (committed before any executor touches
+   * its target); returns the tasks the server started. A task it refused (taken over meanwhile) is dropped.
+   */
+  private async startAll(tasks: AgentTask[]): Promise<Set<string>> {
+    const started = new Set<string>();
+    try {
+      const r = await this.client.post<{ results: BatchResult[] }>(`/agents/${this.stored!.agentId}/tasks/start`, {
+        tasks: tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, fencingToken: t.fencingToken })),
+      });
+      for (const x of r.results) {
+        if (x.ok) started.add(x.taskId);
+        else this.opts.log(`task ${x.taskId}: ${x.detail ?? x.code ?? 'not started'}`);
+      }
+    } catch (err) {
+      // As when one task's start fails: nothing runs; the leases end and the tasks are leased again.
+      this.opts.log(`starting ${tasks.length} task(s) failed: ${(err as Error).message}`);
+      this.stopIfRevoked(err);
+    }
+    return started;
   }
 
   /** Applies a leased traffic change on this host's router and reports it (a lost report is re-leased after its lease). */
@@ -304,8 +367,8 @@ export class Agent {
     }
   }
 
-  /** Runs one task: start (committed before touching the target), execute with streamed logs, save and send the report. */
-  private async runTask(task: AgentTask): Promise<void> {
+  /** Runs one task: start unless the lease's batch start did (committed before touching the target), execute with streamed logs, save and send the report. */
+  private async runTask(task: AgentTask, started = false): Promise<void> {
     const base = `/agents/${this.stored!.agentId}/tasks/${task.taskId}`;
     const lease = { attempt: task.attempt, fencingToken: task.fencingToken };
     const pending: { seq: number; at: string; line: string }[] = [];
@@ -329,7 +392,7 @@ export class Agent {
     // Flushing renews the lease (the task's heartbeat), so it also runs when there is nothing to say.
     const timer = setInterval(() => void flush(), 1000);
     try {
-      await this.client.post(`${base}/start`, lease);
+      if (!started) await this.client.post(`${base}/start`, lease);
       log(
         `attempt ${task.attempt} on ${os.hostname()} (agent ${this.opts.name}, fencing token ${task.fencingToken}): ${task.mode} ${task.release.name} to ${task.target.name}`,
       );

@@ -5,7 +5,6 @@
 // CONNECT, except to hosts NO_PROXY names; TLS to the server (and its client certificate) runs inside the tunnel.
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent as Dispatcher, EnvHttpProxyAgent } from 'undici';
 
 export class AgentHttpError extends Error {
   constructor(
@@ -100,7 +99,8 @@ export function isTransient(err: unknown): boolean {
 
 export class AgentClient {
   // unknown: undici 7's Agent, which Node 20's fetch accepts though its types name its bundled undici's.
-  private readonly dispatcher: unknown;
+  // Built on the first request, and only with TLS options or a proxy: undici is loaded only then (memory).
+  private dispatcher: Promise<unknown> | undefined;
   private readonly servers: string[];
   private current = 0;
   /** The proxy settings in use, for log lines (passwords redacted); undefined without a proxy. */
@@ -117,12 +117,15 @@ export class AgentClient {
     if (proxy) {
       // requestTls: the TLS options of the connection to the server inside the CONNECT tunnel (ProxyAgent
       // ignores `connect` there); connect: the same for hosts NO_PROXY sends directly.
-      this.dispatcher = new EnvHttpProxyAgent({
-        ...(proxy.http ? { httpProxy: proxy.http } : {}),
-        ...(proxy.https ? { httpsProxy: proxy.https } : {}),
-        noProxy: proxy.noProxy ?? '',
-        ...(tls ? { connect: tls, requestTls: tls } : {}),
-      });
+      this.dispatcher = import('undici').then(
+        ({ EnvHttpProxyAgent }) =>
+          new EnvHttpProxyAgent({
+            ...(proxy.http ? { httpProxy: proxy.http } : {}),
+            ...(proxy.https ? { httpsProxy: proxy.https } : {}),
+            noProxy: proxy.noProxy ?? '',
+            ...(tls ? { connect: tls, requestTls: tls } : {}),
+          }),
+      );
       this.proxy = [
         proxy.https && `HTTPS_PROXY ${redactProxy(proxy.https)}`,
         proxy.http && `HTTP_PROXY ${redactProxy(proxy.http)}`,
@@ -131,7 +134,7 @@ export class AgentClient {
         .filter(Boolean)
         .join(', ');
     } else {
-      this.dispatcher = tls ? new Dispatcher({ connect: tls }) : undefined;
+      this.dispatcher = tls ? import('undici').then(({ Agent: Dispatcher }) => new Dispatcher({ connect: tls })) : undefined;
       this.proxy = undefined;
     }
   }
@@ -149,7 +152,8 @@ export class AgentClient {
     this.credential = c;
   }
 
-  async post<T>(apiPath: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  /** POSTs JSON; `signal` ends the request early (a long poll when the agent stops). */
+  async post<T>(apiPath: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
     const url = `${this.server.replace(/\/$/, '')}/api/v1${apiPath}`;
     const init: RequestInit = {
       method: 'POST',
@@ -160,12 +164,13 @@ export class AgentClient {
         ...headers,
       },
       body: JSON.stringify(body ?? {}),
-      signal: AbortSignal.timeout(30_000),
+      signal: signal ? AbortSignal.any([AbortSignal.timeout(30_000), signal]) : AbortSignal.timeout(30_000),
     };
     let res: Response;
     try {
       // dispatcher: undici's option of Node's fetch (its RequestInit type names another undici's class).
-      res = await fetch(url, this.dispatcher ? ({ ...init, dispatcher: this.dispatcher } as RequestInit) : init);
+      const dispatcher = await this.dispatcher;
+      res = await fetch(url, dispatcher ? ({ ...init, dispatcher } as RequestInit) : init);
     } catch (err) {
       // fetch says only "fetch failed"; the cause names what went wrong (ECONNREFUSED, a certificate error…).
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;

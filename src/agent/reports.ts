@@ -3,6 +3,8 @@
 // exponential backoff, across server outages and agent restarts (a new process sends them before it
 // leases anything). The server gives a re-sent report the answer it gave the first; a refusal (the lease
 // was taken over, the task ended, the report is invalid) drops the report, since it can never land.
+// When the server takes batches, the reports ready at once go in one request (each with its last log
+// lines), each answered on its own; reports that become ready while a batch is in flight go in the next.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskReport } from '../protocol/deployment.js';
@@ -21,10 +23,25 @@ export interface PendingReport {
   savedAt: string;
 }
 
+/** The server's answer for one task of a batch: acknowledged, or refused with the problem a single request would have got. */
+export interface BatchResult {
+  taskId: string;
+  ok: boolean;
+  status?: number;
+  code?: string;
+  detail?: string;
+}
+
+/** At most this many reports, and about this many bytes, per batch (the server's body limit is 1 MiB). */
+const BATCH_MAX = 100;
+const BATCH_BYTES = 512 * 1024;
+
 export interface ReportOutboxOptions {
   /** The directory the reports live in (<state dir>/reports). */
   dir: string;
   post: (apiPath: string, body: unknown) => Promise<unknown>;
+  /** Sends several reports with their lines in one request; undefined when the server takes no batches. */
+  postBatch?: (reports: PendingReport[]) => Promise<BatchResult[]> | undefined;
   log: (msg: string) => void;
   /** The retry delays (jittered exponential backoff, the agent's one helper for it). */
   backoff?: BackoffOptions | undefined;
@@ -136,33 +153,7 @@ export class ReportOutbox {
   private async run(): Promise<void> {
     this.backoff.reset();
     while (!this.stopped && this.pending.size) {
-      let retry = false;
-      for (const [name, r] of [...this.pending]) {
-        if (this.stopped) return;
-        try {
-          if (r.lines.length) await this.o.post(r.logsPath, { attempt: r.report.attempt, fencingToken: r.fencingToken, lines: r.lines });
-          // A stop while the log lines were on their way: the report waits on disk for the next start.
-          if (this.stopped) return;
-          await this.o.post(r.reportPath, r.report);
-          this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
-          this.backoff.reset();
-        } catch (err) {
-          // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
-          const unauthorized = err instanceof AgentHttpError && err.status === 401;
-          // Anything but the server's explicit answer may pass: only a 4xx problem document drops a report.
-          if (!(err instanceof AgentHttpError) || isTransient(err) || unauthorized) {
-            retry = true;
-            this.o.log(
-              `task ${r.taskId}: report not delivered yet (${(err as Error).message})${unauthorized ? ' (credential refused: restart the agent after rotating it)' : ''}; retrying`,
-            );
-            break;
-          }
-          // The server will never take it: the lease was taken over (409), the task ended, or the report is invalid.
-          this.o.log(`task ${r.taskId}: report refused (${(err as Error).message}); dropped`);
-        }
-        this.pending.delete(name);
-        await rm(path.join(this.o.dir, name), { force: true });
-      }
+      const retry = (await this.sendBatch()) ?? (await this.sendEach());
       if (retry && !this.stopped) {
         const wait = this.backoff.next();
         await new Promise<void>((resolve) => {
@@ -175,5 +166,84 @@ export class ReportOutbox {
         this.wake = undefined;
       }
     }
+  }
+
+  /** Whether a failure of this request may pass (anything but the server's explicit refusal); logs why it is kept. */
+  private keep(r: PendingReport, err: unknown): boolean {
+    // 401: the credential was rotated under this process; the restarted agent reads the new one and sends it.
+    const unauthorized = err instanceof AgentHttpError && err.status === 401;
+    // Anything but the server's explicit answer may pass: only a 4xx problem document drops a report.
+    if (!(err instanceof AgentHttpError) || isTransient(err) || unauthorized) {
+      this.o.log(
+        `task ${r.taskId}: report not delivered yet (${(err as Error).message})${unauthorized ? ' (credential refused: restart the agent after rotating it)' : ''}; retrying`,
+      );
+      return true;
+    }
+    return false;
+  }
+
+  private async settle(name: string, r: PendingReport, refusal?: string): Promise<void> {
+    if (refusal === undefined) this.o.log(`task ${r.taskId}: report acknowledged (${r.report.status})`);
+    // The server will never take it: the lease was taken over (409), the task ended, or the report is invalid.
+    else this.o.log(`task ${r.taskId}: report refused (${refusal}); dropped`);
+    this.pending.delete(name);
+    await rm(path.join(this.o.dir, name), { force: true });
+  }
+
+  /**
+   * Sends the reports ready now in one request; true to retry later, undefined when the server takes no
+   * batches or refused this one as a whole (then they go one by one, each answered on its own).
+   */
+  private async sendBatch(): Promise<boolean | undefined> {
+    if (this.stopped) return false;
+    const chunk: [string, PendingReport][] = [];
+    const tasks = new Set<string>();
+    let bytes = 0;
+    for (const [name, r] of this.pending) {
+      const size = JSON.stringify(r).length;
+      if (chunk.length && (chunk.length >= BATCH_MAX || bytes + size > BATCH_BYTES)) break;
+      if (tasks.has(r.taskId)) continue; // two saved reports of one task (two leases) never share a batch
+      tasks.add(r.taskId);
+      chunk.push([name, r]);
+      bytes += size;
+    }
+    let results: BatchResult[] | undefined;
+    try {
+      results = await this.o.postBatch?.(chunk.map(([, r]) => r));
+    } catch (err) {
+      if (this.keep(chunk[0]![1], err)) return true;
+      return undefined;
+    }
+    if (!results) return undefined;
+    const byTask = new Map(results.map((x) => [x.taskId, x]));
+    let retry = false;
+    for (const [name, r] of chunk) {
+      const x = byTask.get(r.taskId);
+      if (x?.ok) await this.settle(name, r);
+      else if (x && x.status !== undefined && !isTransient(new AgentHttpError(x.status, x.code ?? '', x.detail ?? '')))
+        await this.settle(name, r, `${x.detail ?? 'refused'} (${x.code ?? x.status})`);
+      else retry = true;
+    }
+    if (!retry) this.backoff.reset();
+    return retry;
+  }
+
+  /** Sends the reports one at a time (logs, then report); true to retry later. */
+  private async sendEach(): Promise<boolean> {
+    for (const [name, r] of [...this.pending]) {
+      if (this.stopped) return false;
+      try {
+        if (r.lines.length) await this.o.post(r.logsPath, { attempt: r.report.attempt, fencingToken: r.fencingToken, lines: r.lines });
+        // A stop while the log lines were on their way: the report waits on disk for the next start.
+        if (this.stopped) return false;
+        await this.o.post(r.reportPath, r.report);
+        this.backoff.reset();
+        await this.settle(name, r);
+      } catch (err) {
+        if (this.keep(r, err)) return true;
+        await this.settle(name, r, (err as Error).message);
+      }
+    }
+    return false;
   }
 }

@@ -108,6 +108,12 @@ export const heartbeatReply = z.object({
   status: z.enum(['online', 'degraded', 'offline']),
   heartbeatInterval: z.number(),
   taskPollInterval: z.number(),
+  features: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'What this server supports beyond the first agent protocol: lease_wait (a lease request may wait for work), task_batches (…/tasks/start and …/tasks/report take several tasks).',
+    ),
   observe: z
     .array(
       z.object({

@@ -1,11 +1,14 @@
 // The agent protocol over HTTP: registration with a one-time join token (X-Agent-Token), and the routes an
 // agent calls with its own credential: heartbeat, credential rotation, task lease/start/logs/report, and
 // drift observations. Users' tokens do not work here and agent credentials work nowhere else.
+// A lease request may wait for work (a long poll woken by the tenant's gantry_work notifications, holding
+// no database connection while it waits); starts and reports also come in batches (lease-batch.ts).
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ForbiddenError, GantryError } from '../core/errors.js';
 import { appendLogs, leaseTasks, type Runner, reportTask, startTask } from '../deployments/lease.js';
+import { reportTasks, startTasks } from '../deployments/lease-batch.js';
 import { signerOf } from '../deployments/routes.js';
 import type { DeploymentSettings } from '../deployments/settings.js';
 import { recordObservation } from '../drift/service.js';
@@ -29,6 +32,21 @@ const logsBody = z.strictObject({
   lines: z.array(z.object({ seq: z.number().int().min(0), at: z.string(), line: z.string().max(10_000) })).max(1000),
 });
 const ok = z.object({ ok: z.boolean() });
+const itemResults = z.object({
+  results: z.array(
+    z.object({
+      taskId: z.uuid(),
+      ok: z.boolean(),
+      status: z.number().int().optional().describe('When refused: the HTTP status the single-task request would have answered.'),
+      code: z.string().optional(),
+      detail: z.string().optional(),
+    }),
+  ),
+});
+/** The longest a lease request waits for work: under the agent's 30 s request timeout and common proxies' idle timeouts. */
+const MAX_WAIT_SECONDS = 25;
+/** What the server tells agents in the heartbeat answer that it supports beyond the first protocol. */
+const FEATURES = ['lease_wait', 'task_batches'];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,9 +63,16 @@ export class ClientCertificateError extends GantryError {
   }
 }
 
+/** Tells a waiting lease request that its tenant may have work (the change hub's gantry_work feed). */
+export interface WorkSignal {
+  subscribeWork(tenantId: string, fn: () => void): Promise<() => void>;
+}
+
 export interface AgentProtocolOptions {
   /** The server asks for client certificates (GANTRY_TLS_CLIENT_CA_FILE): agent routes require a verified one. */
   requireClientCert?: boolean;
+  /** Wakes waiting lease requests; without it a waiting request looks for work every poll interval. */
+  work?: WorkSignal;
 }
 
 export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSettings, opts: AgentProtocolOptions = {}): void {
@@ -105,6 +130,13 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
     };
   };
   const agentConfig = { access: 'agent' as const };
+  /** Waiting lease requests, woken when the server closes so that closing does not wait out their waits. */
+  const waiting = new Set<() => void>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const wake of [...waiting]) wake();
+  });
 
   app.post(
     '/api/v1/agents/register',
@@ -144,7 +176,7 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
       onRequest: [clientCert, asAgent],
       schema: { tags, summary: 'Agent heartbeat', params: agentParam, body: m.heartbeatBody, response: { 200: m.heartbeatReply } },
     },
-    async (req) => heartbeat(db, agentOf(req), req.body, clock.now(), settings),
+    async (req) => ({ ...(await heartbeat(db, agentOf(req), req.body, clock.now(), settings)), features: FEATURES }),
   );
 
   app.post(
@@ -173,16 +205,125 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
         description:
           'Agents that declare the action "route" also get the traffic changes of progressive rollouts on the targets they serve (applied with their router, reported to …/traffic/{changeId}/report).',
         params: agentParam,
-        body: z.strictObject({ max: z.number().int().min(1).max(100).default(1) }),
+        body: z.strictObject({
+          max: z.number().int().min(1).max(100).default(1),
+          wait: z
+            .number()
+            .min(0)
+            .max(60)
+            .optional()
+            .describe(
+              `Seconds to wait for work when there is none now (long poll; at most ${MAX_WAIT_SECONDS} are used). The answer comes as soon as work is leased, or empty when the wait ends. Default 0: answer at once.`,
+            ),
+        }),
         response: { 200: z.object({ tasks: z.array(agentTask), leaseSeconds: z.number(), traffic: z.array(trafficChange).default([]) }) },
       },
     },
-    async (req) => {
-      const runner = await runnerOf(agentOf(req));
-      const tasks = await leaseTasks(db, runner, req.body.max, clock.now(), settings.leaseSeconds);
-      const traffic = runner.routes ? await leaseTrafficChanges(db, runner, clock.now()) : [];
-      return { tasks, leaseSeconds: settings.leaseSeconds, traffic };
+    async (req, reply) => {
+      const auth = agentOf(req);
+      const runner = await runnerOf(auth);
+      const leaseNow = async () => {
+        const tasks = await leaseTasks(db, runner, req.body.max, clock.now(), settings.leaseSeconds);
+        const traffic = runner.routes ? await leaseTrafficChanges(db, runner, clock.now()) : [];
+        return { tasks, leaseSeconds: settings.leaseSeconds, traffic };
+      };
+      const waitMs = Math.min(req.body.wait ?? 0, MAX_WAIT_SECONDS) * 1000;
+      if (waitMs <= 0 || closing) return leaseNow();
+      // Subscribed before looking, so work announced between the look and the wait is not missed.
+      let woken = false;
+      let wake = () => {};
+      const onWork = () => {
+        woken = true;
+        wake();
+      };
+      const unsubscribe = await opts.work?.subscribeWork(auth.tenantId, onWork).catch((err: unknown) => {
+        req.log.warn({ err }, 'work notifications unavailable; a waiting lease request looks every poll interval');
+        return undefined;
+      });
+      let gone = false;
+      const onClose = () => {
+        gone = !reply.raw.writableEnded;
+        onWork();
+      };
+      reply.raw.once('close', onClose);
+      const deadline = Date.now() + waitMs;
+      try {
+        for (;;) {
+          woken = false;
+          const got = await leaseNow();
+          if (got.tasks.length || got.traffic.length || closing || gone || Date.now() >= deadline) return got;
+          // No database connection is held while waiting: each look is its own short query.
+          await new Promise<void>((resolve) => {
+            if (woken) return resolve();
+            const ms = Math.min(deadline - Date.now(), unsubscribe ? Number.POSITIVE_INFINITY : settings.pollSeconds * 1000);
+            const timer = setTimeout(done, ms);
+            function done() {
+              clearTimeout(timer);
+              waiting.delete(done);
+              wake = () => {};
+              resolve();
+            }
+            wake = done;
+            waiting.add(done);
+          });
+          // The agent hung up: leasing now would hand tasks to nobody.
+          if (gone) return { tasks: [], leaseSeconds: settings.leaseSeconds, traffic: [] };
+        }
+      } finally {
+        unsubscribe?.();
+        reply.raw.off('close', onClose);
+      }
     },
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/start',
+    {
+      config: agentConfig,
+      onRequest: [clientCert, asAgent],
+      schema: {
+        tags,
+        summary: 'Mark several leased tasks running (one answer per task)',
+        description:
+          'The batch form of …/tasks/{taskId}/start: one transaction; each task is checked like a single start and answered ok or with the problem a single start would have got (e.g. 409 lease_superseded), which leaves the others started.',
+        params: agentParam,
+        body: z.strictObject({
+          tasks: z
+            .array(z.strictObject({ taskId: z.uuid(), attempt: z.number().int().min(1), fencingToken }))
+            .min(1)
+            .max(100),
+        }),
+        response: { 200: itemResults },
+      },
+    },
+    async (req) => ({
+      results: await startTasks(db, await runnerOf(agentOf(req)), req.body.tasks, clock.now(), settings.leaseSeconds),
+    }),
+  );
+
+  app.post(
+    '/api/v1/agents/:ref/tasks/report',
+    {
+      config: agentConfig,
+      onRequest: [clientCert, asAgent],
+      schema: {
+        tags,
+        summary: 'Report the outcomes of several tasks, each with its last log lines (one answer per task)',
+        description:
+          'The batch form of …/tasks/{taskId}/logs followed by …/tasks/{taskId}/report: one transaction; each report is checked and recorded like a single one (idempotent when re-sent) and answered ok or with the problem a single report would have got (409 lease_superseded, 409 lease_lost…), which leaves the others recorded.',
+        params: agentParam,
+        body: z.strictObject({
+          reports: z
+            .array(z.strictObject({ taskId: z.uuid(), lines: logsBody.shape.lines.default([]), report: taskReport }))
+            .min(1)
+            .max(100),
+        }),
+        response: { 200: itemResults },
+      },
+    },
+    async (req) => ({
+      results: await reportTasks(db, await runnerOf(agentOf(req)), req.body.reports, { signer: signerOf(deps), db }),
+    }),
   );
 
   app.post(

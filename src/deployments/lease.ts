@@ -183,14 +183,17 @@ async function held(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef, now
 
 /** Marks the task running (committed before the executor touches the target) and renews the lease. */
 export async function startTask(db: Db, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number) {
-  await withSystem(db, async (tx) => {
-    await held(tx, runner, taskId, lease, now, leaseSeconds);
-    await tx.query(
-      `UPDATE deployment_tasks SET status = 'running', started_at = coalesce(started_at, $2),
-              lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`,
-      [taskId, now, leaseSeconds],
-    );
-  });
+  await withSystem(db, (tx) => startHeld(tx, runner, taskId, lease, now, leaseSeconds));
+}
+
+/** startTask in the caller's transaction (one of a batch): refusals are thrown before anything is written. */
+export async function startHeld(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number) {
+  await held(tx, runner, taskId, lease, now, leaseSeconds);
+  await tx.query(
+    `UPDATE deployment_tasks SET status = 'running', started_at = coalesce(started_at, $2),
+            lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`,
+    [taskId, now, leaseSeconds],
+  );
 }
 
 /** Appends log lines (idempotent per attempt and seq) and renews the lease. */
@@ -205,14 +208,7 @@ export async function appendLogs(
 ) {
   await withSystem(db, async (tx) => {
     const t = await held(tx, runner, taskId, lease, now, leaseSeconds);
-    if (lines.length) {
-      await tx.query(
-        `INSERT INTO job_logs (tenant_id, job_id, task_id, attempt, seq, at, line)
-         SELECT $1, $2, $3, $4, x.seq, x.at, x.line FROM jsonb_to_recordset($5::jsonb) AS x(seq int, at timestamptz, line text)
-         ON CONFLICT (task_id, attempt, seq) DO NOTHING`,
-        [t.tenant_id, t.job_id, taskId, lease.attempt, JSON.stringify(lines.map((l) => ({ ...l, line: l.line.slice(0, 8000) })))],
-      );
-    }
+    await insertLines(tx, t, lease.attempt, lines);
     await tx.query(`UPDATE deployment_tasks SET lease_expires_at = $2::timestamptz + make_interval(secs => $3) WHERE id = $1`, [
       taskId,
       now,
@@ -221,94 +217,125 @@ export async function appendLogs(
   });
 }
 
+export type LogLine = { seq: number; at: string; line: string };
+
+/** Stores log lines of an attempt; a line already stored (same attempt and seq) is skipped, so resending is harmless. */
+async function insertLines(tx: Tx, t: Pick<HeldRow, 'id' | 'tenant_id' | 'job_id'>, attempt: number, lines: LogLine[]): Promise<void> {
+  if (!lines.length) return;
+  await tx.query(
+    `INSERT INTO job_logs (tenant_id, job_id, task_id, attempt, seq, at, line)
+     SELECT $1, $2, $3, $4, x.seq, x.at, x.line FROM jsonb_to_recordset($5::jsonb) AS x(seq int, at timestamptz, line text)
+     ON CONFLICT (task_id, attempt, seq) DO NOTHING`,
+    [t.tenant_id, t.job_id, t.id, attempt, JSON.stringify(lines.map((l) => ({ ...l, line: l.line.slice(0, 8000) })))],
+  );
+}
+
 /**
  * Commits a task's outcome: task row, artifacts, version sticker, the target's current digest and
  * health, then the job's next step (progress.ts), in one transaction.
  */
 export async function reportTask(db: Db, runner: Runner, taskId: string, report: TaskReport, deps: ProgressDeps) {
-  const hash = sha256Of(canonicalJson(report));
   await withSystem(db, async (tx) => {
-    const t = await locked(tx, runner, taskId, { attempt: report.attempt, fencingToken: report.fencingToken });
-    if (t.reported_token !== null && Number(t.reported_token) === report.fencingToken) {
-      // A re-sent report (the agent retries until acknowledged): the same report gets the same answer.
-      if (t.report_sha256 === hash) return;
-      throw new ConflictError(
-        `Task ${taskId} already has a different report under fencing token ${report.fencingToken}; a report cannot change.`,
-        'report_conflict',
-      );
-    }
-    // Pending under this same token: the lease ran out before the report could arrive, and nobody leased
-    // the task since. The work is done; recording it is what keeps it from being done twice.
-    if (!['assigned', 'running', 'pending'].includes(t.status)) throw lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
-    if (report.sticker && sha256Of(canonicalJson(report.sticker.content)) !== report.sticker.contentHash) {
-      throw new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
-        { path: 'body.sticker.contentHash', message: 'mismatch' },
-      ]);
-    }
-    for (const a of report.artifacts) {
-      await tx.query(
-        `INSERT INTO deployment_artifacts (tenant_id, job_id, task_id, name, media_type, content, sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, name) DO NOTHING`,
-        [t.tenant_id, t.job_id, taskId, a.name, a.mediaType, a.content, sha256Of(a.content)],
-      );
-    }
-    // What the runner observed after the change, per container (labels left out: the report's artifacts carry the spec).
-    const observed = report.observed.map(({ labels: _labels, ...o }) => o);
-    await tx.query(
-      `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
-              reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL, observed = $7,
-              logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
-                                 FROM job_logs WHERE task_id = $1), '')
-        WHERE id = $1`,
-      [
-        taskId,
-        report.status,
-        report.error ?? null,
-        report.health ? JSON.stringify(report.health) : null,
-        report.fencingToken,
-        hash,
-        JSON.stringify(observed),
-      ],
-    );
-    if (report.status === 'succeeded' && t.action === 'remove') {
-      // The target's first-ever deployment was taken away: it runs nothing Gantry knows of.
-      await tx.query(
-        `UPDATE targets SET current_digest = NULL, current_components = '[]', current_release_id = NULL, health_status = 'unknown',
-                drift_detected = false, drift = '[]' WHERE id = $1`,
-        [t.target_id],
-      );
-    } else if (report.status === 'succeeded') {
-      const job = await tx.query<{ release_id: string; promotion_id: string | null }>(
-        'SELECT release_id, promotion_id FROM deployment_jobs WHERE id = $1',
-        [t.job_id],
-      );
-      const current = t.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest }));
-      await tx.query(
-        `UPDATE targets SET current_digest = $2, current_components = $3, current_release_id = $4, health_status = 'healthy',
-                drift_detected = false, drift = '[]' WHERE id = $1`,
-        [t.target_id, bundleDigest(current), JSON.stringify(current), job.rows[0]!.release_id],
-      );
-      if (report.sticker) {
-        await tx.query(
-          `INSERT INTO version_stickers (tenant_id, target_id, release_id, promotion_id, sticker_content, content_hash, job_id, task_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [
-            t.tenant_id,
-            t.target_id,
-            job.rows[0]!.release_id,
-            job.rows[0]!.promotion_id,
-            JSON.stringify(report.sticker.content),
-            report.sticker.contentHash,
-            t.job_id,
-            taskId,
-          ],
-        );
-      }
-    } else {
-      await tx.query(`UPDATE targets SET health_status = 'unhealthy' WHERE id = $1`, [t.target_id]);
-    }
-    await advanceJob(tx, t.job_id, deps);
+    const jobId = await recordReport(tx, runner, taskId, report);
+    if (jobId) await advanceJob(tx, jobId, deps);
   });
+}
+
+/**
+ * reportTask's record in the caller's transaction, without advancing the job (a batch advances each of
+ * its jobs once, after its last report): refusals are thrown before anything is written. The task's last
+ * log lines may come with it, stored just before the outcome. Returns the job to advance, or null for a
+ * re-sent report.
+ */
+export async function recordReport(
+  tx: Tx,
+  runner: Runner,
+  taskId: string,
+  report: TaskReport,
+  lines: LogLine[] = [],
+): Promise<string | null> {
+  const hash = sha256Of(canonicalJson(report));
+  const t = await locked(tx, runner, taskId, { attempt: report.attempt, fencingToken: report.fencingToken });
+  if (t.reported_token !== null && Number(t.reported_token) === report.fencingToken) {
+    // A re-sent report (the agent retries until acknowledged): the same report gets the same answer.
+    if (t.report_sha256 === hash) return null;
+    throw new ConflictError(
+      `Task ${taskId} already has a different report under fencing token ${report.fencingToken}; a report cannot change.`,
+      'report_conflict',
+    );
+  }
+  // Pending under this same token: the lease ran out before the report could arrive, and nobody leased
+  // the task since. The work is done; recording it is what keeps it from being done twice.
+  if (!['assigned', 'running', 'pending'].includes(t.status)) throw lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
+  if (report.sticker && sha256Of(canonicalJson(report.sticker.content)) !== report.sticker.contentHash) {
+    throw new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
+      { path: 'body.sticker.contentHash', message: 'mismatch' },
+    ]);
+  }
+  await insertLines(tx, t, report.attempt, lines);
+  for (const a of report.artifacts) {
+    await tx.query(
+      `INSERT INTO deployment_artifacts (tenant_id, job_id, task_id, name, media_type, content, sha256)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, name) DO NOTHING`,
+      [t.tenant_id, t.job_id, taskId, a.name, a.mediaType, a.content, sha256Of(a.content)],
+    );
+  }
+  // What the runner observed after the change, per container (labels left out: the report's artifacts carry the spec).
+  const observed = report.observed.map(({ labels: _labels, ...o }) => o);
+  await tx.query(
+    `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
+            reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL, observed = $7,
+            logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
+                               FROM job_logs WHERE task_id = $1), '')
+      WHERE id = $1`,
+    [
+      taskId,
+      report.status,
+      report.error ?? null,
+      report.health ? JSON.stringify(report.health) : null,
+      report.fencingToken,
+      hash,
+      JSON.stringify(observed),
+    ],
+  );
+  if (report.status === 'succeeded' && t.action === 'remove') {
+    // The target's first-ever deployment was taken away: it runs nothing Gantry knows of.
+    await tx.query(
+      `UPDATE targets SET current_digest = NULL, current_components = '[]', current_release_id = NULL, health_status = 'unknown',
+              drift_detected = false, drift = '[]' WHERE id = $1`,
+      [t.target_id],
+    );
+  } else if (report.status === 'succeeded') {
+    const job = await tx.query<{ release_id: string; promotion_id: string | null }>(
+      'SELECT release_id, promotion_id FROM deployment_jobs WHERE id = $1',
+      [t.job_id],
+    );
+    const current = t.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest }));
+    await tx.query(
+      `UPDATE targets SET current_digest = $2, current_components = $3, current_release_id = $4, health_status = 'healthy',
+              drift_detected = false, drift = '[]' WHERE id = $1`,
+      [t.target_id, bundleDigest(current), JSON.stringify(current), job.rows[0]!.release_id],
+    );
+    if (report.sticker) {
+      await tx.query(
+        `INSERT INTO version_stickers (tenant_id, target_id, release_id, promotion_id, sticker_content, content_hash, job_id, task_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          t.tenant_id,
+          t.target_id,
+          job.rows[0]!.release_id,
+          job.rows[0]!.promotion_id,
+          JSON.stringify(report.sticker.content),
+          report.sticker.contentHash,
+          t.job_id,
+          taskId,
+        ],
+      );
+    }
+  } else {
+    await tx.query(`UPDATE targets SET health_status = 'unhealthy' WHERE id = $1`, [t.target_id]);
+  }
+  return t.job_id;
 }
 
 /**

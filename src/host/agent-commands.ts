@@ -98,6 +98,8 @@ export function registerAgentProcessCommands(program: Command): void {
           log,
           tls,
           noopDir: process.env.GANTRY_AGENT_NOOP_DIR || undefined,
+          // Speak the first protocol even to a server offering more (compatibility checks, benchmark reference).
+          firstProtocol: process.env.GANTRY_AGENT_PROTOCOL === '1',
         });
         await a.start();
         log(`agent ${a.agentId} running against ${server}`);

@@ -2,7 +2,7 @@
 // write the version sticker. With a router (any strategy) the new colour starts beside the old one, the
 // router switches once it is healthy, the old colour drains and stops; without one, containers are
 // replaced in place (stopped with a grace period first).
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import {
@@ -26,20 +26,16 @@ import {
   replaceContainer,
   stopAndRemove,
 } from './engine.js';
+import { writeAtomic } from './files.js';
 import { removeDockerTarget } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 
+export { writeAtomic };
+
 /** Where stickers of docker_host targets live: the target has no deploy directory of its own. */
 export function stickerPath(stateDir: string, targetName: string): string {
   return path.join(stateDir, 'targets', targetName, 'gantry.version.json');
-}
-
-export async function writeAtomic(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode: 0o644 });
-  await rename(tmp, file);
 }
 
 export async function readSticker(file: string): Promise<Observation['sticker']> {

@@ -14,7 +14,7 @@ import {
   type ObservedComponent,
   stickerFor,
 } from '../../protocol/deployment.js';
-import { writeAtomic } from './docker.js';
+import { writeAtomic } from './files.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 
 /**
