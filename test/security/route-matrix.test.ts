@@ -127,6 +127,8 @@ const MATRIX: Record<string, Row> = {
   'POST /api/v1/agents/{ref}/rotate': {},
   'POST /api/v1/agents/{ref}/tasks/lease': {},
   'POST /api/v1/agents/{ref}/tasks/{taskId}/start': {},
+  'POST /api/v1/agents/{ref}/tasks/start': {},
+  'POST /api/v1/agents/{ref}/tasks/report': {},
   'POST /api/v1/agents/{ref}/tasks/{taskId}/logs': {},
   'POST /api/v1/agents/{ref}/tasks/{taskId}/report': {},
   'POST /api/v1/agents/{ref}/observations': {},

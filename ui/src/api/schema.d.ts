@@ -6153,6 +6153,8 @@ export interface paths {
                             status: "online" | "degraded" | "offline";
                             heartbeatInterval: number;
                             taskPollInterval: number;
+                            /** @description What this server supports beyond the first agent protocol: lease_wait (a lease request may wait for work), task_batches (…/tasks/start and …/tasks/report take several tasks). */
+                            features?: string[];
                             /** @description Targets whose running state the agent should report now (drift checks). */
                             observe: {
                                 /** Format: uuid */
@@ -6254,6 +6256,8 @@ export interface paths {
                     "application/json": {
                         /** @default 1 */
                         max?: number;
+                        /** @description Seconds to wait for work when there is none now (long poll; at most 25 are used). The answer comes as soon as work is leased, or empty when the wait ends. Default 0: answer at once. */
+                        wait?: number;
                     };
                 };
             };
@@ -6511,6 +6515,189 @@ export interface paths {
                                  * @enum {string}
                                  */
                                 mode: "configure" | "shift";
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{ref}/tasks/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark several leased tasks running (one answer per task)
+         * @description The batch form of …/tasks/{taskId}/start: one transaction; each task is checked like a single start and answered ok or with the problem a single start would have got (e.g. 409 lease_superseded), which leaves the others started.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        tasks: {
+                            /** Format: uuid */
+                            taskId: string;
+                            attempt: number;
+                            /** @description The fencing token of the lease (from the lease answer). */
+                            fencingToken: number;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: {
+                                /** Format: uuid */
+                                taskId: string;
+                                ok: boolean;
+                                /** @description When refused: the HTTP status the single-task request would have answered. */
+                                status?: number;
+                                code?: string;
+                                detail?: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{ref}/tasks/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the outcomes of several tasks, each with its last log lines (one answer per task)
+         * @description The batch form of …/tasks/{taskId}/logs followed by …/tasks/{taskId}/report: one transaction; each report is checked and recorded like a single one (idempotent when re-sent) and answered ok or with the problem a single report would have got (409 lease_superseded, 409 lease_lost…), which leaves the others recorded.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    ref: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reports: {
+                            /** Format: uuid */
+                            taskId: string;
+                            /** @default [] */
+                            lines?: {
+                                seq: number;
+                                at: string;
+                                line: string;
+                            }[];
+                            report: {
+                                attempt: number;
+                                /** @description The fencing token of the lease the task ran under. */
+                                fencingToken: number;
+                                /** @enum {string} */
+                                status: "succeeded" | "failed";
+                                error?: string;
+                                sticker?: {
+                                    content: {
+                                        [key: string]: unknown;
+                                    };
+                                    contentHash: string;
+                                };
+                                /** @default [] */
+                                artifacts?: {
+                                    name: string;
+                                    /** @default text/plain */
+                                    mediaType?: string;
+                                    content: string;
+                                }[];
+                                /** @default [] */
+                                observed?: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @default {} */
+                                    labels?: {
+                                        [key: string]: string;
+                                    };
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
+                                health?: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: {
+                                /** Format: uuid */
+                                taskId: string;
+                                ok: boolean;
+                                /** @description When refused: the HTTP status the single-task request would have answered. */
+                                status?: number;
+                                code?: string;
+                                detail?: string;
                             }[];
                         };
                     };

@@ -1,0 +1,129 @@
+// The batched task requests of the agent protocol (…/tasks/start, …/tasks/report): each item is checked
+// like its single-task request and answered on its own, so one refused item leaves the others' work standing,
+// and an agent can never start or report a task leased to another agent.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type PromotionFixture, promotionFixture } from '../../test/promotion-fixture.js';
+import { stickerFor } from '../protocol/deployment.js';
+
+let f: PromotionFixture;
+type Agent = { id: string; credential: string };
+
+async function register(name: string): Promise<Agent> {
+  const tok = (await f.call('admin', 'POST', '/api/v1/agents/tokens', {})).body.token;
+  const reg = await f.app.inject({
+    method: 'POST',
+    url: '/api/v1/agents/register',
+    headers: { 'x-agent-token': tok, 'content-type': 'application/json' },
+    payload: JSON.stringify({ name, capabilities: { executors: ['docker_host'] } }),
+  });
+  const r = reg.json() as { agentId: string; credential: string };
+  const agent = { id: r.agentId, credential: r.credential };
+  expect((await post(agent, 'heartbeat', { sessionId: `${name}-session` })).statusCode).toBe(200);
+  return agent;
+}
+
+function post(agent: Agent, path: string, body: unknown) {
+  return f.app.inject({
+    method: 'POST',
+    url: `/api/v1/agents/${agent.id}/${path}`,
+    headers: { authorization: `Bearer ${agent.credential}`, 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
+}
+
+describe('batched task starts and reports', () => {
+  let a: Agent;
+  let b: Agent;
+  // any: lease answers are read as plain JSON
+  let tasks: any[];
+
+  beforeAll(async () => {
+    f = await promotionFixture({});
+    const env = await f.call('admin', 'POST', '/api/v1/environments', { name: 'batch' });
+    expect(env.status).toBe(201);
+    for (const name of ['batch-1', 'batch-2', 'batch-3']) {
+      const t = await f.call('admin', 'POST', '/api/v1/targets', {
+        name,
+        environmentId: env.body.id,
+        targetType: 'docker_host',
+        connection: { dockerHost: 'unix:///var/run/docker.sock' },
+      });
+      expect(t.status).toBe(201);
+    }
+    const release = await f.readyRelease('batch-v1', 'admin');
+    const dep = await f.call('admin', 'POST', '/api/v1/deployments', {
+      releaseId: release,
+      environmentId: env.body.id,
+      strategy: 'all_at_once',
+    });
+    expect(dep.status).toBe(201);
+    a = await register('batch-a');
+    b = await register('batch-b');
+    const deadline = Date.now() + 20_000;
+    tasks = [];
+    while (tasks.length < 3 && Date.now() < deadline) {
+      tasks.push(...(await post(a, 'tasks/lease', { max: 3 - tasks.length })).json().tasks);
+      if (tasks.length < 3) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(tasks).toHaveLength(3);
+  });
+
+  it('starts each task on its own: a stale fencing token or another agent refuses only that item', async () => {
+    const [t1, t2, t3] = tasks;
+    const refusedToOther = await post(b, 'tasks/start', {
+      tasks: [{ taskId: t1.taskId, attempt: t1.attempt, fencingToken: t1.fencingToken }],
+    });
+    expect(refusedToOther.statusCode).toBe(200);
+    expect(refusedToOther.json().results).toEqual([expect.objectContaining({ taskId: t1.taskId, ok: false, status: 409 })]);
+
+    const started = await post(a, 'tasks/start', {
+      tasks: [
+        { taskId: t1.taskId, attempt: t1.attempt, fencingToken: t1.fencingToken },
+        { taskId: t2.taskId, attempt: t2.attempt, fencingToken: t2.fencingToken + 1 },
+        { taskId: t3.taskId, attempt: t3.attempt, fencingToken: t3.fencingToken },
+      ],
+    });
+    expect(started.statusCode).toBe(200);
+    const results = started.json().results;
+    expect(results.map((r: { taskId: string }) => r.taskId)).toEqual([t1.taskId, t2.taskId, t3.taskId]);
+    expect(results[0]).toEqual({ taskId: t1.taskId, ok: true });
+    expect(results[1]).toMatchObject({ taskId: t2.taskId, ok: false, status: 409 });
+    expect(results[1].detail).toBeTruthy();
+    expect(results[2]).toEqual({ taskId: t3.taskId, ok: true });
+    const rows = await f.db.query('SELECT id, status FROM deployment_tasks WHERE id = ANY($1)', [tasks.map((t) => t.taskId)]);
+    const status = new Map(rows.rows.map((r) => [r.id, r.status]));
+    expect(status.get(t1.taskId)).toBe('running');
+    expect(status.get(t2.taskId)).toBe('assigned');
+    expect(status.get(t3.taskId)).toBe('running');
+  });
+
+  it('records each report with its log lines, refuses another agent’s, takes a re-sent report again and refuses a changed one', async () => {
+    const [t1, , t3] = tasks;
+    const report = (t: { taskId: string; attempt: number; fencingToken: string }, line: string) => ({
+      taskId: t.taskId,
+      lines: [{ seq: 0, at: new Date().toISOString(), line }],
+      report: { attempt: t.attempt, fencingToken: t.fencingToken, status: 'succeeded', sticker: stickerFor(t as never, new Date()) },
+    });
+    const byOther = await post(b, 'tasks/report', { reports: [report(t1, 'from b')] });
+    expect(byOther.json().results).toEqual([expect.objectContaining({ taskId: t1.taskId, ok: false, status: 409 })]);
+
+    const one = report(t1, 'one done');
+    const sent = await post(a, 'tasks/report', { reports: [one, report(t3, 'three done')] });
+    expect(sent.statusCode).toBe(200);
+    expect(sent.json().results).toEqual([
+      { taskId: t1.taskId, ok: true },
+      { taskId: t3.taskId, ok: true },
+    ]);
+    const again = await post(a, 'tasks/report', { reports: [one] });
+    expect(again.json().results).toEqual([{ taskId: t1.taskId, ok: true }]);
+    const changed = await post(a, 'tasks/report', { reports: [{ ...one, report: { ...one.report, status: 'failed', error: 'no' } }] });
+    expect(changed.json().results).toEqual([
+      expect.objectContaining({ taskId: t1.taskId, ok: false, status: 409, code: 'report_conflict' }),
+    ]);
+
+    const rows = await f.db.query('SELECT id, status FROM deployment_tasks WHERE id = ANY($1)', [[t1.taskId, t3.taskId]]);
+    expect(rows.rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    const logs = await f.db.query('SELECT task_id, line FROM job_logs WHERE task_id = ANY($1) ORDER BY line', [[t1.taskId, t3.taskId]]);
+    expect(logs.rows.map((r) => r.line)).toEqual(['one done', 'three done']);
+  });
+});
