@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { agentProtocolRoutes } from './agents/protocol-routes.js';
 import { agentRoutes } from './agents/routes.js';
+import { configApplyRoutes } from './applies/routes.js';
 import { componentRoutes } from './components/routes.js';
 import { SyncScheduler } from './components/scheduler.js';
 import { componentVersionRoutes } from './components/sync-routes.js';
@@ -170,6 +171,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
+  configApplyRoutes(app, deps);
   const changes = new ChangeHub({ connectionString: opts.db.options?.connectionString, logger: app.log as Logger });
   app.addHook('onClose', () => changes.close());
   eventRoutes(app, deps, changes);
