@@ -2,6 +2,7 @@
 // that run a Gantry process on this host (server, database administration, agent) are in src/host/.
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
+import { registerApplyCommands } from './apply-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerComponentCommands } from './component-commands.js';
 import { registerDeployCommands } from './deploy-commands.js';
@@ -41,4 +42,5 @@ export function registerCommands(program: Command): void {
   registerWorkflowCommands(program);
   registerPluginCommands(program);
   registerEvidenceCommands(program);
+  registerApplyCommands(program);
 }
