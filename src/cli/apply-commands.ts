@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { type ApiOpts, apiCommand, clientFor, collect } from './api-command.js';
 import { hashFiles, parseConfigFiles, readConfigFiles } from './apply-load.js';
 import { formatPlan, isNoop, planChanges } from './apply-plan.js';
-import { runPlan } from './apply-run.js';
+import { checkReferences, runPlan } from './apply-run.js';
 import { exportFiles, readServerState } from './apply-state.js';
 import { CliError, EXIT, printJson } from './output.js';
 
@@ -53,6 +53,7 @@ export function registerApplyCommands(program: Command): void {
       const hash = hashFiles(files);
       const client = clientFor(opts);
       const state = await readServerState(client);
+      checkReferences(declared, state);
       const plan = planChanges(declared, state.resources, opts.prune === true);
       const noop = isNoop(plan);
       if (!opts.json) process.stdout.write(formatPlan(plan));

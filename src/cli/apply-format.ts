@@ -170,6 +170,9 @@ const notificationChannelSpec = z.strictObject({
   credentialRef: credentialRef.optional(),
 });
 
+const templateName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
 const identifier = z.string().regex(/^[A-Za-z_]\w{0,63}$/, 'letters, digits and "_", starting with a letter or "_"');
 const workflowTemplateSpec = z.strictObject({
   nodes: z
@@ -230,7 +233,9 @@ function documentOf<K extends Kind>(kind: K) {
     .strictObject({
       apiVersion: z.literal(API_VERSION),
       kind: z.literal(kind),
-      metadata: z.strictObject({ name: nameSchema.describe('The resource name: its identity.') }),
+      metadata: z.strictObject({
+        name: (kind === 'WorkflowTemplate' ? templateName : nameSchema).describe('The resource name: its identity.'),
+      }),
       spec: SPECS[kind],
     })
     .describe(DESCRIPTIONS[kind]);

@@ -39,6 +39,18 @@ export class ConfigFileError extends CliError {
   }
 }
 
+/** Names as the API accepts them: resources in general, and workflow templates (which may end in "-", "." or "_"). */
+const NAME_RULES = {
+  resource: {
+    re: /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/,
+    says: 'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit',
+  },
+  template: {
+    re: /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    says: 'lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting with a letter or digit',
+  },
+};
+
 const CONFIG_FILE_RE = /\.(ya?ml|json)$/i;
 
 /** Reads the given files, and the *.yaml, *.yml and *.json files of the given directories (recursively, sorted). */
@@ -99,7 +111,8 @@ function keyNodeAt(doc: Document, fieldPath: (string | number)[], key: string): 
   return (pair?.key as Node | undefined) ?? node;
 }
 
-const fieldName = (p: (string | number)[]) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join('');
+/** A field path as the messages name it: `spec.freezeWindows[0].timezone`. */
+export const fieldName = (p: (string | number)[]) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join('');
 
 function issueMessages(
   issues: z.core.$ZodIssue[],
@@ -164,12 +177,9 @@ export function parseConfigFiles(files: SourceFile[]): DeclaredResource[] {
         if (!['apiVersion', 'kind', 'metadata', 'spec'].includes(k)) fail([k], 'unknown field', keyNodeAt(doc, [], k));
       const meta = v.metadata as Record<string, unknown> | undefined;
       const name = typeof meta === 'object' && meta !== null ? meta.name : undefined;
-      const nameOk = typeof name === 'string' && /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/.test(name);
-      if (!nameOk)
-        fail(
-          ['metadata', 'name'],
-          'required: lowercase letters, digits, ".", "_" or "-", 1–63 characters, starting and ending with a letter or digit',
-        );
+      const rule = NAME_RULES[kind === 'WorkflowTemplate' ? 'template' : 'resource'];
+      const nameOk = typeof name === 'string' && rule.re.test(name);
+      if (!nameOk) fail(['metadata', 'name'], `required: ${rule.says}`);
       else
         for (const k of Object.keys(meta ?? {})) if (k !== 'name') fail(['metadata', k], 'unknown field', keyNodeAt(doc, ['metadata'], k));
       const parsed = SPECS[kind].safeParse(v.spec ?? {});

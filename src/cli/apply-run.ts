@@ -1,7 +1,7 @@
 // Carrying out a plan of `gantry apply` through the API: one request per resource, in the plan's order.
 // An error the API reports for a field is named at the line of the file that declared it.
 import type { Kind } from './apply-format.js';
-import type { DeclaredResource } from './apply-load.js';
+import { ConfigFileError, type DeclaredResource, fieldName } from './apply-load.js';
 import { type PlanItem, withDefaults } from './apply-plan.js';
 import type { ServerState } from './apply-state.js';
 import { type ApiClient, ApiError, ref } from './client.js';
@@ -22,6 +22,30 @@ function idOf(ids: Map<string, string>, name: string, what: string, r: DeclaredR
   const id = ids.get(name);
   if (!id) throw new CliError(`${r.at(['spec', field])}: spec.${field}: no ${what} "${name}" in the files or on the server`, EXIT.invalid);
   return id;
+}
+
+/**
+ * Names of other resources must exist in the files or on the server: checked before the plan is shown, so a
+ * typo fails with its line instead of halfway through an apply.
+ */
+export function checkReferences(declared: DeclaredResource[], state: ServerState): void {
+  const envs = new Set([...state.environmentIds.keys(), ...declared.filter((r) => r.kind === 'Environment').map((r) => r.name)]);
+  const integrations = new Set([
+    ...state.integrationIds.keys(),
+    ...declared.filter((r) => r.kind === 'Integration' || r.kind === 'NotificationChannel').map((r) => r.name),
+  ]);
+  const problems: string[] = [];
+  for (const r of declared) {
+    const env = r.kind === 'Target' ? (r.spec.environment as string) : undefined;
+    if (env !== undefined && !envs.has(env)) {
+      problems.push(`${r.at(['spec', 'environment'])}: spec.environment: no environment "${env}" in the files or on the server`);
+    }
+    const registry = r.kind === 'Component' ? (r.spec.registry as string | null | undefined) : undefined;
+    if (registry && !integrations.has(registry)) {
+      problems.push(`${r.at(['spec', 'registry'])}: spec.registry: no integration "${registry}" in the files or on the server`);
+    }
+  }
+  if (problems.length) throw new ConfigFileError(problems);
 }
 
 /** The API body for a resource: the spec with names of other resources turned into their ids. */
@@ -79,8 +103,8 @@ function located(err: unknown, r: DeclaredResource, done: number): unknown {
   if (!(err instanceof ApiError)) return err;
   const lines = err.fields.length
     ? err.fields.map((f) => {
-        const p = specPath(r.kind, f.path);
-        return `${r.at(p.map((k) => (/^\d+$/.test(k) ? Number(k) : k)))}: ${p.join('.')}: ${f.message}`;
+        const p = specPath(r.kind, f.path).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+        return `${r.at(p)}: ${fieldName(p)}: ${f.message}`;
       })
     : [`${r.source}: ${r.kind} ${r.name}`];
   return new CliError(

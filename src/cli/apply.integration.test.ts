@@ -193,5 +193,14 @@ describe('gantry apply', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('error: Target web-9:');
     expect(r.stderr).toContain(`${bad}:8:17: spec.connection.dockerHost: must be "unix:///absolute/path.sock" or "tcp://host:port"`);
+
+    const dangling = path.join(dir, 'dangling.yaml');
+    writeFileSync(
+      dangling,
+      'apiVersion: gantry/v1\nkind: Component\nmetadata: { name: cart }\nspec:\n  imageRepository: r.example.com/cart\n  registry: hubb\n',
+    );
+    const d = await gantry(['apply', '-f', dangling, '--dry-run']);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain(`${dangling}:6:13: spec.registry: no integration "hubb" in the files or on the server`);
   });
 });
