@@ -1,9 +1,11 @@
 // The file format of `gantry apply`: the published JSON Schema is the generated one, and the defaults the
 // plan assumes for fields a file leaves out are the ones the server fills in (else a second apply would
 // never be a no-op).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { templateBody } from '../engine/index.js';
 import { environmentConfig } from '../environments/model.js';
 import { INTEGRATION_TYPES } from '../integrations/types.js';
@@ -15,6 +17,19 @@ describe('the configuration file format', () => {
   it('is published as schemas/gantry-config.schema.json, up to date (npm run config-schema)', () => {
     const file = path.resolve(import.meta.dirname, '../../schemas/gantry-config.schema.json');
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(configJsonSchema());
+  });
+
+  it('is a JSON Schema an editor can use: the examples pass it, a mistake does not', () => {
+    const validate = new Ajv({ strict: false, validateFormats: false }).compile(configJsonSchema());
+    const dir = path.resolve(import.meta.dirname, '../../examples/config');
+    const docs = readdirSync(dir).flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')) as { toJS(): unknown }[]);
+    expect(docs.length).toBeGreaterThan(5);
+    for (const d of docs) expect(validate(d.toJS()), JSON.stringify(validate.errors)).toBe(true);
+    const env = { apiVersion: 'gantry/v1', kind: 'Environment', metadata: { name: 'prod' }, spec: { requiredApprovals: 2 } };
+    expect(validate(env)).toBe(true);
+    expect(validate({ ...env, spec: { requiredApprovals: 'two' } })).toBe(false);
+    expect(validate({ ...env, spec: { requireSOD: true } })).toBe(false);
+    expect(validate({ ...env, kind: 'Environmnt' })).toBe(false);
   });
 
   it('assumes the defaults the server fills in', () => {

@@ -69,6 +69,10 @@ describe('gantry apply', () => {
       appliedBy: { username: 'admin' },
     });
 
+    // Announced to the example's chat channel, which subscribes to config.applied (created by the same apply).
+    const sent = await api<{ items: { channel: string; data: { sha256: string } }[] }>('/notifications?event=config.applied');
+    expect(sent.items).toMatchObject([{ channel: 'team-chat', data: { sha256: applies.items[0]!.sha256 } }]);
+
     const again = await ok(['apply', '-f', EXAMPLE, '--yes']);
     expect(again.stdout).toContain('No changes: the server matches the files.');
     expect(again.stdout).not.toMatch(/^[+~-] /m);
