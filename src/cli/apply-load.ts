@@ -86,26 +86,26 @@ export function hashFiles(files: SourceFile[]): { sha256: string; files: { path:
   return { sha256: all, files: each };
 }
 
-/** The deepest node of `doc` along `fieldPath`, and whether it is the field itself. */
-function nodeAt(doc: Document, fieldPath: (string | number)[]): { node: Node | null; exact: boolean } {
+/** The node of `doc` at `fieldPath`, or of its nearest enclosing node when the field is not written. */
+function nodeAt(doc: Document, fieldPath: (string | number)[]): Node | null {
   let node: unknown = doc.contents;
   for (const key of fieldPath) {
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
-      if (!pair) return { node: node as Node, exact: false };
+      if (!pair) break;
       node = pair.value ?? pair.key;
     } else if (isSeq(node) && typeof key === 'number' && node.items[key]) {
       node = node.items[key];
     } else {
-      return { node: (node as Node) ?? null, exact: false };
+      break;
     }
   }
-  return { node: (node as Node) ?? null, exact: true };
+  return (node as Node | null) ?? null;
 }
 
 /** The key node of `key` in the map at `fieldPath` (where an unknown field is written). */
 function keyNodeAt(doc: Document, fieldPath: (string | number)[], key: string): Node | null {
-  const { node } = nodeAt(doc, fieldPath);
+  const node = nodeAt(doc, fieldPath);
   if (!isMap(node)) return node;
   const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
   return (pair?.key as Node | undefined) ?? node;
@@ -122,7 +122,7 @@ function issueMessages(
     const p = [...base, ...(i.path as (string | number)[])];
     if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ path: p, key: k, message: 'unknown field' }));
     if (i.code === 'invalid_union' && i.errors.length && p.length) {
-      // A union (e.g. a target's type): report the alternative that got furthest.
+      // A union: report the alternative with the fewest problems, the one most likely meant.
       const best = [...i.errors].sort((a, b) => a.length - b.length)[0];
       if (best?.length) return issueMessages(best, p);
     }
@@ -145,10 +145,7 @@ export function parseConfigFiles(files: SourceFile[]): DeclaredResource[] {
       const { line, col } = lineCounter.linePos(offset ?? 0);
       return `${file.path}:${line}:${col}`;
     };
-    if (!Array.isArray(docs)) {
-      problems.push(`${file.path}:1:1: not a YAML stream`);
-      continue;
-    }
+    if (!Array.isArray(docs)) continue; // an empty file
     for (const doc of docs) {
       if (doc.errors.length) {
         for (const e of doc.errors) problems.push(`${pos(e.pos[0])}: ${e.message.split('\n')[0]}`);
@@ -156,10 +153,10 @@ export function parseConfigFiles(files: SourceFile[]): DeclaredResource[] {
       }
       const value = doc.toJS() as unknown;
       if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
-      const where = (p: (string | number)[]) => pos(nodeAt(doc, p).node?.range?.[0]);
+      const where = (p: (string | number)[]) => pos(nodeAt(doc, p)?.range?.[0]);
       const fail = (p: (string | number)[], message: string, node?: Node | null) =>
         problems.push(`${node ? pos(node.range?.[0]) : where(p)}: ${p.length ? `${fieldName(p)}: ` : ''}${message}`);
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      if (typeof value !== 'object' || Array.isArray(value)) {
         fail([], `must be a mapping with apiVersion, kind, metadata and spec`);
         continue;
       }
