@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { agentProtocolRoutes } from './agents/protocol-routes.js';
 import { agentRoutes } from './agents/routes.js';
+import { configApplyRoutes } from './applies/routes.js';
 import { componentRoutes } from './components/routes.js';
 import { SyncScheduler } from './components/scheduler.js';
 import { componentVersionRoutes } from './components/sync-routes.js';
@@ -175,6 +176,7 @@ export async function buildApp(opts: BuildOptions): Promise<App> {
   secretRoutes(app, deps);
   promotionRoutes(app, deps, gates);
   notificationRoutes(app, deps);
+  configApplyRoutes(app, deps);
   eventRoutes(app, deps, changes);
   const plugins = opts.plugins ?? new PluginHost({ db: opts.db, outbound });
   attachPluginGates(gates, plugins);

@@ -27,4 +27,5 @@ export const cliCommandGroups: readonly CommandGroup[] = [
   { names: ['workflow'], load: async () => (await import('./workflow-commands.js')).registerWorkflowCommands },
   { names: ['plugin'], load: async () => (await import('./plugin-commands.js')).registerPluginCommands },
   { names: ['evidence'], load: async () => (await import('./evidence-commands.js')).registerEvidenceCommands },
+  { names: ['apply', 'export'], load: async () => (await import('./apply-commands.js')).registerApplyCommands },
 ];

@@ -19,6 +19,7 @@ export const NOTIFICATION_EVENTS = [
   'deployment.succeeded',
   'deployment.failed',
   'deployment.rolled_back',
+  'config.applied',
 ] as const;
 export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
 

@@ -153,6 +153,9 @@ const MATRIX: Record<string, Row> = {
   'POST /api/v1/deployments/{id}/rollback/plan': { viewer: [200, 409] },
   'POST /api/v1/deployments/rollback/plan': { body: (f) => ({ environment: f.env }), viewer: [200, 409], other: [404, 422] },
   'GET /api/v1/deployments/{id}/tasks/{taskId}/attempts': {},
+  'GET /api/v1/config-applies': {},
+  'POST /api/v1/config-applies': {},
+  'GET /api/v1/config-applies/{id}': {},
   'GET /api/v1/notifications': {},
   'GET /api/v1/notifications/{id}': {},
   'POST /api/v1/notifications/{id}/resend': {},
@@ -221,6 +224,7 @@ const BY_COLLECTION: Record<string, string> = {
   plugins: 'plugin',
   'plugin-instances': 'plugin',
   rollouts: 'rollouts',
+  'config-applies': 'applies',
 };
 /** Other parameters, by name. */
 const PARAMS: Record<string, string> = {
@@ -386,6 +390,17 @@ beforeAll(async () => {
     )
   ).rows[0]!.id;
   f.plugin = 'matrix.none';
+  const sha = 'a'.repeat(64);
+  f.applies = (
+    await api('POST', '/config-applies', root, {
+      sha256: sha,
+      files: [{ path: 'gantry.yaml', sha256: sha }],
+      created: 1,
+      changed: 0,
+      deleted: 0,
+      changes: [],
+    })
+  ).id;
 
   idsOfA = [
     f.tenant,
@@ -406,8 +421,9 @@ beforeAll(async () => {
     f.promotions,
     f.evidence,
     f.notifications,
+    f.applies,
   ].filter((x): x is string => typeof x === 'string');
-  expect(idsOfA).toHaveLength(18);
+  expect(idsOfA).toHaveLength(19);
 
   const doc = (await s.call('GET', '/api/v1/openapi.json', undefined)).body as {
     paths: Record<string, Record<string, Record<string, unknown>>>;

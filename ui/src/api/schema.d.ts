@@ -12277,6 +12277,211 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/config-applies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List configuration applies, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–500. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description The files: one file’s sha256, or the sha256 of the sha256sum-style listing of several. */
+                                sha256: string;
+                                files: {
+                                    path: string;
+                                    sha256: string;
+                                }[];
+                                created: number;
+                                changed: number;
+                                deleted: number;
+                                changes: {
+                                    /** @enum {string} */
+                                    action: "create" | "change" | "delete";
+                                    kind: string;
+                                    name: string;
+                                    /** @description The spec fields a change touched (dotted paths). */
+                                    fields: string[];
+                                }[];
+                                /** Format: uuid */
+                                id: string;
+                                appliedBy: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    username: string;
+                                } | null;
+                                createdAt: string;
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Record a configuration apply (gantry apply): the files’ sha256 and what changed; announced as config.applied */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Makes a retry safe: the same key with the same request within 24 h returns the first answer again (with Idempotency-Replayed: true); with another request, 422; while the first still runs, 409. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The files: one file’s sha256, or the sha256 of the sha256sum-style listing of several. */
+                        sha256: string;
+                        files: {
+                            path: string;
+                            sha256: string;
+                        }[];
+                        created: number;
+                        changed: number;
+                        deleted: number;
+                        changes: {
+                            /** @enum {string} */
+                            action: "create" | "change" | "delete";
+                            kind: string;
+                            name: string;
+                            /** @description The spec fields a change touched (dotted paths). */
+                            fields: string[];
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The files: one file’s sha256, or the sha256 of the sha256sum-style listing of several. */
+                            sha256: string;
+                            files: {
+                                path: string;
+                                sha256: string;
+                            }[];
+                            created: number;
+                            changed: number;
+                            deleted: number;
+                            changes: {
+                                /** @enum {string} */
+                                action: "create" | "change" | "delete";
+                                kind: string;
+                                name: string;
+                                /** @description The spec fields a change touched (dotted paths). */
+                                fields: string[];
+                            }[];
+                            /** Format: uuid */
+                            id: string;
+                            appliedBy: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                            } | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config-applies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one configuration apply */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The files: one file’s sha256, or the sha256 of the sha256sum-style listing of several. */
+                            sha256: string;
+                            files: {
+                                path: string;
+                                sha256: string;
+                            }[];
+                            created: number;
+                            changed: number;
+                            deleted: number;
+                            changes: {
+                                /** @enum {string} */
+                                action: "create" | "change" | "delete";
+                                kind: string;
+                                name: string;
+                                /** @description The spec fields a change touched (dotted paths). */
+                                fields: string[];
+                            }[];
+                            /** Format: uuid */
+                            id: string;
+                            appliedBy: {
+                                /** Format: uuid */
+                                id: string;
+                                username: string;
+                            } | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/ticket": {
         parameters: {
             query?: never;
