@@ -22,7 +22,9 @@ describe('the configuration file format', () => {
   it('is a JSON Schema an editor can use: the examples pass it, a mistake does not', () => {
     const validate = new Ajv({ strict: false, validateFormats: false }).compile(configJsonSchema());
     const dir = path.resolve(import.meta.dirname, '../../examples/config');
-    const docs = readdirSync(dir).flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')) as { toJS(): unknown }[]);
+    const docs = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .flatMap((f) => parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')) as { toJS(): unknown }[]);
     expect(docs.length).toBeGreaterThan(5);
     for (const d of docs) expect(validate(d.toJS()), JSON.stringify(validate.errors)).toBe(true);
     const env = { apiVersion: 'gantry/v1', kind: 'Environment', metadata: { name: 'prod' }, spec: { requiredApprovals: 2 } };
