@@ -62,7 +62,23 @@ export interface RequestOptions {
   body?: unknown;
 }
 
-export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+/** What the client reads of an answer (a fetch Response has it too, which tests use). */
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+export interface HttpRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+}
+
+export type FetchLike = (input: string, init: HttpRequest) => Promise<HttpAnswer>;
 
 export interface ClientOptions {
   /**
@@ -113,7 +129,7 @@ export class ApiClient {
     const post = method === 'POST';
     if (post) headers['idempotency-key'] = this.nextKey();
     const delays = post ? (this.opts.retryDelaysMs ?? [500, 1000, 2000]) : [];
-    let res: Response;
+    let res: HttpAnswer;
     let text: string;
     let body: unknown;
     for (let attempt = 0; ; attempt++) {
@@ -126,8 +142,9 @@ export class ApiClient {
           signal: AbortSignal.timeout(TIMEOUT_MS),
         });
       } catch (err) {
-        const e = err as { cause?: { code?: string } };
-        if (last || (e.cause?.code && TLS_VERIFY_CODES.has(e.cause.code))) throw unreachable(this.conn, err);
+        const e = err as { code?: string; cause?: { code?: string } };
+        const code = e.cause?.code ?? e.code;
+        if (last || (code && TLS_VERIFY_CODES.has(code))) throw unreachable(this.conn, err);
         await new Promise((r) => setTimeout(r, delays[attempt]));
         continue;
       }
@@ -177,25 +194,51 @@ export class ApiClient {
 }
 
 /**
- * Global fetch, or with GANTRY_CA_FILE one whose TLS connections also trust that CA bundle (undici's Agent,
- * loaded only then, so the CLI stays fast without it). The file is read up front: a bad path fails clearly.
+ * Requests through node:http(s) — not the global fetch, whose first request compiles its HTTP parser and
+ * whose process lingers ~0.1 s after the answer, the bulk of a short command's time. With GANTRY_CA_FILE
+ * TLS connections also trust that CA bundle; the file is read up front, so a bad path fails clearly.
  */
 export function fetchFor(conn: Connection): FetchLike {
-  if (!conn.caFile) return (input, init) => fetch(input, init);
-  let ca: string;
-  try {
-    ca = readFileSync(conn.caFile, 'utf8');
-  } catch (err) {
-    throw new CliError(
-      `cannot read the CA bundle ${conn.caFile} (GANTRY_CA_FILE): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      EXIT.invalid,
-    );
+  let ca: string[] | undefined;
+  if (conn.caFile) {
+    try {
+      ca = [...rootCertificates, readFileSync(conn.caFile, 'utf8')];
+    } catch (err) {
+      throw new CliError(
+        `cannot read the CA bundle ${conn.caFile} (GANTRY_CA_FILE): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        EXIT.invalid,
+      );
+    }
   }
-  let dispatcher: Promise<unknown> | undefined;
   return async (input, init) => {
-    dispatcher ??= import('undici').then(({ Agent }) => new Agent({ connect: { ca: [...rootCertificates, ca] } }));
-    // dispatcher: undici's option of Node's fetch; RequestInit's type does not name it.
-    return fetch(input, { ...init, dispatcher: await dispatcher } as RequestInit);
+    const url = new URL(input);
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
+      const req = request(url, { method: init.method, headers, signal: init.signal, ...(ca ? { ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status,
+            statusText: res.statusMessage ?? '',
+            ok: status >= 200 && status < 300,
+            headers: {
+              get: (name) => {
+                const v = res.headers[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+              },
+            },
+            text: async () => text,
+          });
+        });
+      });
+      req.on('error', reject);
+      req.end(init.body);
+    });
   };
 }
 
@@ -217,13 +260,15 @@ export function ref(value: string): string {
 }
 
 function unreachable(conn: Connection, err: unknown): CliError {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  // node:http puts the code on the error; fetch (tests) on its cause. A timeout aborts with a TimeoutError.
+  const e = err as { name?: string; code?: string; message?: string; cause?: { name?: string; code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
   const why =
-    e.name === 'TimeoutError'
+    e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError'
       ? `no answer within ${TIMEOUT_MS / 1000} s`
-      : (e.cause?.code ?? e.cause?.message ?? e.message ?? 'connection failed');
-  if (e.cause?.code && TLS_VERIFY_CODES.has(e.cause.code)) {
-    return new CliError(`cannot verify the TLS certificate of the Gantry server at ${conn.server} (${e.cause.code})`, EXIT.unavailable, [
+      : (code ?? e.cause?.message ?? e.message ?? 'connection failed');
+  if (code && TLS_VERIFY_CODES.has(code)) {
+    return new CliError(`cannot verify the TLS certificate of the Gantry server at ${conn.server} (${code})`, EXIT.unavailable, [
       conn.caFile
         ? `the CA bundle ${conn.caFile} (GANTRY_CA_FILE) did not verify it; check it is the CA that signed the server certificate and that the certificate names this host`
         : 'if the server uses a private CA, point GANTRY_CA_FILE at the CA certificate (PEM)',
