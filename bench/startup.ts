@@ -1,5 +1,5 @@
-// Start-up, CLI speed and idle memory of the built project (dist/, as `npm start` and an installed `gantry`
-// run it): `gantry server` on an existing data directory (embedded PostgreSQL included) from spawn until
+// Start-up, CLI speed and idle memory of the built project (dist/, started through bin/gantry.js itself with
+// its shebang's node options, as an installed `gantry` runs): `gantry server` on an existing data directory (embedded PostgreSQL included) from spawn until
 // /healthz answers; `gantry env list` against it from spawn to exit, beside `node -e 0` (the floor of any
 // Node CLI) in the same run; the server's and an idle agent's resident memory (VmRSS of the Node process).
 // The server's info log splits each start into phases: until the embedded PostgreSQL is ready (Node, the
@@ -69,7 +69,7 @@ interface Proc {
 
 function gantry(argv: string[], env: Record<string, string>): Proc {
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [BIN, ...argv], { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, argv, { cwd: ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   // The server logs (JSON lines) on stdout; the agent and start-up messages go to stderr.
   const lines: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -214,12 +214,12 @@ async function main(): Promise<void> {
       GANTRY_TOKEN: token,
       NO_COLOR: '1',
     };
-    timed(process.execPath, [BIN, 'env', 'list'], cliEnv); // warm the file cache
+    timed(BIN, ['env', 'list'], cliEnv); // warm the file cache
     const cli: number[] = [];
     const floor: number[] = [];
     for (let i = 0; i < CLI_RUNS; i++) {
       floor.push(timed(process.execPath, ['-e', '0'], cliEnv));
-      cli.push(timed(process.execPath, [BIN, 'env', 'list'], cliEnv));
+      cli.push(timed(BIN, ['env', 'list'], cliEnv));
     }
     const loadCli = load();
 

@@ -20,7 +20,6 @@ import { NoopExecutor } from './executors/noop.js';
 import { type ExecResult, type Executor, type ObserveTarget, TaskFailure, type TaskLog } from './executors/types.js';
 import { checkDockerSocket, checkStateDir, explainSocketError } from './preflight.js';
 import { type BatchResult, ReportOutbox } from './reports.js';
-import { applyTrafficChange } from './traffic-runner.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -358,6 +357,8 @@ export class Agent {
 
   /** Applies a leased traffic change on this host's router and reports it (a lost report is re-leased after its lease). */
   private async runTrafficChange(change: TrafficChange): Promise<void> {
+    // Loaded on the first traffic change: an agent without a router never loads the routers (nor zod).
+    const { applyTrafficChange } = await import('./traffic-runner.js');
     const result = await applyTrafficChange(change);
     for (const line of result.log) this.opts.log(line);
     try {

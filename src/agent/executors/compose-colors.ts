@@ -5,7 +5,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { type AgentTask, containerName, stickerFor } from '../../protocol/deployment.js';
+import type { AgentTask } from '../../protocol/deployment.js';
+import { containerName, stickerFor } from '../../protocol/deployment-values.js';
 import { type Router, RouterError, type RouteServer, routerFor } from '../routers/index.js';
 import {
   COLORS,

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentTask, Observation, ObservedComponent } from '../../protocol/deployment.js';
-import { containerName, stickerFor } from '../../protocol/deployment.js';
+import { containerName, stickerFor } from '../../protocol/deployment-values.js';
 import { zeroDowntimeBlocker } from '../../protocol/zero-downtime.js';
 import { deployColored, servingFirst } from './compose-colors.js';
 import {

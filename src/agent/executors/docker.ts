@@ -5,15 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import {
-  type AgentTask,
-  bundleDigest,
-  canonicalJson,
-  containerName,
-  type Observation,
-  sha256Of,
-  stickerFor,
-} from '../../protocol/deployment.js';
+import type { AgentTask, Observation } from '../../protocol/deployment.js';
+import { bundleDigest, canonicalJson, containerName, sha256Of, stickerFor } from '../../protocol/deployment-values.js';
 import { waitHealthy } from '../health.js';
 import { type Router, RouterError, type RouteServer, routerFor } from '../routers/index.js';
 import {

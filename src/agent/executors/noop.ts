@@ -6,14 +6,8 @@
 import { appendFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type AgentTask,
-  bundleDigest,
-  containerName,
-  type Observation,
-  type ObservedComponent,
-  stickerFor,
-} from '../../protocol/deployment.js';
+import type { AgentTask, Observation, ObservedComponent } from '../../protocol/deployment.js';
+import { bundleDigest, containerName, stickerFor } from '../../protocol/deployment-values.js';
 import { writeAtomic } from './files.js';
 import type { ExecResult, Executor, ObserveTarget, TaskLog } from './types.js';
 

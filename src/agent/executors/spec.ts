@@ -1,14 +1,7 @@
 // What each component of a task becomes on the target: container name, pinned image reference, command,
 // environment, labels, and its health check with the port resolved from templates.
-import {
-  type AgentTask,
-  containerLabels,
-  containerName,
-  expandTemplate,
-  type HealthCheck,
-  healthCheck,
-  type TaskComponent,
-} from '../../protocol/deployment.js';
+import { type AgentTask, type HealthCheck, healthCheck, type TaskComponent } from '../../protocol/deployment.js';
+import { containerLabels, containerName, expandTemplate } from '../../protocol/deployment-values.js';
 
 export interface ComponentPlan {
   component: TaskComponent;

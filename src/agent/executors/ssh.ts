@@ -1,15 +1,8 @@
 // ssh_host executor (agentless): connects with the target's key (ssh2) and runs the same steps as the
 // docker_host executor with the remote docker CLI: pull by digest, replace the container under its
 // deterministic name, health through an SSH tunnel, sticker in ~/.gantry/targets/<name>/.
-import {
-  type AgentTask,
-  canonicalJson,
-  containerName,
-  type Observation,
-  type ObservedComponent,
-  sha256Of,
-  stickerFor,
-} from '../../protocol/deployment.js';
+import type { AgentTask, Observation, ObservedComponent } from '../../protocol/deployment.js';
+import { canonicalJson, containerName, sha256Of, stickerFor } from '../../protocol/deployment-values.js';
 import { type ProbeMeans, waitHealthy } from '../health.js';
 import { removeOverSsh } from './remove.js';
 import { type ComponentPlan, planComponents } from './spec.js';
