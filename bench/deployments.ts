@@ -1,5 +1,6 @@
 // Deployment fan-out benchmark: one release to N docker_host targets served by M `gantry agent run
-// --noop` processes against one real `gantry server` (embedded PostgreSQL, or BENCH_DATABASE_URL).
+// --noop` processes against one real `gantry server` (embedded PostgreSQL, or BENCH_DATABASE_URL), each started
+// through bin/gantry.js itself (its shebang's node options, as an installed `gantry` runs).
 // Reports total time, tasks/s, server time per task (the summed duration of the agent-protocol requests
 // from /metrics, and the server process's CPU time from /proc), the largest resident memory of the server
 // and of any agent during the fan-out (VmRSS sampled from /proc), and how evenly the agents shared the work.
@@ -61,7 +62,7 @@ function freePort(): Promise<number> {
 
 let children: ChildProcess[] = [];
 function gantry(args: string[], env: Record<string, string>): ChildProcess {
-  const c = spawn(process.execPath, [BIN, ...args], {
+  const c = spawn(BIN, args, {
     cwd: ROOT,
     env: { ...process.env, GANTRY_HOST: '127.0.0.1', GANTRY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
