@@ -2,6 +2,7 @@
 
 import { GantryError } from '../core/errors.js';
 import { computePlan, type DeploymentPlan, planChanges } from '../deployments/plan.js';
+import type { Environment } from '../environments/model.js';
 import { getEnvironment } from '../environments/service.js';
 import type { Actor, ComponentPin, PromotionContext } from '../gates/types.js';
 import type { Release } from '../releases/model.js';
@@ -64,6 +65,19 @@ export function pins(release: Release): ComponentPin[] {
     semver: c.semver,
     digest: c.digest ?? '',
   }));
+}
+
+/** The environment as the gates see it. */
+export function contextEnvironment(env: Environment): PromotionContext['environment'] {
+  return {
+    id: env.id,
+    name: env.name,
+    orderIndex: env.orderIndex,
+    config: env.config as Record<string, unknown>,
+    freezeWindows: env.freezeWindows,
+    requiredApprovals: env.requiredApprovals,
+    requireSod: env.requireSod,
+  };
 }
 
 export interface ContextInput {
@@ -140,15 +154,7 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
       components: pins(release),
       sourceRef: release.sourceRef,
     },
-    environment: {
-      id: env.id,
-      name: env.name,
-      orderIndex: env.orderIndex,
-      config: env.config as Record<string, unknown>,
-      freezeWindows: env.freezeWindows,
-      requiredApprovals: env.requiredApprovals,
-      requireSod: env.requireSod,
-    },
+    environment: contextEnvironment(env),
     previousEnvironment: prev ? { ...prev, releaseDeployed: await releaseDeployedIn(tx, release.id, prev.id) } : null,
     approvals: approvals.rows.map((a) => ({
       approver: { id: a.approver_id, username: a.username },

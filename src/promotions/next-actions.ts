@@ -18,7 +18,7 @@ import type { Actor, GateDeps, GateRef, PromotionContext } from '../gates/types.
 import type { AuthContext } from '../http/types.js';
 import type { Release } from '../releases/model.js';
 import type { Tx } from '../store/db.js';
-import { pins, previousEnvironment } from './context.js';
+import { contextEnvironment, pins, previousEnvironment } from './context.js';
 import { ACTIVE_STATUSES, gateResult, PROMOTION_STATUSES } from './model.js';
 
 export const nextActionsQuery = z.strictObject({
@@ -213,15 +213,7 @@ async function compute(
         tenantId: auth.tenantId,
         promotion: { id: PREVIEW_ID, reason: 'preview', requestedBy: requester, requestedAt: now.toISOString() },
         release: contextRelease.get(r.id)!,
-        environment: {
-          id: env.id,
-          name: env.name,
-          orderIndex: env.orderIndex,
-          config: env.config as Record<string, unknown>,
-          freezeWindows: env.freezeWindows,
-          requiredApprovals: env.requiredApprovals,
-          requireSod: env.requireSod,
-        },
+        environment: contextEnvironment(env),
         previousEnvironment: previous ? { ...previous, releaseDeployed: deployedIn.has(`${r.id}/${previous.id}`) } : null,
         approvals: [],
         plan: null,
