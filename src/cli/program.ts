@@ -11,6 +11,9 @@ export function createProgram(): Command {
       .version('0.1.0')
       .showHelpAfterError('(run with --help for usage)')
       .configureHelp({ sortSubcommands: true })
+      // Options belong to the command they follow, so a subcommand may share an option name with its
+      // parent (`gantry server --port` and `gantry server install-service --port`).
+      .enablePositionalOptions()
       // Set before registering commands so every subcommand inherits it: usage errors (unknown option,
       // missing argument) exit with the "invalid input" code instead of commander's generic 1.
       .exitOverride()
