@@ -20,6 +20,7 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (env GANTRY_DATA_DIR, default ./.gantry)')
     .option('--database-url <url>', 'external PostgreSQL ≥ 14 (env DATABASE_URL); default: embedded')
     .option('--log-level <level>', 'trace|debug|info|warn|error (env GANTRY_LOG_LEVEL, default info)')
+    .option('--log-format <format>', 'json|pretty (env GANTRY_LOG_FORMAT; default pretty on a terminal, else JSON lines)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain) (env GANTRY_TLS_CERT_FILE; needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env GANTRY_TLS_KEY_FILE)')
     .option(
