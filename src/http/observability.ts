@@ -67,12 +67,12 @@ const PROBE = /^\/(healthz|readyz|metrics)(\?|$)/;
  */
 export class ProbeQuietLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    if (!PROBE.test(request.url)) return super.incomingRequest(request, reply);
-    if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+    if (!PROBE.test(request.url)) super.incomingRequest(request, reply);
+    else if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error || !PROBE.test(request.url)) return super.requestCompleted(error, request, reply);
-    if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    if (error || !PROBE.test(request.url)) super.requestCompleted(error, request, reply);
+    else if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
 }
