@@ -26,6 +26,8 @@ export function createProgram(): Command {
  */
 export interface CommandGroup {
   names: readonly string[];
+  /** The module needs every command registered (`gantry completion` describes them all). */
+  all?: boolean;
   load(): Promise<(program: Command) => void>;
 }
 
@@ -41,7 +43,7 @@ export async function registerGroups(
 ): Promise<void> {
   const first = argv[2];
   const own = first && !first.startsWith('-') ? groups.filter((g) => g.names.includes(first)) : [];
-  const needed = own.length ? own : groups;
+  const needed = own.length && !own.some((g) => g.all) ? own : groups;
   const registers = await Promise.all(needed.map((g) => g.load()));
   for (const register of registers) register(program);
 }
