@@ -197,6 +197,21 @@ describe.skipIf(!enabled || Boolean(registryToolsMissing()))('the npm package, i
       const jobs = await json('deploy', 'list', '--env', 'dev');
       expect(jobs[0].status).toBe('succeeded');
 
+      // The installed doctor: server, database, clock, token, the agent and the registry all fine.
+      const doctor = await json('doctor');
+      expect(
+        doctor.checks.filter((c: { status: string }) => c.status !== 'ok'),
+        JSON.stringify(doctor),
+      ).toEqual([]);
+      expect(doctor.checks.map((c: { name: string }) => c.name)).toEqual([
+        'server',
+        'database',
+        'clock',
+        'token',
+        'agents',
+        'registry local-registry',
+      ]);
+
       await gantry('evidence', 'export', '--environment', 'dev', '-o', path.join(work, 'dev-evidence.json'));
       expect(await gantry('evidence', 'verify', path.join(work, 'dev-evidence.json'))).toMatch(/^OK/);
 
