@@ -9,7 +9,7 @@ const LEVELS: Record<number, [name: string, color: string]> = {
   50: ['ERROR', '31'],
   60: ['FATAL', '35'],
 };
-const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'req', 'res', 'responseTime', 'err', 'reqId']);
+const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'req', 'res', 'responseTime', 'err']);
 
 function value(v: unknown): string {
   if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
@@ -41,7 +41,6 @@ export function prettyLine(line: string, colors = false): string {
   const fields = Object.entries(e)
     .filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${paint('90', `${k}=`)}${value(v)}`);
-  if (e.reqId !== undefined && !req) fields.push(`${paint('90', 'reqId=')}${value(e.reqId)}`);
   let out = [...parts, ...fields].join(' ');
   const err = e.err as { message?: string; stack?: string } | undefined;
   if (err) out += `\n${(err.stack ?? err.message ?? JSON.stringify(err)).replace(/^/gm, '    ')}`;
