@@ -37,7 +37,7 @@ describe('log format', () => {
       /^\d\d:\d\d:\d\d\.\d{3} INFO {2}database migrated applied=\[1,2\] schemaVersion=97 dataDir=\/var\/lib\/gantry$/,
     );
     expect(lines[1]).toMatch(/DEBUG a line with spaces component=postgres$/);
-    expect(lines[2]).toMatch(/INFO {2}GET \/api\/v1\/environments incoming request$/);
+    expect(lines[2]).toMatch(/INFO {2}GET \/api\/v1\/environments incoming request reqId=r1$/);
     expect(lines[3]).toMatch(/INFO {2}200 12ms request completed reqId=r1$/);
     expect(lines[4]).toMatch(/ERROR stopping embedded PostgreSQL failed$/);
     expect(lines[5]).toMatch(/^ {4}Error: boom$/);
