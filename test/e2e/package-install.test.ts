@@ -74,7 +74,9 @@ describe.skipIf(!enabled || Boolean(registryToolsMissing()))('the npm package, i
         env: npmEnv(),
         maxBuffer: 64 * 1024 * 1024,
       });
-      const [info] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+      // The prepack build writes to the same stdout; npm's JSON is the last top-level array.
+      const json0 = [...packed.stdout.matchAll(/^\[$/gm)].at(-1)?.index ?? 0;
+      const [info] = JSON.parse(packed.stdout.slice(json0)) as [{ filename: string; files: { path: string }[] }];
       const files = info.files.map((f) => f.path);
       expect(files).toContain('dist/main.js');
       expect(files).toContain('dist/store/migrations/000001_schema.sql');
