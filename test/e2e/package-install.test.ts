@@ -6,7 +6,7 @@
 // Slow (a build and an install): runs with GANTRY_PACKAGE_TESTS=1, as .ci/run does.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,9 @@ describe.skipIf(!enabled || Boolean(registryToolsMissing()))('the npm package, i
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'gantry-pkg-'));
+    // As root the embedded PostgreSQL runs as the postgres user, who must reach the installed binaries and
+    // the data directory (as under /usr/lib/node_modules; mkdtemp makes the directory 0700).
+    await chmod(work, 0o755);
     prefix = path.join(work, 'prefix');
     home = path.join(work, 'home');
     await mkdir(home);
