@@ -1,7 +1,7 @@
 // `gantry doctor`: checks a Gantry installation from where the operator stands — the server answers and
 // runs this CLI's version, its database is ready, the clocks agree, the token works, the agents report in,
 // the registries answer — and says for each problem what to do about it.
-import { type ApiClient, ApiError, type FetchLike } from './client.js';
+import { type ApiClient, ApiError, type FetchLike, type HttpAnswer } from './client.js';
 import type { Connection } from './config.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -53,12 +53,13 @@ export async function runDoctor(d: DoctorDeps): Promise<Check[]> {
 
   // Server: /healthz answers, and the clock is read from the same answer's Date header.
   const t0 = now();
-  let health: Response;
+  let health: HttpAnswer;
   try {
-    health = await d.fetch(`${server}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    health = await get(d.fetch, `${server}/healthz`, 10_000);
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string }; message?: string };
-    const why = e.name === 'TimeoutError' ? 'no answer within 10 s' : (e.cause?.code ?? e.message ?? 'connection failed');
+    const e = err as { name?: string; code?: string; cause?: { code?: string }; message?: string };
+    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+    const why = timedOut ? 'no answer within 10 s' : (e.code ?? e.cause?.code ?? e.message ?? 'connection failed');
     checks.push({
       name: 'server',
       status: 'fail',
@@ -90,8 +91,8 @@ export async function runDoctor(d: DoctorDeps): Promise<Check[]> {
   });
 
   // Database: the server's readiness probe runs SELECT 1 against it.
-  const ready = await d.fetch(`${server}/readyz`, { signal: AbortSignal.timeout(15_000) }).then(
-    async (r) => ({ status: r.status, body: (await r.json().catch(() => ({}))) as { status?: string } }),
+  const ready = await get(d.fetch, `${server}/readyz`, 15_000).then(
+    async (r) => ({ status: r.status, body: jsonOf<{ status?: string }>(await r.text()) ?? {} }),
     (err: Error) => ({ status: 0, body: { status: err.message } }),
   );
   checks.push(
@@ -153,13 +154,26 @@ export async function runDoctor(d: DoctorDeps): Promise<Check[]> {
   return checks;
 }
 
+/** A plain GET outside /api/v1 (the probes), through the CLI's own HTTP client. */
+function get(fetch: FetchLike, url: string, timeoutMs: number): Promise<HttpAnswer> {
+  return fetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+}
+
+function jsonOf<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The server's version, from its OpenAPI document (public, like the probes). */
 async function serverVersion(fetch: FetchLike, server: string): Promise<string | undefined> {
   try {
-    const r = await fetch(`${server}/api/v1/openapi.json`, { signal: AbortSignal.timeout(10_000) });
+    const r = await get(fetch, `${server}/api/v1/openapi.json`, 10_000);
     if (!r.ok) return undefined;
-    const doc = (await r.json()) as { info?: { version?: unknown } };
-    return typeof doc.info?.version === 'string' ? doc.info.version : undefined;
+    const doc = jsonOf<{ info?: { version?: unknown } }>(await r.text());
+    return typeof doc?.info?.version === 'string' ? doc.info.version : undefined;
   } catch {
     return undefined;
   }
