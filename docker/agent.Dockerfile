@@ -38,4 +38,4 @@ VOLUME /var/lib/gantry-agent
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "process.exit(require('node:fs').statSync('/var/lib/gantry-agent/agent.json', { throwIfNoEntry: false })?.size ? 0 : 1)"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/opt/gantry/bin/gantry.js", "agent", "run", "--state-dir", "/var/lib/gantry-agent"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/opt/gantry/bin/gantry.js", "agent", "run", "--state-dir", "/var/lib/gantry-agent"]

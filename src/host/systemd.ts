@@ -148,8 +148,11 @@ export async function writeUnit(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-/** The command line of this gantry: the node binary and the entry script, both absolute. */
+/**
+ * The command line of this gantry: the node binary and the entry script, both absolute, with the node
+ * options of bin/gantry.js's shebang (which is not read when node runs the script).
+ */
 export function thisGantry(argv1: string | undefined = process.argv[1]): string[] {
   const script = argv1 && existsSync(argv1) ? path.resolve(argv1) : undefined;
-  return script ? [process.execPath, script] : [process.execPath];
+  return script ? [process.execPath, '--max-semi-space-size=4', script] : [process.execPath];
 }

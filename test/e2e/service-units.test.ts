@@ -76,7 +76,7 @@ describe.skipIf(analyzeMissing())('systemd units', () => {
       ]),
     );
     expect(su.find((l) => l.startsWith('ExecStart='))).toMatch(
-      new RegExp(`^ExecStart=${process.execPath} \\S+/gantry\\.js server --data-dir /var/lib/gantry --port 9000$`),
+      new RegExp(`^ExecStart=${process.execPath} --max-semi-space-size=4 \\S+/gantry\\.js server --data-dir /var/lib/gantry --port 9000$`),
     );
     const au = directives(await readFile(agent, 'utf8'));
     expect(au).toEqual(
