@@ -34,7 +34,7 @@ import { historyRoutes } from './history/routes.js';
 import { CertificateReloader } from './http/cert-reload.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { checkRequestInput } from './http/input-hygiene.js';
-import { observabilityRoutes } from './http/observability.js';
+import { observabilityRoutes, ProbeQuietLogController } from './http/observability.js';
 import { Outbound } from './http/outbound.js';
 import { clientErrorHandler, errorHandler, sendProblem, toProblem } from './http/problem.js';
 import { uiRoutes } from './http/static.js';
@@ -93,7 +93,9 @@ export interface BuildOptions {
 
 export async function buildApp(opts: BuildOptions): Promise<App> {
   // pino's Logger is a FastifyBaseLogger; typing it as the base keeps App one type for all route modules.
-  const logging = opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: false };
+  const logging = opts.logger
+    ? { loggerInstance: opts.logger as FastifyBaseLogger, logController: new ProbeQuietLogController() }
+    : { logger: false };
   const app = Fastify({
     ...logging,
     // Typed as plain HTTP: the routes see the same request objects either way.
@@ -215,7 +217,7 @@ export interface RunOptions {
 /** Starts the store (embedded unless DATABASE_URL), migrates, bootstraps and listens. */
 export async function runServer(flags: ServerFlags = {}, run: RunOptions = {}): Promise<RunningServer> {
   const cfg = loadServerConfig(flags);
-  const log = createLogger(cfg.logLevel);
+  const log = createLogger(cfg.logLevel, cfg.logFormat);
   let outbound: Outbound;
   let https: HttpsOptions | undefined;
   try {

@@ -21,7 +21,7 @@ describe('command groups', () => {
     await registerGroups(program, all, argv('agent', 'run', '--noop'));
     expect(program.commands.map((c) => c.name())).toEqual(['agent']);
     const agent = program.commands[0]!;
-    expect(agent.commands.map((c) => c.name())).toEqual(['list', 'get', 'token', 'revoke', 'run', 'rotate']);
+    expect(agent.commands.map((c) => c.name())).toEqual(['list', 'get', 'token', 'revoke', 'run', 'rotate', 'install-service']);
 
     const env = createProgram();
     await registerGroups(env, all, argv('env', 'list', '--json'));

@@ -28,4 +28,6 @@ export const cliCommandGroups: readonly CommandGroup[] = [
   { names: ['plugin'], load: async () => (await import('./plugin-commands.js')).registerPluginCommands },
   { names: ['evidence'], load: async () => (await import('./evidence-commands.js')).registerEvidenceCommands },
   { names: ['apply', 'export'], load: async () => (await import('./apply-commands.js')).registerApplyCommands },
+  { names: ['doctor'], load: async () => (await import('./doctor-commands.js')).registerDoctorCommands },
+  { names: ['completion'], all: true, load: async () => (await import('./completion-commands.js')).registerCompletionCommands },
 ];

@@ -11,6 +11,9 @@ export function createProgram(): Command {
       .version('0.1.0')
       .showHelpAfterError('(run with --help for usage)')
       .configureHelp({ sortSubcommands: true })
+      // Options belong to the command they follow, so a subcommand may share an option name with its
+      // parent (`gantry server --port` and `gantry server install-service --port`).
+      .enablePositionalOptions()
       // Set before registering commands so every subcommand inherits it: usage errors (unknown option,
       // missing argument) exit with the "invalid input" code instead of commander's generic 1.
       .exitOverride()
@@ -23,6 +26,8 @@ export function createProgram(): Command {
  */
 export interface CommandGroup {
   names: readonly string[];
+  /** The module needs every command registered (`gantry completion` describes them all). */
+  all?: boolean;
   load(): Promise<(program: Command) => void>;
 }
 
@@ -38,7 +43,7 @@ export async function registerGroups(
 ): Promise<void> {
   const first = argv[2];
   const own = first && !first.startsWith('-') ? groups.filter((g) => g.names.includes(first)) : [];
-  const needed = own.length ? own : groups;
+  const needed = own.length && !own.some((g) => g.all) ? own : groups;
   const registers = await Promise.all(needed.map((g) => g.load()));
   for (const register of registers) register(program);
 }

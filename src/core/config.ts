@@ -11,6 +11,7 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   bootstrapToken: string | undefined;
   logLevel: string;
+  logFormat: LogFormat;
   embeddedPgPort: number;
   /** Run the workflow engine in this process (GANTRY_ENGINE=off for API-only replicas). */
   engine: boolean;
@@ -51,9 +52,23 @@ export interface ServerFlags {
   dataDir?: string | undefined;
   databaseUrl?: string | undefined;
   logLevel?: string | undefined;
+  logFormat?: string | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   tlsClientCa?: string | undefined;
+}
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** `--log-format`, else GANTRY_LOG_FORMAT, else pretty on a terminal and JSON everywhere else (files, pipes, journald). */
+export function logFormat(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, tty = Boolean(process.stdout.isTTY)): LogFormat {
+  const given = flag ?? (env.GANTRY_LOG_FORMAT || undefined);
+  if (given === undefined) return tty ? 'pretty' : 'json';
+  if (!(LOG_FORMATS as readonly string[]).includes(given)) {
+    throw new Error(`log format must be json or pretty (--log-format, GANTRY_LOG_FORMAT), got "${given}".`);
+  }
+  return given as LogFormat;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -82,6 +97,7 @@ export function loadServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv
     databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
     bootstrapToken: env.GANTRY_BOOTSTRAP_TOKEN || undefined,
     logLevel: flags.logLevel ?? env.GANTRY_LOG_LEVEL ?? 'info',
+    logFormat: logFormat(flags.logFormat, env),
     embeddedPgPort: parsePort(env.GANTRY_EMBEDDED_PG_PORT ?? 0, 'GANTRY_EMBEDDED_PG_PORT'),
     engine: env.GANTRY_ENGINE !== 'off',
     engineConcurrency: parseCount(env.GANTRY_ENGINE_CONCURRENCY ?? 10, 'GANTRY_ENGINE_CONCURRENCY'),

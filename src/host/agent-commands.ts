@@ -5,6 +5,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { collect, parseIntOption } from '../cli/api-command.js';
 import { CliError, EXIT } from '../cli/output.js';
+import { emitUnit, unitOrUsageError } from './service-output.js';
+
+const AGENT_UNIT_FILE = '/etc/systemd/system/gantry-agent.service';
 
 interface TlsOpts {
   ca?: string;
@@ -132,4 +135,56 @@ export function registerAgentProcessCommands(program: Command): void {
       await a.rotate();
       process.stdout.write(`rotated the credential of agent ${a.agentId}\n`);
     });
+
+  agent
+    .command('install-service')
+    .description(
+      'Write a systemd unit for the agent: a non-root user in the docker group, restart on failure, a sandbox where only the state directory is writable',
+    )
+    .option('--user <name>', 'the account it runs as (created by you: useradd --system --groups docker gantry-agent)', 'gantry-agent')
+    .option('--state-dir <dir>', 'state directory: credential, stickers, unsent reports (the only writable path)', '/var/lib/gantry-agent')
+    .option(
+      '--env-file <file>',
+      'EnvironmentFile with GANTRY_SERVER, GANTRY_JOIN_TOKEN, TLS settings (may be missing)',
+      '/etc/gantry/agent.env',
+    )
+    .option('--server <url>', 'Gantry server URL(s) (default: GANTRY_SERVER from the env file)')
+    .option('--docker-group <group>', 'the group that owns the Docker socket', 'docker')
+    .option(
+      '--read-write-path <path>',
+      'another path the agent writes: compose project directories, router configuration (repeatable)',
+      collect,
+    )
+    .option('--output <file>', 'write the unit to this file instead of printing it')
+    .option('--install', `write it to ${AGENT_UNIT_FILE}`)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gantry agent install-service --server https://gantry.example.com --install\n  gantry agent install-service --read-write-path /srv/app --read-write-path /etc/nginx/gantry --output gantry-agent.service\n',
+    )
+    .action(
+      async (o: {
+        user: string;
+        stateDir: string;
+        envFile: string;
+        server?: string;
+        dockerGroup: string;
+        readWritePath?: string[];
+        output?: string;
+        install?: boolean;
+      }) => {
+        const { agentUnit, thisGantry } = await import('./systemd.js');
+        const unit = unitOrUsageError(() =>
+          agentUnit({
+            user: o.user,
+            dir: o.stateDir,
+            envFile: o.envFile,
+            server: o.server,
+            dockerGroup: o.dockerGroup,
+            exec: thisGantry(),
+            readWritePaths: o.readWritePath ?? [],
+          }),
+        );
+        await emitUnit(unit, o, AGENT_UNIT_FILE, 'gantry-agent');
+      },
+    );
 }

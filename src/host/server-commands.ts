@@ -2,18 +2,25 @@
 // modules lazily, so API-client commands stay fast and never touch the store.
 
 import type { Command } from 'commander';
+import { collect } from '../cli/api-command.js';
 import type { ServerFlags } from '../core/config.js';
 import { openServerDatabase } from './database.js';
+import { emitUnit, unitOrUsageError } from './service-output.js';
+
+const SERVER_UNIT_FILE = '/etc/systemd/system/gantry-server.service';
 
 export function registerServerCommands(program: Command): void {
-  program
+  const server = program
     .command('server')
+    // `gantry server install-service --port …` is the subcommand's --port, not the server's.
+    .enablePositionalOptions()
     .description('Run the Gantry server: API, docs, engine. Starts an embedded PostgreSQL in <data-dir>/pg unless DATABASE_URL is set.')
     .option('--port <port>', 'HTTP port (env GANTRY_PORT, default 8080)')
     .option('--host <host>', 'address to listen on (env GANTRY_HOST, default 0.0.0.0)')
     .option('--data-dir <dir>', 'data directory (env GANTRY_DATA_DIR, default ./.gantry)')
     .option('--database-url <url>', 'external PostgreSQL ≥ 14 (env DATABASE_URL); default: embedded')
     .option('--log-level <level>', 'trace|debug|info|warn|error (env GANTRY_LOG_LEVEL, default info)')
+    .option('--log-format <format>', 'json|pretty (env GANTRY_LOG_FORMAT; default pretty on a terminal, else JSON lines)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain) (env GANTRY_TLS_CERT_FILE; needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env GANTRY_TLS_KEY_FILE)')
     .option(
@@ -50,6 +57,47 @@ export function registerServerCommands(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+
+  server
+    .command('install-service')
+    .description(
+      'Write a systemd unit for the server: a dedicated user, restart on failure, a sandbox where only the data directory is writable',
+    )
+    .option('--user <name>', 'the account it runs as (created by you: useradd --system gantry)', 'gantry')
+    .option('--data-dir <dir>', 'data directory: embedded PostgreSQL, keys, admin.token (the only writable path)', '/var/lib/gantry')
+    .option('--env-file <file>', 'EnvironmentFile with DATABASE_URL, GANTRY_* settings (may be missing)', '/etc/gantry/server.env')
+    .option('--port <port>', 'HTTP port (default: GANTRY_PORT from the env file, else 8080)')
+    .option('--read-write-path <path>', 'another path the server may write (repeatable)', collect)
+    .option('--output <file>', 'write the unit to this file instead of printing it')
+    .option('--install', `write it to ${SERVER_UNIT_FILE}`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  gantry server install-service                       # print the unit\n  gantry server install-service --install && systemctl daemon-reload && systemctl enable --now gantry-server\n  gantry server install-service --data-dir /srv/gantry --output ./gantry-server.service\n`,
+    )
+    .action(
+      async (o: {
+        user: string;
+        dataDir: string;
+        envFile: string;
+        port?: string;
+        readWritePath?: string[];
+        output?: string;
+        install?: boolean;
+      }) => {
+        const { serverUnit, thisGantry } = await import('./systemd.js');
+        const unit = unitOrUsageError(() =>
+          serverUnit({
+            user: o.user,
+            dir: o.dataDir,
+            envFile: o.envFile,
+            port: o.port,
+            exec: thisGantry(),
+            readWritePaths: o.readWritePath ?? [],
+          }),
+        );
+        await emitUnit(unit, o, SERVER_UNIT_FILE, 'gantry-server');
+      },
+    );
 
   const db = program.command('db').description('Database administration');
   db.command('migrate')

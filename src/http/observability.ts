@@ -1,4 +1,6 @@
-// /healthz, /readyz and /metrics (Prometheus), plus per-request metrics.
+// /healthz, /readyz and /metrics (Prometheus), plus per-request metrics, and the request log that keeps
+// their probes (every few seconds, from every load balancer and scraper) at debug level.
+import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { App, Deps } from './types.js';
@@ -54,4 +56,23 @@ export function observabilityRoutes(app: App, { db }: Deps): void {
   app.get('/metrics', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
+}
+
+const PROBE = /^\/(healthz|readyz|metrics)(\?|$)/;
+
+/**
+ * Fastify's request log, with the probes' "incoming request" and "request completed" lines at debug
+ * instead of info: visible with --log-level debug, out of the way otherwise. A failing probe request still
+ * logs its error at error level.
+ */
+export class ProbeQuietLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (!PROBE.test(request.url)) super.incomingRequest(request, reply);
+    else if (!this.isLogDisabled(request)) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error || !PROBE.test(request.url)) super.requestCompleted(error, request, reply);
+    else if (!this.isLogDisabled(request)) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
 }

