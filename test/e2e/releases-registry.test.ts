@@ -208,7 +208,8 @@ describe.skipIf(skip)('releases pinned by digest, against real registries', () =
       expect(sync.code).toBe(2);
       expect(sync.stderr).toMatch(/error: Registry http:\/\/127\.0\.0\.1:\d+ refused the configured credentials .*credentialRef/);
       expect(sync.stderr).not.toMatch(/wrong-horse/);
-      expect((await gantry('release', 'create', 'locked-2', '--component', 'locked=1.0.0')).code).toBe(0);
+      const second = await gantry('release', 'create', 'locked-2', '--component', 'locked=1.0.0');
+      expect(second.code, second.stderr).toBe(0);
       const bad = await gantry('release', 'ready', 'locked-2');
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/error: Component locked: Registry .* refused the configured credentials/);
