@@ -193,6 +193,10 @@ describe.skipIf(skip)('releases pinned by digest, against real registries', () =
     async () => {
       const component = await gantry('component', 'create', 'locked', '--image', `${secured.host}/demo/api`, '--registry', 'secured');
       expect(component.code, component.stderr).toBe(0);
+      // Synced now with the right credentials, so 1.0.0 is a known version below (the background sync may
+      // not have come round yet): creating a release from it then asks no registry.
+      const synced = await gantry('component', 'sync', 'locked');
+      expect(synced.code, synced.stderr).toBe(0);
       const release = await gantry('release', 'create', 'locked-1', '--component', 'locked=1.0.0');
       // The server's own last words, should the CLI have met a 5xx or a lost connection.
       expect(release.code, `${release.stderr}\nserver: ${server.stdout().slice(-2000)}${server.stderr().slice(-1000)}`).toBe(0);
