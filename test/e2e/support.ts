@@ -3,7 +3,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,18 +11,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const GANTRY_BIN = path.join(REPO_ROOT, 'bin', 'gantry.js');
 export const START_TIMEOUT_MS = 60_000;
 
-/** A port nobody listens on right now (127.0.0.1 only). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../support/ports.js';
 
 /** The environment for a child: this process's, minus anything that would change which store it uses. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

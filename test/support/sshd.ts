@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 const TOOLS = ['/usr/sbin/sshd', '/usr/bin/ssh-keygen'];
@@ -29,17 +30,6 @@ export interface TestSshd {
   /** OpenSSH fingerprint of the host key, e.g. SHA256:… */
   hostKeyFingerprint: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export async function startSshd(): Promise<TestSshd> {
