@@ -6,7 +6,7 @@ import type { GateResult, PromotionContext } from '../gates/types.js';
 import type { Deps } from '../http/types.js';
 import { notify } from '../integrations/notify.js';
 import type { Tx } from '../store/db.js';
-import { fullPlans } from './context.js';
+import { fullPlans, unchangedPlans } from './context.js';
 
 export type Signer = NonNullable<Deps['signer']>;
 
@@ -33,7 +33,7 @@ export function decisionRecord(ctx: PromotionContext, gates: GateResult[], extra
  */
 async function savePlan(tx: Tx, ctx: PromotionContext): Promise<void> {
   const plan = fullPlans.get(ctx);
-  if (!plan || !ctx.plan) return;
+  if (!plan || !ctx.plan || unchangedPlans.has(ctx)) return;
   const change = ctx.plan.previousHash ? { at: ctx.now, from: ctx.plan.previousHash, to: plan.hash, changes: ctx.plan.changes } : null;
   await tx.query(
     `UPDATE promotions SET plan = $2, plan_hash = $3, plan_changes = CASE WHEN $4::jsonb IS NULL THEN plan_changes ELSE plan_changes || $4::jsonb END
@@ -111,9 +111,13 @@ export async function recordDecision(
   outcome: 'approved' | 'rejected',
   why: string,
   onDecided?: () => Promise<unknown>,
+  /** The promotion was inserted by this transaction: no other can see it, let alone decide it. */
+  fresh = false,
 ): Promise<boolean> {
-  const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
-  if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
+  if (!fresh) {
+    const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
+    if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
+  }
   await savePlan(tx, ctx);
   await onDecided?.();
   const key = reuseKey(ctx, outcome, gates);
