@@ -73,10 +73,10 @@ export interface Requested {
 
 /**
  * Decides the just-requested promotion when its run would decide it without waiting; the same outcome,
- * gate results, record, packet and notification as the run's gate steps would give. Returns the outcome,
- * or null when the promotion is left to its run.
+ * gate results, record, packet and notification as the run's gate steps would give. Returns the decided
+ * promotion's row, or null when the promotion is left to its run.
  */
-export async function decideAtRequest(tx: Tx, deps: DecideDeps, req: Requested): Promise<'approved' | 'rejected' | null> {
+export async function decideAtRequest(tx: Tx, deps: DecideDeps, req: Requested): Promise<PromotionRow | null> {
   const p = req.promotion;
   const env = req.known.environment;
   if (p.status !== 'pending') return null;
@@ -96,9 +96,9 @@ export async function decideAtRequest(tx: Tx, deps: DecideDeps, req: Requested):
   if (failed.length) {
     const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
     const told = () => notify(tx, p.tenant_id, { type: 'promotion.rejected', data: { promotionId: p.id, reason: why } }, now);
-    return (await recordDecision(tx, deps.signer, ctx, gates, 'rejected', why, told, true)) ? 'rejected' : null;
+    return recordDecision(tx, deps.signer, ctx, gates, 'rejected', why, told, true);
   }
   if (gates.some((g) => g.status !== 'pass')) return null;
   const told = () => notify(tx, p.tenant_id, { type: 'promotion.approved', data: { promotionId: p.id } }, now);
-  return (await recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed', told, true)) ? 'approved' : null;
+  return recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed', told, true);
 }

@@ -68,6 +68,11 @@ async function row(tx: Tx, id: string, lock = false): Promise<Row> {
 
 export async function getPromotion(tx: Tx, id: string) {
   const p = promotionOut(await row(tx, id));
+  return { ...p, approvals: await approvalsOut(tx, id, p.planHash) };
+}
+
+/** A promotion's approvals as its answer lists them; planHash is the plan the promotion is evaluated against. */
+async function approvalsOut(tx: Tx, id: string, planHash: string | null) {
   const a = await tx.query<{
     id: string;
     approver_id: string;
@@ -80,19 +85,16 @@ export async function getPromotion(tx: Tx, id: string) {
     `SELECT a.*, u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
     [id],
   );
-  return {
-    ...p,
-    approvals: a.rows.map((x) => ({
-      id: x.id,
-      approver: { id: x.approver_id, username: x.username },
-      action: x.action,
-      comment: x.comment,
-      approvedAt: x.approved_at.toISOString(),
-      planHash: x.plan_hash,
-      // An approval given for an earlier plan no longer counts (the gate says so too).
-      forCurrentPlan: x.plan_hash === null || p.planHash === null || x.plan_hash === p.planHash,
-    })),
-  };
+  return a.rows.map((x) => ({
+    id: x.id,
+    approver: { id: x.approver_id, username: x.username },
+    action: x.action,
+    comment: x.comment,
+    approvedAt: x.approved_at.toISOString(),
+    planHash: x.plan_hash,
+    // An approval given for an earlier plan no longer counts (the gate says so too).
+    forCurrentPlan: x.plan_hash === null || planHash === null || x.plan_hash === planHash,
+  }));
 }
 
 /** The plan a promotion's approvals are for (as last evaluated), and how it changed over time. */
@@ -162,18 +164,27 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
     stored.plan_hash,
   ]);
   await opts.announce?.({ id, releaseName: release.name, targetEnvironmentName: env.name, reason: input.reason });
-  if (opts.decide) {
-    await decideAtRequest(tx, opts.decide, {
-      promotion: { ...promotion, workflow_run_id: run.id, plan_hash: stored.plan_hash },
-      templateId: run.template_id,
-      known: { release, environment: env, previous: source, stored, requester: { id: auth.userId, username: auth.username }, fresh: true },
-      plan,
-    });
-  }
-  // The answer from what this transaction knows: a new promotion has no approvals and no deployment jobs yet.
-  const now = await tx.query<Row>('SELECT * FROM promotions WHERE id = $1', [id]);
+  const decided = opts.decide
+    ? await decideAtRequest(tx, opts.decide, {
+        promotion: { ...promotion, workflow_run_id: run.id, plan_hash: stored.plan_hash },
+        templateId: run.template_id,
+        known: {
+          release,
+          environment: env,
+          previous: source,
+          stored,
+          requester: { id: auth.userId, username: auth.username },
+          fresh: true,
+        },
+        plan,
+      })
+    : null;
+  // The answer from what this transaction knows (a decision's row comes back from its update, so nothing
+  // is read while the decision's packet holds the chain lock): a new promotion has no approvals and no
+  // deployment jobs yet.
+  const now = decided ?? (await tx.query<Row>('SELECT * FROM promotions WHERE id = $1', [id])).rows[0]!;
   const out = promotionOut({
-    ...now.rows[0]!,
+    ...(now as Row),
     release_name: release.name,
     source_name: source?.name ?? null,
     target_name: env.name,
@@ -345,13 +356,16 @@ export async function approve(
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
   // The run is woken first: a decision's packet holds the tenant's chain lock until commit, so it comes last.
   await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
-  let decided = false;
   if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
-    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
+    // The answer's approvals are read before the decision's packet takes the chain lock, and its row comes
+    // back from the decision's update: nothing is read while the lock is held.
+    const approvals = await approvalsOut(tx, id, plan?.hash ?? p.plan_hash);
+    const decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
+    if (decided) return { promotion: { ...promotionOut({ ...p, ...decided }), approvals }, decided: true };
   } else if (!results.some((g) => g.status === 'fail')) {
     await recordWaiting(tx, ctx, results, p.status as 'pending' | 'awaiting_approval', p.next_evaluation_at);
   }
-  return { promotion: await getPromotion(tx, id), decided };
+  return { promotion: await getPromotion(tx, id), decided: false };
 }
 
 export async function reject(
