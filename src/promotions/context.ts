@@ -157,39 +157,40 @@ export interface StoredPlan {
   plan_changes: { at: string; from: string; to: string; changes: string[] }[];
 }
 
+/** An approval as read with its approver's name. */
+export interface ApprovalRow {
+  approver_id: string;
+  username: string;
+  action: 'approved' | 'rejected';
+  comment: string;
+  approved_at: Date;
+  plan_hash: string | null;
+}
+interface OverrideRow {
+  gate: string;
+  created_by: string;
+  username: string;
+  reason: string;
+  expires_at: Date;
+}
+
 export async function buildContext(tx: Tx, input: ContextInput): Promise<PromotionContext> {
   const known = input.known ?? {};
   const release = known.release ?? (await getRelease(tx, input.releaseRef));
   const env = known.environment ?? (await getEnvironment(tx, input.environmentRef));
   const prev = known.previous !== undefined ? known.previous : await previousEnvironment(tx, env.orderIndex);
-  type ApprovalRow = {
-    approver_id: string;
-    username: string;
-    action: 'approved' | 'rejected';
-    comment: string;
-    approved_at: Date;
-    plan_hash: string | null;
-  };
-  type OverrideRow = { gate: string; created_by: string; username: string; reason: string; expires_at: Date };
   const approvals = known.fresh
     ? { rows: [] as ApprovalRow[] }
-    : await tx.query<{
-        approver_id: string;
-        username: string;
-        action: 'approved' | 'rejected';
-        comment: string;
-        approved_at: Date;
-        plan_hash: string | null;
-      }>(
+    : await tx.query<ApprovalRow>(
         `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at, a.plan_hash FROM approvals a JOIN users u ON u.id = a.approver_id
-      WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
+          WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
         [input.promotion.id],
       );
   const overrides = known.fresh
     ? { rows: [] as OverrideRow[] }
     : await tx.query<OverrideRow>(
         `SELECT o.gate, o.created_by, u.username, o.reason, o.expires_at FROM gate_overrides o JOIN users u ON u.id = o.created_by
-      WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
+          WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
         [input.promotion.id, input.now],
       );
   const plan = input.plan !== undefined ? input.plan : await planNow(tx, input.tenantId, release.id, env.id, planRows(release, env));

@@ -14,7 +14,16 @@ import { getRelease } from '../releases/service.js';
 import type { Tx } from '../store/db.js';
 import { rolesText } from '../tenancy/auth.js';
 import { cancelRun, deliverEventToLive, startRun } from '../workflows/service.js';
-import { buildContext, contextFor, fullPlans, type PromotionRow, planNow, planRows, previousEnvironment } from './context.js';
+import {
+  type ApprovalRow,
+  buildContext,
+  contextFor,
+  fullPlans,
+  type PromotionRow,
+  planNow,
+  planRows,
+  previousEnvironment,
+} from './context.js';
 import { type DecideDeps, decideAtRequest } from './decide.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
@@ -73,15 +82,7 @@ export async function getPromotion(tx: Tx, id: string) {
 
 /** A promotion's approvals as its answer lists them; planHash is the plan the promotion is evaluated against. */
 async function approvalsOut(tx: Tx, id: string, planHash: string | null) {
-  const a = await tx.query<{
-    id: string;
-    approver_id: string;
-    username: string;
-    action: 'approved' | 'rejected';
-    comment: string;
-    approved_at: Date;
-    plan_hash: string | null;
-  }>(
+  const a = await tx.query<ApprovalRow & { id: string }>(
     `SELECT a.*, u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
     [id],
   );
