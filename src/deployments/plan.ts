@@ -74,6 +74,8 @@ export interface PlanInput {
   onlyTargets?: ReadonlySet<string> | undefined;
   /** The strategy a rollback uses (decided by create.ts from the rolled-back job). */
   rollbackOf?: string | null | undefined;
+  /** The release and environment as the caller read them in this transaction: not read again. */
+  known?: { release?: ReleaseRow | undefined; environment?: EnvironmentRow | undefined } | undefined;
 }
 
 export interface ReleaseRow {
@@ -219,8 +221,8 @@ export async function lastConfigs(tx: Tx, targetIds: string[]): Promise<Map<stri
 
 /** Loads everything a plan (and the job that executes it) is made of. */
 export async function planBasis(tx: Tx, input: PlanInput): Promise<PlanBasis> {
-  const release = await loadRelease(tx, input.tenantId, input.releaseRef);
-  const env = await loadEnvironment(tx, input.tenantId, input.environmentRef);
+  const release = input.known?.release ?? (await loadRelease(tx, input.tenantId, input.releaseRef));
+  const env = input.known?.environment ?? (await loadEnvironment(tx, input.tenantId, input.environmentRef));
   const { strategy, config } = await resolveStrategy(tx, env, input);
   return basisFor(tx, release, env, strategy, config, input);
 }

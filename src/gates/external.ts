@@ -3,13 +3,60 @@
 // credentialRef at use and never appear in results.
 import { z } from 'zod';
 import { denyingOutbound } from '../http/outbound.js';
+import type { Integration } from '../integrations/model.js';
 import { resolveCredential } from '../integrations/secrets.js';
-import { getIntegration } from '../integrations/service.js';
-import { withTenant } from '../store/db.js';
+import { getIntegration, getIntegrations } from '../integrations/service.js';
+import { type Tx, withTenant } from '../store/db.js';
 import type { Gate, GateDeps, PromotionContext } from './types.js';
 
+// The gates of one evaluation start together, so the integrations they ask for before the current turn
+// of the event loop ends are read by one statement in the caller's transaction (an integration does not
+// change during a gate evaluation).
+interface Waiting {
+  resolve(i: Integration): void;
+  reject(err: unknown): void;
+}
+interface Batch {
+  answers: Map<string, Promise<Integration>>;
+  waiting: Map<string, Waiting>;
+}
+const batches = new WeakMap<Tx, Batch>();
+
+async function flush(tx: Tx, batch: Batch): Promise<void> {
+  try {
+    const found = await getIntegrations(tx, [...batch.waiting.keys()]);
+    for (const [ref, w] of batch.waiting) {
+      const hit = found.get(ref)!;
+      if (hit instanceof Error) w.reject(hit);
+      else w.resolve(hit);
+    }
+  } catch (err) {
+    for (const w of batch.waiting.values()) w.reject(err);
+  }
+}
+
+function fromTx(tx: Tx, ref: string): Promise<Integration> {
+  let batch = batches.get(tx);
+  if (!batch) {
+    const fresh: Batch = { answers: new Map(), waiting: new Map() };
+    batches.set(tx, fresh);
+    queueMicrotask(() => {
+      batches.delete(tx);
+      void flush(tx, fresh);
+    });
+    batch = fresh;
+  }
+  let answer = batch.answers.get(ref);
+  if (!answer) {
+    const waiting = batch.waiting;
+    answer = new Promise<Integration>((resolve, reject) => waiting.set(ref, { resolve, reject }));
+    batch.answers.set(ref, answer);
+  }
+  return answer;
+}
+
 async function integration(deps: GateDeps, tenantId: string, name: string, typeId: string) {
-  const i = deps.tx ? await getIntegration(deps.tx, name) : await withTenant(deps.db, tenantId, (tx) => getIntegration(tx, name));
+  const i = deps.tx ? await fromTx(deps.tx, name) : await withTenant(deps.db, tenantId, (tx) => getIntegration(tx, name));
   if (i.typeId !== typeId) throw new Error(`integration "${name}" is a ${i.typeId}, not a ${typeId}`);
   return i;
 }

@@ -1,5 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/helpers.js';
+import { NotFoundError } from '../core/errors.js';
+import { withTenant } from '../store/db.js';
+import { getIntegrations } from './service.js';
 
 let t: TestApp;
 let otherToken: string;
@@ -81,6 +84,23 @@ describe('integrations API', () => {
     const byName = await t.call('GET', '/api/v1/integrations/vault');
     const byId = await t.call('GET', `/api/v1/integrations/${byName.body.id}`);
     expect(byId.body).toEqual(byName.body);
+  });
+
+  it('reads several by id or name in one statement, each missing one as a 404 naming it', async () => {
+    const vault = (await t.call('GET', '/api/v1/integrations/vault')).body;
+    const tenantId = (await t.call('GET', '/api/v1/whoami')).body.tenant.id as string;
+    const found = await withTenant(t.db, tenantId, (tx) =>
+      getIntegrations(tx, ['scanner', vault.id, 'nope', '0190e1a2-0000-7000-8000-000000000000']),
+    );
+    expect((found.get('scanner') as { name: string }).name).toBe('scanner');
+    expect((found.get(vault.id) as { name: string }).name).toBe('vault');
+    expect(found.get('nope')).toBeInstanceOf(NotFoundError);
+    expect((found.get('nope') as Error).message).toMatch(/nope/);
+    expect(found.get('0190e1a2-0000-7000-8000-000000000000')).toBeInstanceOf(NotFoundError);
+    // another tenant's integrations stay out of reach
+    const other = (await t.call('GET', '/api/v1/whoami', undefined, otherToken)).body.tenant.id as string;
+    const fromOther = await withTenant(t.db, other, (tx) => getIntegrations(tx, ['scanner', vault.id]));
+    expect([...fromOther.values()].every((v) => v instanceof NotFoundError)).toBe(true);
   });
 
   it('refuses secrets in config and points to credentialRef', async () => {

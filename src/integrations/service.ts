@@ -54,6 +54,24 @@ export function validateConfig(typeId: string, config: Record<string, unknown>):
   return parseAt(INTEGRATION_TYPES[typeId], config, 'body.config');
 }
 
+/**
+ * Finds several integrations by id or name in one statement; each answer is the integration, or a 404
+ * NotFoundError for a ref that does not exist in this tenant (as getIntegration would throw).
+ */
+export async function getIntegrations(tx: Tx, refs: readonly string[]): Promise<Map<string, Integration | NotFoundError>> {
+  const ids = refs.filter((r) => UUID_RE.test(r));
+  const names = refs.filter((r) => !UUID_RE.test(r));
+  const r = await tx.query<IntegrationRow>('SELECT * FROM integrations WHERE id = ANY($1::uuid[]) OR name = ANY($2::text[])', [ids, names]);
+  const found = r.rows.map(integrationOut);
+  return new Map(
+    refs.map((ref) => {
+      const byId = UUID_RE.test(ref);
+      const hit = found.find((i) => (byId ? i.id === ref : i.name === ref));
+      return [ref, hit ?? new NotFoundError('Integration', ref)];
+    }),
+  );
+}
+
 /** Finds an integration by id or name; 404 when it does not exist in this tenant. */
 export async function getIntegration(tx: Tx, ref: string): Promise<Integration> {
   const byId = UUID_RE.test(ref);

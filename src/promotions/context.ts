@@ -1,7 +1,7 @@
 // Builds the PromotionContext every gate sees, from the promotion's rows, in one tenant transaction.
 
 import { GantryError } from '../core/errors.js';
-import { computePlan, type DeploymentPlan, planChanges } from '../deployments/plan.js';
+import { computePlan, type DeploymentPlan, type EnvironmentRow, type PlanInput, planChanges } from '../deployments/plan.js';
 import type { Environment } from '../environments/model.js';
 import { getEnvironment } from '../environments/service.js';
 import type { Actor, ComponentPin, PromotionContext } from '../gates/types.js';
@@ -80,6 +80,24 @@ export function contextEnvironment(env: Environment): PromotionContext['environm
   };
 }
 
+/** The release and environment as the plan reads them, from the rows the caller read. */
+export function planRows(release: Release, env: Environment): NonNullable<PlanInput['known']> {
+  return {
+    release: {
+      id: release.id,
+      name: release.name,
+      status: release.status,
+      // As stored: a ready release has every digest; the plan refuses one without (as with the row it reads).
+      components: release.components.map((c) => ({
+        component: c.component,
+        imageRepository: c.imageRepository,
+        digest: c.digest as string,
+      })),
+    },
+    environment: { id: env.id, name: env.name, config: env.config as EnvironmentRow['config'] },
+  };
+}
+
 export interface ContextInput {
   tenantId: string;
   promotion: { id: string; reason: string; requestedBy: string; requestedAt: Date };
@@ -88,62 +106,104 @@ export interface ContextInput {
   now: Date;
   /** The plan, when the caller computed it already. */
   plan?: DeploymentPlan | null;
+  /** What the caller read already in this transaction (nothing can have changed it since): not read again. */
+  known?: KnownRows;
 }
+
+export interface KnownRows {
+  release?: Release;
+  environment?: Environment;
+  /** The environment before the target one in promotion order (null: the target is the first). */
+  previous?: { id: string; name: string } | null;
+  /** The plan recorded with the promotion. */
+  stored?: StoredPlan;
+  /** Who requested the promotion. */
+  requester?: Actor;
+  /** The promotion was inserted by this transaction: nobody can have approved or overridden it yet. */
+  fresh?: boolean;
+}
+
+/** Contexts whose plan is the one recorded with the promotion: recording it again changes nothing. */
+export const unchangedPlans = new WeakSet<PromotionContext>();
 
 /** The full plan behind a context's plan summary (decision.ts records it with the promotion). */
 export const fullPlans = new WeakMap<PromotionContext, DeploymentPlan>();
 
-/** The plan of deploying the release to the environment now, or null when none can be made (no targets). */
-export async function planNow(tx: Tx, tenantId: string, releaseRef: string, environmentRef: string): Promise<DeploymentPlan | null> {
+/**
+ * The plan of deploying the release to the environment now, or null when none can be made (no targets).
+ * computePlan only reads, and its GantryErrors (nothing to deploy to, unknown release) are raised by our
+ * code after statements that succeeded, so the transaction stays usable without a savepoint; a database
+ * error is not a GantryError and fails the caller as before. `known` are the release and environment
+ * rows the caller read in this transaction.
+ */
+export async function planNow(
+  tx: Tx,
+  tenantId: string,
+  releaseRef: string,
+  environmentRef: string,
+  known: PlanInput['known'] = {},
+): Promise<DeploymentPlan | null> {
   try {
-    await tx.query('SAVEPOINT plan');
-    const plan = await computePlan(tx, { tenantId, releaseRef, environmentRef });
-    await tx.query('RELEASE SAVEPOINT plan');
-    return plan;
+    return await computePlan(tx, { tenantId, releaseRef, environmentRef, known });
   } catch (err) {
-    await tx.query('ROLLBACK TO SAVEPOINT plan');
     if (err instanceof GantryError) return null;
     throw err;
   }
 }
 
-interface StoredPlan {
+export interface StoredPlan {
   plan: DeploymentPlan | null;
   plan_hash: string | null;
   plan_changes: { at: string; from: string; to: string; changes: string[] }[];
 }
 
+/** An approval as read with its approver's name. */
+export interface ApprovalRow {
+  approver_id: string;
+  username: string;
+  action: 'approved' | 'rejected';
+  comment: string;
+  approved_at: Date;
+  plan_hash: string | null;
+}
+interface OverrideRow {
+  gate: string;
+  created_by: string;
+  username: string;
+  reason: string;
+  expires_at: Date;
+}
+
 export async function buildContext(tx: Tx, input: ContextInput): Promise<PromotionContext> {
-  const release = await getRelease(tx, input.releaseRef);
-  const env = await getEnvironment(tx, input.environmentRef);
-  const prev = await previousEnvironment(tx, env.orderIndex);
-  const approvals = await tx.query<{
-    approver_id: string;
-    username: string;
-    action: 'approved' | 'rejected';
-    comment: string;
-    approved_at: Date;
-    plan_hash: string | null;
-  }>(
-    `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at, a.plan_hash FROM approvals a JOIN users u ON u.id = a.approver_id
-      WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
-    [input.promotion.id],
-  );
-  const overrides = await tx.query<{ gate: string; created_by: string; username: string; reason: string; expires_at: Date }>(
-    `SELECT o.gate, o.created_by, u.username, o.reason, o.expires_at FROM gate_overrides o JOIN users u ON u.id = o.created_by
-      WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
-    [input.promotion.id, input.now],
-  );
-  const plan = input.plan !== undefined ? input.plan : await planNow(tx, input.tenantId, release.id, env.id);
-  const stored = (await tx.query<StoredPlan>('SELECT plan, plan_hash, plan_changes FROM promotions WHERE id = $1', [input.promotion.id]))
-    .rows[0];
+  const known = input.known ?? {};
+  const release = known.release ?? (await getRelease(tx, input.releaseRef));
+  const env = known.environment ?? (await getEnvironment(tx, input.environmentRef));
+  const prev = known.previous !== undefined ? known.previous : await previousEnvironment(tx, env.orderIndex);
+  const approvals = known.fresh
+    ? { rows: [] as ApprovalRow[] }
+    : await tx.query<ApprovalRow>(
+        `SELECT a.approver_id, u.username, a.action, a.comment, a.approved_at, a.plan_hash FROM approvals a JOIN users u ON u.id = a.approver_id
+          WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
+        [input.promotion.id],
+      );
+  const overrides = known.fresh
+    ? { rows: [] as OverrideRow[] }
+    : await tx.query<OverrideRow>(
+        `SELECT o.gate, o.created_by, u.username, o.reason, o.expires_at FROM gate_overrides o JOIN users u ON u.id = o.created_by
+          WHERE o.promotion_id = $1 AND o.expires_at > $2 ORDER BY o.created_at`,
+        [input.promotion.id, input.now],
+      );
+  const plan = input.plan !== undefined ? input.plan : await planNow(tx, input.tenantId, release.id, env.id, planRows(release, env));
+  const stored =
+    known.stored ??
+    (await tx.query<StoredPlan>('SELECT plan, plan_hash, plan_changes FROM promotions WHERE id = $1', [input.promotion.id])).rows[0];
   const moved = plan && stored?.plan_hash && stored.plan && stored.plan_hash !== plan.hash;
   const ctx: PromotionContext = {
     tenantId: input.tenantId,
     promotion: {
       id: input.promotion.id,
       reason: input.promotion.reason,
-      requestedBy: (await actor(tx, input.promotion.requestedBy))!,
+      requestedBy: known.requester ?? (await actor(tx, input.promotion.requestedBy))!,
       requestedAt: input.promotion.requestedAt.toISOString(),
     },
     release: {
@@ -180,6 +240,7 @@ export async function buildContext(tx: Tx, input: ContextInput): Promise<Promoti
     now: input.now.toISOString(),
   };
   if (plan) fullPlans.set(ctx, plan);
+  if (plan && !moved && stored?.plan_hash === plan.hash) unchangedPlans.add(ctx);
   return ctx;
 }
 

@@ -3,11 +3,13 @@
 // evaluated here and the decision with its signed packet commits with the request. The run still starts
 // and its gate steps find the promotion decided; anything that waits is left to the run, as before.
 import type { DeploymentPlan } from '../deployments/plan.js';
+import type { Environment } from '../environments/model.js';
 import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
 import type { GateDeps } from '../gates/types.js';
 import { notify } from '../integrations/notify.js';
+import type { Release } from '../releases/model.js';
 import type { Tx } from '../store/db.js';
-import { buildContext, contextFor, type PromotionRow } from './context.js';
+import { buildContext, contextFor, type KnownRows, type PromotionRow } from './context.js';
 import { recordDecision, type Signer } from './decision.js';
 
 export interface DecideDeps {
@@ -60,32 +62,30 @@ async function templateDecidesFirst(tx: Tx, templateId: string): Promise<boolean
   return known;
 }
 
+/** What the request read and wrote in its transaction, so deciding reads none of it again. */
+export interface Requested {
+  promotion: PromotionRow;
+  templateId: string;
+  known: KnownRows & { release: Release; environment: Environment };
+  /** The plan the request computed moments ago in this transaction (nothing can have changed it since). */
+  plan: DeploymentPlan | null;
+}
+
 /**
  * Decides the just-requested promotion when its run would decide it without waiting; the same outcome,
- * gate results, record, packet and notification as the run's gate steps would give. Returns the outcome,
- * or null when the promotion is left to its run.
+ * gate results, record, packet and notification as the run's gate steps would give. Returns the decided
+ * promotion's row, or null when the promotion is left to its run.
  */
-export async function decideAtRequest(
-  tx: Tx,
-  deps: DecideDeps,
-  id: string,
-  plan: DeploymentPlan | null,
-): Promise<'approved' | 'rejected' | null> {
-  const r = await tx.query<PromotionRow & { template_id: string; required_approvals: number; env_config: Record<string, unknown> }>(
-    `SELECT p.*, r.template_id, e.required_approvals, e.config AS env_config
-       FROM promotions p JOIN workflow_runs r ON r.id = p.workflow_run_id JOIN environments e ON e.id = p.target_environment_id
-      WHERE p.id = $1`,
-    [id],
-  );
-  const p = r.rows[0];
-  if (p?.status !== 'pending') return null;
-  const refs = gateRefs(p.env_config);
+export async function decideAtRequest(tx: Tx, deps: DecideDeps, req: Requested): Promise<PromotionRow | null> {
+  const p = req.promotion;
+  const env = req.known.environment;
+  if (p.status !== 'pending') return null;
+  const refs = gateRefs(env.config as Record<string, unknown>);
   // Approvals required: the approvals gate waits for people, so the run waits as it always did.
-  if (p.required_approvals > 0 && refs.some((g) => (typeof g === 'string' ? g : g.id) === 'approvals')) return null;
-  if (!(await templateDecidesFirst(tx, p.template_id))) return null;
+  if (env.requiredApprovals > 0 && refs.some((g) => (typeof g === 'string' ? g : g.id) === 'approvals')) return null;
+  if (!(await templateDecidesFirst(tx, req.templateId))) return null;
   const now = deps.gateDeps.clock.now();
-  // The plan the request computed moments ago in this transaction (nothing can have changed it since).
-  const ctx = await buildContext(tx, { ...contextFor(p.tenant_id, p, now), plan });
+  const ctx = await buildContext(tx, { ...contextFor(p.tenant_id, p, now), plan: req.plan, known: req.known });
   const gates = await evaluateGates(deps.gates, refs, ctx, { ...deps.gateDeps, tx });
   // The run's first step decides on the gates other than approvals (a pending one makes it wait), the
   // approval step on all of them.
@@ -96,9 +96,9 @@ export async function decideAtRequest(
   if (failed.length) {
     const why = failed.map((g) => `${g.gate}: ${g.reason}`).join('; ');
     const told = () => notify(tx, p.tenant_id, { type: 'promotion.rejected', data: { promotionId: p.id, reason: why } }, now);
-    return (await recordDecision(tx, deps.signer, ctx, gates, 'rejected', why, told)) ? 'rejected' : null;
+    return recordDecision(tx, deps.signer, ctx, gates, 'rejected', why, told, true);
   }
   if (gates.some((g) => g.status !== 'pass')) return null;
   const told = () => notify(tx, p.tenant_id, { type: 'promotion.approved', data: { promotionId: p.id } }, now);
-  return (await recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed', told)) ? 'approved' : null;
+  return recordDecision(tx, deps.signer, ctx, gates, 'approved', 'every gate passed', told, true);
 }

@@ -6,7 +6,7 @@ import type { GateResult, PromotionContext } from '../gates/types.js';
 import type { Deps } from '../http/types.js';
 import { notify } from '../integrations/notify.js';
 import type { Tx } from '../store/db.js';
-import { fullPlans } from './context.js';
+import { fullPlans, type PromotionRow, unchangedPlans } from './context.js';
 
 export type Signer = NonNullable<Deps['signer']>;
 
@@ -33,7 +33,7 @@ export function decisionRecord(ctx: PromotionContext, gates: GateResult[], extra
  */
 async function savePlan(tx: Tx, ctx: PromotionContext): Promise<void> {
   const plan = fullPlans.get(ctx);
-  if (!plan || !ctx.plan) return;
+  if (!plan || !ctx.plan || unchangedPlans.has(ctx)) return;
   const change = ctx.plan.previousHash ? { at: ctx.now, from: ctx.plan.previousHash, to: plan.hash, changes: ctx.plan.changes } : null;
   await tx.query(
     `UPDATE promotions SET plan = $2, plan_hash = $3, plan_changes = CASE WHEN $4::jsonb IS NULL THEN plan_changes ELSE plan_changes || $4::jsonb END
@@ -98,7 +98,8 @@ export async function recordWaiting(
 
 /**
  * Records a final decision with its release_decision packet (or a reference to an identical earlier
- * one). Returns false when the promotion already left the deciding states (someone else decided).
+ * one). Returns the promotion's row as decided, or null when it already left the deciding states
+ * (someone else decided).
  * `onDecided` writes what commits with the decision (its notification) before the packet is appended:
  * the append holds the tenant's chain lock until the transaction commits, so as little as possible
  * comes after it.
@@ -111,9 +112,13 @@ export async function recordDecision(
   outcome: 'approved' | 'rejected',
   why: string,
   onDecided?: () => Promise<unknown>,
-): Promise<boolean> {
-  const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
-  if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return false;
+  /** The promotion was inserted by this transaction: no other can see it, let alone decide it. */
+  fresh = false,
+): Promise<PromotionRow | null> {
+  if (!fresh) {
+    const locked = await tx.query<{ status: string }>('SELECT status FROM promotions WHERE id = $1 FOR UPDATE', [ctx.promotion.id]);
+    if (!['pending', 'awaiting_approval'].includes(locked.rows[0]?.status ?? '')) return null;
+  }
   await savePlan(tx, ctx);
   await onDecided?.();
   const key = reuseKey(ctx, outcome, gates);
@@ -156,11 +161,11 @@ export async function recordDecision(
     decidedAt: ctx.now,
     evidence: { packetId: packet.id, contentHash: packet.contentHash, reused: Boolean(reused) },
   });
-  await tx.query(
+  const decided = await tx.query<PromotionRow>(
     `UPDATE promotions SET status = $2, decision_record = $3, blocked_reason = $4, next_evaluation_at = NULL,
             completed_at = CASE WHEN $2 = 'rejected' THEN now() ELSE completed_at END
-      WHERE id = $1`,
+      WHERE id = $1 RETURNING *`,
     [ctx.promotion.id, outcome, JSON.stringify(record), outcome === 'rejected' ? why : null],
   );
-  return true;
+  return decided.rows[0]!;
 }

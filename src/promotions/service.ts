@@ -13,8 +13,17 @@ import type { AuthContext, Role } from '../http/types.js';
 import { getRelease } from '../releases/service.js';
 import type { Tx } from '../store/db.js';
 import { rolesText } from '../tenancy/auth.js';
-import { cancelRun, deliverEvent, startRun } from '../workflows/service.js';
-import { buildContext, contextFor, fullPlans, type PromotionRow, planNow, previousEnvironment } from './context.js';
+import { cancelRun, deliverEventToLive, startRun } from '../workflows/service.js';
+import {
+  type ApprovalRow,
+  buildContext,
+  contextFor,
+  fullPlans,
+  type PromotionRow,
+  planNow,
+  planRows,
+  previousEnvironment,
+} from './context.js';
 import { type DecideDeps, decideAtRequest } from './decide.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 import { ACTIVE_STATUSES, type overrideBody, type Promotion, type promotionCreate, type promotionListQuery } from './model.js';
@@ -68,31 +77,25 @@ async function row(tx: Tx, id: string, lock = false): Promise<Row> {
 
 export async function getPromotion(tx: Tx, id: string) {
   const p = promotionOut(await row(tx, id));
-  const a = await tx.query<{
-    id: string;
-    approver_id: string;
-    username: string;
-    action: 'approved' | 'rejected';
-    comment: string;
-    approved_at: Date;
-    plan_hash: string | null;
-  }>(
+  return { ...p, approvals: await approvalsOut(tx, id, p.planHash) };
+}
+
+/** A promotion's approvals as its answer lists them; planHash is the plan the promotion is evaluated against. */
+async function approvalsOut(tx: Tx, id: string, planHash: string | null) {
+  const a = await tx.query<ApprovalRow & { id: string }>(
     `SELECT a.*, u.username FROM approvals a JOIN users u ON u.id = a.approver_id WHERE a.promotion_id = $1 ORDER BY a.approved_at, a.id`,
     [id],
   );
-  return {
-    ...p,
-    approvals: a.rows.map((x) => ({
-      id: x.id,
-      approver: { id: x.approver_id, username: x.username },
-      action: x.action,
-      comment: x.comment,
-      approvedAt: x.approved_at.toISOString(),
-      planHash: x.plan_hash,
-      // An approval given for an earlier plan no longer counts (the gate says so too).
-      forCurrentPlan: x.plan_hash === null || p.planHash === null || x.plan_hash === p.planHash,
-    })),
-  };
+  return a.rows.map((x) => ({
+    id: x.id,
+    approver: { id: x.approver_id, username: x.username },
+    action: x.action,
+    comment: x.comment,
+    approvedAt: x.approved_at.toISOString(),
+    planHash: x.plan_hash,
+    // An approval given for an earlier plan no longer counts (the gate says so too).
+    forCurrentPlan: x.plan_hash === null || planHash === null || x.plan_hash === planHash,
+  }));
 }
 
 /** The plan a promotion's approvals are for (as last evaluated), and how it changed over time. */
@@ -137,15 +140,15 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
       'promotion_in_progress',
     );
   }
-  const ins = await tx.query<{ id: string }>(
+  const ins = await tx.query<PromotionRow>(
     `INSERT INTO promotions (tenant_id, release_id, source_environment_id, target_environment_id, reason, requested_by)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
     [auth.tenantId, release.id, source?.id ?? null, env.id, input.reason, auth.userId],
   );
-  const id = ins.rows[0]!.id;
+  const promotion = ins.rows[0]!;
+  const id = promotion.id;
   // The plan as requested: what approvers will see first (every evaluation records it again).
-  const plan = await planNow(tx, auth.tenantId, release.id, env.id);
-  if (plan) await tx.query('UPDATE promotions SET plan = $2, plan_hash = $3 WHERE id = $1', [id, JSON.stringify(plan), plan.hash]);
+  const plan = await planNow(tx, auth.tenantId, release.id, env.id, planRows(release, env));
   const template = typeof env.config.promotionTemplate === 'string' ? env.config.promotionTemplate : 'standard-promotion';
   const run = await startRun(
     tx,
@@ -154,10 +157,42 @@ export async function createPromotion(tx: Tx, auth: AuthContext, input: z.infer<
     { template, inputs: { promotionId: id, releaseId: release.id, environmentId: env.id } },
     { promotionId: id },
   );
-  await tx.query('UPDATE promotions SET workflow_run_id = $2 WHERE id = $1', [id, run.id]);
+  const stored = { plan, plan_hash: plan?.hash ?? null, plan_changes: [] };
+  await tx.query('UPDATE promotions SET workflow_run_id = $2, plan = $3, plan_hash = $4 WHERE id = $1', [
+    id,
+    run.id,
+    plan ? JSON.stringify(plan) : null,
+    stored.plan_hash,
+  ]);
   await opts.announce?.({ id, releaseName: release.name, targetEnvironmentName: env.name, reason: input.reason });
-  if (opts.decide) await decideAtRequest(tx, opts.decide, id, plan);
-  return getPromotion(tx, id);
+  const decided = opts.decide
+    ? await decideAtRequest(tx, opts.decide, {
+        promotion: { ...promotion, workflow_run_id: run.id, plan_hash: stored.plan_hash },
+        templateId: run.template_id,
+        known: {
+          release,
+          environment: env,
+          previous: source,
+          stored,
+          requester: { id: auth.userId, username: auth.username },
+          fresh: true,
+        },
+        plan,
+      })
+    : null;
+  // The answer from what this transaction knows (a decision's row comes back from its update, so nothing
+  // is read while the decision's packet holds the chain lock): a new promotion has no approvals and no
+  // deployment jobs yet.
+  const now = decided ?? (await tx.query<Row>('SELECT * FROM promotions WHERE id = $1', [id])).rows[0]!;
+  const out = promotionOut({
+    ...(now as Row),
+    release_name: release.name,
+    source_name: source?.name ?? null,
+    target_name: env.name,
+    requester: auth.username,
+    deployment_job_ids: [],
+  });
+  return { ...out, approvals: [] };
 }
 
 /** A would-be promotion's context and gate results; nothing is written. Without `withPlan` no plan is computed. */
@@ -221,16 +256,7 @@ export async function previewPromotion(
 /** Wakes the node of the promotion's run that waits on people or overrides; fine if none waits yet. */
 async function nudge(tx: Tx, runId: string | null, event: string, payload: Record<string, unknown>) {
   if (!runId) return;
-  for (const node of ['wait_for_approvals', 'evaluate_gates']) {
-    try {
-      await tx.query('SAVEPOINT nudge');
-      await deliverEvent(tx, runId, node, { event, payload });
-      await tx.query('RELEASE SAVEPOINT nudge');
-    } catch (err) {
-      await tx.query('ROLLBACK TO SAVEPOINT nudge');
-      if (!(err instanceof ConflictError)) throw err;
-    }
-  }
+  await deliverEventToLive(tx, runId, ['wait_for_approvals', 'evaluate_gates'], { event, payload });
 }
 
 /** One decision per person and promotion (the unique key decides, so concurrent requests cannot both count). */
@@ -256,8 +282,14 @@ async function recordApproval(
  * The plan an approver decides on: the plan as it is now. When the caller says which plan it saw
  * (planHash) and that is no longer the plan, nothing is recorded: the answer says what changed.
  */
-async function planToDecide(tx: Tx, auth: AuthContext, p: Row, seen: string | undefined): Promise<DeploymentPlan | null> {
-  const plan = await planNow(tx, auth.tenantId, p.release_id, p.target_environment_id);
+async function planToDecide(
+  tx: Tx,
+  auth: AuthContext,
+  p: Row,
+  seen: string | undefined,
+  known?: Parameters<typeof planNow>[4],
+): Promise<DeploymentPlan | null> {
+  const plan = await planNow(tx, auth.tenantId, p.release_id, p.target_environment_id, known);
   if (seen && plan && seen !== plan.hash) {
     // Since the plan the approver saw: the recorded changes from it on, and any not recorded yet.
     const recorded = p.plan_changes ?? [];
@@ -295,8 +327,8 @@ export async function approve(
   if (!['pending', 'awaiting_approval'].includes(p.status))
     throw new ConflictError(`The promotion is ${p.status}; approvals are closed.`, 'promotion_decided');
   const env = await getEnvironment(tx, p.target_environment_id);
+  const release = await getRelease(tx, p.release_id);
   if (env.requireSod) {
-    const release = await getRelease(tx, p.release_id);
     if (auth.userId === p.requested_by) {
       throw new ForbiddenError(
         `Separation of duties in "${env.name}": you requested this promotion, so someone else must approve it.`,
@@ -310,19 +342,31 @@ export async function approve(
       );
     }
   }
-  const plan = await planToDecide(tx, auth, p, planHash);
+  const plan = await planToDecide(tx, auth, p, planHash, planRows(release, env));
   await recordApproval(tx, auth, id, 'approved', comment, plan?.hash ?? null);
-  const ctx = await buildContext(tx, { ...contextFor(auth.tenantId, p, deps.clock.now()), plan });
+  const ctx = await buildContext(tx, {
+    ...contextFor(auth.tenantId, p, deps.clock.now()),
+    plan,
+    known: {
+      release,
+      environment: env,
+      stored: { plan: p.plan, plan_hash: p.plan_hash, plan_changes: p.plan_changes ?? [] },
+      requester: { id: p.requested_by, username: p.requester },
+    },
+  });
   const results = await evaluateGates(gates, gateRefs(ctx.environment.config), ctx, { ...deps, tx });
   // The run is woken first: a decision's packet holds the tenant's chain lock until commit, so it comes last.
   await nudge(tx, p.workflow_run_id, 'approved', { by: auth.username });
-  let decided = false;
   if (p.status === 'awaiting_approval' && results.every((g) => g.status === 'pass')) {
-    decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
+    // The answer's approvals are read before the decision's packet takes the chain lock, and its row comes
+    // back from the decision's update: nothing is read while the lock is held.
+    const approvals = await approvalsOut(tx, id, plan?.hash ?? p.plan_hash);
+    const decided = await recordDecision(tx, signer, ctx, results, 'approved', 'every gate passed', onDecided);
+    if (decided) return { promotion: { ...promotionOut({ ...p, ...decided }), approvals }, decided: true };
   } else if (!results.some((g) => g.status === 'fail')) {
     await recordWaiting(tx, ctx, results, p.status as 'pending' | 'awaiting_approval', p.next_evaluation_at);
   }
-  return { promotion: await getPromotion(tx, id), decided };
+  return { promotion: await getPromotion(tx, id), decided: false };
 }
 
 export async function reject(

@@ -3,12 +3,14 @@
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { StepRegistry, StepResult, StepType } from '../engine/index.js';
+import { getEnvironment } from '../environments/service.js';
 import { APPROVAL_GATES, evaluateGates, type GateRegistry, gateRefs } from '../gates/registry.js';
 import type { GateResult } from '../gates/types.js';
 import type { Outbound } from '../http/outbound.js';
 import { notify } from '../integrations/notify.js';
+import { getRelease } from '../releases/service.js';
 import { type Db, type Tx, withTenant } from '../store/db.js';
-import { buildContext, contextFor, type PromotionRow, planNow } from './context.js';
+import { buildContext, contextFor, type PromotionRow, planNow, planRows, type StoredPlan } from './context.js';
 import { recordDecision, recordWaiting, type Signer } from './decision.js';
 
 export interface PromotionStepDeps {
@@ -58,8 +60,10 @@ function nextCheck(gates: GateResult[], now: Date, recheckSeconds: number): Date
   return new Date(Math.min(fallback, ...times.map((t) => Math.max(t, now.getTime() + 1000))));
 }
 
-async function loadPromotion(db: Db, tenantId: string, id: string): Promise<PromotionRow> {
-  const r = await withTenant(db, tenantId, (tx) => tx.query<PromotionRow>('SELECT * FROM promotions WHERE id = $1', [id]));
+type StoredRow = PromotionRow & Partial<StoredPlan>;
+
+async function loadPromotion(tx: Tx, id: string): Promise<StoredRow> {
+  const r = await tx.query<StoredRow>('SELECT * FROM promotions WHERE id = $1', [id]);
   if (!r.rows[0]) throw new Error(`promotion ${id} not found`);
   return r.rows[0];
 }
@@ -95,14 +99,17 @@ async function evaluate(
   ctx: { tenantId: string; input: Input; now(): Date; log(l: string): void },
   final: boolean,
 ): Promise<StepResult<{ gates: Record<string, unknown>[] }>> {
-  const p = await loadPromotion(deps.db, ctx.tenantId, ctx.input.promotionId);
-  if (!['pending', 'awaiting_approval'].includes(p.status)) return decidedBefore(p, ctx);
   const now = ctx.now();
+  // One transaction reads the promotion and, unless it was decided before, evaluates and records.
   const result = await withTenant(
     deps.db,
     ctx.tenantId,
     async (tx): Promise<StepResult<{ gates: Record<string, unknown>[] }> & { decided?: string }> => {
-      const plan = await planNow(tx, ctx.tenantId, p.release_id, p.target_environment_id);
+      const p = await loadPromotion(tx, ctx.input.promotionId);
+      if (!['pending', 'awaiting_approval'].includes(p.status)) return decidedBefore(p, ctx);
+      const release = await getRelease(tx, p.release_id);
+      const environment = await getEnvironment(tx, p.target_environment_id);
+      const plan = await planNow(tx, ctx.tenantId, p.release_id, p.target_environment_id, planRows(release, environment));
       // Waiting for people with every other gate passed: an approval evaluates the gates itself
       // (service.ts approve), so a wake-up here is the plan check; the gates (external ones included) are
       // evaluated again only when the plan changed.
@@ -110,7 +117,8 @@ async function evaluate(
         const next = new Date(now.getTime() + (deps.recheckSeconds ?? 30) * 1000);
         return { status: 'waiting', until: next, reason: p.blocked_reason ?? 'waiting for approvals' };
       }
-      const pc = await buildContext(tx, { ...contextFor(ctx.tenantId, p, now), plan });
+      const stored = { plan: p.plan ?? null, plan_hash: p.plan_hash ?? null, plan_changes: p.plan_changes ?? [] };
+      const pc = await buildContext(tx, { ...contextFor(ctx.tenantId, p, now), plan, known: { release, environment, stored } });
       const refs = gateRefs(pc.environment.config);
       // Every gate is evaluated and recorded, so the promotion shows approvals and separation of duties
       // while it waits on another gate; before the approval step only the others decide.

@@ -74,11 +74,11 @@ export function afterCommit(tx: Tx, fn: () => void): void {
   else commitHooks.set(tx, [fn]);
 }
 
-async function inTransaction<T>(db: Db, setup: (tx: Tx) => Promise<void>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/** `begin` opens the transaction and sets it up: one simple-protocol text, so one round trip. */
+async function inTransaction<T>(db: Db, begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    await setup(client);
+    await client.query(begin);
     const result = await fn(client);
     await client.query('COMMIT');
     const hooks = commitHooks.get(client);
@@ -94,22 +94,21 @@ async function inTransaction<T>(db: Db, setup: (tx: Tx) => Promise<void>, fn: (t
   }
 }
 
+// A tenant id goes into the opening text as a literal (statements with parameters cannot share a round
+// trip), so only the exact UUID form is accepted.
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Runs fn in a transaction as the gantry_app role with gantry.tenant_id set, so row-level
  * security limits every statement to that tenant even if a query forgets its tenant filter.
+ * BEGIN, the role and the tenant are sent together as one round trip.
  */
 export function withTenant<T>(db: Db, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(
-    db,
-    async (tx) => {
-      await tx.query('SET LOCAL ROLE gantry_app');
-      await tx.query(`SELECT set_config('gantry.tenant_id', $1, true)`, [tenantId]);
-    },
-    fn,
-  );
+  if (!TENANT_ID.test(tenantId)) return Promise.reject(new TypeError(`withTenant: "${tenantId}" is not a tenant id (a UUID).`));
+  return inTransaction(db, `BEGIN; SET LOCAL ROLE gantry_app; SELECT set_config('gantry.tenant_id', '${tenantId}', true)`, fn);
 }
 
 /** A transaction as the schema owner: bootstrap, token lookup, cross-tenant schedulers. */
 export function withSystem<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(db, async () => {}, fn);
+  return inTransaction(db, 'BEGIN', fn);
 }

@@ -34,6 +34,15 @@ describe('row-level security', () => {
     expect(r.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false });
   });
 
+  it('opens a tenant transaction as the app role with the tenant set, and refuses a tenant id that is not a UUID', async () => {
+    const r = await withTenant(t.db, a, (tx) =>
+      tx.query<{ role: string; tenant: string }>(`SELECT current_user AS role, current_setting('gantry.tenant_id') AS tenant`),
+    );
+    expect(r.rows[0]).toEqual({ role: 'gantry_app', tenant: a });
+    await expect(withTenant(t.db, `${a}', true); SELECT ('x`, (tx) => tx.query('SELECT 1'))).rejects.toThrow(/not a tenant id/);
+    await expect(withTenant(t.db, 'default', (tx) => tx.query('SELECT 1'))).rejects.toThrow(/not a tenant id/);
+  });
+
   it('hides other tenants’ rows from a query without a tenant filter', async () => {
     const rows = await withTenant(t.db, a, (tx) => tx.query<{ tenant_id: string }>('SELECT tenant_id FROM environments'));
     expect(rows.rowCount).toBe(2);

@@ -85,9 +85,10 @@ async function authenticateBy(db: Db, where: 'k.token_hash = $1' | 'k.id = $1', 
     expires_at: Date | null;
     revoked_at: Date | null;
     disabled_at: Date | null;
+    last_used_at: Date | null;
   }>(
     `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.user_id, u.username, u.is_platform_admin, k.platform,
-            k.expires_at, k.revoked_at, u.disabled_at,
+            k.expires_at, k.revoked_at, u.disabled_at, k.last_used_at,
             (SELECT array_agg(rb.role ORDER BY rb.role) FROM role_bindings rb
               WHERE rb.tenant_id = k.tenant_id AND rb.user_id = k.user_id) AS roles
        FROM api_tokens k JOIN users u ON u.id = k.user_id JOIN tenants t ON t.id = k.tenant_id
@@ -102,13 +103,15 @@ async function authenticateBy(db: Db, where: 'k.token_hash = $1' | 'k.id = $1', 
   if (row.disabled_at) throw new UnauthorizedError('The user of this token is disabled.');
   // A token works only while its user is a member of its tenant (removal revokes, this also covers old rows).
   if (!row.roles?.length) throw new UnauthorizedError(`The user of this token is no longer a member of tenant "${row.tenant_name}".`);
-  // last_used_at is advisory: updated at most once a minute to keep reads cheap.
-  void db
-    .query(
-      `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
-      [row.id, now],
-    )
-    .catch(() => {});
+  // last_used_at is advisory: updated at most once a minute to keep reads cheap (the statement is sent
+  // only when the row read says it is due; its own condition keeps concurrent requests from repeating it).
+  if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= 60_000)
+    void db
+      .query(
+        `UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+        [row.id, now],
+      )
+      .catch(() => {});
   return {
     tenantId: row.tenant_id,
     tenantName: row.tenant_name,

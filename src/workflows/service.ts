@@ -158,6 +158,26 @@ export async function cancelRun(tx: Tx, id: string) {
   return getRun(tx, id);
 }
 
+/**
+ * Delivers an event to every listed node of the run whose latest attempt has not ended (waiting, pending
+ * or running) and re-queues it, in one statement; nodes that are not live are passed over. Returns how
+ * many steps received it.
+ */
+export async function deliverEventToLive(tx: Tx, runId: string, nodeIds: string[], ev: z.infer<typeof stepEvent>): Promise<number> {
+  const run = await lockRun(tx, runId);
+  if (!run) throw new NotFoundError('Workflow run', runId);
+  const r = await tx.query(
+    `UPDATE step_runs SET resume_events = resume_events || jsonb_build_array(jsonb_build_object('event', $3::text, 'payload', $4::jsonb, 'at', now())),
+            status = CASE WHEN status = 'waiting' THEN 'pending' ELSE status END, run_after = now(), wake_at = NULL
+      WHERE id IN (SELECT DISTINCT ON (node_id) id FROM step_runs WHERE workflow_run_id = $1 AND node_id = ANY($2::text[])
+                    ORDER BY node_id, attempt_number DESC)
+        AND status IN ('waiting', 'pending', 'running')`,
+    [runId, nodeIds, ev.event, JSON.stringify(ev.payload)],
+  );
+  if (r.rowCount) await tx.query(`SELECT pg_notify($1, '')`, [STEPS_CHANNEL]);
+  return r.rowCount ?? 0;
+}
+
 /** Delivers an event (approval, callback) to the waiting step of a node and re-queues it. */
 export async function deliverEvent(tx: Tx, runId: string, nodeId: string, ev: z.infer<typeof stepEvent>) {
   const run = await lockRun(tx, runId);
