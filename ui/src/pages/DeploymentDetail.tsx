@@ -11,6 +11,7 @@ import type { Artifact, DeploymentJob, DeploymentTask, DeploymentTasksPage, LogL
 import { PlanTable } from '../components/Plan';
 import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
+import { preload, preloaded } from '../lib/data';
 import { Link, navigate, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
@@ -81,6 +82,13 @@ async function everyTask(id: string, changedSince?: string): Promise<DeploymentT
   return { ...first, items, job: last.job, nextCursor: null };
 }
 
+const firstTasks = (id: string) => tasksPage(id, { limit: FIRST_TASKS });
+
+/** Starts the first tasks' request before sign-in is confirmed (main.tsx, when the app opens at a deployment with a token). */
+export function preloadDeployment(id: string): void {
+  preload(`deployment-tasks:${id}`, () => firstTasks(id));
+}
+
 /**
  * The job and its tasks. The first load asks for the first tasks and for all of them at once and shows the
  * first ones as soon as they are in; later loads (polling, live changes) ask only for the tasks written since
@@ -106,7 +114,7 @@ function useJob(id: string, pollMs: number) {
             () => (known.current === k ? state.reload() : undefined),
             () => undefined,
           );
-          const first = await tasksPage(id, { limit: FIRST_TASKS });
+          const first = await preloaded(`deployment-tasks:${id}`, () => firstTasks(id));
           if (!first.nextCursor) {
             k.all = undefined;
             return whole(first);
