@@ -17,11 +17,13 @@ import { useApi } from '../lib/useApi';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
-function useLogs(id: string, live: boolean) {
+/** The job's log lines, polled with a cursor while it runs; from when `ready` (the tasks come first). */
+function useLogs(id: string, live: boolean, ready: boolean) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const cursor = useRef(0);
   const [error, setError] = useState<unknown>();
   useEffect(() => {
+    if (!ready) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
@@ -46,7 +48,7 @@ function useLogs(id: string, live: boolean) {
       stop = true;
       if (timer) clearTimeout(timer);
     };
-  }, [id, live]);
+  }, [id, live, ready]);
   return { lines, error };
 }
 
@@ -84,9 +86,13 @@ async function everyTask(id: string, changedSince?: string): Promise<DeploymentT
 
 const firstTasks = (id: string) => tasksPage(id, { limit: FIRST_TASKS });
 
-/** Starts the first tasks' request before sign-in is confirmed (main.tsx, when the app opens at a deployment with a token). */
+/**
+ * Starts the first tasks' request, and the one for all of them, before sign-in is confirmed (main.tsx, when
+ * the app opens at a deployment with a token).
+ */
 export function preloadDeployment(id: string): void {
   preload(`deployment-tasks:${id}`, () => firstTasks(id));
+  preload(`deployment-all:${id}`, () => everyTask(id));
 }
 
 /**
@@ -107,7 +113,7 @@ function useJob(id: string, pollMs: number) {
       };
       if (k.since === undefined || !k.tasks) {
         if (!k.all) {
-          const all = everyTask(id);
+          const all = preloaded(`deployment-all:${id}`, () => everyTask(id));
           k.all = all;
           // When every task is in, load again: that load takes them.
           all.then(
@@ -412,7 +418,8 @@ export function DeploymentDetail({ id }: { id: string }) {
   useEffect(() => {
     if (status) setLive(!FINISHED.has(status));
   }, [status]);
-  const logs = useLogs(id, live);
+  // The logs (below the tasks) are asked for once the first tasks are in, not beside them.
+  const logs = useLogs(id, live, state.data !== undefined);
   const [taskFilter, setTaskFilter] = useState<string>();
   const [artifact, setArtifact] = useState<Artifact>();
   const logRef = useRef<HTMLPreElement>(null);
