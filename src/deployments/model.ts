@@ -1,6 +1,6 @@
 // Deployments: request/response schemas of the jobs API (jobs with their tasks, logs, artifacts).
 import { z } from 'zod';
-import { pageQuery } from '../http/pagination.js';
+import { pageOf, pageQuery } from '../http/pagination.js';
 import { observedComponent, STRATEGIES, strategyConfig, taskComponent } from '../protocol/deployment.js';
 import { deploymentPlan } from './plan-model.js';
 
@@ -130,6 +130,23 @@ export const jobListQuery = pageQuery.extend({
     .uuid({ message: 'must be a promotion id' })
     .optional()
     .describe('Only the jobs of this promotion (its deployment and rollbacks).'),
+});
+
+export const jobTasksQuery = pageQuery.extend({
+  limit: z.coerce.number().int().min(1).max(5000).default(100).describe('Page size, 1–5000.'),
+  changedSince: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be the `changes` of an earlier answer')
+    .optional()
+    .describe('Only the tasks written since the answer whose `changes` this is (a task may come again; none is missed).'),
+});
+
+export const jobTasksPage = pageOf(task).extend({
+  job: job.describe('The job as it is now, without its tasks and plan (GET /api/v1/deployments/{id} has both).'),
+  planSummary: deploymentPlan.shape.summary
+    .nullable()
+    .describe('The summary of the plan the job executes (GET /api/v1/deployments/{id} has the plan).'),
+  changes: z.string().describe('Pass as changedSince to get only the tasks written after this answer was read (keep the first page’s).'),
 });
 
 export const jobRef = z.strictObject({ id: z.uuid({ message: 'must be a deployment job id' }) });

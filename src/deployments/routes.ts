@@ -102,6 +102,22 @@ export function deploymentRoutes(app: App, deps: Deps): void {
     db,
     {
       ...get,
+      url: '/api/v1/deployments/:id/tasks',
+      summary: 'The job without its tasks, and a page of its tasks (by batch, then target name); optionally only those changed since',
+      description:
+        'For a view of a large job: the first rows without waiting for every task, then only what changed. ' +
+        'The first page of a sweep answers `changes`; a later sweep with `changedSince` set to it lists only the tasks written since.',
+      params: m.jobRef,
+      querystring: m.jobTasksQuery,
+      response: { 200: m.jobTasksPage },
+    },
+    (tx, { params, query }) => svc.jobTasks(tx, params.id, query),
+  );
+  tenantRoute(
+    app,
+    db,
+    {
+      ...get,
       url: '/api/v1/deployments/:id/artifacts/:name',
       summary: 'A generated artifact with its SHA-256',
       params: m.artifactParams,

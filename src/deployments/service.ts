@@ -2,10 +2,10 @@
 import type { z } from 'zod';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { getEnvironment } from '../environments/service.js';
-import { afterOf, toPage } from '../http/pagination.js';
+import { afterOf, decodeCursor, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { createJob } from './create.js';
-import type { Job, jobDetail, jobListQuery } from './model.js';
+import type { Job, jobDetail, jobListQuery, jobTasksPage, jobTasksQuery, task } from './model.js';
 import type { DeploymentPlan } from './plan.js';
 import { advanceJob, finishJob, type ProgressDeps, startRollback } from './progress.js';
 
@@ -53,41 +53,65 @@ const jobOut = (r: any): Job => ({
   planHash: r.plan_hash ?? null,
 });
 
-export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
+// any: a row of TASK_SELECT; every column is mapped explicitly below
+const taskOut = (x: any): z.infer<typeof task> => ({
+  id: x.id,
+  targetId: x.target_id,
+  targetName: x.target_name,
+  targetType: x.target_type,
+  status: x.status,
+  action: x.action,
+  batch: x.batch,
+  digest: x.digest,
+  previousDigest: x.previous_digest,
+  components: x.components,
+  agentId: x.agent_id,
+  leaseOwner: x.lease_owner,
+  attempt: x.attempt,
+  error: x.error,
+  waitingReason: x.waiting_reason,
+  waitingSince: x.waiting_since?.toISOString() ?? null,
+  fencingToken: Number(x.fencing_token),
+  health: x.health,
+  observed: x.observed,
+  startedAt: x.started_at?.toISOString() ?? null,
+  completedAt: x.completed_at?.toISOString() ?? null,
+});
+
+/** A job's tasks in the order the API lists them: by batch, then target name. */
+const TASK_SELECT = `SELECT t.*, g.name AS target_name, g.target_type FROM deployment_tasks t JOIN targets g ON g.id = t.target_id`;
+
+async function jobRow(tx: Tx, id: string) {
   const r = await tx.query(`${JOB_SELECT} WHERE j.id = $1`, [id]);
   if (!r.rows[0]) throw new NotFoundError('Deployment', id);
-  const t = await tx.query(
-    `SELECT t.*, g.name AS target_name, g.target_type FROM deployment_tasks t JOIN targets g ON g.id = t.target_id
-      WHERE t.job_id = $1 ORDER BY t.batch, g.name`,
-    [id],
+  return r.rows[0];
+}
+
+export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
+  const row = await jobRow(tx, id);
+  const t = await tx.query(`${TASK_SELECT} WHERE t.job_id = $1 ORDER BY t.batch, g.name`, [id]);
+  return { ...jobOut(row), plan: row.plan ?? null, tasks: t.rows.map(taskOut) };
+}
+
+/**
+ * The job (without its tasks and plan) and a page of its tasks in the job's order; with `changedSince` (the
+ * `changes` of an earlier answer) only the tasks written since. `changes` is the oldest transaction still
+ * running when this answer was read: any task written by a transaction this answer could not see has
+ * changed_in at or above it (a task already seen may come again, none is missed).
+ */
+export async function jobTasks(tx: Tx, id: string, q: z.infer<typeof jobTasksQuery>): Promise<z.infer<typeof jobTasksPage>> {
+  const changes = (await tx.query<{ x: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x')).rows[0]!.x;
+  const row = await jobRow(tx, id);
+  const job = jobOut(row);
+  const after = q.cursor === undefined ? null : decodeCursor(q.cursor, 3);
+  const r = await tx.query(
+    `${TASK_SELECT} WHERE t.job_id = $1 AND ($2::xid8 IS NULL OR t.changed_in >= $2::xid8)
+        AND ($3::int IS NULL OR (t.batch, g.name::text, t.id) > ($3::int, $4::text, $5::uuid))
+      ORDER BY t.batch, g.name::text, t.id LIMIT $6`,
+    [id, q.changedSince ?? null, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, q.limit + 1],
   );
-  return {
-    ...jobOut(r.rows[0]),
-    plan: r.rows[0].plan ?? null,
-    tasks: t.rows.map((x) => ({
-      id: x.id,
-      targetId: x.target_id,
-      targetName: x.target_name,
-      targetType: x.target_type,
-      status: x.status,
-      action: x.action,
-      batch: x.batch,
-      digest: x.digest,
-      previousDigest: x.previous_digest,
-      components: x.components,
-      agentId: x.agent_id,
-      leaseOwner: x.lease_owner,
-      attempt: x.attempt,
-      error: x.error,
-      waitingReason: x.waiting_reason,
-      waitingSince: x.waiting_since?.toISOString() ?? null,
-      fencingToken: Number(x.fencing_token),
-      health: x.health,
-      observed: x.observed,
-      startedAt: x.started_at?.toISOString() ?? null,
-      completedAt: x.completed_at?.toISOString() ?? null,
-    })),
-  };
+  const planSummary = row.plan?.summary ?? null;
+  return { job, planSummary, ...toPage(r.rows, q.limit, (x) => [x.batch, x.target_name, x.id], taskOut), changes };
 }
 
 export async function listJobs(tx: Tx, q: z.infer<typeof jobListQuery>) {

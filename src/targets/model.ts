@@ -93,3 +93,35 @@ export const targetRef = z.strictObject({
 export const targetListQuery = pageQuery.extend({
   environment: z.string().min(1).max(100).optional().describe('Only targets of this environment (id or name).'),
 });
+
+/** A target as a summary shows it: enough for a list entry with its state badges. */
+export const targetBrief = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  healthStatus: target.shape.healthStatus,
+  driftDetected: z.boolean().describe('The last drift verdict (GET /api/v1/drift).'),
+  observationState: z.enum(['never', 'observed', 'unobservable']),
+  waitingReason: z.string().nullable().describe('Why the deployment task pending on this target has no runner yet, or null.'),
+});
+export type TargetBrief = z.infer<typeof targetBrief>;
+
+export const environmentTargetSummary = z.object({
+  environmentId: z.uuid(),
+  environmentName: z.string(),
+  total: z.number().int().describe('Targets in the environment.'),
+  health: z.object({ healthy: z.number().int(), degraded: z.number().int(), unhealthy: z.number().int(), unknown: z.number().int() }),
+  drifted: z.number().int().describe('Targets whose last drift verdict found drift.'),
+  unobservable: z.number().int().describe('Targets whose last observation failed (not drift: nothing could be compared).'),
+  waiting: z.number().int().describe('Targets with a pending deployment task that waits for a runner, with a reason.'),
+  releases: z
+    .array(z.object({ release: z.object({ id: z.uuid(), name: z.string() }).nullable(), count: z.number().int() }))
+    .describe('The releases the targets run (per-target truth) with how many run each, most first; release null = nothing deployed.'),
+  targets: z.array(targetBrief).describe('The first targets (by id), at most `sample`.'),
+  waitingTargets: z.array(targetBrief).describe('The first targets (by id) that wait for a runner, at most `sample`.'),
+});
+export type EnvironmentTargetSummary = z.infer<typeof environmentTargetSummary>;
+
+export const targetSummaryQuery = z.strictObject({
+  environment: z.string().min(1).max(100).optional().describe('Only this environment (id or name).'),
+  sample: z.coerce.number().int().min(0).max(50).default(6).describe('How many targets to list per environment (0–50).'),
+});

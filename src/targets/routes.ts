@@ -1,4 +1,5 @@
-// HTTP routes for targets (the hosts a release is deployed to).
+// HTTP routes for targets (the hosts a release is deployed to), and their summary per environment.
+import { z } from 'zod';
 import { pageOf, pageQuery } from '../http/pagination.js';
 import { resourceRoutes, tenantRoute } from '../http/resource.js';
 import { ADMIN, type App, type Deps, READ } from '../http/types.js';
@@ -42,5 +43,23 @@ export function targetRoutes(app: App, { db }: Deps): void {
       response: { 200: pageOf(m.historyEntry) },
     },
     (tx, req) => svc.targetHistory(tx, req.params.ref, req.query.limit, req.query.cursor),
+  );
+
+  tenantRoute(
+    app,
+    db,
+    {
+      method: 'GET',
+      url: '/api/v1/target-summary',
+      access: READ,
+      tags,
+      summary: 'Targets per environment: counts by health, drift, observation and waiting state, releases run, the first few targets',
+      description:
+        'One entry per environment, in promotion order: what a pipeline view needs without listing every target. ' +
+        'The counts equal what the target list (GET /api/v1/targets) and the drift verdicts (GET /api/v1/drift) give.',
+      querystring: m.targetSummaryQuery,
+      response: { 200: z.object({ items: z.array(m.environmentTargetSummary) }) },
+    },
+    async (tx, req) => ({ items: await svc.targetSummary(tx, req.query.environment, req.query.sample) }),
   );
 }

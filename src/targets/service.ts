@@ -6,7 +6,7 @@ import { getEnvironment } from '../environments/service.js';
 import { afterOf, toPage } from '../http/pagination.js';
 import type { Tx } from '../store/db.js';
 import { CONNECTIONS } from './connection.js';
-import type { HistoryEntry, Target, TargetCreate, TargetUpdate } from './model.js';
+import type { EnvironmentTargetSummary, HistoryEntry, Target, TargetBrief, TargetCreate, TargetUpdate } from './model.js';
 
 interface TargetRow {
   id: string;
@@ -223,4 +223,123 @@ export async function targetHistory(tx: Tx, ref: string, limit: number, cursor: 
       completedAt: iso(x.completed_at),
     }),
   );
+}
+
+// Per environment (one statement): each target with what a summary counts (its observation state, and the
+// reason its pending task — the newest pending one of an active job, as on a target's own answer — waits for
+// a runner), computed once; from it the counts, the releases run, and the first targets and waiting targets.
+const SUMMARY = `WITH w AS (
+    SELECT DISTINCT ON (dt.target_id) dt.target_id, dt.waiting_reason
+      FROM deployment_tasks dt JOIN deployment_jobs j ON j.id = dt.job_id
+     WHERE dt.status = 'pending' AND j.status IN ('pending', 'running')
+     ORDER BY dt.target_id, dt.id DESC),
+  t AS MATERIALIZED (
+    SELECT t.id, t.name, t.environment_id, t.health_status, t.drift_detected, t.current_release_id, w.waiting_reason,
+           CASE WHEN t.observed_at IS NULL THEN 'never'
+                WHEN coalesce(t.observed ->> 'error', '') <> '' THEN 'unobservable' ELSE 'observed' END AS observation_state
+      FROM targets t LEFT JOIN w ON w.target_id = t.id
+     WHERE $1::uuid IS NULL OR t.environment_id = $1::uuid),
+  counts AS (
+    SELECT e.id, e.name, e.order_index, count(t.id)::int AS total,
+           count(*) FILTER (WHERE t.health_status = 'healthy')::int AS healthy,
+           count(*) FILTER (WHERE t.health_status = 'degraded')::int AS degraded,
+           count(*) FILTER (WHERE t.health_status = 'unhealthy')::int AS unhealthy,
+           count(*) FILTER (WHERE t.health_status = 'unknown')::int AS unknown,
+           count(*) FILTER (WHERE t.drift_detected)::int AS drifted,
+           count(*) FILTER (WHERE t.observation_state = 'unobservable')::int AS unobservable,
+           count(*) FILTER (WHERE t.waiting_reason IS NOT NULL)::int AS waiting
+      FROM environments e LEFT JOIN t ON t.environment_id = e.id
+     WHERE $1::uuid IS NULL OR e.id = $1::uuid
+     GROUP BY e.id),
+  spread AS (
+    SELECT t.environment_id, t.current_release_id AS release_id, r.name AS release_name, count(*)::int AS n, min(t.id::text) AS first
+      FROM t LEFT JOIN releases r ON r.id = t.current_release_id
+     GROUP BY t.environment_id, t.current_release_id, r.name),
+  shown AS (
+    SELECT * FROM (
+      SELECT t.*, row_number() OVER (PARTITION BY t.environment_id ORDER BY t.id) AS rn,
+             CASE WHEN t.waiting_reason IS NOT NULL
+                  THEN row_number() OVER (PARTITION BY t.environment_id, t.waiting_reason IS NOT NULL ORDER BY t.id) END AS wn
+        FROM t) x
+     WHERE x.rn <= $2 OR x.wn <= $2)
+SELECT (SELECT coalesce(json_agg(c ORDER BY c.order_index, c.id), '[]') FROM counts c) AS counts,
+       -- Most targets first; a tie keeps the order in which the targets (by id) first run them.
+       (SELECT coalesce(json_agg(s ORDER BY s.n DESC, s.first), '[]') FROM spread s) AS spread,
+       (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM shown x) AS shown`;
+
+interface BriefRow {
+  id: string;
+  name: string;
+  environment_id: string;
+  health_status: Target['healthStatus'];
+  drift_detected: boolean;
+  observation_state: TargetBrief['observationState'];
+  waiting_reason: string | null;
+  rn: number;
+  wn: number | null;
+}
+
+interface SummaryRow {
+  counts: {
+    id: string;
+    name: string;
+    total: number;
+    healthy: number;
+    degraded: number;
+    unhealthy: number;
+    unknown: number;
+    drifted: number;
+    unobservable: number;
+    waiting: number;
+  }[];
+  spread: { environment_id: string; release_id: string | null; release_name: string | null; n: number }[];
+  shown: BriefRow[];
+}
+
+/**
+ * Per environment (in promotion order): how many targets it has by health, drift, observation and waiting
+ * state, the releases they run with how many run each, and the first `sample` targets and waiting targets —
+ * what the pipeline shows, counted by the database in one set-based statement, whatever the number of targets.
+ */
+export async function targetSummary(tx: Tx, environment: string | undefined, sample: number): Promise<EnvironmentTargetSummary[]> {
+  const envId = environment === undefined ? null : (await getEnvironment(tx, environment)).id;
+  const { counts, spread, shown } = (await tx.query<SummaryRow>(SUMMARY, [envId, sample])).rows[0]!;
+  const brief = (r: BriefRow): TargetBrief => ({
+    id: r.id,
+    name: r.name,
+    healthStatus: r.health_status,
+    driftDetected: r.drift_detected,
+    observationState: r.observation_state,
+    waitingReason: r.waiting_reason,
+  });
+  const byEnv = new Map(
+    counts.map((c): [string, EnvironmentTargetSummary] => [
+      c.id,
+      {
+        environmentId: c.id,
+        environmentName: c.name,
+        total: c.total,
+        health: { healthy: c.healthy, degraded: c.degraded, unhealthy: c.unhealthy, unknown: c.unknown },
+        drifted: c.drifted,
+        unobservable: c.unobservable,
+        waiting: c.waiting,
+        releases: [],
+        targets: [],
+        waitingTargets: [],
+      },
+    ]),
+  );
+  for (const s of spread) {
+    byEnv.get(s.environment_id)?.releases.push({
+      release: s.release_id ? { id: s.release_id, name: s.release_name ?? s.release_id } : null,
+      count: s.n,
+    });
+  }
+  for (const r of shown) {
+    const env = byEnv.get(r.environment_id);
+    if (!env) continue;
+    if (r.rn <= sample) env.targets.push(brief(r));
+    if (r.wn !== null && r.wn <= sample) env.waitingTargets.push(brief(r));
+  }
+  return [...byEnv.values()];
 }

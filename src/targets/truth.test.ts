@@ -259,4 +259,89 @@ describe('per-target truth and next actions', () => {
     }
     expect((await t.call('GET', '/api/v1/next-actions?limit=0')).status).toBe(400);
   });
+
+  it('the target summary per environment counts what the target list and the drift verdicts give', async () => {
+    // Every state at once: dev-1 unobservable, qa-1 drifted (above), qa-2 nothing deployed, prod-1 waiting
+    // (prod-2 and prod-3 come after the job: nothing to wait for).
+    const dev1 = (await t.call('GET', '/api/v1/targets/dev-1')).body;
+    await agentCall(
+      `/api/v1/agents/${agent.id}/observations`,
+      { observations: [{ targetId: dev1.id, components: [], sticker: null, error: 'the noop executor observes nothing' }] },
+      { ...asAgent },
+    );
+    expect((await t.call('POST', '/api/v1/deployments', { releaseId: '1.5.0', environmentId: 'prod' })).status).toBe(201);
+    for (const name of ['prod-2', 'prod-3']) {
+      const r = await t.call('POST', '/api/v1/targets', {
+        name,
+        environmentId: (await t.call('GET', '/api/v1/environments/prod')).body.id,
+        targetType: 'docker_host',
+        connection: { dockerHost: 'unix:///x.sock' },
+      });
+      expect(r.status).toBe(201);
+    }
+
+    type T = {
+      id: string;
+      name: string;
+      environmentId: string;
+      healthStatus: 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+      currentRelease: { id: string; name: string } | null;
+      observation: { state: string };
+      waiting: { reason: string | null } | null;
+    };
+    const targets = (await t.call('GET', '/api/v1/targets?limit=500')).body.items as T[];
+    const drift = new Map(
+      ((await t.call('GET', '/api/v1/drift')).body.items as { targetId: string; driftDetected: boolean }[]).map((x) => [x.targetId, x]),
+    );
+    const envs = (await t.call('GET', '/api/v1/environments?limit=500')).body.items as { id: string; name: string }[];
+    const brief = (x: T) => ({
+      id: x.id,
+      name: x.name,
+      healthStatus: x.healthStatus,
+      driftDetected: drift.get(x.id)?.driftDetected ?? false,
+      observationState: x.observation.state,
+      waitingReason: x.waiting?.reason ?? null,
+    });
+    const expected = (sample: number) =>
+      envs.map((env) => {
+        const mine = targets.filter((x) => x.environmentId === env.id);
+        const health = { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 };
+        for (const x of mine) health[x.healthStatus]++;
+        const releases: { release: { id: string; name: string } | null; count: number }[] = [];
+        for (const x of mine) {
+          const g = releases.find((r) => (r.release?.id ?? null) === (x.currentRelease?.id ?? null));
+          if (g) g.count++;
+          else releases.push({ release: x.currentRelease, count: 1 });
+        }
+        releases.sort((a, b) => b.count - a.count);
+        const waiting = mine.filter((x) => x.waiting?.reason);
+        return {
+          environmentId: env.id,
+          environmentName: env.name,
+          total: mine.length,
+          health,
+          drifted: mine.filter((x) => drift.get(x.id)?.driftDetected).length,
+          unobservable: mine.filter((x) => x.observation.state === 'unobservable').length,
+          waiting: waiting.length,
+          releases,
+          targets: mine.slice(0, sample).map(brief),
+          waitingTargets: waiting.slice(0, sample).map(brief),
+        };
+      });
+
+    const all = await t.call('GET', '/api/v1/target-summary');
+    expect(all.status).toBe(200);
+    expect(all.body.items).toEqual(expected(6));
+    // The states the comparison covers (so that equal counts are not all zeros).
+    const sum = (k: 'drifted' | 'unobservable' | 'waiting') => all.body.items.reduce((n: number, e: Record<string, number>) => n + (e[k] ?? 0), 0);
+    expect([sum('drifted'), sum('unobservable'), sum('waiting')]).toEqual([1, 1, 1]);
+    expect(all.body.items.find((e: { environmentName: string }) => e.environmentName === 'qa').releases).toHaveLength(2);
+
+    const one = await t.call('GET', '/api/v1/target-summary?environment=prod&sample=1', undefined, viewerToken);
+    expect(one.status).toBe(200);
+    expect(one.body.items).toEqual(expected(1).filter((e) => e.environmentName === 'prod'));
+    expect(one.body.items[0].targets).toHaveLength(1);
+    expect((await t.call('GET', '/api/v1/target-summary?environment=nope')).status).toBe(404);
+    expect((await t.call('GET', '/api/v1/target-summary?sample=51')).status).toBe(400);
+  });
 });

@@ -2602,6 +2602,107 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/target-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Targets per environment: counts by health, drift, observation and waiting state, releases run, the first few targets
+         * @description One entry per environment, in promotion order: what a pipeline view needs without listing every target. The counts equal what the target list (GET /api/v1/targets) and the drift verdicts (GET /api/v1/drift) give.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this environment (id or name). */
+                    environment?: string;
+                    /** @description How many targets to list per environment (0–50). */
+                    sample?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                environmentId: string;
+                                environmentName: string;
+                                /** @description Targets in the environment. */
+                                total: number;
+                                health: {
+                                    healthy: number;
+                                    degraded: number;
+                                    unhealthy: number;
+                                    unknown: number;
+                                };
+                                /** @description Targets whose last drift verdict found drift. */
+                                drifted: number;
+                                /** @description Targets whose last observation failed (not drift: nothing could be compared). */
+                                unobservable: number;
+                                /** @description Targets with a pending deployment task that waits for a runner, with a reason. */
+                                waiting: number;
+                                /** @description The releases the targets run (per-target truth) with how many run each, most first; release null = nothing deployed. */
+                                releases: {
+                                    release: {
+                                        /** Format: uuid */
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                    count: number;
+                                }[];
+                                /** @description The first targets (by id), at most `sample`. */
+                                targets: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                    /** @enum {string} */
+                                    healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                                    /** @description The last drift verdict (GET /api/v1/drift). */
+                                    driftDetected: boolean;
+                                    /** @enum {string} */
+                                    observationState: "never" | "observed" | "unobservable";
+                                    /** @description Why the deployment task pending on this target has no runner yet, or null. */
+                                    waitingReason: string | null;
+                                }[];
+                                /** @description The first targets (by id) that wait for a runner, at most `sample`. */
+                                waitingTargets: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    name: string;
+                                    /** @enum {string} */
+                                    healthStatus: "unknown" | "healthy" | "degraded" | "unhealthy";
+                                    /** @description The last drift verdict (GET /api/v1/drift). */
+                                    driftDetected: boolean;
+                                    /** @enum {string} */
+                                    observationState: "never" | "observed" | "unobservable";
+                                    /** @description Why the deployment task pending on this target has no runner yet, or null. */
+                                    waitingReason: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/targets/{ref}/timeline": {
         parameters: {
             query?: never;
@@ -8103,6 +8204,200 @@ export interface paths {
                                 line: string;
                             }[];
                             next: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The job without its tasks, and a page of its tasks (by batch, then target name); optionally only those changed since
+         * @description For a view of a large job: the first rows without waiting for every task, then only what changed. The first page of a sweep answers `changes`; a later sweep with `changedSince` set to it lists only the tasks written since.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1–5000. */
+                    limit?: number;
+                    /** @description The nextCursor of the previous page. */
+                    cursor?: string;
+                    /** @description Only the tasks written since the answer whose `changes` this is (a task may come again; none is missed). */
+                    changedSince?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                targetId: string;
+                                targetName: string;
+                                targetType: string;
+                                /** @enum {string} */
+                                status: "pending" | "assigned" | "running" | "succeeded" | "failed" | "skipped";
+                                /**
+                                 * @description remove: the rollback of this target's first-ever deployment takes away what Gantry created there.
+                                 * @enum {string}
+                                 */
+                                action: "deploy" | "remove";
+                                batch: number;
+                                digest: string;
+                                previousDigest: string | null;
+                                components: {
+                                    name: string;
+                                    /** @description Repository without tag or digest. */
+                                    image: string;
+                                    digest: string;
+                                    previousDigest: string | null;
+                                }[];
+                                agentId: string | null;
+                                leaseOwner: string | null;
+                                attempt: number;
+                                /** @description Fencing token of the latest lease (0: never leased); grows with every lease. */
+                                fencingToken: number;
+                                error: string | null;
+                                /** @description Why this pending task has no runner, e.g. "no online agent serves web-9: needs agent=edge-2"; null when it is not waiting for one. */
+                                waitingReason: string | null;
+                                /** @description Since when the task waits for a runner; it fails after the wait timeout. */
+                                waitingSince: string | null;
+                                health: {
+                                    [key: string]: unknown;
+                                } | null;
+                                /** @description What the runner observed after the change, per container: id, image digest, health result, time (the proof of convergence). */
+                                observed: {
+                                    component: string;
+                                    containerName: string;
+                                    containerId: string | null;
+                                    /** @description The image reference the container was created from. */
+                                    image: string | null;
+                                    /** @description The digest of the running image (from the engine), when known. */
+                                    digest: string | null;
+                                    running: boolean;
+                                    /** @description When the runner observed the container (ISO 8601); task reports always carry it. */
+                                    observedAt?: string;
+                                    /** @description Task reports: the health result of the component's container after the change (skipped: the noop executor probes nothing; absent: a removal left no container). */
+                                    health?: {
+                                        /** @enum {string} */
+                                        status: "healthy" | "unhealthy" | "skipped" | "absent";
+                                        detail: string;
+                                        probes?: number;
+                                    };
+                                }[];
+                                startedAt: string | null;
+                                completedAt: string | null;
+                            }[];
+                            nextCursor: string | null;
+                            /** @description The job as it is now, without its tasks and plan (GET /api/v1/deployments/{id} has both). */
+                            job: {
+                                /** Format: uuid */
+                                id: string;
+                                promotionId: string | null;
+                                /** Format: uuid */
+                                releaseId: string;
+                                releaseName: string;
+                                /** Format: uuid */
+                                environmentId: string;
+                                environmentName: string;
+                                /** @enum {string} */
+                                status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+                                /** @enum {string} */
+                                strategy: "all_at_once" | "rolling" | "canary" | "blue_green";
+                                strategyConfig: {
+                                    [key: string]: unknown;
+                                };
+                                currentBatch: number;
+                                batchCount: number;
+                                pausedReason: string | null;
+                                /** @description Why released tasks are not running: the first task's waiting reason (no online agent can serve it). */
+                                waitingReason: string | null;
+                                /** @description Said when the job was created (or left the queue), e.g. targets that cannot switch without downtime (no router). */
+                                warnings: string[];
+                                autoRollback: boolean;
+                                rollbackOf: string | null;
+                                error: string | null;
+                                artifacts: {
+                                    name: string;
+                                    taskId: string | null;
+                                    sha256: string;
+                                    mediaType: string;
+                                }[];
+                                counts: {
+                                    [key: string]: number;
+                                };
+                                /** @description Failed tasks acknowledged by resuming the job after a failure pause; they no longer count toward maxFailures. */
+                                acknowledgedFailures: number;
+                                /** @description Canary: start of the verification window of the wave being verified now. */
+                                verifyStartedAt: string | null;
+                                /** @description Canary: end of the current verification window; null when no wave is being verified (or its window opens at the next sweep). */
+                                verifyUntil: string | null;
+                                /** @description Canary: every ended wave verification, in order (window and result). */
+                                verification: {
+                                    /** @description Wave number, from 1. */
+                                    wave: number;
+                                    batch: number;
+                                    /** @description Start of the verification window. */
+                                    startedAt: string;
+                                    /** @description End of the window (startedAt + verifySeconds). */
+                                    until: string;
+                                    /** @description When the verification ended: the window ended, or a target was reported unhealthy. */
+                                    endedAt: string;
+                                    /** @enum {string} */
+                                    outcome: "passed" | "failed";
+                                    /** @description Targets reported unhealthy during the window. */
+                                    unhealthy: string[];
+                                    targets: {
+                                        id: string;
+                                        name: string;
+                                        healthStatus: string;
+                                        observedAt: string | null;
+                                        observedInWindow: boolean;
+                                    }[];
+                                }[];
+                                createdAt: string;
+                                startedAt: string | null;
+                                completedAt: string | null;
+                                /** @description Hash of the plan the job executes (a promotion’s job: the approved plan) */
+                                planHash: string | null;
+                            };
+                            /** @description The summary of the plan the job executes (GET /api/v1/deployments/{id} has the plan). */
+                            planSummary: {
+                                deploy: number;
+                                unchanged: number;
+                                remove: number;
+                                skip: number;
+                                create: number;
+                                recreate: number;
+                                removeComponents: number;
+                            } | null;
+                            /** @description Pass as changedSince to get only the tasks written after this answer was read (keep the first page’s). */
+                            changes: string;
                         };
                     };
                 };

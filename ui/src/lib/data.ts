@@ -1,7 +1,17 @@
 // Loaders shared by several pages: whole lists (all pages), promotions and drift; and loads started early
 // (before sign-in is confirmed) that a page takes over when it mounts.
 import { api, unwrap } from '../api/client';
-import type { DriftRow, Environment, NextActions, Promotion, Query, Release, Target, TargetHistoryEntry } from '../api/types';
+import type {
+  DriftRow,
+  Environment,
+  EnvironmentTargetSummary,
+  NextActions,
+  Promotion,
+  Query,
+  Release,
+  Target,
+  TargetHistoryEntry,
+} from '../api/types';
 import { allPages } from './useApi';
 
 export const listEnvironments = (): Promise<Environment[]> =>
@@ -15,6 +25,11 @@ export const listTargets = (environment?: string): Promise<Target[]> =>
       }),
     ),
   );
+
+/** Per environment: target counts by state, the releases they run and the first `sample` targets (one request, whatever the number of targets). */
+export async function targetSummary(sample = 6): Promise<EnvironmentTargetSummary[]> {
+  return (await unwrap(api.GET('/api/v1/target-summary', { params: { query: { sample } } }))).items;
+}
 
 export const listReleases = async (limit = 200): Promise<Release[]> =>
   (await unwrap(api.GET('/api/v1/releases', { params: { query: { limit } } }))).items;
@@ -45,18 +60,6 @@ export async function nextActionsByEnv(): Promise<Map<string, NextActions>> {
 /** What ran on a target, newest first (the newest 100). */
 export async function targetHistory(target: string): Promise<TargetHistoryEntry[]> {
   return (await unwrap(api.GET('/api/v1/targets/{ref}/history', { params: { path: { ref: target }, query: { limit: 100 } } }))).items;
-}
-
-/** Targets grouped by the release each runs (per-target truth); null = nothing deployed. */
-export function releasesOnTargets(targets: Target[]): { release: { id: string; name: string } | null; targets: Target[] }[] {
-  const groups = new Map<string | null, { release: { id: string; name: string } | null; targets: Target[] }>();
-  for (const t of targets) {
-    const key = t.currentRelease?.id ?? null;
-    const g = groups.get(key) ?? { release: t.currentRelease, targets: [] };
-    g.targets.push(t);
-    groups.set(key, g);
-  }
-  return [...groups.values()].sort((a, b) => b.targets.length - a.targets.length);
 }
 
 /** Loads started before their page asked (see `preload`), by key; each is taken once, and only while fresh. */

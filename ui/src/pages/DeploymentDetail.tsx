@@ -2,23 +2,28 @@
 // task per target with what its runner observed after the change, live logs (polled with a cursor while
 // the job runs), artifacts, and cancel / resume / roll back. A job with many tasks lists them in a scrolling
 // box that renders only the rows in view (@tanstack/react-virtual), so a 1,000-target job stays responsive.
+// The first tasks are shown before all of them are in, and while the job runs only the tasks written since
+// the previous answer are fetched (GET /deployments/{id}/tasks with changedSince), not every task again.
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, unwrap } from '../api/client';
-import type { Artifact, DeploymentTask, DeploymentDetail as Detail, LogLine } from '../api/types';
+import type { Artifact, DeploymentJob, DeploymentTask, DeploymentTasksPage, LogLine, Query } from '../api/types';
 import { PlanTable } from '../components/Plan';
 import { ActionButton, Badge, Digest, ErrorBox, Loading, Time } from '../components/ui';
 import { useSession } from '../lib/auth';
+import { preload, preloaded } from '../lib/data';
 import { Link, navigate, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
-function useLogs(id: string, live: boolean) {
+/** The job's log lines, polled with a cursor while it runs; from when `ready` (the tasks come first). */
+function useLogs(id: string, live: boolean, ready: boolean) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const cursor = useRef(0);
   const [error, setError] = useState<unknown>();
   useEffect(() => {
+    if (!ready) return;
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
@@ -43,17 +48,127 @@ function useLogs(id: string, live: boolean) {
       stop = true;
       if (timer) clearTimeout(timer);
     };
-  }, [id, live]);
+  }, [id, live, ready]);
   return { lines, error };
 }
 
-function Progress({ job }: { job: Detail }) {
+/** How many tasks the first answer lists: more than the rows in view (the list is virtualised). */
+const FIRST_TASKS = 50;
+/** The page size when every task, or every changed task, is fetched. */
+const ALL_TASKS = 5000;
+
+/** The job and the tasks known so far (in the job's order: batch, then target name). */
+interface JobView {
+  job: DeploymentJob;
+  planSummary: DeploymentTasksPage['planSummary'];
+  tasks: DeploymentTask[];
+  /** The total number of tasks (from the job's counts), also while only the first ones are in. */
+  total: number;
+}
+
+const totalOf = (job: DeploymentJob) => Object.values(job.counts).reduce((n, c) => n + c, 0);
+
+function tasksPage(id: string, query: Query<'/api/v1/deployments/{id}/tasks'>): Promise<DeploymentTasksPage> {
+  return unwrap(api.GET('/api/v1/deployments/{id}/tasks', { params: { path: { id }, query } }));
+}
+
+/** Every task (or every task written since `changedSince`), page by page; the job and `changes` of the first page. */
+async function everyTask(id: string, changedSince?: string): Promise<DeploymentTasksPage> {
+  const first = await tasksPage(id, { limit: ALL_TASKS, ...(changedSince ? { changedSince } : {}) });
+  const items = [...first.items];
+  let last = first;
+  while (last.nextCursor) {
+    last = await tasksPage(id, { limit: ALL_TASKS, cursor: last.nextCursor, ...(changedSince ? { changedSince } : {}) });
+    items.push(...last.items);
+  }
+  return { ...first, items, job: last.job, nextCursor: null };
+}
+
+const firstTasks = (id: string) => tasksPage(id, { limit: FIRST_TASKS });
+
+/**
+ * Starts the first tasks' request, and the one for all of them, before sign-in is confirmed (main.tsx, when
+ * the app opens at a deployment with a token).
+ */
+export function preloadDeployment(id: string): void {
+  preload(`deployment-tasks:${id}`, () => firstTasks(id));
+  preload(`deployment-all:${id}`, () => everyTask(id));
+}
+
+/**
+ * The job and its tasks. The first load asks for the first tasks and for all of them at once and shows the
+ * first ones as soon as they are in; later loads (polling, live changes) ask only for the tasks written since
+ * the previous answer and merge them. A task not seen before (a queued job that started) reloads them all.
+ */
+function useJob(id: string, pollMs: number) {
+  const known = useRef<{ id: string; tasks?: DeploymentTask[]; since?: string; all?: Promise<DeploymentTasksPage> }>({ id });
+  const state = useApi(
+    async (): Promise<JobView> => {
+      if (known.current.id !== id) known.current = { id };
+      const k = known.current;
+      const whole = (p: DeploymentTasksPage): JobView => {
+        k.tasks = p.items;
+        k.since = p.changes;
+        return { job: p.job, planSummary: p.planSummary, tasks: p.items, total: totalOf(p.job) };
+      };
+      if (k.since === undefined || !k.tasks) {
+        if (!k.all) {
+          const all = preloaded(`deployment-all:${id}`, () => everyTask(id));
+          k.all = all;
+          // When every task is in, load again: that load takes them.
+          all.then(
+            () => (known.current === k ? state.reload() : undefined),
+            () => undefined,
+          );
+          const first = await preloaded(`deployment-tasks:${id}`, () => firstTasks(id));
+          if (!first.nextCursor) {
+            k.all = undefined;
+            return whole(first);
+          }
+          return { job: first.job, planSummary: first.planSummary, tasks: first.items, total: totalOf(first.job) };
+        }
+        const all = k.all;
+        k.all = undefined;
+        return whole(await all);
+      }
+      const changed = await everyTask(id, k.since);
+      const byId = new Map(changed.items.map((t) => [t.id, t]));
+      const have = new Set(k.tasks.map((t) => t.id));
+      if (changed.items.some((t) => !have.has(t.id))) return whole(await everyTask(id));
+      if (byId.size) k.tasks = k.tasks.map((t) => byId.get(t.id) ?? t);
+      k.since = changed.changes;
+      return { job: changed.job, planSummary: changed.planSummary, tasks: k.tasks, total: totalOf(changed.job) };
+    },
+    [id],
+    { pollMs },
+  );
+  return state;
+}
+
+/** The plan a job executes, fetched when it is opened (GET /deployments/{id} carries it with every task). */
+function JobPlan({ id, summary }: { id: string; summary: NonNullable<JobView['planSummary']> }) {
+  const [open, setOpen] = useState(false);
+  const plan = useApi(async () => (await unwrap(api.GET('/api/v1/deployments/{id}', { params: { path: { id } } }))).plan, [id], {
+    enabled: open,
+    live: false,
+  });
+  return (
+    <details data-testid="job-plan" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>The plan this job executes ({summary.deploy} target(s) change)</summary>
+      <ErrorBox error={plan.error} title="Could not load the plan" />
+      {open && !plan.data ? <Loading what="Loading the plan" /> : null}
+      {plan.data ? <PlanTable plan={plan.data} /> : null}
+    </details>
+  );
+}
+
+function Progress({ job, tasks }: { job: DeploymentJob; tasks: DeploymentTask[] }) {
   const cfg = job.strategyConfig as { waves?: number[]; batchSize?: number; batchPercent?: number };
   const batches = Array.from({ length: Math.max(1, job.batchCount) }, (_, i) => i);
   const label = job.strategy === 'canary' ? 'Wave' : 'Batch';
   // Grouped once: one pass over the tasks, not one per batch.
   const byBatch = new Map<number, DeploymentTask[]>();
-  for (const t of job.tasks) byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
+  for (const t of tasks) byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
   return (
     <ol className="steps" aria-label="Strategy progress">
       {batches.map((b) => {
@@ -73,7 +188,7 @@ function Progress({ job }: { job: Detail }) {
 }
 
 /** Each canary wave's verification window (from/until) and result, the one under way included. */
-function Verification({ job }: { job: Detail }) {
+function Verification({ job }: { job: DeploymentJob }) {
   const rows = job.verification.map((v) => ({ ...v, current: false }));
   if (job.verifyUntil && job.verifyStartedAt) {
     rows.push({
@@ -223,17 +338,30 @@ function TaskRow({ t, selected, onSelect, place }: { t: DeploymentTask; selected
 const VIRTUAL_FROM = 60;
 
 /** One row per task; a long list (VIRTUAL_FROM) is virtualised: the rows in view plus a few, and spacers for the rest. */
-function TaskTable({ job, selected, onSelect }: { job: Detail; selected: string | undefined; onSelect: (task: string) => void }) {
-  const many = job.tasks.length >= VIRTUAL_FROM;
+function TaskTable({
+  job,
+  tasks,
+  total,
+  selected,
+  onSelect,
+}: {
+  job: DeploymentJob;
+  tasks: DeploymentTask[];
+  total: number;
+  selected: string | undefined;
+  onSelect: (task: string) => void;
+}) {
+  // By the job's size, not by the tasks in so far: the first of many are virtualised from the start.
+  const many = Math.max(total, tasks.length) >= VIRTUAL_FROM;
   const box = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({
-    count: job.tasks.length,
+    count: tasks.length,
     getScrollElement: () => box.current,
     // A row with one component and what was observed is about 120 px high; each row is measured once shown.
     estimateSize: () => 120,
     overscan: 6,
     enabled: many,
-    getItemKey: (i) => job.tasks[i]?.id ?? i,
+    getItemKey: (i) => tasks[i]?.id ?? i,
   });
   const items = many ? virtual.getVirtualItems() : [];
   const before = items[0]?.start ?? 0;
@@ -243,7 +371,7 @@ function TaskTable({ job, selected, onSelect }: { job: Detail; selected: string 
   );
   return (
     <div className={many ? 'table-wrap task-scroll' : 'table-wrap'} ref={box} data-testid="task-list">
-      <table {...(many ? { 'aria-rowcount': job.tasks.length + 1 } : {})}>
+      <table {...(many ? { 'aria-rowcount': Math.max(total, tasks.length) + 1 } : {})}>
         <thead>
           <tr>
             <th scope="col">Target</th>
@@ -265,7 +393,7 @@ function TaskTable({ job, selected, onSelect }: { job: Detail; selected: string 
                   <td colSpan={7} />
                 </tr>
               ) : null}
-              {items.map((v) => row(job.tasks[v.index]!, { index: v.index, measure: virtual.measureElement }))}
+              {items.map((v) => row(tasks[v.index]!, { index: v.index, measure: virtual.measureElement }))}
               {after > 0 ? (
                 <tr className="spacer" style={{ height: after }}>
                   <td colSpan={7} />
@@ -273,7 +401,7 @@ function TaskTable({ job, selected, onSelect }: { job: Detail; selected: string 
               ) : null}
             </>
           ) : (
-            job.tasks.map((t) => row(t))
+            tasks.map((t) => row(t))
           )}
         </tbody>
       </table>
@@ -285,16 +413,13 @@ export function DeploymentDetail({ id }: { id: string }) {
   useTitle(`Deployment ${id.slice(0, 8)}`);
   const { hasRole } = useSession();
   const [live, setLive] = useState(true);
-  const state = useApi(
-    async () => {
-      const job = await unwrap(api.GET('/api/v1/deployments/{id}', { params: { path: { id } } }));
-      setLive(!FINISHED.has(job.status));
-      return job;
-    },
-    [id],
-    { pollMs: live ? 1500 : 0 },
-  );
-  const logs = useLogs(id, live);
+  const state = useJob(id, live ? 1500 : 0);
+  const status = state.data?.job.status;
+  useEffect(() => {
+    if (status) setLive(!FINISHED.has(status));
+  }, [status]);
+  // The logs (below the tasks) are asked for once the first tasks are in, not beside them.
+  const logs = useLogs(id, live, state.data !== undefined);
   const [taskFilter, setTaskFilter] = useState<string>();
   const [artifact, setArtifact] = useState<Artifact>();
   const logRef = useRef<HTMLPreElement>(null);
@@ -307,7 +432,7 @@ export function DeploymentDetail({ id }: { id: string }) {
 
   if (state.error) return <ErrorBox error={state.error} title="Could not load the deployment" />;
   if (!state.data) return <Loading />;
-  const job = state.data;
+  const { job, tasks, total, planSummary } = state.data;
   const canDeploy = hasRole('release_manager', 'deployer');
   const act = async (action: 'cancel' | 'resume' | 'rollback') => {
     const params = { params: { path: { id } } };
@@ -375,7 +500,7 @@ export function DeploymentDetail({ id }: { id: string }) {
         <dl className="kv">
           <dt>Strategy</dt>
           <dd>
-            {job.strategy.replaceAll('_', ' ')} <Progress job={job} />
+            {job.strategy.replaceAll('_', ' ')} <Progress job={job} tasks={tasks} />
           </dd>
           <dt>Promotion</dt>
           <dd>
@@ -409,17 +534,18 @@ export function DeploymentDetail({ id }: { id: string }) {
         <p className="small muted">{job.acknowledgedFailures} failed target(s) acknowledged by resuming after a failure pause.</p>
       ) : null}
       <Verification job={job} />
-      {job.plan ? (
-        <details data-testid="job-plan">
-          <summary>The plan this job executes ({job.plan.summary.deploy} target(s) change)</summary>
-          <PlanTable plan={job.plan} />
-        </details>
-      ) : null}
+      {planSummary ? <JobPlan id={id} summary={planSummary} /> : null}
       <h2>Targets</h2>
-      <TaskTable job={job} selected={taskFilter} onSelect={(task) => setTaskFilter(taskFilter === task ? undefined : task)} />
+      <TaskTable
+        job={job}
+        tasks={tasks}
+        total={total}
+        selected={taskFilter}
+        onSelect={(task) => setTaskFilter(taskFilter === task ? undefined : task)}
+      />
       <div className="spread">
         <h2>
-          Logs{taskFilter ? ` of ${job.tasks.find((t) => t.id === taskFilter)?.targetName ?? ''}` : ''}{' '}
+          Logs{taskFilter ? ` of ${tasks.find((t) => t.id === taskFilter)?.targetName ?? ''}` : ''}{' '}
           {live ? <Badge status="running" label="live" /> : null}
         </h2>
       </div>

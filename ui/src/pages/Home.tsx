@@ -1,29 +1,34 @@
 // Home: the pipeline. Environments in promotion order as columns, each with the releases its targets run
 // (per-target truth), their digests, target health, drift, unobservable and waiting targets, pending
-// promotions, and the promote actions the server says this user can take now (next actions).
+// promotions, and the promote actions the server says this user can take now (next actions). The targets
+// come as the server's summary per environment (counts and the first few), not as the list of every target.
 import { useMemo, useState } from 'react';
-import type { Environment, NextActions, Promotion, Release, Target } from '../api/types';
+import type { Environment, EnvironmentTargetSummary, NextActions, Promotion, Release, TargetBrief } from '../api/types';
 import { Digest, localTime, When } from '../components/format';
 import { PromoteDialog } from '../components/PromoteDialog';
 import { Badge, ErrorBox, Loading } from '../components/ui';
 import {
   ACTIVE_PROMOTION,
-  listDrift,
   listEnvironments,
   listPromotions,
   listReleases,
-  listTargets,
   nextActionsByEnv,
   preload,
   preloaded,
-  releasesOnTargets,
+  targetSummary,
 } from '../lib/data';
 import { Link, useTitle } from '../lib/router';
 import { useApi } from '../lib/useApi';
 
+/** Targets listed per column (with a health bar and counts for all). */
+const SHOWN = 6;
+
 interface Column {
   env: Environment;
-  targets: Target[];
+  /** How many targets the environment has. */
+  total: number;
+  /** The first SHOWN targets. */
+  targets: TargetBrief[];
   /** The release most of its targets run (per-target truth). */
   release: Release | undefined;
   releaseSince: string | undefined;
@@ -31,27 +36,28 @@ interface Column {
   spread: { release: { id: string; name: string } | null; count: number }[];
   pending: Promotion[];
   health: Record<'healthy' | 'degraded' | 'unhealthy' | 'unknown', number>;
-  drifted: Target[];
-  unobservable: Target[];
-  waiting: Target[];
+  drifted: number;
+  unobservable: number;
+  waiting: number;
+  /** The first targets that wait for a runner, with why. */
+  waitingTargets: TargetBrief[];
   actions: NextActions | undefined;
 }
 
 async function loadPipeline() {
-  const [envs, targets, releases, promotions, drift] = await Promise.all([
+  const [envs, summary, releases, promotions] = await Promise.all([
     listEnvironments(),
-    listTargets(),
+    targetSummary(SHOWN),
     listReleases(),
     listPromotions(),
-    listDrift().catch(() => undefined),
   ]);
-  return { envs, targets, releases, promotions, drift };
+  return { envs, summary, releases, promotions };
 }
 
 /** What an environment runs, from its targets; without targets, its latest deployed promotion. */
 function currentRelease(
   env: Environment,
-  targets: Target[],
+  summary: EnvironmentTargetSummary | undefined,
   releases: Release[],
   promotions: Promotion[] | undefined,
 ): { release: Release | undefined; since: string | undefined; spread: Column['spread'] } {
@@ -60,14 +66,14 @@ function currentRelease(
     .sort((a, b) => (b.completedAt ?? b.updatedAt).localeCompare(a.completedAt ?? a.updatedAt))[0];
   const since = (id: string | undefined) =>
     deployed && deployed.releaseId === id ? (deployed.completedAt ?? deployed.updatedAt) : undefined;
-  if (targets.length === 0) {
+  if (!summary?.total) {
     const release = deployed ? releases.find((r) => r.id === deployed.releaseId) : undefined;
     return { release, since: since(release?.id), spread: [] };
   }
-  const groups = releasesOnTargets(targets);
-  const main = groups.find((g) => g.release)?.release;
+  // The server lists the releases on the targets most first.
+  const main = summary.releases.find((g) => g.release)?.release;
   const release = main ? releases.find((r) => r.id === main.id) : undefined;
-  return { release, since: since(release?.id), spread: groups.map((g) => ({ release: g.release, count: g.targets.length })) };
+  return { release, since: since(release?.id), spread: summary.releases };
 }
 
 /** Starts the pipeline's requests before sign-in is confirmed (main.tsx, when the app opens at `/` with a token). */
@@ -77,33 +83,25 @@ export function preloadHome(): void {
 }
 
 function buildColumns(data: Awaited<ReturnType<typeof loadPipeline>>, actions: Map<string, NextActions> | undefined): Column[] {
-  const byEnv = new Map<string, Target[]>();
-  for (const t of data.targets) {
-    const list = byEnv.get(t.environmentId) ?? [];
-    list.push(t);
-    byEnv.set(t.environmentId, list);
-  }
+  const byEnv = new Map(data.summary.map((s) => [s.environmentId, s]));
   return data.envs.map((env) => {
-    const targets = byEnv.get(env.id) ?? [];
-    const { release, since, spread } = currentRelease(env, targets, data.releases, data.promotions);
-    const health = { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 };
-    for (const t of targets) health[t.healthStatus]++;
-    // Drift: the server's verdict (running containers and sticker against the record).
-    const drifted = targets.filter((t) => data.drift?.get(t.id)?.driftDetected);
-    const unobservable = targets.filter((t) => t.observation.state === 'unobservable');
-    const waiting = targets.filter((t) => t.waiting?.reason);
+    const summary = byEnv.get(env.id);
+    const { release, since, spread } = currentRelease(env, summary, data.releases, data.promotions);
     const pending = data.promotions.filter((p) => p.targetEnvironmentId === env.id && ACTIVE_PROMOTION.has(p.status));
     return {
       env,
-      targets,
+      total: summary?.total ?? 0,
+      targets: summary?.targets ?? [],
       release,
       releaseSince: since,
       spread,
       pending,
-      health,
-      drifted,
-      unobservable,
-      waiting,
+      health: summary?.health ?? { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 },
+      // Drift: the server's verdict (running containers and sticker against the record).
+      drifted: summary?.drifted ?? 0,
+      unobservable: summary?.unobservable ?? 0,
+      waiting: summary?.waiting ?? 0,
+      waitingTargets: summary?.waitingTargets ?? [],
       actions: actions?.get(env.id),
     };
   });
@@ -150,7 +148,6 @@ function EnvColumn({
           ? `Not to ${next.env.name}: ${nextItem.reason}`
           : 'No release can be promoted here now.'
         : undefined;
-  const shown = col.targets.slice(0, 6);
   return (
     <article className="env-col" aria-labelledby={`env-${env.id}`} data-testid={`env-${env.name}`}>
       <div className="spread">
@@ -177,9 +174,7 @@ function EnvColumn({
             </div>
             {col.spread.length ? (
               <p className="small muted" style={{ margin: 0 }} data-testid="release-spread">
-                {col.spread
-                  .map((g) => `${g.release ? g.release.name : 'nothing deployed'} on ${g.count} of ${col.targets.length}`)
-                  .join(' · ')}
+                {col.spread.map((g) => `${g.release ? g.release.name : 'nothing deployed'} on ${g.count} of ${col.total}`).join(' · ')}
               </p>
             ) : null}
             {col.releaseSince ? (
@@ -203,28 +198,28 @@ function EnvColumn({
         <div className="spread">
           <strong className="small">Targets</strong>
           <span className="row">
-            {col.drifted.length ? <Badge status="drift" label={`drift: ${col.drifted.length}`} /> : null}
-            {col.unobservable.length ? <Badge status="unknown" label={`unobservable: ${col.unobservable.length}`} /> : null}
-            {col.waiting.length ? <Badge status="waiting" label={`waiting: ${col.waiting.length}`} /> : null}
+            {col.drifted ? <Badge status="drift" label={`drift: ${col.drifted}`} /> : null}
+            {col.unobservable ? <Badge status="unknown" label={`unobservable: ${col.unobservable}`} /> : null}
+            {col.waiting ? <Badge status="waiting" label={`waiting: ${col.waiting}`} /> : null}
           </span>
         </div>
-        <HealthBar health={col.health} total={col.targets.length} />
+        <HealthBar health={col.health} total={col.total} />
         <ul className="plain small">
-          {shown.map((t) => (
+          {col.targets.map((t) => (
             <li key={t.id} className="spread">
               <Link to={`/targets/${t.id}`}>{t.name}</Link>
               <span className="row">
-                {col.drifted.includes(t) ? <Badge status="drift" label="drift" /> : null}
-                {col.unobservable.includes(t) ? <Badge status="unknown" label="unobservable" /> : null}
-                {t.waiting?.reason ? <Badge status="waiting" label="waiting" /> : null}
+                {t.driftDetected ? <Badge status="drift" label="drift" /> : null}
+                {t.observationState === 'unobservable' ? <Badge status="unknown" label="unobservable" /> : null}
+                {t.waitingReason ? <Badge status="waiting" label="waiting" /> : null}
                 <Badge status={t.healthStatus} />
               </span>
             </li>
           ))}
         </ul>
-        {col.targets.length > shown.length ? (
+        {col.total > col.targets.length ? (
           <Link className="small" to={`/targets?environment=${env.name}`}>
-            all {col.targets.length} targets
+            all {col.total} targets
           </Link>
         ) : null}
       </section>
@@ -240,11 +235,11 @@ function EnvColumn({
           ))}
         </ul>
       </section>
-      {col.waiting.length ? (
+      {col.waitingTargets.length ? (
         <ul className="plain small" data-testid="waiting-reasons">
-          {col.waiting.slice(0, 3).map((t) => (
+          {col.waitingTargets.slice(0, 3).map((t) => (
             <li key={t.id} className="muted">
-              <Link to={`/targets/${t.id}`}>{t.name}</Link>: {t.waiting?.reason}
+              <Link to={`/targets/${t.id}`}>{t.name}</Link>: {t.waitingReason}
             </li>
           ))}
         </ul>
