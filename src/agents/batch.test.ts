@@ -126,4 +126,55 @@ describe('batched task starts and reports', () => {
     const logs = await f.db.query('SELECT task_id, line FROM job_logs WHERE task_id = ANY($1) ORDER BY line', [[t1.taskId, t3.taskId]]);
     expect(logs.rows.map((r) => r.line)).toEqual(['one done', 'three done']);
   });
+
+  it('checks every report of a batch on its own: a bad sticker hash is refused, the same report twice is recorded once, and each target gets its outcome', async () => {
+    const [t1, t2, t3] = tasks;
+    const badSticker = await post(a, 'tasks/report', {
+      reports: [
+        {
+          taskId: t2.taskId,
+          lines: [{ seq: 0, at: new Date().toISOString(), line: 'not stored' }],
+          report: {
+            attempt: t2.attempt,
+            fencingToken: t2.fencingToken,
+            status: 'succeeded',
+            sticker: { content: { digest: 'x' }, contentHash: `sha256:${'0'.repeat(64)}` },
+          },
+        },
+      ],
+    });
+    expect(badSticker.json().results).toEqual([expect.objectContaining({ taskId: t2.taskId, ok: false, status: 400 })]);
+    const before = await f.db.query('SELECT status FROM deployment_tasks WHERE id = $1', [t2.taskId]);
+    expect(before.rows[0].status).toBe('assigned');
+
+    const failure = {
+      taskId: t2.taskId,
+      lines: [{ seq: 0, at: new Date().toISOString(), line: 'two failed' }],
+      report: { attempt: t2.attempt, fencingToken: t2.fencingToken, status: 'failed', error: 'boom', health: { probe: 'down' } },
+    };
+    const twice = await post(a, 'tasks/report', { reports: [failure, failure] });
+    expect(twice.json().results).toEqual([
+      { taskId: t2.taskId, ok: true },
+      { taskId: t2.taskId, ok: true },
+    ]);
+    const task = await f.db.query('SELECT status, error, health, logs FROM deployment_tasks WHERE id = $1', [t2.taskId]);
+    expect(task.rows[0]).toMatchObject({ status: 'failed', error: 'boom', health: { probe: 'down' } });
+    expect(task.rows[0].logs).toMatch(/two failed$/);
+    const lines = await f.db.query('SELECT line FROM job_logs WHERE task_id = $1', [t2.taskId]);
+    expect(lines.rows.map((r) => r.line)).toEqual(['two failed']);
+
+    const targets = await f.db.query(
+      `SELECT t.id AS task_id, g.health_status, g.current_release_id, g.current_digest,
+              (SELECT count(*)::int FROM version_stickers s WHERE s.task_id = t.id) AS stickers
+         FROM deployment_tasks t JOIN targets g ON g.id = t.target_id WHERE t.id = ANY($1)`,
+      [[t1.taskId, t2.taskId, t3.taskId]],
+    );
+    const byTask = new Map(targets.rows.map((r) => [r.task_id, r]));
+    for (const t of [t1, t3]) {
+      expect(byTask.get(t.taskId)).toMatchObject({ health_status: 'healthy', stickers: 1 });
+      expect(byTask.get(t.taskId).current_release_id).toBe(t.release.id);
+      expect(byTask.get(t.taskId).current_digest).toMatch(/^sha256:/);
+    }
+    expect(byTask.get(t2.taskId)).toMatchObject({ health_status: 'unhealthy', current_release_id: null, stickers: 0 });
+  });
 });
