@@ -57,7 +57,11 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
   const r = await tx.query(`${JOB_SELECT} WHERE j.id = $1`, [id]);
   if (!r.rows[0]) throw new NotFoundError('Deployment', id);
   const t = await tx.query(
-    `SELECT t.*, g.name AS target_name, g.target_type FROM deployment_tasks t JOIN targets g ON g.id = t.target_id
+    // The columns the answer shows: not t.*, whose logs (every task's full log) would be read and dropped.
+    `SELECT t.id, t.target_id, g.name AS target_name, g.target_type, t.status, t.action, t.batch, t.digest, t.previous_digest,
+            t.components, t.agent_id, t.lease_owner, t.attempt, t.error, t.waiting_reason, t.waiting_since, t.fencing_token,
+            t.health, t.observed, t.started_at, t.completed_at
+       FROM deployment_tasks t JOIN targets g ON g.id = t.target_id
       WHERE t.job_id = $1 ORDER BY t.batch, g.name`,
     [id],
   );
@@ -102,7 +106,8 @@ export async function listJobs(tx: Tx, q: z.infer<typeof jobListQuery>) {
 
 /** Log lines of a job in the order they were received, after a cursor (job_logs.id). */
 export async function jobLogs(tx: Tx, id: string, after: number, limit: number) {
-  await getJob(tx, id);
+  const job = await tx.query('SELECT 1 FROM deployment_jobs WHERE id = $1', [id]);
+  if (!job.rows[0]) throw new NotFoundError('Deployment', id);
   const r = await tx.query<{ id: number; task_id: string; target_name: string; attempt: number; seq: number; at: Date; line: string }>(
     `SELECT l.id, l.task_id, g.name AS target_name, l.attempt, l.seq, l.at, l.line FROM job_logs l
        JOIN deployment_tasks t ON t.id = l.task_id JOIN targets g ON g.id = t.target_id
