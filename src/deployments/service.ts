@@ -9,7 +9,12 @@ import type { Job, jobDetail, jobListQuery } from './model.js';
 import type { DeploymentPlan } from './plan.js';
 import { advanceJob, finishJob, type ProgressDeps, startRollback } from './progress.js';
 
-const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
+// The job's columns, not j.*: its plan (an entry per target) is read only where it is answered (getJob),
+// not for every job of a list or every poll of one.
+const JOB_SELECT = `SELECT j.id, j.promotion_id, j.release_id, j.environment_id, j.status, j.strategy, j.strategy_config,
+       j.current_batch, j.batch_count, j.paused_reason, j.warnings, j.auto_rollback, j.rollback_of, j.error, j.artifacts,
+       j.acknowledged_failures, j.verify_started_at, j.verify_until, j.verification, j.created_at, j.started_at,
+       j.completed_at, j.plan_hash, r.name AS release_name, e.name AS environment_name,
        (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*)::int AS n FROM deployment_tasks
           WHERE job_id = j.id GROUP BY status) s) AS counts,
        (SELECT array_agg(w.waiting_reason ORDER BY w.batch, w.id) FROM deployment_tasks w
@@ -54,7 +59,7 @@ const jobOut = (r: any): Job => ({
 });
 
 export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
-  const r = await tx.query(`${JOB_SELECT} WHERE j.id = $1`, [id]);
+  const r = await tx.query(`${JOB_SELECT.replace('SELECT ', 'SELECT j.plan, ')} WHERE j.id = $1`, [id]);
   if (!r.rows[0]) throw new NotFoundError('Deployment', id);
   const t = await tx.query(
     // The columns the answer shows: not t.*, whose logs (every task's full log) would be read and dropped.
