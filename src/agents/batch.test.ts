@@ -76,6 +76,12 @@ describe('batched task starts and reports', () => {
     expect(refusedToOther.statusCode).toBe(200);
     expect(refusedToOther.json().results).toEqual([expect.objectContaining({ taskId: t1.taskId, ok: false, status: 409 })]);
 
+    // t3's lease ran out and it went back to the queue, leased by nobody since: its token still holds, and starting it takes it back.
+    await f.db.query(
+      `UPDATE deployment_tasks SET status = 'pending', agent_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+              error = 'lease expired; re-queued' WHERE id = $1`,
+      [t3.taskId],
+    );
     const started = await post(a, 'tasks/start', {
       tasks: [
         { taskId: t1.taskId, attempt: t1.attempt, fencingToken: t1.fencingToken },
@@ -90,11 +96,15 @@ describe('batched task starts and reports', () => {
     expect(results[1]).toMatchObject({ taskId: t2.taskId, ok: false, status: 409 });
     expect(results[1].detail).toBeTruthy();
     expect(results[2]).toEqual({ taskId: t3.taskId, ok: true });
-    const rows = await f.db.query('SELECT id, status FROM deployment_tasks WHERE id = ANY($1)', [tasks.map((t) => t.taskId)]);
-    const status = new Map(rows.rows.map((r) => [r.id, r.status]));
-    expect(status.get(t1.taskId)).toBe('running');
-    expect(status.get(t2.taskId)).toBe('assigned');
-    expect(status.get(t3.taskId)).toBe('running');
+    const rows = await f.db.query(
+      'SELECT id, status, agent_id, lease_owner, error, lease_expires_at FROM deployment_tasks WHERE id = ANY($1)',
+      [tasks.map((t) => t.taskId)],
+    );
+    const byId = new Map(rows.rows.map((r) => [r.id, r]));
+    expect(byId.get(t1.taskId).status).toBe('running');
+    expect(byId.get(t2.taskId).status).toBe('assigned');
+    expect(byId.get(t3.taskId)).toMatchObject({ status: 'running', agent_id: a.id, lease_owner: `agent:${a.id}`, error: null });
+    expect(byId.get(t3.taskId).lease_expires_at).not.toBeNull();
   });
 
   it('records each report with its log lines, refuses another agent’s, takes a re-sent report again and refuses a changed one', async () => {
