@@ -76,6 +76,12 @@ describe('batched task starts and reports', () => {
     expect(refusedToOther.statusCode).toBe(200);
     expect(refusedToOther.json().results).toEqual([expect.objectContaining({ taskId: t1.taskId, ok: false, status: 409 })]);
 
+    // t3's lease ran out and it went back to the queue, leased by nobody since: its token still holds, and starting it takes it back.
+    await f.db.query(
+      `UPDATE deployment_tasks SET status = 'pending', agent_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+              error = 'lease expired; re-queued' WHERE id = $1`,
+      [t3.taskId],
+    );
     const started = await post(a, 'tasks/start', {
       tasks: [
         { taskId: t1.taskId, attempt: t1.attempt, fencingToken: t1.fencingToken },
@@ -90,11 +96,15 @@ describe('batched task starts and reports', () => {
     expect(results[1]).toMatchObject({ taskId: t2.taskId, ok: false, status: 409 });
     expect(results[1].detail).toBeTruthy();
     expect(results[2]).toEqual({ taskId: t3.taskId, ok: true });
-    const rows = await f.db.query('SELECT id, status FROM deployment_tasks WHERE id = ANY($1)', [tasks.map((t) => t.taskId)]);
-    const status = new Map(rows.rows.map((r) => [r.id, r.status]));
-    expect(status.get(t1.taskId)).toBe('running');
-    expect(status.get(t2.taskId)).toBe('assigned');
-    expect(status.get(t3.taskId)).toBe('running');
+    const rows = await f.db.query(
+      'SELECT id, status, agent_id, lease_owner, error, lease_expires_at FROM deployment_tasks WHERE id = ANY($1)',
+      [tasks.map((t) => t.taskId)],
+    );
+    const byId = new Map(rows.rows.map((r) => [r.id, r]));
+    expect(byId.get(t1.taskId).status).toBe('running');
+    expect(byId.get(t2.taskId).status).toBe('assigned');
+    expect(byId.get(t3.taskId)).toMatchObject({ status: 'running', agent_id: a.id, lease_owner: `agent:${a.id}`, error: null });
+    expect(byId.get(t3.taskId).lease_expires_at).not.toBeNull();
   });
 
   it('records each report with its log lines, refuses another agent’s, takes a re-sent report again and refuses a changed one', async () => {
@@ -125,5 +135,56 @@ describe('batched task starts and reports', () => {
     expect(rows.rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     const logs = await f.db.query('SELECT task_id, line FROM job_logs WHERE task_id = ANY($1) ORDER BY line', [[t1.taskId, t3.taskId]]);
     expect(logs.rows.map((r) => r.line)).toEqual(['one done', 'three done']);
+  });
+
+  it('checks every report of a batch on its own: a bad sticker hash is refused, the same report twice is recorded once, and each target gets its outcome', async () => {
+    const [t1, t2, t3] = tasks;
+    const badSticker = await post(a, 'tasks/report', {
+      reports: [
+        {
+          taskId: t2.taskId,
+          lines: [{ seq: 0, at: new Date().toISOString(), line: 'not stored' }],
+          report: {
+            attempt: t2.attempt,
+            fencingToken: t2.fencingToken,
+            status: 'succeeded',
+            sticker: { content: { digest: 'x' }, contentHash: `sha256:${'0'.repeat(64)}` },
+          },
+        },
+      ],
+    });
+    expect(badSticker.json().results).toEqual([expect.objectContaining({ taskId: t2.taskId, ok: false, status: 400 })]);
+    const before = await f.db.query('SELECT status FROM deployment_tasks WHERE id = $1', [t2.taskId]);
+    expect(before.rows[0].status).toBe('assigned');
+
+    const failure = {
+      taskId: t2.taskId,
+      lines: [{ seq: 0, at: new Date().toISOString(), line: 'two failed' }],
+      report: { attempt: t2.attempt, fencingToken: t2.fencingToken, status: 'failed', error: 'boom', health: { probe: 'down' } },
+    };
+    const twice = await post(a, 'tasks/report', { reports: [failure, failure] });
+    expect(twice.json().results).toEqual([
+      { taskId: t2.taskId, ok: true },
+      { taskId: t2.taskId, ok: true },
+    ]);
+    const task = await f.db.query('SELECT status, error, health, logs FROM deployment_tasks WHERE id = $1', [t2.taskId]);
+    expect(task.rows[0]).toMatchObject({ status: 'failed', error: 'boom', health: { probe: 'down' } });
+    expect(task.rows[0].logs).toMatch(/two failed$/);
+    const lines = await f.db.query('SELECT line FROM job_logs WHERE task_id = $1', [t2.taskId]);
+    expect(lines.rows.map((r) => r.line)).toEqual(['two failed']);
+
+    const targets = await f.db.query(
+      `SELECT t.id AS task_id, g.health_status, g.current_release_id, g.current_digest,
+              (SELECT count(*)::int FROM version_stickers s WHERE s.task_id = t.id) AS stickers
+         FROM deployment_tasks t JOIN targets g ON g.id = t.target_id WHERE t.id = ANY($1)`,
+      [[t1.taskId, t2.taskId, t3.taskId]],
+    );
+    const byTask = new Map(targets.rows.map((r) => [r.task_id, r]));
+    for (const t of [t1, t3]) {
+      expect(byTask.get(t.taskId)).toMatchObject({ health_status: 'healthy', stickers: 1 });
+      expect(byTask.get(t.taskId).current_release_id).toBe(t.release.id);
+      expect(byTask.get(t.taskId).current_digest).toMatch(/^sha256:/);
+    }
+    expect(byTask.get(t2.taskId)).toMatchObject({ health_status: 'unhealthy', current_release_id: null, stickers: 0 });
   });
 });

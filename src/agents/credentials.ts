@@ -18,6 +18,14 @@ export interface AgentAuth {
   tenantId: string;
   name: string;
   sessionId: string | null;
+  /** The agent's declared capabilities, read with the credential (the runner of its task requests). */
+  capabilities?: AgentCapabilities;
+}
+
+/** What an agent's capabilities say about the work it takes. */
+export interface AgentCapabilities {
+  executors?: string[];
+  actions?: unknown;
 }
 
 export class AgentTokenError extends GantryError {
@@ -108,8 +116,15 @@ export async function register(db: Db, joinToken: string, body: z.infer<typeof r
 export async function authenticateAgent(db: Db, header: string | undefined): Promise<AgentAuth> {
   const m = header?.match(/^Bearer\s+(gta_\S+)$/i);
   if (!m?.[1]) throw new UnauthorizedError('Agent routes need "Authorization: Bearer <agent credential>" (from registration).');
-  const r = await db.query<{ agent_id: string; tenant_id: string; name: string; session_id: string | null; agent_revoked: boolean }>(
-    `SELECT c.agent_id, c.tenant_id, a.name, a.session_id, a.revoked_at IS NOT NULL AS agent_revoked
+  const r = await db.query<{
+    agent_id: string;
+    tenant_id: string;
+    name: string;
+    session_id: string | null;
+    agent_revoked: boolean;
+    capabilities: AgentCapabilities;
+  }>(
+    `SELECT c.agent_id, c.tenant_id, a.name, a.session_id, a.revoked_at IS NOT NULL AS agent_revoked, a.capabilities
        FROM agent_credentials c JOIN agents a ON a.id = c.agent_id
       WHERE c.secret_hash = $1 AND (c.revoked_at IS NULL OR a.revoked_at IS NOT NULL)`,
     [hashToken(m[1])],
@@ -118,7 +133,7 @@ export async function authenticateAgent(db: Db, header: string | undefined): Pro
   if (!row)
     throw new UnauthorizedError('The agent credential is unknown, rotated or revoked; register the agent again with a new join token.');
   if (row.agent_revoked) throw new AgentRevokedError(row.name);
-  return { agentId: row.agent_id, tenantId: row.tenant_id, name: row.name, sessionId: row.session_id };
+  return { agentId: row.agent_id, tenantId: row.tenant_id, name: row.name, sessionId: row.session_id, capabilities: row.capabilities };
 }
 
 /** Issues a new credential and revokes the agent's others, in one transaction. */

@@ -18,7 +18,7 @@ import { agentTask, observationIn, taskReport } from '../protocol/deployment.js'
 import { trafficChange, trafficReport } from '../protocol/traffic.js';
 import { withSystem } from '../store/db.js';
 import { type ClientCertificate, certificateOf, refuseRevoked, rememberCertificate } from './certificates.js';
-import { type AgentAuth, AgentTokenError, authenticateAgent, register, rotateCredential } from './credentials.js';
+import { type AgentAuth, type AgentCapabilities, AgentTokenError, authenticateAgent, register, rotateCredential } from './credentials.js';
 import { heartbeat } from './liveness.js';
 import * as m from './model.js';
 
@@ -113,17 +113,18 @@ export function agentProtocolRoutes(app: App, deps: Deps, settings: DeploymentSe
   };
   const agentOf = (req: FastifyRequest): AgentAuth => req.agent!;
   const runnerOf = async (a: AgentAuth): Promise<Runner> => {
-    const r = await db.query<{ capabilities: { executors?: string[]; actions?: unknown } }>(
-      'SELECT capabilities FROM agents WHERE id = $1',
-      [a.agentId],
-    );
-    const actions = r.rows[0]?.capabilities.actions;
+    // Read with the credential (authenticateAgent): no statement of its own per request.
+    const capabilities =
+      a.capabilities ??
+      (await db.query<{ capabilities: AgentCapabilities }>('SELECT capabilities FROM agents WHERE id = $1', [a.agentId])).rows[0]
+        ?.capabilities;
+    const actions = capabilities?.actions;
     return {
       agentId: a.agentId,
       agentName: a.name,
       tenantId: a.tenantId,
       owner: `agent:${a.agentId}`,
-      targetTypes: r.rows[0]?.capabilities.executors ?? [],
+      targetTypes: capabilities?.executors ?? [],
       // Agents that predate removal tasks would deploy them instead: only those that declare it get them.
       removes: Array.isArray(actions) && actions.includes('remove'),
       routes: Array.isArray(actions) && actions.includes('route'),

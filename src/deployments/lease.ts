@@ -143,6 +143,20 @@ interface HeldRow {
   report_sha256: string | null;
 }
 
+type LockedRow = HeldRow & { fencing_token: string; fenced_owner: string | null };
+
+const LOCK_COLUMNS =
+  'id, job_id, tenant_id, target_id, status, error, action, components, fencing_token, fenced_owner, reported_token, report_sha256';
+
+/** locked()'s rule: the token must be the task's current one and given to this runner. */
+function leaseRefusal(runner: Runner, taskId: string, t: LockedRow | undefined, lease: LeaseRef): GantryError | null {
+  if (!t) return lost(taskId, 'the task no longer exists');
+  const current = Number(t.fencing_token);
+  if (current !== lease.fencingToken || t.fenced_owner !== runner.owner)
+    return new LeaseSupersededError(taskId, current, lease.fencingToken);
+  return null;
+}
+
 /**
  * Locks a task for a request under `lease`. The token must be the task's current one and given to this
  * runner; otherwise 409 lease_superseded. The task may be held (assigned/running) or, with that same
@@ -150,18 +164,25 @@ interface HeldRow {
  * caller decides whether that still counts (a finished task's report does, see reportTask).
  */
 async function locked(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef): Promise<HeldRow> {
-  const r = await tx.query<HeldRow & { fencing_token: string; fenced_owner: string | null }>(
-    `SELECT id, job_id, tenant_id, target_id, status, error, action, components, fencing_token, fenced_owner, reported_token, report_sha256
-       FROM deployment_tasks WHERE id = $1 FOR UPDATE`,
-    [taskId],
-  );
+  const r = await tx.query<LockedRow>(`SELECT ${LOCK_COLUMNS} FROM deployment_tasks WHERE id = $1 FOR UPDATE`, [taskId]);
   const t = r.rows[0];
-  if (!t) throw lost(taskId, 'the task no longer exists');
-  const current = Number(t.fencing_token);
-  if (current !== lease.fencingToken || t.fenced_owner !== runner.owner)
-    throw new LeaseSupersededError(taskId, current, lease.fencingToken);
-  return t;
+  const refusal = leaseRefusal(runner, taskId, t, lease);
+  if (refusal) throw refusal;
+  return t!;
 }
+
+/** Locks several tasks, in id order (two batches touching the same tasks cannot deadlock). */
+async function lockedMany(tx: Tx, ids: string[]): Promise<Map<string, LockedRow>> {
+  const r = await tx.query<LockedRow>(`SELECT ${LOCK_COLUMNS} FROM deployment_tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [
+    ids,
+  ]);
+  return new Map(r.rows.map((t) => [t.id, t]));
+}
+
+/** Each item's outcome in a batch: null when done, or the refusal its single-task request would have thrown. */
+export type Outcomes = Map<string, GantryError | null>;
+
+const unique = (ids: string[]) => new Set(ids).size === ids.length;
 
 /**
  * For start and logs: the task is held under this token. A task re-queued under the same token (the lease
@@ -188,6 +209,71 @@ export async function startTask(db: Db, runner: Runner, taskId: string, lease: L
 
 /** startTask in the caller's transaction (one of a batch): refusals are thrown before anything is written. */
 export async function startHeld(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number) {
+  const refusal = (await startMany(tx, runner, [{ taskId, ...lease }], now, leaseSeconds)).get(taskId);
+  if (refusal) throw refusal;
+}
+
+/**
+ * Marks several leased tasks running in the caller's transaction, with one statement for all of them: a
+ * held task (assigned/running) is started and its lease renewed; one re-queued under the same token is
+ * taken back (held()). The others are refused as a single start would be, and nothing of theirs is written.
+ */
+export async function startMany(
+  tx: Tx,
+  runner: Runner,
+  items: (LeaseRef & { taskId: string })[],
+  now: Date,
+  leaseSeconds: number,
+): Promise<Outcomes> {
+  const out: Outcomes = new Map();
+  const ids = items.map((i) => i.taskId);
+  if (!unique(ids)) {
+    // The same task twice in one batch: each in turn, as single starts would be (rare; not worth a statement of its own).
+    for (const i of [...items].sort((a, b) => (a.taskId < b.taskId ? -1 : 1))) {
+      try {
+        await startOne(tx, runner, i.taskId, i, now, leaseSeconds);
+        out.set(i.taskId, null);
+      } catch (err) {
+        if (!(err instanceof GantryError)) throw err;
+        out.set(i.taskId, err);
+      }
+    }
+    return out;
+  }
+  // The rows are locked in id order first; a task re-queued under this token gets back its holder's fields.
+  const r = await tx.query<{ id: string }>(
+    `WITH l AS MATERIALIZED (SELECT id FROM deployment_tasks WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE)
+     UPDATE deployment_tasks t SET status = 'running',
+            agent_id = CASE WHEN t.status = 'pending' THEN $3::uuid ELSE t.agent_id END,
+            lease_owner = CASE WHEN t.status = 'pending' THEN $4 ELSE t.lease_owner END,
+            error = CASE WHEN t.status = 'pending' THEN NULL ELSE t.error END,
+            waiting_reason = CASE WHEN t.status = 'pending' THEN NULL ELSE t.waiting_reason END,
+            waiting_since = CASE WHEN t.status = 'pending' THEN NULL ELSE t.waiting_since END,
+            started_at = coalesce(t.started_at, $5), lease_expires_at = $5::timestamptz + make_interval(secs => $6)
+       FROM unnest($1::uuid[], $2::bigint[]) AS x(id, token)
+      WHERE t.id = x.id AND t.id IN (SELECT id FROM l) AND t.fencing_token = x.token AND t.fenced_owner = $4
+        AND t.status IN ('pending', 'assigned', 'running')
+      RETURNING t.id`,
+    [ids, items.map((i) => i.fencingToken), runner.agentId, runner.owner, now, leaseSeconds],
+  );
+  for (const row of r.rows) out.set(row.id, null);
+  const rest = items.filter((i) => !out.has(i.taskId));
+  if (!rest.length) return out;
+  // Refused: the reason, from the rows this transaction holds locked.
+  const rows = await lockedMany(
+    tx,
+    rest.map((i) => i.taskId),
+  );
+  for (const i of rest) {
+    const t = rows.get(i.taskId);
+    const refusal = leaseRefusal(runner, i.taskId, t, i) ?? lost(i.taskId, `it ended: ${t!.status}${t!.error ? `, ${t!.error}` : ''}`);
+    out.set(i.taskId, refusal);
+  }
+  return out;
+}
+
+/** One start, statement by statement (held(), then the start). */
+async function startOne(tx: Tx, runner: Runner, taskId: string, lease: LeaseRef, now: Date, leaseSeconds: number) {
   await held(tx, runner, taskId, lease, now, leaseSeconds);
   await tx.query(
     `UPDATE deployment_tasks SET status = 'running', started_at = coalesce(started_at, $2),
@@ -254,88 +340,187 @@ export async function recordReport(
   report: TaskReport,
   lines: LogLine[] = [],
 ): Promise<string | null> {
-  const hash = sha256Of(canonicalJson(report));
-  const t = await locked(tx, runner, taskId, { attempt: report.attempt, fencingToken: report.fencingToken });
+  const { outcomes, jobs } = await recordReports(tx, runner, [{ taskId, report, lines }]);
+  const refusal = outcomes.get(taskId);
+  if (refusal) throw refusal;
+  return jobs[0] ?? null;
+}
+
+export interface ReportItem {
+  taskId: string;
+  report: TaskReport;
+  lines: LogLine[];
+}
+
+/** An accepted report, with its locked task row and the report's hash. */
+interface Accepted {
+  t: LockedRow;
+  item: ReportItem;
+  hash: string;
+}
+
+/**
+ * Records several reports in the caller's transaction, a statement per kind of write for all of them
+ * (not per report): each is checked like a single report and refused before anything of it is written.
+ * Returns each item's outcome and the jobs to advance (a re-sent report has none).
+ */
+export async function recordReports(tx: Tx, runner: Runner, items: ReportItem[]): Promise<{ outcomes: Outcomes; jobs: string[] }> {
+  const outcomes: Outcomes = new Map();
+  const jobs = new Set<string>();
+  const ordered = [...items].sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
+  // The same task twice in one batch: each in turn, as single reports would be.
+  const groups = unique(ordered.map((i) => i.taskId)) ? [ordered] : ordered.map((i) => [i]);
+  for (const group of groups) {
+    const rows = await lockedMany(
+      tx,
+      group.map((i) => i.taskId),
+    );
+    const accepted: Accepted[] = [];
+    for (const item of group) {
+      const hash = sha256Of(canonicalJson(item.report));
+      const t = rows.get(item.taskId);
+      const refusal = leaseRefusal(runner, item.taskId, t, item.report) ?? reportRefusal(t!, item, hash);
+      if (refusal === 'resent') outcomes.set(item.taskId, null);
+      else if (refusal) outcomes.set(item.taskId, refusal);
+      else accepted.push({ t: t!, item, hash });
+    }
+    // One target twice (tasks of two jobs): written in turn, so the later report's outcome stands.
+    const targets = new Set(accepted.map((a) => a.t.target_id));
+    const writes = targets.size === accepted.length ? [accepted] : accepted.map((a) => [a]);
+    for (const w of writes) if (w.length) await writeReports(tx, w);
+    for (const a of accepted) {
+      outcomes.set(a.item.taskId, null);
+      jobs.add(a.t.job_id);
+    }
+  }
+  return { outcomes, jobs: [...jobs] };
+}
+
+/** A report's own checks on its locked task: 'resent' for the same report again (answered ok, nothing written). */
+function reportRefusal(t: LockedRow, { taskId, report }: ReportItem, hash: string): GantryError | 'resent' | null {
   if (t.reported_token !== null && Number(t.reported_token) === report.fencingToken) {
     // A re-sent report (the agent retries until acknowledged): the same report gets the same answer.
-    if (t.report_sha256 === hash) return null;
-    throw new ConflictError(
+    if (t.report_sha256 === hash) return 'resent';
+    return new ConflictError(
       `Task ${taskId} already has a different report under fencing token ${report.fencingToken}; a report cannot change.`,
       'report_conflict',
     );
   }
   // Pending under this same token: the lease ran out before the report could arrive, and nobody leased
   // the task since. The work is done; recording it is what keeps it from being done twice.
-  if (!['assigned', 'running', 'pending'].includes(t.status)) throw lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
+  if (!['assigned', 'running', 'pending'].includes(t.status)) return lost(taskId, `it ended: ${t.status}${t.error ? `, ${t.error}` : ''}`);
   if (report.sticker && sha256Of(canonicalJson(report.sticker.content)) !== report.sticker.contentHash) {
-    throw new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
+    return new ValidationError('The sticker content_hash is not the SHA-256 of its canonical JSON.', [
       { path: 'body.sticker.contentHash', message: 'mismatch' },
     ]);
   }
-  await insertLines(tx, t, report.attempt, lines);
-  for (const a of report.artifacts) {
+  return null;
+}
+
+/** Writes accepted reports (of distinct tasks and targets): log lines, artifacts, task rows, targets, version stickers. */
+async function writeReports(tx: Tx, accepted: Accepted[]): Promise<void> {
+  const lines = accepted.flatMap(({ t, item }) =>
+    item.lines.map((l) => ({
+      tenant_id: t.tenant_id,
+      job_id: t.job_id,
+      task_id: t.id,
+      attempt: item.report.attempt,
+      seq: l.seq,
+      at: l.at,
+      line: l.line.slice(0, 8000),
+    })),
+  );
+  if (lines.length) {
     await tx.query(
-      `INSERT INTO deployment_artifacts (tenant_id, job_id, task_id, name, media_type, content, sha256)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id, name) DO NOTHING`,
-      [t.tenant_id, t.job_id, taskId, a.name, a.mediaType, a.content, sha256Of(a.content)],
+      `INSERT INTO job_logs (tenant_id, job_id, task_id, attempt, seq, at, line)
+       SELECT x.tenant_id, x.job_id, x.task_id, x.attempt, x.seq, x.at, x.line
+         FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id uuid, job_id uuid, task_id uuid, attempt int, seq int, at timestamptz, line text)
+       ON CONFLICT (task_id, attempt, seq) DO NOTHING`,
+      [JSON.stringify(lines)],
     );
   }
-  // What the runner observed after the change, per container (labels left out: the report's artifacts carry the spec).
-  const observed = report.observed.map(({ labels: _labels, ...o }) => o);
+  const artifacts = accepted.flatMap(({ t, item }) => item.report.artifacts.map((a) => ({ t, a })));
+  if (artifacts.length) {
+    await tx.query(
+      `INSERT INTO deployment_artifacts (tenant_id, job_id, task_id, name, media_type, content, sha256)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+       ON CONFLICT (task_id, name) DO NOTHING`,
+      [
+        artifacts.map(({ t }) => t.tenant_id),
+        artifacts.map(({ t }) => t.job_id),
+        artifacts.map(({ t }) => t.id),
+        artifacts.map(({ a }) => a.name),
+        artifacts.map(({ a }) => a.mediaType),
+        artifacts.map(({ a }) => a.content),
+        artifacts.map(({ a }) => sha256Of(a.content)),
+      ],
+    );
+  }
+  const outcomes = accepted.map(({ t, item: { report }, hash }) => ({
+    id: t.id,
+    status: report.status,
+    error: report.error ?? null,
+    ...(report.health ? { health: report.health } : {}),
+    token: report.fencingToken,
+    hash,
+    // What the runner observed after the change, per container (labels left out: the report's artifacts carry the spec).
+    observed: report.observed.map(({ labels: _labels, ...o }) => o),
+  }));
   await tx.query(
-    `UPDATE deployment_tasks SET status = $2, error = $3, health = $4, completed_at = now(), lease_expires_at = NULL,
-            reported_token = $5, report_sha256 = $6, waiting_reason = NULL, waiting_since = NULL, observed = $7,
-            logs = coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || line, E'\\n' ORDER BY attempt, seq)
-                               FROM job_logs WHERE task_id = $1), '')
-      WHERE id = $1`,
-    [
-      taskId,
-      report.status,
-      report.error ?? null,
-      report.health ? JSON.stringify(report.health) : null,
-      report.fencingToken,
-      hash,
-      JSON.stringify(observed),
-    ],
+    `UPDATE deployment_tasks t SET status = x.status, error = x.error, health = x.health, completed_at = now(), lease_expires_at = NULL,
+            reported_token = x.token, report_sha256 = x.hash, waiting_reason = NULL, waiting_since = NULL, observed = x.observed,
+            logs = coalesce((SELECT string_agg(to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' ' || l.line, E'\\n' ORDER BY l.attempt, l.seq)
+                               FROM job_logs l WHERE l.task_id = t.id), '')
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status text, error text, health jsonb, token bigint, hash text, observed jsonb)
+      WHERE t.id = x.id`,
+    [JSON.stringify(outcomes)],
   );
-  if (report.status === 'succeeded' && t.action === 'remove') {
+  const succeeded = accepted.filter((a) => a.item.report.status === 'succeeded');
+  const removed = succeeded.filter((a) => a.t.action === 'remove').map((a) => a.t.target_id);
+  if (removed.length) {
     // The target's first-ever deployment was taken away: it runs nothing Gantry knows of.
     await tx.query(
       `UPDATE targets SET current_digest = NULL, current_components = '[]', current_release_id = NULL, health_status = 'unknown',
-              drift_detected = false, drift = '[]' WHERE id = $1`,
-      [t.target_id],
+              drift_detected = false, drift = '[]' WHERE id = ANY($1::uuid[])`,
+      [removed],
     );
-  } else if (report.status === 'succeeded') {
-    const job = await tx.query<{ release_id: string; promotion_id: string | null }>(
-      'SELECT release_id, promotion_id FROM deployment_jobs WHERE id = $1',
-      [t.job_id],
-    );
-    const current = t.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest }));
+  }
+  const deployed = succeeded.filter((a) => a.t.action !== 'remove');
+  if (deployed.length) {
+    const current = deployed.map(({ t }) => {
+      const components = t.components.map((c) => ({ name: c.name, image: c.image, digest: c.digest }));
+      return { target_id: t.target_id, job_id: t.job_id, digest: bundleDigest(components), components };
+    });
     await tx.query(
-      `UPDATE targets SET current_digest = $2, current_components = $3, current_release_id = $4, health_status = 'healthy',
-              drift_detected = false, drift = '[]' WHERE id = $1`,
-      [t.target_id, bundleDigest(current), JSON.stringify(current), job.rows[0]!.release_id],
+      `UPDATE targets g SET current_digest = x.digest, current_components = x.components, current_release_id = j.release_id,
+              health_status = 'healthy', drift_detected = false, drift = '[]'
+         FROM jsonb_to_recordset($1::jsonb) AS x(target_id uuid, job_id uuid, digest text, components jsonb)
+         JOIN deployment_jobs j ON j.id = x.job_id
+        WHERE g.id = x.target_id`,
+      [JSON.stringify(current)],
     );
-    if (report.sticker) {
+    const stickers = deployed
+      .filter((a) => a.item.report.sticker)
+      .map(({ t, item }) => ({
+        tenant_id: t.tenant_id,
+        target_id: t.target_id,
+        content: item.report.sticker!.content,
+        hash: item.report.sticker!.contentHash,
+        job_id: t.job_id,
+        task_id: t.id,
+      }));
+    if (stickers.length) {
       await tx.query(
         `INSERT INTO version_stickers (tenant_id, target_id, release_id, promotion_id, sticker_content, content_hash, job_id, task_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          t.tenant_id,
-          t.target_id,
-          job.rows[0]!.release_id,
-          job.rows[0]!.promotion_id,
-          JSON.stringify(report.sticker.content),
-          report.sticker.contentHash,
-          t.job_id,
-          taskId,
-        ],
+         SELECT x.tenant_id, x.target_id, j.release_id, j.promotion_id, x.content, x.hash, x.job_id, x.task_id
+           FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id uuid, target_id uuid, content jsonb, hash text, job_id uuid, task_id uuid)
+           JOIN deployment_jobs j ON j.id = x.job_id`,
+        [JSON.stringify(stickers)],
       );
     }
-  } else {
-    await tx.query(`UPDATE targets SET health_status = 'unhealthy' WHERE id = $1`, [t.target_id]);
   }
-  return t.job_id;
+  const failed = accepted.filter((a) => a.item.report.status !== 'succeeded').map((a) => a.t.target_id);
+  if (failed.length) await tx.query(`UPDATE targets SET health_status = 'unhealthy' WHERE id = ANY($1::uuid[])`, [failed]);
 }
 
 /**

@@ -3,7 +3,7 @@
 // back, or finish. Finishing writes the evidence packet, marks the release deployed and hands the
 // outcome to the promotion's workflow, all in that one transaction.
 import { GantryError } from '../core/errors.js';
-import { appendPacket, type Signer } from '../evidence/service.js';
+import { recordPacket, type Signer } from '../evidence/service.js';
 import { notify } from '../integrations/notify.js';
 import type { StrategyConfig, TaskComponent } from '../protocol/deployment.js';
 import { type Db, type Tx, withSystem } from '../store/db.js';
@@ -37,6 +37,10 @@ interface JobRow {
   acknowledged_failures: number;
 }
 
+/** JobRow's columns (not *: the job's plan, an entry per target, is not needed to advance or finish it). */
+const JOB_COLUMNS = `id, tenant_id, promotion_id, release_id, environment_id, status, strategy, strategy_config, current_batch,
+  batch_count, paused_reason, rollback_of, auto_rollback, created_by, started_at, verified_batch, acknowledged_failures`;
+
 /**
  * Re-evaluates a job after a task changed. Most reports leave tasks open in the current batch and no
  * failure: they return without locking the job row, so reports of one job do not queue behind each
@@ -53,7 +57,7 @@ export async function advanceJob(tx: Tx, jobId: string, deps: ProgressDeps, why?
   );
   const q = quick.rows[0];
   if (q && q.open > 0 && q.failed <= q.max_failures) return;
-  const j = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
+  const j = await tx.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM deployment_jobs WHERE id = $1 FOR UPDATE`, [jobId]);
   const job = j.rows[0];
   if (job?.status !== 'running') return;
   // A canary wave under verification: the scheduler (canary.ts verifyWaves) decides when it ends.
@@ -130,7 +134,7 @@ export async function finishJob(
     );
   }
   const content = await packetContent(tx, job.id);
-  await appendPacket(tx, deps.signer, {
+  await recordPacket(tx, deps.signer, {
     tenantId: job.tenant_id,
     promotionId: job.promotion_id,
     packetType: job.rollback_of ? 'rollback' : 'deployment',
@@ -163,7 +167,7 @@ export async function finishJob(
 /** Ends a queued job that could not start, like any other failed job (evidence, promotion hand-back). */
 export function failQueued(deps: ProgressDeps): FailJob {
   return async (tx, jobId, error) => {
-    const r = await tx.query<JobRow>('SELECT * FROM deployment_jobs WHERE id = $1 FOR UPDATE', [jobId]);
+    const r = await tx.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM deployment_jobs WHERE id = $1 FOR UPDATE`, [jobId]);
     if (r.rows[0]) await finishJob(tx, r.rows[0], 'failed', error, deps);
   };
 }

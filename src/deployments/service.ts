@@ -9,7 +9,12 @@ import type { Job, jobDetail, jobListQuery, jobTasksPage, jobTasksQuery, task } 
 import type { DeploymentPlan } from './plan.js';
 import { advanceJob, finishJob, type ProgressDeps, startRollback } from './progress.js';
 
-const JOB_SELECT = `SELECT j.*, r.name AS release_name, e.name AS environment_name,
+// The job's columns, not j.*: its plan (an entry per target) is read only where it is answered (getJob),
+// not for every job of a list or every poll of one.
+const JOB_SELECT = `SELECT j.id, j.promotion_id, j.release_id, j.environment_id, j.status, j.strategy, j.strategy_config,
+       j.current_batch, j.batch_count, j.paused_reason, j.warnings, j.auto_rollback, j.rollback_of, j.error, j.artifacts,
+       j.acknowledged_failures, j.verify_started_at, j.verify_until, j.verification, j.created_at, j.started_at,
+       j.completed_at, j.plan_hash, r.name AS release_name, e.name AS environment_name,
        (SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}') FROM (SELECT status, count(*)::int AS n FROM deployment_tasks
           WHERE job_id = j.id GROUP BY status) s) AS counts,
        (SELECT array_agg(w.waiting_reason ORDER BY w.batch, w.id) FROM deployment_tasks w
@@ -78,17 +83,24 @@ const taskOut = (x: any): z.infer<typeof task> => ({
   completedAt: x.completed_at?.toISOString() ?? null,
 });
 
-/** A job's tasks in the order the API lists them: by batch, then target name. */
-const TASK_SELECT = `SELECT t.*, g.name AS target_name, g.target_type FROM deployment_tasks t JOIN targets g ON g.id = t.target_id`;
+/**
+ * A job's tasks with the columns the answer shows: not t.*, whose logs (every task's full log) would be
+ * read and dropped.
+ */
+const TASK_SELECT = `SELECT t.id, t.target_id, g.name AS target_name, g.target_type, t.status, t.action, t.batch, t.digest,
+        t.previous_digest, t.components, t.agent_id, t.lease_owner, t.attempt, t.error, t.waiting_reason, t.waiting_since,
+        t.fencing_token, t.health, t.observed, t.started_at, t.completed_at
+   FROM deployment_tasks t JOIN targets g ON g.id = t.target_id`;
 
-async function jobRow(tx: Tx, id: string) {
-  const r = await tx.query(`${JOB_SELECT} WHERE j.id = $1`, [id]);
+/** The job's row, with `extra` columns of deployment_jobs j (the plan is not in JOB_SELECT: lists do not need it). */
+async function jobRow(tx: Tx, id: string, extra: string) {
+  const r = await tx.query(`${JOB_SELECT.replace('SELECT ', `SELECT ${extra}, `)} WHERE j.id = $1`, [id]);
   if (!r.rows[0]) throw new NotFoundError('Deployment', id);
   return r.rows[0];
 }
 
 export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDetail>> {
-  const row = await jobRow(tx, id);
+  const row = await jobRow(tx, id, 'j.plan');
   const t = await tx.query(`${TASK_SELECT} WHERE t.job_id = $1 ORDER BY t.batch, g.name`, [id]);
   return { ...jobOut(row), plan: row.plan ?? null, tasks: t.rows.map(taskOut) };
 }
@@ -101,7 +113,7 @@ export async function getJob(tx: Tx, id: string): Promise<z.infer<typeof jobDeta
  */
 export async function jobTasks(tx: Tx, id: string, q: z.infer<typeof jobTasksQuery>): Promise<z.infer<typeof jobTasksPage>> {
   const changes = (await tx.query<{ x: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x')).rows[0]!.x;
-  const row = await jobRow(tx, id);
+  const row = await jobRow(tx, id, `j.plan->'summary' AS plan_summary`);
   const job = jobOut(row);
   const after = q.cursor === undefined ? null : decodeCursor(q.cursor, 3);
   const r = await tx.query(
@@ -110,7 +122,7 @@ export async function jobTasks(tx: Tx, id: string, q: z.infer<typeof jobTasksQue
       ORDER BY t.batch, g.name::text, t.id LIMIT $6`,
     [id, q.changedSince ?? null, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, q.limit + 1],
   );
-  const planSummary = row.plan?.summary ?? null;
+  const planSummary = row.plan_summary ?? null;
   return { job, planSummary, ...toPage(r.rows, q.limit, (x) => [x.batch, x.target_name, x.id], taskOut), changes };
 }
 
@@ -126,7 +138,8 @@ export async function listJobs(tx: Tx, q: z.infer<typeof jobListQuery>) {
 
 /** Log lines of a job in the order they were received, after a cursor (job_logs.id). */
 export async function jobLogs(tx: Tx, id: string, after: number, limit: number) {
-  await getJob(tx, id);
+  const job = await tx.query('SELECT 1 FROM deployment_jobs WHERE id = $1', [id]);
+  if (!job.rows[0]) throw new NotFoundError('Deployment', id);
   const r = await tx.query<{ id: number; task_id: string; target_name: string; attempt: number; seq: number; at: Date; line: string }>(
     `SELECT l.id, l.task_id, g.name AS target_name, l.attempt, l.seq, l.at, l.line FROM job_logs l
        JOIN deployment_tasks t ON t.id = l.task_id JOIN targets g ON g.id = t.target_id

@@ -3,7 +3,7 @@ import { createTestDb, type TestDb } from '../../test/helpers.js';
 import { canonicalJson, contentHashOf } from '../protocol/evidence-format.js';
 import { withSystem, withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
-import { appendPacket, appendPackets, findReusable } from './service.js';
+import { appendPacket, appendPackets, findReusable, recordPacket } from './service.js';
 import { ephemeralSigner } from './signer.js';
 
 let t: TestDb;
@@ -54,6 +54,27 @@ describe('evidence service', () => {
     );
     expect(rows.rows.map((r) => r.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     for (const [i, r] of rows.rows.entries()) expect(r.previous_hash).toBe(i === 0 ? null : rows.rows[i - 1]!.content_hash);
+  });
+
+  it('records a packet without reading it back, linked into the chain like an appended one', async () => {
+    const before = await withTenant(t.db, tenantA, (tx) =>
+      appendPacket(tx, signer, { tenantId: tenantA, promotionId: null, packetType: 'deployment', content: content(100) }),
+    );
+    await withTenant(t.db, tenantA, (tx) =>
+      recordPacket(tx, signer, { tenantId: tenantA, promotionId: null, packetType: 'deployment', content: content(101) }),
+    );
+    const r = await withSystem(t.db, (tx) =>
+      tx.query<{ seq: string; content: { n: number; packet: { previousHash: string } }; content_hash: string; previous_hash: string }>(
+        'SELECT seq, content, content_hash, previous_hash FROM evidence_packets WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
+        [tenantA],
+      ),
+    );
+    const row = r.rows[0]!;
+    expect(Number(row.seq)).toBe(before.sequence + 1);
+    expect(row.content.n).toBe(101);
+    expect(row.previous_hash).toBe(before.contentHash);
+    expect(row.content.packet.previousHash).toBe(before.contentHash);
+    expect(row.content_hash).toBe(contentHashOf(canonicalJson(row.content)));
   });
 
   it('keeps one chain per tenant', async () => {

@@ -83,12 +83,21 @@ export async function appendPacket(tx: Tx, signer: Signer, input: AppendInput): 
 }
 
 /** Inserts a batch in one statement: all rows or none, in the given order, whatever the batch size. */
-const INSERT_PACKETS = `INSERT INTO evidence_packets
+const INSERT_PACKETS_ONLY = `INSERT INTO evidence_packets
        (tenant_id, promotion_id, packet_type, seq, content, content_hash, signature, signer_key_ref, previous_hash, reuse_key, created_at)
      SELECT $1::uuid, u.promotion_id, u.packet_type, u.seq, u.content, u.content_hash, u.signature, $2, u.previous_hash, u.reuse_key, $3::timestamptz
        FROM unnest($4::uuid[], $5::text[], $6::bigint[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::text[])
-            AS u(promotion_id, packet_type, seq, content, content_hash, signature, previous_hash, reuse_key)
+            AS u(promotion_id, packet_type, seq, content, content_hash, signature, previous_hash, reuse_key)`;
+const INSERT_PACKETS = `${INSERT_PACKETS_ONLY}
      RETURNING ${PACKET_COLUMNS}`;
+
+/**
+ * appendPacket for a caller that does not use the stored packet: nothing is read back, so a large packet
+ * (a deployment's, an entry per target) is not parsed again from what was just written.
+ */
+export async function recordPacket(tx: Tx, signer: Signer, input: AppendInput): Promise<void> {
+  await writePackets(tx, signer, [input], false);
+}
 
 /**
  * Appends packets to one tenant's chain, in the order given, under one hold of the tenant's chain lock:
@@ -98,6 +107,10 @@ const INSERT_PACKETS = `INSERT INTO evidence_packets
  * records several packets; the lock is held until the caller commits, as for appendPacket.
  */
 export async function appendPackets(tx: Tx, signer: Signer, inputs: readonly AppendInput[]): Promise<EvidencePacketOut[]> {
+  return writePackets(tx, signer, inputs, true);
+}
+
+async function writePackets(tx: Tx, signer: Signer, inputs: readonly AppendInput[], answer: boolean): Promise<EvidencePacketOut[]> {
   const first = inputs[0];
   if (!first) return [];
   const { tenantId } = first;
@@ -170,7 +183,7 @@ export async function appendPackets(tx: Tx, signer: Signer, inputs: readonly App
     col.reuse.push(input.reuseKey ?? null);
     previousHash = hash;
   }
-  const inserted = await tx.query<PacketRow>(INSERT_PACKETS, [
+  const inserted = await tx.query<PacketRow>(answer ? INSERT_PACKETS : INSERT_PACKETS_ONLY, [
     tenantId,
     signer.keyId,
     createdAt,
