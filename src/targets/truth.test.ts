@@ -333,7 +333,8 @@ describe('per-target truth and next actions', () => {
     expect(all.status).toBe(200);
     expect(all.body.items).toEqual(expected(6));
     // The states the comparison covers (so that equal counts are not all zeros).
-    const sum = (k: 'drifted' | 'unobservable' | 'waiting') => all.body.items.reduce((n: number, e: Record<string, number>) => n + (e[k] ?? 0), 0);
+    const sum = (k: 'drifted' | 'unobservable' | 'waiting') =>
+      all.body.items.reduce((n: number, e: Record<string, number>) => n + (e[k] ?? 0), 0);
     expect([sum('drifted'), sum('unobservable'), sum('waiting')]).toEqual([1, 1, 1]);
     expect(all.body.items.find((e: { environmentName: string }) => e.environmentName === 'qa').releases).toHaveLength(2);
 
