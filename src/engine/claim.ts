@@ -1,13 +1,40 @@
 // Claiming steps, alone or in the same statement that commits finished one-node runs. Every step_runs
 // status change is announced (live events), and commits of transactions that notify queue on a global
 // lock in PostgreSQL, so each commit saved is a durable flush the next batch does not wait behind.
-import type { Db } from '../store/db.js';
+import type { Db, Tx } from '../store/db.js';
 import type { Completion } from './completion.js';
-import { CLAIM_CTES, CLAIMED, type ClaimedStep, type ClaimOptions } from './lease.js';
 import type { StepRow } from './rows.js';
 import { decideAdvance, type RunFinished } from './transitions.js';
 
-export { type ClaimedStep, type ClaimOptions, claimSteps } from './lease.js';
+export type ClaimedStep = StepRow & { run_template_id: string; run_inputs: Record<string, unknown> };
+
+export interface ClaimOptions {
+  owner: string;
+  limit: number;
+  leaseSeconds: number;
+}
+
+// The claim: due pending steps, locked with SKIP LOCKED, leased to the owner. $1 owner, $2 limit, $3 lease.
+const CLAIM_CTES = `c AS (
+    SELECT id FROM step_runs WHERE status = 'pending' AND run_after <= now()
+     ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT $2),
+  u AS (
+    UPDATE step_runs s SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),
+           started_at = coalesce(s.started_at, now())
+      FROM c WHERE s.id = c.id RETURNING s.*)`;
+const CLAIMED = `SELECT u.*, r.template_id AS run_template_id, r.inputs AS run_inputs
+    FROM u JOIN workflow_runs r ON r.id = u.workflow_run_id`;
+
+/** Claims due steps with a lease; returns them with the run fields execution needs, in one round trip. */
+export async function claimSteps(db: Db | Tx, o: ClaimOptions): Promise<ClaimedStep[]> {
+  // Named: parsed and planned once per connection.
+  const r = await db.query<ClaimedStep>({
+    name: 'gantry_claim_steps',
+    text: `WITH ${CLAIM_CTES} ${CLAIMED}`,
+    values: [o.owner, o.limit, o.leaseSeconds],
+  });
+  return r.rows;
+}
 
 type FastCompletion = Pick<Completion, 'runId' | 'template' | 'step' | 'outcome' | 'logs' | 'runInputs'>;
 

@@ -3,7 +3,6 @@
 // the run) and waits one by one. Every update is fenced by the lease: a server that lost a step's lease
 // (it expired, or the run was cancelled) commits nothing for it.
 import type { Tx } from '../store/db.js';
-import { CLAIMED, type ClaimedStep, type ClaimOptions, claimCtes, claimSteps } from './lease.js';
 import type { StepResult } from './registry.js';
 import type { RunRow, StepRow, TemplateRow } from './rows.js';
 import { advanceRuns, backoffMs, endRun, insertStep, lockRun, type RunFinished, STEPS_CHANNEL } from './transitions.js';
@@ -28,25 +27,15 @@ export interface Completion {
   runInputs?: Record<string, unknown>;
 }
 
-export interface Committed {
-  finished: RunFinished[];
-  /** Steps claimed for `claim` (none without it). */
-  claimed: ClaimedStep[];
-}
-
 /**
  * Commits a batch of outcomes in one transaction: runs locked in id order; failures and waits one by
- * one (rare); successes and skips with one UPDATE, then the runs advance together. With `claim`, due steps
- * are claimed in the same transaction: in the statement that commits the successes (one round trip less
- * per batch), and, when the batch queued next nodes and slots are left, once more after them, so a DAG's
- * next nodes can start at once.
+ * one (rare); successes and skips with one UPDATE, then the runs advance together.
  */
 export async function commitOutcomes(
   tx: Tx,
   instanceId: string,
   batch: Pick<Completion, 'runId' | 'template' | 'step' | 'outcome' | 'logs'>[],
-  claim?: ClaimOptions,
-): Promise<Committed> {
+): Promise<RunFinished[]> {
   const runIds = [...new Set(batch.map((c) => c.runId))].sort();
   const lock = () => tx.query<RunRow>('SELECT * FROM workflow_runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [runIds]);
   const isOk = (c: Completion) => c.outcome === 'skipped' || c.outcome.result.status === 'succeeded';
@@ -58,7 +47,7 @@ export async function commitOutcomes(
       finished.push(...(await commitOther(tx, instanceId, c.runId, c.template, c.step, c.outcome as Outcome, c.logs)));
   }
   const ok = batch.filter(isOk);
-  if (ok.length === 0) return { finished, claimed: claim && claim.limit > 0 ? await claimSteps(tx, claim) : [] };
+  if (ok.length === 0) return finished;
   const rows = ok.map((c) => {
     const res = c.outcome === 'skipped' ? undefined : c.outcome.result;
     return {
@@ -69,38 +58,29 @@ export async function commitOutcomes(
       logs: c.logs.length ? `${c.logs.join('\n')}\n` : '',
     };
   });
-  // The runs are locked (in id order, before any step row) in the statement that commits the successes,
-  // which also claims (after those locks: the claim's scan first counts the locked runs).
-  const limit = claim?.limit ?? 0;
-  const updated = await tx.query<ClaimedStep & { runs: (Pick<RunRow, 'id' | 'tenant_id' | 'inputs' | 'status'> & { touched: boolean })[] }>(
+  // The runs are locked (in id order, before any step row) in the statement that commits the successes.
+  const updated = await tx.query<RunRow & { touched: boolean }>(
     `WITH locked AS (SELECT * FROM workflow_runs WHERE id = ANY($3::uuid[]) ORDER BY id FOR UPDATE),
      upd AS (
        UPDATE step_runs s SET status = v.status, outputs = v.outputs, inputs = v.inputs, logs = s.logs || v.logs,
               completed_at = now(), lease_expires_at = NULL
          FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, outputs jsonb, inputs jsonb, logs text)
         WHERE s.id = v.id AND s.status = 'running' AND s.lease_owner = $2 AND s.workflow_run_id IN (SELECT id FROM locked)
-        RETURNING s.workflow_run_id),
-     ${claimCtes('$2', '$4', '$5', '(SELECT count(*) FROM locked) >= 0')}
-     SELECT r.runs, x.* FROM
-       (SELECT coalesce(json_agg(json_build_object('id', l.id, 'tenant_id', l.tenant_id, 'inputs', l.inputs, 'status', l.status,
-                                                   'touched', l.id IN (SELECT workflow_run_id FROM upd))), '[]') AS runs
-          FROM locked l) r
-       LEFT JOIN (${CLAIMED}) x ON true`,
-    [JSON.stringify(rows), instanceId, runIds, limit, claim?.leaseSeconds ?? 0],
+        RETURNING s.workflow_run_id)
+     SELECT locked.*, locked.id IN (SELECT workflow_run_id FROM upd) AS touched FROM locked`,
+    [JSON.stringify(rows), instanceId, runIds],
   );
-  const runs = updated.rows[0]?.runs ?? []; // read after the failures above, which may have ended a run
-  const claimed = updated.rows.filter((row) => row.id !== null).map(({ runs: _, ...step }) => step as ClaimedStep);
+  const runs = updated.rows; // read after the failures above, which may have ended a run
+  const touched = new Set(updated.rows.filter((r) => r.touched).map((r) => r.id));
   const templates = new Map(batch.map((c) => [c.runId, c.template]));
-  const advanced = await advanceRuns(
-    tx,
-    runs.filter((r) => r.status === 'running' && r.touched),
-    (r) => templates.get(r.id)!,
+  finished.push(
+    ...(await advanceRuns(
+      tx,
+      runs.filter((r) => r.status === 'running' && touched.has(r.id)),
+      (r) => templates.get(r.id)!,
+    )),
   );
-  finished.push(...advanced.finished);
-  if (claim && advanced.queued && claimed.length < limit) {
-    claimed.push(...(await claimSteps(tx, { ...claim, limit: limit - claimed.length })));
-  }
-  return { finished, claimed };
+  return finished;
 }
 
 /** Commits a failed or waiting outcome, unless this server lost the lease or the run was cancelled meanwhile. */

@@ -279,10 +279,10 @@ export class Engine {
           ({ finished, claimed } = await finishOneNodeRunsAndClaim(this.db, batch, claim));
         } else {
           finished = await withSystem(this.db, async (tx) => {
-            // Claimed with the outcomes, and again after the nodes they queued (a DAG's next nodes) if slots are left.
-            const r = await commitOutcomes(tx, this.instanceId, batch, want > 0 ? claim : undefined);
-            claimed = r.claimed;
-            return r.finished;
+            const f = await commitOutcomes(tx, this.instanceId, batch);
+            // After the outcomes: the steps they queued (a DAG's next nodes) can be claimed at once.
+            if (want > 0) claimed = await claimSteps(tx, claim);
+            return f;
           });
         }
         for (const c of batch) c.done();
@@ -292,7 +292,7 @@ export class Engine {
         this.opts.logger.warn({ err }, 'committing a batch of step outcomes failed; committing them one by one');
         for (const c of batch) {
           // One step whose commit fails (e.g. its run row vanished) must not hold back the others.
-          await withSystem(this.db, async (tx) => (await commitOutcomes(tx, this.instanceId, [c])).finished).then((finished) => {
+          await withSystem(this.db, (tx) => commitOutcomes(tx, this.instanceId, [c])).then((finished) => {
             for (const f of finished) this.events.emit('run:finished', f);
             c.done();
           }, c.failed);

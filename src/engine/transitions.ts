@@ -85,19 +85,15 @@ export function decideAdvance(run: Pick<RunRow, 'id' | 'inputs'>, template: Temp
 /**
  * After nodes finished well: for each (locked, running) run, queue every node whose parents all
  * finished well, or finish the run when nothing is left. Set-based, so a batch of runs costs a few
- * statements, not a few per run. Returns the runs it finished, and whether it queued any node.
+ * statements, not a few per run. Returns the runs it finished.
  */
 export interface RunFinished {
   runId: string;
   status: 'succeeded' | 'failed' | 'cancelled';
 }
 
-export async function advanceRuns(
-  tx: Tx,
-  runs: Pick<RunRow, 'id' | 'tenant_id' | 'inputs'>[],
-  templateOf: (run: Pick<RunRow, 'id'>) => TemplateRow,
-): Promise<{ finished: RunFinished[]; queued: boolean }> {
-  if (runs.length === 0) return { finished: [], queued: false };
+export async function advanceRuns(tx: Tx, runs: RunRow[], templateOf: (run: RunRow) => TemplateRow): Promise<RunFinished[]> {
+  if (runs.length === 0) return [];
   const latest = await tx.query<StepRow>(
     `SELECT DISTINCT ON (workflow_run_id, node_id) * FROM step_runs WHERE workflow_run_id = ANY($1::uuid[])
       ORDER BY workflow_run_id, node_id, attempt_number DESC`,
@@ -126,7 +122,7 @@ export async function advanceRuns(
       [JSON.stringify(inserts), JSON.stringify(finishes), STEPS_CHANNEL, inserts.length > 0],
     );
   }
-  return { finished: finishes.map((f) => ({ runId: f.id, status: f.status as RunFinished['status'] })), queued: inserts.length > 0 };
+  return finishes.map((f) => ({ runId: f.id, status: f.status as RunFinished['status'] }));
 }
 
 /** Ends a run as failed or cancelled and cancels its unfinished steps. */
