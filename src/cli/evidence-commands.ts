@@ -3,14 +3,7 @@
 // server, so the verifier is the same code that defines the format.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  type Bundle,
-  BundleFormatError,
-  parseBundle,
-  publicKeyFromPem,
-  type VerifyReport,
-  verifyBundle,
-} from '../protocol/evidence-format.js';
+import { type Bundle, BundleFormatError, publicKeyFromPem, type VerifyReport, verifyBundleText } from '../protocol/evidence-format.js';
 import { type ApiOpts, apiCommand, clientFor, emit } from './api-command.js';
 import { ref } from './client.js';
 import { CliError, EXIT, printJson, printRecord, printTable } from './output.js';
@@ -58,18 +51,15 @@ function readText(file: string, what: string): string {
   }
 }
 
-/** Reads and parses a bundle file; anything that is not a bundle is exit 2 (unreadable input), not a verification failure. */
-export function readBundle(file: string): Bundle {
-  const text = readText(file, 'bundle');
-  let value: unknown;
+/**
+ * Verifies a bundle file's text (verifyBundleText: packet by packet, without holding the whole tree);
+ * anything that is not a bundle is exit 2 (unreadable input), not a verification failure.
+ */
+export function verifyBundleFile(file: string, text: string, trustedKeys?: string[]): VerifyReport {
   try {
-    value = JSON.parse(text);
+    return verifyBundleText(text, trustedKeys);
   } catch (err) {
-    throw new CliError(`${file} is not JSON: ${(err as Error).message}`, EXIT.invalid);
-  }
-  try {
-    return parseBundle(value);
-  } catch (err) {
+    if (err instanceof SyntaxError) throw new CliError(`${file} is not JSON: ${err.message}`, EXIT.invalid);
     if (err instanceof BundleFormatError) throw new CliError(`${file}: ${err.message}`, EXIT.invalid);
     throw err;
   }
@@ -128,7 +118,9 @@ export function registerEvidenceCommands(program: Command): void {
     .option('-o, --output <file>', 'write the bundle here (default: stdout)')
     .action(async (opts: FilterOpts & { output?: string }) => {
       const bundle = await clientFor(opts).get<Bundle>('/evidence/export', filterQuery(opts));
-      const text = `${JSON.stringify(bundle, null, 2)}\n`;
+      // Compact, as the API serves it: each packet's content is then its signed payload's exact text, which
+      // `verify` compares as one string (an indented file verifies too, member by member and slower).
+      const text = `${JSON.stringify(bundle)}\n`;
       if (!opts.output) {
         process.stdout.write(text);
         return;
@@ -150,7 +142,7 @@ export function registerEvidenceCommands(program: Command): void {
       '\nExamples:\n  gantry evidence verify prod.bundle.json\n  gantry evidence verify prod.bundle.json --key gantry-evidence.pub.pem\n',
     )
     .action((file: string, opts: { key?: string[]; json?: boolean }) => {
-      const bundle = readBundle(file);
+      const text = readText(file, 'bundle');
       const keys = opts.key?.map((k) => {
         const pem = readText(k, 'public key');
         try {
@@ -160,7 +152,7 @@ export function registerEvidenceCommands(program: Command): void {
         }
         return pem;
       });
-      const report = verifyBundle(bundle, keys);
+      const report = verifyBundleFile(file, text, keys);
       if (opts.json) printJson(report);
       else printReport(file, report);
       if (!report.ok) process.exitCode = EXIT.other;

@@ -1,6 +1,7 @@
 // Building a self-contained export bundle: the packets, every public key, and the chain facts an
 // offline verifier needs to check continuity of a whole range or of a filtered subset.
 import { ValidationError } from '../core/errors.js';
+import { canonicalOrder } from '../protocol/evidence-format.js';
 import type { Tx } from '../store/db.js';
 import { BUNDLE_FORMAT, type EvidenceBundle, type EvidenceFilter } from './model.js';
 import { allPackets, chainHead, chainLinks, listKeys, resolveFilter } from './queries.js';
@@ -31,7 +32,7 @@ export async function exportBundle(tx: Tx, tenantId: string, filter: EvidenceFil
     exportedAt: now.toISOString(),
     tenant: { id: tenantId, name: tenant.rows[0]?.name ?? '' },
     filter: echo,
-    packets: rows.map(toPacket),
+    packets: rows.map((r) => ({ ...toPacket(r), content: canonicalOrder(r.content) as Record<string, unknown> })),
     // Every key ever registered: few, and a verifier then needs nothing else.
     keys: await bundleKeys(tx),
     chain: {

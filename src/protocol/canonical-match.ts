@@ -45,18 +45,6 @@ function matchValue(text: string, pos: number, v: unknown): number {
   }
 }
 
-/**
- * True when JSON.stringify writes s as "<s>": no quote, backslash or control character (those are escaped)
- * and no surrogate (the canonicaliser refuses lone ones). A loop: on these short strings it beats a regex.
- */
-function isPlain(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
-}
-
 /** Sorts in place by UTF-16 code units, as Array.prototype.sort() does; insertion sort: members are few. */
 function sortKeys(keys: string[]): string[] {
   for (let i = 1; i < keys.length; i++) {
@@ -68,14 +56,27 @@ function sortKeys(keys: string[]): string[] {
   return keys;
 }
 
+/**
+ * JSON.stringify writes a string with no quote, backslash or control character (those are escaped) and no
+ * surrogate (the canonicaliser refuses lone ones) as "<s>": such a string is compared character by
+ * character in the same loop that checks for those (one pass, no call per string); any other string is
+ * quoted by JSON.stringify and compared whole.
+ */
 function matchString(text: string, pos: number, s: string): number {
-  if (!isPlain(s)) {
-    if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) return -1;
-    const quoted = JSON.stringify(s);
-    return text.startsWith(quoted, pos) ? pos + quoted.length : -1;
+  if (text.charCodeAt(pos) !== QUOTE) return -1;
+  let at = pos + 1;
+  for (let i = 0; i < s.length; i++, at++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return matchEscaped(text, pos, s);
+    if (text.charCodeAt(at) !== c) return -1;
   }
-  const end = pos + 1 + s.length;
-  return text.charCodeAt(pos) === QUOTE && text.startsWith(s, pos + 1) && text.charCodeAt(end) === QUOTE ? end + 1 : -1;
+  return text.charCodeAt(at) === QUOTE ? at + 1 : -1;
+}
+
+function matchEscaped(text: string, pos: number, s: string): number {
+  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) return -1;
+  const quoted = JSON.stringify(s);
+  return text.startsWith(quoted, pos) ? pos + quoted.length : -1;
 }
 
 function matchArray(text: string, pos: number, a: unknown[]): number {
