@@ -23,7 +23,8 @@ function setup() {
   const log: string[] = [];
   const client = {
     query: async (sql: string) => {
-      log.push(sql.split(' ')[0] ?? sql);
+      // A tenant transaction opens with several statements in one text (BEGIN; SET LOCAL ROLE …; SELECT …).
+      for (const statement of sql.split(/;\s*/).filter(Boolean)) log.push(statement.split(' ')[0] ?? statement);
       return { rows: [], rowCount: 0 };
     },
     release: () => {},
