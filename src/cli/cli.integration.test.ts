@@ -1,24 +1,15 @@
-// Integration tests: the real CLI (`node bin/gantry.js`, as a child process) against a real API on a random port
-// backed by a per-file PostgreSQL database. Checks outputs, --json, the no-login path and the exit codes.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../../test/cli.js';
 import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import type { App } from '../http/types.js';
 import { buildApp } from '../server.js';
 import { bootstrap } from '../tenancy/service.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin', 'gantry.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 let app: App;
 let server: string;
@@ -27,28 +18,13 @@ let adminToken: string;
 let home: string;
 
 /** Environment of a CLI run: no GANTRY_* from the developer's shell, a private HOME and config file. */
-function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANTRY_')) env[k] = v;
-  return { ...env, HOME: home, GANTRY_CONFIG: path.join(home, 'config.json'), GANTRY_FROM_SOURCE: '1', NO_COLOR: '1', ...extra };
-}
-
 /** Runs the CLI asynchronously (a sync spawn would block this process, which is also the server). */
 function gantry(args: string[], extra: Record<string, string | undefined> = {}, cwd = home): Promise<Run> {
-  const env = baseEnv({ GANTRY_SERVER: server, GANTRY_TOKEN: adminToken, ...extra });
-  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runCli(args, {
+    home,
+    config: 'config.json',
+    cwd,
+    env: { NO_COLOR: '1', GANTRY_SERVER: server, GANTRY_TOKEN: adminToken, ...extra },
   });
 }
 

@@ -1,11 +1,9 @@
-// `gantry doctor` against a real API (the CLI as a child process), and its checks against answers a real
-// server would not give on demand: a database that is down, a clock minutes off, no server at all.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../../test/cli.js';
 import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import { scriptedAgent } from '../../test/scripted-agent.js';
 import type { App } from '../http/types.js';
@@ -16,37 +14,14 @@ import { ApiClient, type FetchLike } from './client.js';
 import type { Connection } from './config.js';
 import { runDoctor } from './doctor.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/gantry.js');
-
 let app: App;
 let db: Db;
 let server: string;
 let adminToken: string;
 let home: string;
 
-function gantry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANTRY_')) env[k] = v;
-  Object.assign(env, {
-    HOME: home,
-    GANTRY_CONFIG: path.join(home, 'c.json'),
-    GANTRY_FROM_SOURCE: '1',
-    GANTRY_SERVER: server,
-    GANTRY_TOKEN: adminToken,
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: home });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function gantry(args: string[]): Promise<CliRun> {
+  return runCli(args, { home, env: { GANTRY_SERVER: server, GANTRY_TOKEN: adminToken } });
 }
 
 /** A port with nothing listening. */

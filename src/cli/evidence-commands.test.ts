@@ -1,11 +1,9 @@
-// The real `gantry evidence` CLI: export from a real API, then verify OFFLINE (no server, no token) and
-// check the exit codes: 0 all pass, 1 a check failed (naming the packet), 2 unreadable input.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../../test/cli.js';
 import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import { appendPacket } from '../evidence/service.js';
 import { ephemeralSigner } from '../evidence/signer.js';
@@ -14,36 +12,17 @@ import { buildApp } from '../server.js';
 import { withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/gantry.js');
 const signer = ephemeralSigner();
 let app: App;
 let server: string;
 let token: string;
 let dir: string;
 
-function gantry(args: string[], online = true): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANTRY_')) env[k] = v;
+function gantry(args: string[], online = true): Promise<CliRun> {
   // Offline runs get an unroutable server and no token: verify must not need either.
-  Object.assign(env, {
-    HOME: dir,
-    GANTRY_CONFIG: path.join(dir, 'c.json'),
-    GANTRY_SERVER: online ? server : 'http://192.0.2.1:9',
-    GANTRY_FROM_SOURCE: '1',
-    ...(online ? { GANTRY_TOKEN: token } : {}),
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: dir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runCli(args, {
+    home: dir,
+    env: online ? { GANTRY_SERVER: server, GANTRY_TOKEN: token } : { GANTRY_SERVER: 'http://192.0.2.1:9' },
   });
 }
 

@@ -1,13 +1,10 @@
-// The real CLI (`node bin/gantry.js`) against a listening API on real PostgreSQL: `--idempotency-key`
-// makes a repeated create return the first answer, `gantry notification list --status dead --json` shows
-// dead letters and `gantry notification resend` queues one again, `gantry deploy list --promotion` filters.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../../test/cli.js';
 import { createTestDb, loopbackOutbound, type TestDb } from '../../test/helpers.js';
 import { systemClock } from '../core/clock.js';
 import type { App } from '../http/types.js';
@@ -17,7 +14,6 @@ import { buildApp } from '../server.js';
 import { withTenant } from '../store/db.js';
 import { bootstrap } from '../tenancy/service.js';
 
-const BIN = path.resolve(import.meta.dirname, '../..', 'bin', 'gantry.js');
 // Each CLI run is a new Node process; on a busy machine a few of them take a while.
 const T = 120_000;
 
@@ -29,30 +25,8 @@ let home: string;
 let hookStatus = 503;
 let hook: http.Server;
 
-function gantry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANTRY_')) env[k] = v;
-  Object.assign(env, {
-    HOME: home,
-    GANTRY_CONFIG: path.join(home, 'c.json'),
-    GANTRY_SERVER: server,
-    GANTRY_TOKEN: token,
-    GANTRY_FROM_SOURCE: '1',
-    NO_COLOR: '1',
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function gantry(args: string[]): Promise<CliRun> {
+  return runCli(args, { home, cwd: process.cwd(), env: { GANTRY_SERVER: server, GANTRY_TOKEN: token, NO_COLOR: '1' } });
 }
 
 beforeAll(async () => {

@@ -1,10 +1,9 @@
-// The real `gantry workflow` CLI against a real API with a running engine: create from YAML, run --wait, get, event, cancel.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, runCli } from '../../test/cli.js';
 import { createTestDb, loopbackOutbound } from '../../test/helpers.js';
 import { createLogger } from '../core/logger.js';
 import { builtinRegistry, Engine } from '../engine/index.js';
@@ -12,36 +11,14 @@ import type { App } from '../http/types.js';
 import { buildApp } from '../server.js';
 import { bootstrap } from '../tenancy/service.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/gantry.js');
 let app: App;
 let engine: Engine;
 let server: string;
 let token: string;
 let dir: string;
 
-function gantry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GANTRY_')) env[k] = v;
-  Object.assign(env, {
-    HOME: dir,
-    GANTRY_CONFIG: path.join(dir, 'c.json'),
-    GANTRY_SERVER: server,
-    GANTRY_TOKEN: token,
-    GANTRY_FROM_SOURCE: '1',
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: dir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function gantry(args: string[]): Promise<CliRun> {
+  return runCli(args, { home: dir, env: { GANTRY_SERVER: server, GANTRY_TOKEN: token } });
 }
 
 beforeAll(async () => {
