@@ -82,6 +82,14 @@ export interface TestApp extends TestDb {
   outbound: Outbound;
   /** Sends a request with a token (default: the admin's) and returns status and parsed JSON. */
   call: (method: string, url: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
+  /** An agent protocol request (`credential`: the agent's, as a bearer token; `headers`: e.g. x-agent-token). */
+  agentCall: (
+    method: string,
+    url: string,
+    credential: string | undefined,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => Promise<{ status: number; body: any }>;
 }
 
 export async function createTestApp(): Promise<TestApp> {
@@ -109,5 +117,29 @@ export async function createTestApp(): Promise<TestApp> {
     }
     return { status: res.statusCode, body: parsed };
   };
-  return { ...tdb, app, adminToken, clock, outbound, call };
+  const agentCall: TestApp['agentCall'] = async (method, url, credential, body, headers = {}) => {
+    const res = await app.inject({
+      method: method as 'POST',
+      url,
+      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...headers },
+      payload: JSON.stringify(body ?? {}),
+    });
+    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+  };
+  return { ...tdb, app, adminToken, clock, outbound, call, agentCall };
+}
+
+/** Registers an agent serving docker_host targets with a fresh join token, and heartbeats it once (online). */
+export async function joinAgent(t: TestApp, name: string): Promise<{ id: string; credential: string; token: string }> {
+  const tok = await t.call('POST', '/api/v1/agents/tokens', { expiresInSeconds: 60 });
+  const r = await t.agentCall(
+    'POST',
+    '/api/v1/agents/register',
+    undefined,
+    { name, capabilities: { executors: ['docker_host'] } },
+    { 'x-agent-token': tok.body.token },
+  );
+  if (r.status !== 201) throw new Error(`registering agent ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  await t.agentCall('POST', `/api/v1/agents/${r.body.agentId}/heartbeat`, r.body.credential, { sessionId: `session-${name}-1` });
+  return { id: r.body.agentId as string, credential: r.body.credential as string, token: tok.body.token as string };
 }

@@ -11,16 +11,8 @@ describe('canary verification between waves', () => {
   let scheduler: DeploymentScheduler;
   let agent: { id: string; credential: string };
   const digest = `sha256:${'c'.repeat(64)}`;
-  // any: JSON answers of the protocol
-  const agentCall = async (method: string, url: string, credential: string | undefined, body?: unknown, headers = {}) => {
-    const res = await t.app.inject({
-      method: method as 'POST',
-      url,
-      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...headers },
-      payload: JSON.stringify(body ?? {}),
-    });
-    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as any) : undefined };
-  };
+  const agentCall: TestApp['agentCall'] = (...a) => t.agentCall(...a);
+
   const base = () => `/api/v1/agents/${agent.id}/tasks`;
   const heartbeat = () => agentCall('POST', `/api/v1/agents/${agent.id}/heartbeat`, agent.credential, { sessionId: 'canary-session-1' });
   const lease = async () => (await agentCall('POST', `${base()}/lease`, agent.credential, { max: 10 })).body.tasks as any[];

@@ -14,16 +14,8 @@ describe('deployment control: pause and resume, canary last wave, first-deployme
   let agent: { id: string; credential: string };
   const d0 = `sha256:${'0'.repeat(64)}`;
   const d1 = `sha256:${'1'.repeat(64)}`;
-  // any: JSON answers of the protocol
-  const agentCall = async (method: string, url: string, credential: string | undefined, body?: unknown, headers = {}) => {
-    const res = await t.app.inject({
-      method: method as 'POST',
-      url,
-      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...headers },
-      payload: JSON.stringify(body ?? {}),
-    });
-    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as any) : undefined };
-  };
+  const agentCall: TestApp['agentCall'] = (...a) => t.agentCall(...a);
+
   const base = () => `/api/v1/agents/${agent.id}/tasks`;
   const heartbeat = (capabilities?: Record<string, unknown>) =>
     agentCall('POST', `/api/v1/agents/${agent.id}/heartbeat`, agent.credential, {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../test/helpers.js';
+import { createTestApp, joinAgent, type TestApp } from '../../test/helpers.js';
 import { sweepLiveness } from '../agents/liveness.js';
 import { ephemeralSigner } from '../evidence/signer.js';
 import { planBatches } from './batches.js';
@@ -20,35 +20,8 @@ describe('agent protocol and job progress', () => {
   let t: TestApp;
   let envId: string;
   const signer = ephemeralSigner();
-  // any: JSON answers of the protocol
-  const agentCall = async (
-    method: string,
-    url: string,
-    credential: string | undefined,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    const res = await t.app.inject({
-      method: method as 'POST',
-      url,
-      headers: { 'content-type': 'application/json', ...(credential ? { authorization: `Bearer ${credential}` } : {}), ...headers },
-      payload: JSON.stringify(body ?? {}),
-    });
-    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as any) : undefined };
-  };
-  const register = async (name: string) => {
-    const tok = await t.call('POST', '/api/v1/agents/tokens', { expiresInSeconds: 60 });
-    const r = await agentCall(
-      'POST',
-      '/api/v1/agents/register',
-      undefined,
-      { name, capabilities: { executors: ['docker_host'] } },
-      { 'x-agent-token': tok.body.token },
-    );
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    await agentCall('POST', `/api/v1/agents/${r.body.agentId}/heartbeat`, r.body.credential, { sessionId: `session-${name}-1` });
-    return { id: r.body.agentId as string, credential: r.body.credential as string, token: tok.body.token as string };
-  };
+  const agentCall: TestApp['agentCall'] = (...a) => t.agentCall(...a);
+  const register = (name: string) => joinAgent(t, name);
 
   beforeAll(async () => {
     t = await createTestApp();

@@ -2,22 +2,14 @@
 // order of GET /deployments/{id}, each page carries the job without its tasks, and a later sweep with
 // changedSince lists the tasks written since, with their new state.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../test/helpers.js';
+import { createTestApp, joinAgent, type TestApp } from '../../test/helpers.js';
 
 describe('deployment tasks page', () => {
   let t: TestApp;
   let jobId: string;
   let agent: { id: string; credential: string };
-  // any: JSON answers of the agent protocol
-  const agentCall = async (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/json', ...headers },
-      payload: JSON.stringify(body),
-    });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-  };
+  const agentCall = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    t.agentCall('POST', url, undefined, body, headers);
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -38,15 +30,8 @@ describe('deployment tasks page', () => {
       components: [{ component: 'web', digest: `sha256:${'a'.repeat(64)}` }],
     });
     expect((await t.call('POST', `/api/v1/releases/${rel.body.id}/ready`)).status).toBe(200);
-    const tok = await t.call('POST', '/api/v1/agents/tokens', { expiresInSeconds: 60 });
-    const reg = await agentCall(
-      '/api/v1/agents/register',
-      { name: 'edge-1', capabilities: { executors: ['docker_host'] } },
-      { 'x-agent-token': tok.body.token },
-    );
-    expect(reg.status).toBe(201);
-    agent = { id: reg.body.agentId, credential: reg.body.credential };
-    await agentCall(`/api/v1/agents/${agent.id}/heartbeat`, { sessionId: 's1' }, { authorization: `Bearer ${agent.credential}` });
+    const joined = await joinAgent(t, 'edge-1');
+    agent = { id: joined.id, credential: joined.credential };
     const job = await t.call('POST', '/api/v1/deployments', {
       releaseId: 'v1',
       environmentId: 'prod',

@@ -2,7 +2,7 @@
 // the target, last observation, the task waiting on it and why) and the target's history; unobservable
 // targets are not drifted; next actions per environment follow what the API would accept.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../test/helpers.js';
+import { createTestApp, joinAgent, type TestApp } from '../../test/helpers.js';
 import { type AgentTask, stickerFor } from '../protocol/deployment.js';
 
 describe('per-target truth and next actions', () => {
@@ -11,16 +11,9 @@ describe('per-target truth and next actions', () => {
   let viewerToken: string;
   const d = (c: string) => `sha256:${c.repeat(64)}`;
 
-  // any: JSON answers of the agent protocol
-  const agentCall = async (url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url,
-      headers: { 'content-type': 'application/json', ...headers },
-      payload: JSON.stringify(body),
-    });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-  };
+  const agentCall = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    t.agentCall('POST', url, undefined, body, headers);
+
   const asAgent = {
     get authorization() {
       return `Bearer ${agent.credential}`;
@@ -83,15 +76,8 @@ describe('per-target truth and next actions', () => {
       const r = await t.call('POST', '/api/v1/releases', { name, components: [{ component: 'web', digest: d(c) }] });
       expect((await t.call('POST', `/api/v1/releases/${r.body.id}/ready`)).status).toBe(200);
     }
-    const tok = await t.call('POST', '/api/v1/agents/tokens', { expiresInSeconds: 60 });
-    const reg = await agentCall(
-      '/api/v1/agents/register',
-      { name: 'edge-1', capabilities: { executors: ['docker_host'] } },
-      { 'x-agent-token': tok.body.token },
-    );
-    expect(reg.status).toBe(201);
-    agent = { id: reg.body.agentId, credential: reg.body.credential };
-    await agentCall(`/api/v1/agents/${agent.id}/heartbeat`, { sessionId: 's1' }, { ...asAgent });
+    const joined = await joinAgent(t, 'edge-1');
+    agent = { id: joined.id, credential: joined.credential };
     const viewer = await t.call('POST', '/api/v1/users', { username: 'vera', roles: ['viewer'] });
     viewerToken = (await t.call('POST', '/api/v1/tokens', { name: 'vera', userId: viewer.body.id })).body.secret;
   });
