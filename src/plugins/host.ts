@@ -9,10 +9,10 @@ import type { Logger } from '../core/logger.js';
 import type { Outbound } from '../http/outbound.js';
 import { type Db, withSystem } from '../store/db.js';
 import { readArchive, writePackage } from './archive.js';
-import { HOSTED_KINDS, MANIFEST_FILE, UNHOSTED_KINDS } from './manifest.js';
+import { CONTRACT_METHODS, FUNCTION_KINDS, MANIFEST_FILE, METHOD_KINDS } from './manifest.js';
 import { pluginFetch } from './net.js';
 import { PluginError, PluginProcess } from './process.js';
-import type { HostCall, PluginCall, Provides } from './rpc.js';
+import { type HostCall, NOTHING_PROVIDED, type PluginCall, type Provides } from './rpc.js';
 import { installRunner, logSandbox, prepareDirs, type SandboxMode, sandboxCommand, sandboxMode } from './sandbox.js';
 import { archiveBytes, findPlugin, listPlugins, type PluginRow, setPluginStatus } from './service.js';
 
@@ -120,23 +120,19 @@ export class PluginHost {
   }
 
   /**
-   * Starts the plugin afresh and checks its entrypoint implements every gate, step type and channel the
-   * manifest declares; records active, or failed with the reason. Returns the updated row.
+   * Starts the plugin afresh and checks its entrypoint implements everything the manifest declares (each
+   * gate, step type and channel; each executor's, registry's and secret store's required methods); records
+   * active, or failed with the reason. Returns the updated row.
    */
   async activate(pluginId: string): Promise<PluginRow> {
     await this.stop(pluginId);
     const row = await withSystem(this.db, (tx) => findPlugin(tx, pluginId));
     let reason: string | undefined;
-    const unhosted = UNHOSTED_KINDS.filter((k) => row.manifest.contributes[k].length > 0);
-    if (unhosted.length > 0) {
-      reason = `it contributes ${unhosted.join(', ')}, which plugin API 1 on this server cannot host yet (only ${HOSTED_KINDS.join(', ')})`;
-    } else {
-      try {
-        const proc = await this.processFor(row);
-        reason = missing(row, proc.provides ?? { gates: [], stepTypes: [], notificationChannels: [] });
-      } catch (err) {
-        reason = err instanceof Error ? err.message : String(err);
-      }
+    try {
+      const proc = await this.processFor(row);
+      reason = missing(row, proc.provides ?? NOTHING_PROVIDED);
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
     }
     if (reason) await this.stop(pluginId);
     const updated = await withSystem(this.db, (tx) =>
@@ -219,8 +215,15 @@ export class PluginHost {
 /** What the manifest declares that the entrypoint does not implement, as a reason; undefined when complete. */
 function missing(row: PluginRow, provides: Provides): string | undefined {
   const gaps: string[] = [];
-  for (const kind of HOSTED_KINDS) {
+  for (const kind of FUNCTION_KINDS) {
     for (const c of row.manifest.contributes[kind]) if (!provides[kind].includes(c.name)) gaps.push(`${kind}.${c.name}`);
+  }
+  for (const kind of METHOD_KINDS) {
+    for (const c of row.manifest.contributes[kind]) {
+      const has = provides[kind]?.[c.name];
+      if (!has) gaps.push(`${kind}.${c.name}`);
+      else for (const m of CONTRACT_METHODS[kind].required) if (!has.includes(m)) gaps.push(`${kind}.${c.name}.${m}`);
+    }
   }
   return gaps.length ? `the entrypoint does not export ${gaps.join(', ')} that the manifest declares` : undefined;
 }

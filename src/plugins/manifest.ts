@@ -19,7 +19,19 @@ const jsonSchema = z.record(z.string(), z.unknown()).describe('A JSON Schema (ob
 const contribution = z.strictObject({
   name: contributionName,
   description: z.string().max(500).default(''),
-  configSchema: jsonSchema.optional().describe('Schema of the per-use config (a gate’s config in an environment, a step’s input).'),
+  configSchema: jsonSchema
+    .optional()
+    .describe(
+      'Schema of the per-use config (a gate’s config in an environment, a step’s input, a registry’s or secret store’s integration config).',
+    ),
+});
+
+const executorContribution = contribution.extend({
+  connectionSchema: jsonSchema
+    .optional()
+    .describe(
+      'Schema of the connection of a target of this type (target type plugin.<pluginId>.<name>); credentialRef is checked by Gantry.',
+    ),
 });
 
 export const manifestSchema = z.strictObject({
@@ -41,7 +53,7 @@ export const manifestSchema = z.strictObject({
       gates: z.array(contribution).max(50).default([]),
       stepTypes: z.array(contribution).max(50).default([]),
       notificationChannels: z.array(contribution).max(50).default([]),
-      targetExecutors: z.array(contribution).max(50).default([]),
+      targetExecutors: z.array(executorContribution).max(50).default([]),
       registries: z.array(contribution).max(50).default([]),
       secretStores: z.array(contribution).max(50).default([]),
     })
@@ -51,9 +63,23 @@ export const manifestSchema = z.strictObject({
 });
 export type PluginManifest = z.infer<typeof manifestSchema>;
 
-/** Contribution kinds a plugin process can serve in API version 1; the others are declared but not hosted yet. */
-export const HOSTED_KINDS = ['gates', 'stepTypes', 'notificationChannels'] as const;
-export const UNHOSTED_KINDS = ['targetExecutors', 'registries', 'secretStores'] as const;
+/** Contribution kinds exported as an object of functions keyed by name (`export const gates = { name: fn }`). */
+export const FUNCTION_KINDS = ['gates', 'stepTypes', 'notificationChannels'] as const;
+/** Contribution kinds exported as an object of method tables keyed by name (`export const registries = { name: { listTags, … } }`). */
+export const METHOD_KINDS = ['targetExecutors', 'registries', 'secretStores'] as const;
+export type FunctionKind = (typeof FUNCTION_KINDS)[number];
+export type MethodKind = (typeof METHOD_KINDS)[number];
+export const HOSTED_KINDS = [...FUNCTION_KINDS, ...METHOD_KINDS] as const;
+
+/**
+ * The methods each method kind's table must have (required) and may have (optional) in plugin API 1; the
+ * contracts are in docs/plugins.md. Activation fails, naming the gap, when a required one is missing.
+ */
+export const CONTRACT_METHODS: Record<MethodKind, { required: readonly string[]; optional: readonly string[] }> = {
+  targetExecutors: { required: ['deploy', 'health', 'rollback', 'observe'], optional: ['plan', 'remove'] },
+  registries: { required: ['listTags', 'resolve'], optional: ['labels', 'ping'] },
+  secretStores: { required: ['resolve'], optional: ['ping'] },
+};
 
 // One compiler for every schema a plugin brings; strict off so vendor keywords (x-…) do not refuse a manifest.
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: true });
@@ -78,9 +104,12 @@ export function parseManifest(raw: unknown): PluginManifest {
     );
   }
   const schemas: [string, Record<string, unknown> | undefined][] = [['manifest.configSchema', m.configSchema]];
-  for (const kind of [...HOSTED_KINDS, ...UNHOSTED_KINDS]) {
+  for (const kind of HOSTED_KINDS) {
     m.contributes[kind].forEach((c, i) => {
       schemas.push([`manifest.contributes.${kind}.${i}.configSchema`, c.configSchema]);
+      if ('connectionSchema' in c) {
+        schemas.push([`manifest.contributes.${kind}.${i}.connectionSchema`, c.connectionSchema as Record<string, unknown> | undefined]);
+      }
     });
   }
   for (const [path, schema] of schemas) {

@@ -137,6 +137,44 @@ describe('plugins', () => {
     });
   });
 
+  it('hosts target executors, registries and secret stores: required methods checked at activation, methods called by name', async () => {
+    const tables = [
+      'export const targetExecutors = { box: { async deploy({ components }) { return { n: components.length }; }, async health() {}, async rollback() {}, async observe() {} } };',
+      'class Reg { async listTags({ repository }) { return [repository, "1.0"]; } async resolve() {} }',
+      'export const registries = { reg: new Reg() };',
+      'export const secretStores = { vault2: {} };',
+    ].join('\n');
+    const declare = (m: Record<string, any>) => {
+      m.pluginId = 'method-kinds';
+      m.contributes.targetExecutors = [{ name: 'box', connectionSchema: { type: 'object' } }];
+      m.contributes.registries = [{ name: 'reg' }];
+      m.contributes.secretStores = [{ name: 'vault2' }];
+    };
+    const lacking = await variant('change-window', declare, (dir) => writeFile(path.join(dir, 'index.mjs'), `export * from './window-exports.mjs';\n${tables}`).then(() => cp(path.join(dir, 'window.mjs'), path.join(dir, 'window-exports.mjs'))));
+    const r = await install(lacking);
+    expect(r.body).toMatchObject({
+      status: 'failed',
+      statusReason: 'the entrypoint does not export gates.change-window, stepTypes.check-window, secretStores.vault2.resolve that the manifest declares',
+    });
+    const complete = await variant(
+      'change-window',
+      (m) => {
+        declare(m);
+        m.contributes.gates = [];
+        m.contributes.stepTypes = [];
+      },
+      (dir) => writeFile(path.join(dir, 'index.mjs'), tables.replace('vault2: {}', 'vault2: { async resolve({ path }) { return { value: path } } }')),
+    );
+    const ok = await install(complete);
+    expect([ok.body.status, ok.body.statusReason]).toEqual(['active', null]);
+    const row = (await withSystem(t.db, listPlugins)).find((p) => p.plugin_id === 'method-kinds')!;
+    expect(await host.call(row, { kind: 'executor', name: 'box', method: 'deploy', args: { components: [1, 2] } })).toEqual({ n: 2 });
+    expect(await host.call(row, { kind: 'registry', name: 'reg', method: 'listTags', args: { repository: 'web' } })).toEqual(['web', '1.0']);
+    await expect(host.call(row, { kind: 'executor', name: 'box', method: 'remove', args: {} })).rejects.toThrow(
+      'this plugin provides no executor method box.remove',
+    );
+  });
+
   it('keeps per-tenant instances checked against the manifest schema and apart', async () => {
     const bad = await t.call('POST', '/api/v1/plugin-instances', { pluginId: 'acme-window', config: { timeZone: 5 } });
     expect([bad.status, bad.body.errors[0].path]).toEqual([400, 'body.config.timeZone']);

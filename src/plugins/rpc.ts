@@ -39,7 +39,19 @@ export interface NotifyCall {
   instanceConfig: Record<string, unknown>;
 }
 
-export type PluginCall = GateCall | StepCall | NotifyCall;
+/**
+ * Call one method of a target executor, registry or secret store (`targetExecutors[name][method](args)`).
+ * The contracts (which methods, their arguments and answers) are in docs/plugins.md; the answer is checked
+ * by the caller, since a plugin may answer anything.
+ */
+export interface MethodCall {
+  kind: 'executor' | 'registry' | 'secretStore';
+  name: string;
+  method: string;
+  args: Record<string, unknown>;
+}
+
+export type PluginCall = GateCall | StepCall | NotifyCall | MethodCall;
 
 export interface RpcRequest {
   id: number;
@@ -48,12 +60,24 @@ export interface RpcRequest {
 
 export type RpcResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
-/** What the loaded entrypoint implements, by contribution kind. */
+/** What the loaded entrypoint implements, by contribution kind (method kinds: each name's methods). */
 export interface Provides {
   gates: string[];
   stepTypes: string[];
   notificationChannels: string[];
+  targetExecutors: Record<string, string[]>;
+  registries: Record<string, string[]>;
+  secretStores: Record<string, string[]>;
 }
+
+export const NOTHING_PROVIDED: Provides = {
+  gates: [],
+  stepTypes: [],
+  notificationChannels: [],
+  targetExecutors: {},
+  registries: {},
+  secretStores: {},
+};
 
 export type RunnerHello = { type: 'ready'; provides: Provides } | { type: 'load_failed'; error: string };
 

@@ -12,10 +12,21 @@ import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import workerThreads from 'node:worker_threads';
-import type { HostCall, HostFetchResult, HostMessage, PluginCall, Provides, Refusal, RpcRequest, RunnerMessage } from './rpc.js';
+import type {
+  HostCall,
+  HostFetchResult,
+  HostMessage,
+  MethodCall,
+  PluginCall,
+  Provides,
+  Refusal,
+  RpcRequest,
+  RunnerMessage,
+} from './rpc.js';
 
 type Handler = (args: Record<string, unknown>) => unknown;
 type Table = Record<string, Handler>;
+type MethodTable = Record<string, Table>;
 type Fn = (...args: unknown[]) => unknown;
 
 const send = (m: RunnerMessage) => process.send?.(m);
@@ -232,16 +243,45 @@ function table(api: Record<string, unknown>, key: string): Table {
   return t as Table;
 }
 
+/** An export of method tables keyed by name, e.g. `targetExecutors = { nomad: { deploy, health, … } }`. */
+function methodTable(api: Record<string, unknown>, key: string): MethodTable {
+  const t = api[key];
+  if (t === undefined) return {};
+  if (typeof t !== 'object' || t === null) throw new Error(`export "${key}" must be an object of method tables`);
+  const out: MethodTable = {};
+  for (const [name, methods] of Object.entries(t)) {
+    if (typeof methods !== 'object' || methods === null) throw new Error(`${key}.${name} must be an object of functions`);
+    out[name] = {};
+    // Own and prototype methods, so a class instance serves as well as an object literal.
+    for (let o: object | null = methods; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+      for (const m of Object.getOwnPropertyNames(o)) {
+        const fn = (methods as Record<string, unknown>)[m];
+        if (m !== 'constructor' && typeof fn === 'function' && !out[name][m]) out[name][m] = (fn as Handler).bind(methods);
+      }
+    }
+  }
+  return out;
+}
+
+const methodNames = (t: MethodTable): Record<string, string[]> =>
+  Object.fromEntries(Object.entries(t).map(([name, methods]) => [name, Object.keys(methods)]));
+
 async function main(): Promise<void> {
   const entry = process.argv[2];
   if (!entry || !process.send) throw new Error('the plugin runner is started by the Gantry server, not by hand');
   installGuards();
   const { host, answer } = hostApi();
-  let handlers: Record<PluginCall['kind'], Table>;
+  let handlers: Record<Exclude<PluginCall['kind'], MethodCall['kind']>, Table>;
+  let methods: Record<MethodCall['kind'], MethodTable>;
   try {
     const mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
     const api = (typeof mod.default === 'object' && mod.default !== null ? mod.default : mod) as Record<string, unknown>;
     handlers = { gate: table(api, 'gates'), step: table(api, 'stepTypes'), notify: table(api, 'notificationChannels') };
+    methods = {
+      executor: methodTable(api, 'targetExecutors'),
+      registry: methodTable(api, 'registries'),
+      secretStore: methodTable(api, 'secretStores'),
+    };
   } catch (err) {
     noteRefusal(err, 'import');
     send({ type: 'load_failed', error: clip(err instanceof Error ? `${err.name}: ${err.message}` : String(err)) });
@@ -253,17 +293,33 @@ async function main(): Promise<void> {
     gates: Object.keys(handlers.gate),
     stepTypes: Object.keys(handlers.step),
     notificationChannels: Object.keys(handlers.notify),
+    targetExecutors: methodNames(methods.executor),
+    registries: methodNames(methods.registry),
+    secretStores: methodNames(methods.secretStore),
   };
   process.on('message', (raw: unknown) => {
     const msg = raw as HostMessage;
     if ('type' in msg) return answer(msg);
     const req = msg as RpcRequest;
-    const { kind, name, ...args } = req.call;
-    const fn = handlers[kind]?.[name];
+    const call = req.call;
+    const { kind, name } = call;
+    let fn: Handler | undefined;
+    let args: Record<string, unknown>;
+    let what: string;
+    if (call.kind === 'executor' || call.kind === 'registry' || call.kind === 'secretStore') {
+      fn = methods[call.kind][name]?.[call.method];
+      args = call.args;
+      what = `method ${name}.${call.method}`;
+    } else {
+      fn = handlers[call.kind]?.[name];
+      const { kind: _k, name: _n, ...rest } = call;
+      args = rest;
+      what = `named "${name}"`;
+    }
     void (async () => {
       try {
-        if (!fn) throw new Error(`this plugin provides no ${kind} named "${name}"`);
-        const result = await fn({ ...(args as Record<string, unknown>), host });
+        if (!fn) throw new Error(`this plugin provides no ${kind} ${what}`);
+        const result = await fn({ ...args, host });
         send({ type: 'response', id: req.id, ok: true, result: result === undefined ? null : result });
       } catch (err) {
         // A refusal the plugin let through reaches the caller saying what was refused.
