@@ -1,5 +1,6 @@
 // Starts the PostgreSQL the tests use (embedded, or GANTRY_TEST_DATABASE_URL) and migrates a template
 // database once; each test file clones its own database from it.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,8 @@ export function withDatabase(url: string, database: string): string {
 }
 
 export default async function setup(project: TestProject) {
+  // The first-party plugins with npm dependencies are bundled before tests install them (scripts/build-plugins.mjs).
+  execFileSync(process.execPath, ['scripts/build-plugins.mjs'], { stdio: 'inherit' });
   // Processes the tests spawn (bin/gantry.js) run the sources under test, never a dist/ left from an
   // earlier build; `npm run build` is checked on its own.
   process.env.GANTRY_FROM_SOURCE = '1';
